@@ -1,0 +1,44 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test test-unit test-integration bench rebuild contracts lint clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or: make PYTHON=python3 ...)"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)  ## start Tansu, SecantusDB, every service and the gateway on 127.0.0.1:8000
+	$(PY) -m shared.devstack run
+
+test: $(STAMP)  ## the whole suite: unit, contract and integration (real Tansu and SecantusDB)
+	$(PY) -m pytest
+
+test-unit: $(STAMP)
+	$(PY) -m pytest tests/unit tests/contract
+
+test-integration: $(STAMP)
+	$(PY) -m pytest tests/integration
+
+bench: $(STAMP)  ## benchmarks with ratios against raw ceilings (not part of make test)
+	$(PY) -m bench
+
+rebuild: $(STAMP)  ## drop the case read model and replay it from the event store
+	$(PY) -m services.casequery.rebuild
+
+contracts: $(STAMP)  ## regenerate the committed JSON Schemas, AsyncAPI and OpenAPI documents
+	$(PY) -m shared.contracts.export
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy shared services
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

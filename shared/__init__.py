@@ -1,0 +1,1 @@
+"""Common package of the concierge system: contracts, event store, messaging, auth, dev stack."""

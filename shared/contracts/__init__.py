@@ -1,0 +1,1 @@
+"""Published contracts: the event envelope, event models, intake requests and topic names."""

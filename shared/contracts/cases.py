@@ -1,0 +1,70 @@
+"""Case vocabulary and the request to open a case, shared by HTTP and Kafka intake."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from shared.contracts.credit_code import validate_credit_code
+
+
+class Category(StrEnum):
+    """The eight service scopes (服务范围) of the concierge system."""
+
+    FISCAL_POLICY = "fiscal_policy"  # 财政政策落实
+    FUND_DISBURSEMENT = "fund_disbursement"  # 资金拨付
+    ENGINEERING_AUDIT = "engineering_audit"  # 工程审核
+    GOVERNMENT_PROCUREMENT = "government_procurement"  # 政府采购
+    STATE_ASSETS = "state_assets"  # 国资监管
+    ACCOUNT_OPENING = "account_opening"  # 账户开设
+    FINANCIAL_DISCIPLINE = "financial_discipline"  # 财经纪律
+    STATISTICS = "statistics"  # 统计服务
+
+
+class Channel(StrEnum):
+    """How the problem reached the bureau."""
+
+    VISIT = "visit"  # 上门走访
+    RECEPTION_DAY = "reception_day"  # 接待日
+    HOTLINE = "hotline"  # 热线
+    ONLINE = "online"  # 网上
+    SURVEY = "survey"  # 调研
+    LEGACY_LIST = "legacy_list"  # 遗留问题清单
+    OTHER_BUREAU = "other_bureau"  # 其他局转办
+
+
+class CaseStatus(StrEnum):
+    """Lifecycle status of a case as shown by the case projection."""
+
+    OPEN = "open"
+
+
+CreditCode = Annotated[
+    str,
+    Field(min_length=18, max_length=18, description="18-character unified social credit code (GB 32100-2015)"),
+    AfterValidator(validate_credit_code),
+]
+
+
+class Enterprise(BaseModel):
+    """The enterprise (企业) that raised the problem."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, description="Registered name, e.g. 格力电器(郑州)有限公司")
+    credit_code: CreditCode
+
+
+class OpenCaseRequest(BaseModel):
+    """Body of `POST /api/v1/cases`: an enterprise's problem to open as a case."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    enterprise: Enterprise
+    category: Category
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(min_length=1, max_length=10_000)
+    channel: Channel
+    legacy: bool = Field(default=False, description="A legacy problem (遗留问题)")

@@ -1,0 +1,1 @@
+"""The embedded dev stack: Tansu, SecantusDB and every service as child processes."""

@@ -1,0 +1,150 @@
+"""MongoDB event recorder (PyMongo AsyncMongoClient).
+
+Each event is one document with a unique (stream_id, version). A one-event append is a single
+insert (atomic by itself); a multi-event append runs in a transaction. Global positions are not
+taken at append time: the sequencer (see sequencer.py) numbers committed events in commit order and
+then moves a head watermark, and readers of the global order read only up to that head. That keeps
+appends as cheap as a plain insert while no reader can skip an event committed late.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from shared.contracts.envelope import EventEnvelope
+from shared.eventstore.recorder import AppendResult, ConcurrencyError, NewEvent, Recording, envelopes_for
+
+EVENTS = "events"
+META = "eventstore_meta"
+HEAD_ID = "head"
+
+
+def connect(uri: str) -> AsyncMongoClient:
+    """Return a client that reads datetimes back timezone-aware (UTC)."""
+    return AsyncMongoClient(uri, tz_aware=True, tzinfo=UTC)
+
+
+def to_document(envelope: EventEnvelope, command_id: str, command_seq: int) -> dict[str, Any]:
+    """Map an envelope to its stored document."""
+    doc = envelope.model_dump(mode="python", exclude={"event_id", "position"})
+    doc.update(
+        _id=str(envelope.event_id),
+        correlation_id=str(envelope.correlation_id),
+        causation_id=None if envelope.causation_id is None else str(envelope.causation_id),
+        actor=envelope.actor.model_dump(),
+        command_id=command_id,
+        command_seq=command_seq,
+        pending=True,
+    )
+    return doc
+
+
+def from_document(doc: dict[str, Any]) -> EventEnvelope:
+    """Map a stored document back to its envelope."""
+    fields = {k: v for k, v in doc.items() if k not in ("_id", "command_id", "command_seq", "pending")}
+    return EventEnvelope.model_validate({**fields, "event_id": doc["_id"]})
+
+
+async def ensure_indexes(db: AsyncDatabase) -> None:
+    """Create the event store's indexes (idempotent)."""
+    events = db[EVENTS]
+    await events.create_index([("stream_id", ASCENDING), ("version", ASCENDING)], unique=True)
+    await events.create_index(
+        [("position", ASCENDING)], unique=True, partialFilterExpression={"position": {"$exists": True}}
+    )
+    await events.create_index([("command_id", ASCENDING), ("command_seq", ASCENDING)], unique=True)
+    await events.create_index(
+        [("pending", ASCENDING), ("recorded_at", ASCENDING)], partialFilterExpression={"pending": True}
+    )
+    await db[META].update_one({"_id": HEAD_ID}, {"$setOnInsert": {"position": 0}}, upsert=True)
+
+
+class MongoRecorder:
+    """Event recorder on a MongoDB database."""
+
+    def __init__(self, client: AsyncMongoClient, db: AsyncDatabase) -> None:
+        self._client = client
+        self._db = db
+        self._events: AsyncCollection = db[EVENTS]
+
+    async def append(self, recording: Recording, events: Sequence[NewEvent]) -> AppendResult:
+        """Append all events or none; idempotent per command id."""
+        envelopes = envelopes_for(recording, events, datetime.now(UTC))
+        docs = [to_document(e, recording.command_id, i) for i, e in enumerate(envelopes)]
+        try:
+            if len(docs) == 1:
+                await self._insert_one(recording, docs[0])
+            else:
+                await self._insert_many(recording, docs)
+        except (DuplicateKeyError, BulkWriteError, ConcurrencyError) as exc:
+            return await self._resolve_conflict(recording, exc)
+        return AppendResult(envelopes)
+
+    async def _insert_one(self, recording: Recording, doc: dict[str, Any]) -> None:
+        # A new stream needs no read: the unique index alone rejects a second version 1.
+        if recording.expected_version > 0:
+            await self._check_version(recording)
+        await self._events.insert_one(doc)
+
+    async def _insert_many(self, recording: Recording, docs: list[dict[str, Any]]) -> None:
+        async with self._client.start_session() as session, await session.start_transaction():
+            await self._check_version(recording, session)
+            await self._events.insert_many(docs, ordered=True, session=session)
+
+    async def _check_version(self, recording: Recording, session: Any = None) -> None:
+        actual = await self.stream_version(recording.stream_id, session)
+        if actual != recording.expected_version:
+            raise ConcurrencyError(recording.stream_id, recording.expected_version, actual)
+
+    async def _resolve_conflict(self, recording: Recording, exc: Exception) -> AppendResult:
+        # A retried command finds its own events; anything else lost the race for the version.
+        recorded = await self._command_events(recording.command_id)
+        if recorded:
+            return AppendResult(recorded, duplicate=True)
+        if isinstance(exc, ConcurrencyError):
+            raise exc
+        actual = await self.stream_version(recording.stream_id)
+        raise ConcurrencyError(recording.stream_id, recording.expected_version, actual)
+
+    async def _command_events(self, command_id: str) -> list[EventEnvelope]:
+        cursor = self._events.find({"command_id": command_id}).sort("command_seq", ASCENDING)
+        return [from_document(d) async for d in cursor]
+
+    async def read_stream(
+        self, stream_id: str, from_version: int = 1, recorded_until: datetime | None = None
+    ) -> list[EventEnvelope]:
+        """Return a stream's events in version order."""
+        query: dict[str, Any] = {"stream_id": stream_id, "version": {"$gte": from_version}}
+        if recorded_until is not None:
+            query["recorded_at"] = {"$lte": recorded_until}
+        cursor = self._events.find(query).sort("version", ASCENDING)
+        return [from_document(d) async for d in cursor]
+
+    async def read_all(self, after_position: int = 0, limit: int = 1000) -> list[EventEnvelope]:
+        """Return sequenced events in global order after a position, up to the head watermark."""
+        head = await self.head_position()
+        if head <= after_position:
+            return []
+        query = {"position": {"$gt": after_position, "$lte": head}}
+        cursor = self._events.find(query, batch_size=min(limit, 5000)).sort("position", ASCENDING).limit(limit)
+        return [from_document(d) async for d in cursor]
+
+    async def head_position(self) -> int:
+        """Return the highest global position that readers may see."""
+        doc = await self._db[META].find_one({"_id": HEAD_ID})
+        return int(doc["position"]) if doc else 0
+
+    async def stream_version(self, stream_id: str, session: Any = None) -> int:
+        """Return the stream's current version (0 when it does not exist)."""
+        doc = await self._events.find_one(
+            {"stream_id": stream_id}, {"version": 1}, sort=[("version", DESCENDING)], session=session
+        )
+        return int(doc["version"]) if doc else 0
+

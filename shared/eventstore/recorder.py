@@ -1,0 +1,103 @@
+"""The recorder port: append with optimistic concurrency, read a stream, read all in global order."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from shared.contracts.envelope import Actor, EventEnvelope
+
+
+class ConcurrencyError(Exception):
+    """The stream is not at the expected version: another command got there first."""
+
+    def __init__(self, stream_id: str, expected: int, actual: int | None = None) -> None:
+        self.stream_id, self.expected, self.actual = stream_id, expected, actual
+        found = "" if actual is None else f", found {actual}"
+        super().__init__(f"stream {stream_id} expected at version {expected}{found}")
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to append: its type, schema version and payload."""
+
+    event_type: str
+    schema_version: int
+    data: dict[str, Any]
+    occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    event_id: UUID = field(default_factory=uuid.uuid4)
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What one command records: metadata shared by all its events."""
+
+    stream_id: str
+    stream_type: str
+    expected_version: int
+    bureau: str
+    actor: Actor
+    command_id: str
+    correlation_id: UUID
+    causation_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """The recorded events; `duplicate` when the command had already been recorded."""
+
+    events: list[EventEnvelope]
+    duplicate: bool = False
+
+
+class EventRecorder(Protocol):
+    """Port of the event store, implemented by MongoDB and by the in-memory fake."""
+
+    async def append(self, recording: Recording, events: Sequence[NewEvent]) -> AppendResult:
+        """Append all events or none; raise ConcurrencyError when the stream moved on."""
+        ...
+
+    async def read_stream(
+        self, stream_id: str, from_version: int = 1, recorded_until: datetime | None = None
+    ) -> list[EventEnvelope]:
+        """Return a stream's events in version order."""
+        ...
+
+    async def read_all(self, after_position: int = 0, limit: int = 1000) -> list[EventEnvelope]:
+        """Return events in global order after a position; never skips a committed event."""
+        ...
+
+    async def stream_version(self, stream_id: str) -> int:
+        """Return the stream's current version (0 when it does not exist)."""
+        ...
+
+
+def to_millis(moment: datetime) -> datetime:
+    """Truncate to milliseconds, the precision of BSON dates, so what we return equals what we read."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def envelopes_for(recording: Recording, events: Sequence[NewEvent], now: datetime) -> list[EventEnvelope]:
+    """Build the envelopes of a command's events, numbered after the expected version."""
+    return [
+        EventEnvelope(
+            event_id=e.event_id,
+            event_type=e.event_type,
+            schema_version=e.schema_version,
+            stream_id=recording.stream_id,
+            stream_type=recording.stream_type,
+            version=recording.expected_version + i,
+            bureau=recording.bureau,
+            occurred_at=to_millis(e.occurred_at),
+            recorded_at=to_millis(now),
+            actor=recording.actor,
+            correlation_id=recording.correlation_id,
+            causation_id=recording.causation_id,
+            data=e.data,
+        )
+        for i, e in enumerate(events, start=1)
+    ]

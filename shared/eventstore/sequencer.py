@@ -1,0 +1,130 @@
+"""The sequencer numbers committed events in one global order and moves the head watermark.
+
+Why: MongoDB insert order is not commit order, so positions taken at insert time could become
+visible out of order and a tailing reader would skip one. Here only committed events get
+positions, one process (holding a lease) assigns them in increasing order, and readers read up
+to the head, which moves only after every position below it is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from shared.eventstore.mongo import EVENTS, HEAD_ID, META
+
+log = logging.getLogger(__name__)
+LEASE_ID = "sequencer-lease"
+
+
+class LeaseLost(Exception):
+    """Another sequencer holds the lease."""
+
+
+class Sequencer:
+    """Assigns global positions to pending events; only the lease holder does."""
+
+    def __init__(self, db: AsyncDatabase, *, batch_size: int = 1000, lease_seconds: float = 15.0) -> None:
+        self._db = db
+        self._batch_size = batch_size
+        self._lease = timedelta(seconds=lease_seconds)
+        self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._lease_until: datetime | None = None
+
+    async def sequence_once(self) -> int:
+        """Number one batch of pending events; return how many got a position."""
+        await self._hold_lease()
+        head = await self._recover_head()
+        batch = await self._pending_batch()
+        if not batch:
+            return 0
+        updates = [
+            UpdateOne({"_id": doc["_id"], "pending": True}, {"$set": {"position": head + i}, "$unset": {"pending": ""}})
+            for i, doc in enumerate(batch, start=1)
+        ]
+        try:
+            await self._db[EVENTS].bulk_write(updates, ordered=True)
+        except BulkWriteError:
+            log.warning("another sequencer wrote positions; recovering on the next round")
+            return 0
+        await self._move_head(head, head + len(batch))
+        return len(batch)
+
+    async def _hold_lease(self) -> None:
+        now = datetime.now(UTC)
+        if self._lease_until and now < self._lease_until - self._lease / 2:
+            return
+        try:
+            await self._db[META].update_one(
+                {"_id": LEASE_ID, "$or": [{"owner": self._owner}, {"until": {"$lt": now}}]},
+                {"$set": {"owner": self._owner, "until": now + self._lease}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            self._lease_until = None
+            raise LeaseLost(LEASE_ID) from None
+        self._lease_until = now + self._lease
+
+    async def _recover_head(self) -> int:
+        # A sequencer that died between numbering and moving the head left positions above it.
+        meta = await self._db[META].find_one({"_id": HEAD_ID})
+        head = int(meta["position"]) if meta else 0
+        top = await self._db[EVENTS].find_one(
+            {"position": {"$gt": head}}, {"position": 1}, sort=[("position", -1)]
+        )
+        if top:
+            await self._move_head(head, int(top["position"]))
+            return int(top["position"])
+        return head
+
+    async def _move_head(self, old: int, new: int) -> None:
+        result = await self._db[META].update_one({"_id": HEAD_ID, "position": old}, {"$set": {"position": new}})
+        if result.matched_count == 0:
+            raise LeaseLost("head moved by another sequencer")
+
+    async def _pending_batch(self) -> list[dict[str, Any]]:
+        cursor = (
+            self._db[EVENTS]
+            .find({"pending": True}, {"stream_id": 1, "version": 1})
+            .sort([("pending", ASCENDING), ("recorded_at", ASCENDING)])
+            .limit(self._batch_size)
+        )
+        docs = [d async for d in cursor]
+        return await self._in_stream_order(docs)
+
+    async def _in_stream_order(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # Clocks of different writers may disagree: keep each stream's versions ascending, and hold
+        # back a stream whose earlier version is still pending outside this batch.
+        by_stream: dict[str, list[dict[str, Any]]] = {}
+        for d in docs:
+            by_stream.setdefault(d["stream_id"], []).append(d)
+        for events in by_stream.values():
+            events.sort(key=lambda d: d["version"])
+        held = await self._streams_waiting_for_earlier(by_stream)
+        ordered: list[dict[str, Any]] = []
+        emitted: set[str] = set()
+        for d in docs:
+            stream = d["stream_id"]
+            if stream not in emitted and stream not in held:
+                emitted.add(stream)
+                ordered.extend(by_stream[stream])
+        return ordered
+
+    async def _streams_waiting_for_earlier(self, by_stream: dict[str, list[dict[str, Any]]]) -> set[str]:
+        checks = [
+            {"stream_id": s, "version": events[0]["version"] - 1}
+            for s, events in by_stream.items()
+            if events[0]["version"] > 1
+        ]
+        if not checks:
+            return set()
+        cursor = self._db[EVENTS].find({"$or": checks, "pending": True}, {"stream_id": 1})
+        return {d["stream_id"] async for d in cursor}

@@ -1,0 +1,1 @@
+"""Test support shipped with the shared package: contract suites every adapter must pass."""

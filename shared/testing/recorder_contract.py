@@ -1,0 +1,169 @@
+"""Contract suite for EventRecorder: the MongoDB recorder and the in-memory fake both subclass it.
+
+A subclass provides the `store` fixture: a StoreHarness whose `recorder` is empty and whose
+`settle()` returns once every committed event is visible in the global order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import pytest
+
+from shared.contracts.envelope import Actor
+from shared.eventstore.recorder import ConcurrencyError, EventRecorder, NewEvent, Recording
+
+ACTOR = Actor(kind="service", id="contract-test")
+
+
+@dataclass
+class StoreHarness:
+    """A recorder under test and a way to wait until global order has caught up."""
+
+    recorder: EventRecorder
+    settle: Callable[[], Awaitable[None]]
+
+
+def recording(stream: str, expected: int, command: str | None = None, bureau: str = "finance") -> Recording:
+    """Build a Recording with fresh ids."""
+    return Recording(
+        stream_id=stream,
+        stream_type="case",
+        expected_version=expected,
+        bureau=bureau,
+        actor=ACTOR,
+        command_id=command or uuid.uuid4().hex,
+        correlation_id=uuid.uuid4(),
+    )
+
+
+def event(n: int = 0) -> NewEvent:
+    """Build a small test event."""
+    return NewEvent("Tested", 1, {"n": n})
+
+
+class RecorderContract:
+    """Behaviour every event recorder must have."""
+
+    async def test_appends_and_reads_a_stream_in_version_order(self, store: StoreHarness) -> None:
+        r = store.recorder
+        await r.append(recording("s1", 0), [event(1), event(2)])
+        await r.append(recording("s1", 2), [event(3)])
+        got = await r.read_stream("s1")
+        assert [(e.version, e.data["n"]) for e in got] == [(1, 1), (2, 2), (3, 3)]
+        assert await r.stream_version("s1") == 3
+        assert [e.version for e in await r.read_stream("s1", from_version=2)] == [2, 3]
+
+    async def test_envelope_carries_metadata(self, store: StoreHarness) -> None:
+        rec = recording("s-meta", 0)
+        [appended] = (await store.recorder.append(rec, [event()])).events
+        [read] = await store.recorder.read_stream("s-meta")
+        assert read == appended.model_copy(update={"position": read.position})
+        assert (read.bureau, read.actor, read.correlation_id) == ("finance", ACTOR, rec.correlation_id)
+        assert read.occurred_at.tzinfo is not None and read.recorded_at.tzinfo is not None
+
+    async def test_rejects_append_at_a_stale_version(self, store: StoreHarness) -> None:
+        r = store.recorder
+        await r.append(recording("s2", 0), [event()])
+        with pytest.raises(ConcurrencyError):
+            await r.append(recording("s2", 0), [event()])
+        with pytest.raises(ConcurrencyError):
+            await r.append(recording("s2", 5), [event()])  # ahead of the stream: no gaps allowed
+        assert await r.stream_version("s2") == 1
+
+    async def test_multi_event_append_is_all_or_nothing(self, store: StoreHarness) -> None:
+        r = store.recorder
+        await r.append(recording("s3", 0), [event(1)])
+        with pytest.raises(ConcurrencyError):
+            await r.append(recording("s3", 0), [event(2), event(3)])
+        assert [e.data["n"] for e in await r.read_stream("s3")] == [1]
+
+    async def test_retried_command_does_not_append_twice(self, store: StoreHarness) -> None:
+        r = store.recorder
+        first = await r.append(recording("s4", 0, command="cmd-1"), [event(1)])
+        again = await r.append(recording("s4", 0, command="cmd-1"), [event(1)])
+        assert again.duplicate and not first.duplicate
+        assert [e.event_id for e in again.events] == [e.event_id for e in first.events]
+        assert await r.stream_version("s4") == 1
+
+    async def test_retried_command_is_recognised_after_the_stream_moved_on(self, store: StoreHarness) -> None:
+        r = store.recorder
+        await r.append(recording("s5", 0, command="cmd-a"), [event(1)])
+        await r.append(recording("s5", 1), [event(2)])
+        again = await r.append(recording("s5", 2, command="cmd-a"), [event(1)])
+        assert again.duplicate and await r.stream_version("s5") == 2
+
+    async def test_concurrent_appends_at_one_version_have_exactly_one_winner(self, store: StoreHarness) -> None:
+        r = store.recorder
+        await r.append(recording("race", 0), [event()])
+
+        async def attempt(i: int) -> bool:
+            try:
+                await r.append(recording("race", 1), [event(i)])
+                return True
+            except ConcurrencyError:
+                return False
+
+        wins = await asyncio.gather(*(attempt(i) for i in range(8)))
+        assert sum(wins) == 1
+        assert await r.stream_version("race") == 2
+
+    async def test_read_all_returns_every_event_once_in_global_order(self, store: StoreHarness) -> None:
+        r = store.recorder
+        for s in range(3):
+            await r.append(recording(f"g{s}", 0), [event(s), event(s)])
+        await store.settle()
+        got = await r.read_all(0, limit=100)
+        assert len(got) == 6
+        positions = [e.position for e in got]
+        assert positions == sorted(positions) and len(set(positions)) == 6
+        page = await r.read_all(got[1].position or 0, limit=2)
+        assert [e.event_id for e in page] == [e.event_id for e in got[2:4]]
+
+    async def test_concurrent_writers_and_a_tailing_reader_skip_nothing(self, store: StoreHarness) -> None:
+        r = store.recorder
+        writers, per_writer = 6, 25
+        written: set[uuid.UUID] = set()
+        done = asyncio.Event()
+
+        async def write(w: int) -> None:
+            version = 0
+            for i in range(per_writer):
+                batch = [event(i)] if i % 3 else [event(i), event(i)]
+                result = await r.append(recording(f"w{w}", version), batch)
+                written.update(e.event_id for e in result.events)
+                version += len(batch)
+
+        async def tail() -> list[uuid.UUID]:
+            seen: list[uuid.UUID] = []
+            position = 0
+            while True:
+                finished = done.is_set()
+                page = await r.read_all(position, limit=50)
+                seen.extend(e.event_id for e in page)
+                if page:
+                    position = page[-1].position or position
+                elif finished and len(seen) >= len(written):
+                    return seen
+                await asyncio.sleep(0)
+
+        reader = asyncio.create_task(tail())
+        await asyncio.gather(*(write(w) for w in range(writers)))
+        await store.settle()
+        done.set()
+        seen = await asyncio.wait_for(reader, timeout=60)
+        assert len(seen) == len(set(seen)) == len(written)
+        assert set(seen) == written
+        for w in range(writers):
+            stream = [e for e in await r.read_all(0, 10_000) if e.stream_id == f"w{w}"]
+            assert [e.version for e in stream] == sorted(e.version for e in stream)
+
+    async def test_read_stream_as_of_a_moment(self, store: StoreHarness) -> None:
+        r = store.recorder
+        [first] = (await r.append(recording("t", 0), [event(1)])).events
+        await asyncio.sleep(0.01)  # distinct recorded_at at millisecond precision
+        await r.append(recording("t", 1), [event(2)])
+        assert [e.version for e in await r.read_stream("t", recorded_until=first.recorded_at)] == [1]

@@ -1,0 +1,64 @@
+"""Fixtures: real Tansu and SecantusDB processes on free ports, started by the same launcher code as `make run`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.devstack import servers
+from shared.devstack.processes import Child, free_port
+from shared.eventstore.mongo import connect, ensure_indexes
+
+
+@dataclass
+class Servers:
+    """Running embedded servers and how to reach them."""
+
+    kafka: Child
+    mongo: Child
+    kafka_port: int
+    mongo_port: int
+    workdir: Path
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def mongo_uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.mongo_port}/?directConnection=true"
+
+
+def start_servers(workdir: Path) -> Servers:
+    """Start a Tansu and a SecantusDB on free ports under workdir."""
+    kport, mport = free_port(), free_port()
+    kafka = servers.start_and_wait(servers.tansu("127.0.0.1", kport, workdir / "logs"), "127.0.0.1", kport)
+    mongo = servers.start_and_wait(
+        servers.secantus("127.0.0.1", mport, workdir / "mongo", workdir / "logs"), "127.0.0.1", mport
+    )
+    return Servers(kafka, mongo, kport, mport, workdir)
+
+
+@pytest.fixture(scope="session")
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    """Real servers shared by the integration tests of one session."""
+    s = start_servers(tmp_path_factory.mktemp("infra"))
+    yield s
+    s.kafka.stop()
+    s.mongo.stop()
+
+
+@pytest.fixture
+async def mongo_db(infra: Servers) -> AsyncIterator[AsyncDatabase]:
+    """A fresh database (with the event store's indexes) for one test."""
+    client = connect(infra.mongo_uri)
+    db = client[f"t_{uuid.uuid4().hex[:12]}"]
+    await ensure_indexes(db)
+    yield db
+    await client.drop_database(db.name)
+    await client.close()
