@@ -10,3 +10,14 @@ def dlq(topic: str) -> str:
 
 
 ALL_TOPICS = (INTAKE_REQUESTS, dlq(INTAKE_REQUESTS), CASE_EVENTS, dlq(CASE_EVENTS))
+
+# Events are published on one topic per aggregate type, keyed by stream id.
+TOPIC_BY_STREAM_TYPE = {"case": CASE_EVENTS}
+
+
+def topic_for(stream_type: str) -> str:
+    """Return the topic that carries the events of an aggregate type."""
+    try:
+        return TOPIC_BY_STREAM_TYPE[stream_type]
+    except KeyError:
+        raise ValueError(f"no topic for stream type {stream_type!r}") from None

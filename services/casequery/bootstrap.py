@@ -1,0 +1,54 @@
+"""The case query service's only wiring: case-view projection consumer and the read API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from services.casequery.entrypoints import http
+from services.casequery.entrypoints.kafka import subscribe_case_view
+from services.casequery.projections.case_view import CASE_VIEW, CaseViews, ensure_view_indexes
+from services.casequery.settings import CaseQuerySettings
+from shared.auth.keys import ApiKeyStore
+from shared.contracts.topics import ALL_TOPICS
+from shared.eventstore.mongo import MongoRecorder
+from shared.messaging.consumer import Deduplicator
+from shared.messaging.kafka import ensure_topics, make_broker, require_ping
+from shared.service import Mongo, health_router
+
+TITLE = "Case query API"
+
+
+def build_app(settings: CaseQuerySettings) -> FastAPI:
+    """Build the case query FastAPI app; connections open in its lifespan."""
+    mongo = Mongo.from_settings(settings)
+    recorder = MongoRecorder(mongo.client, mongo.db)
+    broker = make_broker(settings, client_id="casequery")
+    subscriber = subscribe_case_view(
+        broker,
+        views=CaseViews(mongo.db[CASE_VIEW], recorder),
+        dedupe=Deduplicator(mongo.client, mongo.db, settings.consumer_group),
+        group=settings.consumer_group,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await ensure_view_indexes(mongo.db[CASE_VIEW])
+        await ensure_topics(settings, ALL_TOPICS)
+        await broker.start()
+        yield
+        await broker.stop()
+        await mongo.client.close()
+
+    app = FastAPI(title=TITLE, lifespan=lifespan)
+    app.state.views = mongo.db[CASE_VIEW]
+    app.state.recorder = recorder
+    app.state.api_keys = ApiKeyStore(mongo.db)
+    app.include_router(http.router)
+    app.include_router(
+        health_router("casequery", {"mongodb": mongo.ping, "kafka": lambda: require_ping(broker)}, subscriber.health)
+    )
+    return app

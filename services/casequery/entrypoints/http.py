@@ -1,0 +1,98 @@
+"""HTTP entry point: GET /api/v1/cases, /api/v1/cases/{id}, /api/v1/cases/{id}/events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from pydantic import AwareDatetime, BaseModel
+
+from services.casequery.application.queries import (
+    CaseFilter,
+    CaseNotFound,
+    case_history,
+    get_case,
+    get_case_as_of,
+    list_cases,
+)
+from services.casequery.projections.case_view import View
+from shared.auth.http import Caller
+from shared.contracts.cases import CaseStatus, Category, Channel, Enterprise
+from shared.contracts.envelope import EventEnvelope
+
+router = APIRouter(prefix="/api/v1", tags=["cases"])
+NOT_FOUND = {404: {"description": "No such case in your bureau"}}
+
+
+class CaseView(BaseModel):
+    """A case as the bureau sees it."""
+
+    case_id: str
+    bureau: str
+    status: CaseStatus
+    enterprise: Enterprise
+    category: Category
+    title: str
+    description: str
+    channel: Channel
+    legacy: bool
+    source: str
+    opened_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class CasePage(BaseModel):
+    """One page of the case list."""
+
+    items: list[CaseView]
+    total: int
+    limit: int
+    offset: int
+
+
+def _view(doc: View) -> CaseView:
+    return CaseView.model_validate({k: v for k, v in doc.items() if k != "_id"})
+
+
+@router.get("/cases", summary="List your bureau's cases, newest first")
+async def get_cases(
+    caller: Caller,
+    request: Request,
+    status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
+    category: Category | None = None,
+    enterprise: Annotated[str | None, Query(description="Unified social credit code")] = None,
+    channel: Channel | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> CasePage:
+    """List cases with filters and pagination."""
+    filters = CaseFilter(status=status_, category=category, enterprise=enterprise, channel=channel)
+    items, total = await list_cases(caller.bureau, filters, limit, offset, views=request.app.state.views)
+    return CasePage(items=[_view(d) for d in items], total=total, limit=limit, offset=offset)
+
+
+@router.get("/cases/{case_id}", responses=NOT_FOUND, summary="A case now, or as it stood at `as_of`")
+async def get_one_case(
+    case_id: str,
+    caller: Caller,
+    request: Request,
+    as_of: Annotated[AwareDatetime | None, Query(description="ISO 8601 time with offset")] = None,
+) -> CaseView:
+    """Return one case of the caller's bureau."""
+    try:
+        if as_of is None:
+            return _view(await get_case(caller.bureau, case_id, views=request.app.state.views))
+        return _view(await get_case_as_of(caller.bureau, case_id, as_of, recorder=request.app.state.recorder))
+    except CaseNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"case {case_id} not found") from None
+
+
+@router.get("/cases/{case_id}/events", responses=NOT_FOUND, summary="The case's history (its events)")
+async def get_case_events(case_id: str, caller: Caller, request: Request) -> list[EventEnvelope]:
+    """Return the case's events in order."""
+    try:
+        return await case_history(caller.bureau, case_id, recorder=request.app.state.recorder)
+    except CaseNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"case {case_id} not found") from None

@@ -1,0 +1,97 @@
+"""The case view: a fold over a case's events, kept in MongoDB and rebuildable from the event store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import singledispatch
+from typing import Any
+
+from pydantic import BaseModel
+from pymongo import ASCENDING, DESCENDING, ReplaceOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+
+from shared.contracts.cases import CaseStatus
+from shared.contracts.envelope import EventEnvelope
+from shared.contracts.events import CaseOpened, parse_event_data
+from shared.eventstore.recorder import EventRecorder
+
+CASE_VIEW = "case_view"
+View = dict[str, Any]
+
+
+def fold(view: View | None, envelope: EventEnvelope) -> View:
+    """Return the view after one event (pure: the same events always give the same view)."""
+    payload = parse_event_data(envelope.event_type, envelope.schema_version, envelope.data)
+    updated = _apply(payload, dict(view or {}), envelope)
+    updated.update(version=envelope.version, updated_at=envelope.recorded_at)
+    return updated
+
+
+def fold_all(envelopes: Iterable[EventEnvelope], view: View | None = None) -> View | None:
+    """Fold a sequence of events into a view."""
+    for envelope in envelopes:
+        view = fold(view, envelope)
+    return view
+
+
+@singledispatch
+def _apply(payload: BaseModel, view: View, envelope: EventEnvelope) -> View:
+    return view  # events this view does not show still advance its version
+
+
+@_apply.register
+def _(payload: CaseOpened, view: View, envelope: EventEnvelope) -> View:
+    return {
+        "_id": payload.case_id,
+        "case_id": payload.case_id,
+        "bureau": envelope.bureau,
+        "status": CaseStatus.OPEN.value,
+        "enterprise": payload.enterprise.model_dump(),
+        "category": payload.category.value,
+        "title": payload.title,
+        "description": payload.description,
+        "channel": payload.channel.value,
+        "legacy": payload.legacy,
+        "source": payload.source,
+        "opened_at": envelope.occurred_at,
+    }
+
+
+async def ensure_view_indexes(collection: AsyncCollection) -> None:
+    """Indexes behind the list filters; every query is scoped to one bureau."""
+    await collection.create_index([("bureau", ASCENDING), ("opened_at", DESCENDING), ("_id", ASCENDING)])
+    for field in ("status", "category", "channel", "enterprise.credit_code"):
+        await collection.create_index([("bureau", ASCENDING), (field, ASCENDING), ("opened_at", DESCENDING)])
+
+
+class CaseViews:
+    """The case view collection, updated one event at a time by the live consumer."""
+
+    def __init__(self, collection: AsyncCollection, recorder: EventRecorder) -> None:
+        self._collection = collection
+        self._recorder = recorder
+
+    async def apply(self, envelope: EventEnvelope, session: AsyncClientSession | None = None) -> None:
+        """Apply an event; older versions are ignored and a gap is filled from the event store."""
+        current = await self._collection.find_one({"_id": envelope.stream_id}, session=session)
+        version = current["version"] if current else 0
+        if envelope.version <= version:
+            return
+        if envelope.version == version + 1:
+            updated = fold(current, envelope)
+        else:
+            missing = await self._recorder.read_stream(envelope.stream_id, from_version=version + 1)
+            updated = fold_all([e for e in missing if e.version <= envelope.version], current)
+        await self._collection.replace_one({"_id": envelope.stream_id}, updated, upsert=True, session=session)
+
+    async def apply_batch(self, envelopes: list[EventEnvelope]) -> None:
+        """Apply a page of events in global order: one read and one bulk write (used by rebuild)."""
+        streams = {e.stream_id for e in envelopes}
+        views = {d["_id"]: d async for d in self._collection.find({"_id": {"$in": list(streams)}})}
+        for envelope in envelopes:
+            view = views.get(envelope.stream_id)
+            if view is None or envelope.version > view["version"]:
+                views[envelope.stream_id] = fold(view, envelope)
+        touched = [views[s] for s in streams]
+        await self._collection.bulk_write([ReplaceOne({"_id": v["_id"]}, v, upsert=True) for v in touched])

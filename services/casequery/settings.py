@@ -1,0 +1,15 @@
+"""Case query service settings (env prefix CASEQUERY_, connections from the shared names)."""
+
+from pydantic_settings import SettingsConfigDict
+
+from shared.config import ConnectionSettings
+
+
+class CaseQuerySettings(ConnectionSettings):
+    """Where the case read API listens and how the case-view projection consumes events."""
+
+    model_config = SettingsConfigDict(env_prefix="CASEQUERY_", extra="ignore", populate_by_name=True)
+
+    host: str = "127.0.0.1"
+    port: int = 8102
+    consumer_group: str = "case-view"

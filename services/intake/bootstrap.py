@@ -1,0 +1,71 @@
+"""The intake service's only wiring: MongoDB event store, API keys, Kafka subscriber, HTTP routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from services.intake.entrypoints import http
+from services.intake.entrypoints.kafka import subscribe_intake_requests
+from services.intake.settings import IntakeSettings
+from shared.auth.keys import ApiKeyStore, BureauDirectory
+from shared.contracts.topics import ALL_TOPICS
+from shared.eventstore.mongo import MongoRecorder, ensure_indexes
+from shared.eventstore.recorder import EventRecorder
+from shared.messaging.kafka import ensure_topics, make_broker, require_ping
+from shared.service import Mongo, health_router
+
+TITLE = "Intake (立案) API"
+
+
+@dataclass
+class Overrides:
+    """Fakes for tests: when given, no MongoDB or Kafka connection is made."""
+
+    recorder: EventRecorder
+    api_keys: ApiKeyStore
+
+
+def build_app(settings: IntakeSettings, overrides: Overrides | None = None) -> FastAPI:
+    """Build the intake FastAPI app; connections open in its lifespan."""
+    if overrides:
+        app = FastAPI(title=TITLE)
+        app.state.recorder, app.state.api_keys = overrides.recorder, overrides.api_keys
+        app.include_router(http.router)
+        return app
+
+    mongo = Mongo.from_settings(settings)
+    broker = make_broker(settings, client_id="intake")
+    subscriber = subscribe_intake_requests(
+        broker,
+        recorder=MongoRecorder(mongo.client, mongo.db),
+        bureaus=BureauDirectory(mongo.db),
+        group=settings.consumer_group,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await ensure_indexes(mongo.db)
+        await ensure_topics(settings, ALL_TOPICS)
+        await broker.start()
+        yield
+        await broker.stop()
+        await mongo.client.close()
+
+    app = FastAPI(title=TITLE, lifespan=lifespan)
+    app.state.recorder = MongoRecorder(mongo.client, mongo.db)
+    app.state.api_keys = ApiKeyStore(mongo.db)
+    app.state.broker = broker
+    app.include_router(http.router)
+    app.include_router(
+        health_router(
+            "intake",
+            {"mongodb": mongo.ping, "kafka": lambda: require_ping(broker)},
+            subscriber.health,
+        )
+    )
+    return app

@@ -1,0 +1,1 @@
+"""API keys per bureau, stored hashed, and the FastAPI dependency that authenticates every call."""

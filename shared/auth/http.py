@@ -1,0 +1,38 @@
+"""FastAPI dependencies: every /api call carries `Authorization: Bearer <api key>`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from shared.auth.keys import WRITE_ROLES, ApiKeyStore, Principal
+
+bearer = HTTPBearer(auto_error=False, description="A bureau's API key")
+
+
+async def current_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    """Authenticate the caller or answer 401."""
+    if credentials is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "missing Authorization: Bearer <api key>", {"WWW-Authenticate": "Bearer"}
+        )
+    store: ApiKeyStore = request.app.state.api_keys
+    principal = await store.authenticate(credentials.credentials)
+    if principal is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key", {"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+async def writer_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    """Authenticate a caller allowed to change its bureau's cases, or answer 403."""
+    if principal.role not in WRITE_ROLES:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role.value} may only read")
+    return principal
+
+
+Caller = Annotated[Principal, Depends(current_principal)]
+Writer = Annotated[Principal, Depends(writer_principal)]

@@ -1,0 +1,98 @@
+"""Bureaus and their API keys. Keys are random 192-bit tokens, so a SHA-256 digest is a safe
+at-rest form (no password-style stretching is needed) and lets a lookup be one indexed read."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+from pymongo.asynchronous.database import AsyncDatabase
+
+API_KEYS = "api_keys"
+BUREAUS = "bureaus"
+
+
+class Role(StrEnum):
+    """What a key may do inside its bureau."""
+
+    ADMIN = "admin"  # leadership and bureau administrators
+    STAFF = "staff"  # bureau staff: submit and read cases
+    INTEGRATION = "integration"  # another system of the bureau
+    VIEWER = "viewer"  # read only
+
+
+WRITE_ROLES = frozenset({Role.ADMIN, Role.STAFF, Role.INTEGRATION})
+
+
+class Principal(BaseModel):
+    """The authenticated caller: a key of one bureau with one role."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bureau: str
+    role: Role
+    key_id: str
+
+
+class Bureau(BaseModel):
+    """A bureau (局) using the system: a tenant."""
+
+    id: str
+    name_zh: str
+    name_en: str
+
+
+def hash_key(key: str) -> str:
+    """Return the stored form of an API key."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiKeyStore:
+    """Issues and checks API keys; remembers answers briefly so a request costs no database read."""
+
+    def __init__(self, db: AsyncDatabase, cache_seconds: float = 30.0) -> None:
+        self._db = db
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._ttl = cache_seconds
+
+    async def issue(self, bureau: str, role: Role, label: str) -> str:
+        """Create a key for a bureau and return it; only its hash is stored."""
+        key = f"czx_{bureau}_{secrets.token_urlsafe(24)}"
+        digest = hash_key(key)
+        await self._db[API_KEYS].insert_one(
+            {"_id": digest, "key_id": digest[:12], "bureau": bureau, "role": role.value, "label": label,
+             "created_at": datetime.now(UTC), "revoked": False}
+        )
+        return key
+
+    async def authenticate(self, key: str) -> Principal | None:
+        """Return the key's principal, or None for an unknown or revoked key."""
+        digest = hash_key(key)
+        cached = self._cache.get(digest)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        doc = await self._db[API_KEYS].find_one({"_id": digest, "revoked": False})
+        principal = Principal(bureau=doc["bureau"], role=doc["role"], key_id=doc["key_id"]) if doc else None
+        self._cache[digest] = (time.monotonic() + self._ttl, principal)
+        return principal
+
+
+class BureauDirectory:
+    """The bureaus known to the system."""
+
+    def __init__(self, db: AsyncDatabase) -> None:
+        self._db = db
+
+    async def exists(self, bureau_id: str) -> bool:
+        """Tell whether a bureau is registered."""
+        return await self._db[BUREAUS].find_one({"_id": bureau_id}, {"_id": 1}) is not None
+
+    async def register(self, bureau: Bureau) -> None:
+        """Add or update a bureau."""
+        await self._db[BUREAUS].update_one(
+            {"_id": bureau.id}, {"$set": {"name_zh": bureau.name_zh, "name_en": bureau.name_en}}, upsert=True
+        )

@@ -1,0 +1,29 @@
+"""Connection settings every service shares: one config whichever servers run behind it."""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConnectionSettings(BaseSettings):
+    """Kafka and MongoDB connection, read from the same environment names in every service."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
+    mongodb_uri: str = Field("mongodb://127.0.0.1:27017/?directConnection=true", validation_alias="MONGODB_URI")
+    mongodb_database: str = Field("concierge", validation_alias="MONGODB_DATABASE")
+    kafka_partitions: int = Field(4, ge=1, validation_alias="KAFKA_PARTITIONS")
+    kafka_replication_factor: int = Field(1, ge=1, validation_alias="KAFKA_REPLICATION_FACTOR")
+    # Idle fetches wait this long: aiokafka's 500 ms default would add half a second per hop.
+    kafka_fetch_max_wait_ms: int = Field(20, ge=1, validation_alias="KAFKA_FETCH_MAX_WAIT_MS")
+    log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+
+
+def configure_logging(level: str) -> None:
+    """Log one line per record to stderr with the logger name."""
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per proxied request is noise

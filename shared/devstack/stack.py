@@ -1,0 +1,195 @@
+"""The whole system as child processes: embedded servers (unless configured away), services, gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.auth.seed import seed_demo
+from shared.devstack import servers
+from shared.devstack.processes import Child, wait_until
+from shared.service import Mongo
+from shared.config import ConnectionSettings
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A service process: its module and its settings' env prefix."""
+
+    name: str
+    module: str
+    env_prefix: str
+    default_port: int
+
+
+SERVICES = (
+    ServiceSpec("relay", "services.relay", "RELAY_", 8103),
+    ServiceSpec("intake", "services.intake", "INTAKE_", 8101),
+    ServiceSpec("casequery", "services.casequery", "CASEQUERY_", 8102),
+    ServiceSpec("gateway", "services.gateway", "GATEWAY_", 8000),
+)
+
+
+def _port(env: dict[str, str], name: str, default: int) -> int:
+    return int(env.get(name, default))
+
+
+@dataclass
+class StackConfig:
+    """Ports and places; each can be set from the environment (see README)."""
+
+    host: str = "127.0.0.1"
+    var_dir: Path = Path("var")
+    kafka_port: int = 9092
+    mongo_port: int = 27017
+    ports: dict[str, int] = field(default_factory=lambda: {s.name: s.default_port for s in SERVICES})
+    kafka_bootstrap: str | None = None  # set: use that Kafka, start none
+    mongodb_uri: str | None = None  # set: use that MongoDB, start none
+    database: str = "concierge"
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> StackConfig:
+        """Read the configuration from environment variables."""
+        env = dict(os.environ if env is None else env)
+        return cls(
+            host=env.get("STACK_HOST", "127.0.0.1"),
+            var_dir=Path(env.get("VAR_DIR", "var")),
+            kafka_port=_port(env, "KAFKA_PORT", 9092),
+            mongo_port=_port(env, "MONGODB_PORT", 27017),
+            ports={s.name: _port(env, f"{s.env_prefix}PORT", s.default_port) for s in SERVICES},
+            kafka_bootstrap=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+            mongodb_uri=env.get("MONGODB_URI") or None,
+            database=env.get("MONGODB_DATABASE", "concierge"),
+            log_level=env.get("LOG_LEVEL", "INFO"),
+        )
+
+    @property
+    def bootstrap(self) -> str:
+        return self.kafka_bootstrap or f"{self.host}:{self.kafka_port}"
+
+    @property
+    def mongo_uri(self) -> str:
+        return self.mongodb_uri or f"mongodb://{self.host}:{self.mongo_port}/?directConnection=true"
+
+    def url(self, service: str) -> str:
+        return f"http://{self.host}:{self.ports[service]}"
+
+
+class Stack:
+    """Starts, watches and stops every process of the system."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.kafka: Child | None = None
+        self.mongo: Child | None = None
+        self.services: dict[str, Child] = {}
+        self.credentials: dict[str, str] = {}
+
+    @property
+    def logs(self) -> Path:
+        return self.config.var_dir / "logs"
+
+    def start(self) -> Stack:
+        """Start servers (if embedded), seed demo data, start every service and wait until healthy."""
+        self.config.var_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.start_servers()
+            self.credentials = asyncio.run(self._seed())
+            for spec in SERVICES:
+                self.start_service(spec.name)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start_servers(self) -> None:
+        """Start the embedded Tansu and SecantusDB unless external ones are configured."""
+        c = self.config
+        if c.kafka_bootstrap is None and (self.kafka is None or not self.kafka.alive):
+            self.kafka = servers.start_and_wait(servers.tansu(c.host, c.kafka_port, self.logs), c.host, c.kafka_port)
+        if c.mongodb_uri is None and (self.mongo is None or not self.mongo.alive):
+            storage = c.var_dir / "mongo"
+            self.mongo = servers.start_and_wait(servers.secantus(c.host, c.mongo_port, storage, self.logs),
+                                                c.host, c.mongo_port)
+
+    async def _seed(self) -> dict[str, str]:
+        mongo = Mongo.from_settings(self.connection_settings())
+        try:
+            return await seed_demo(mongo.db, self.config.var_dir / "dev-credentials.json")
+        finally:
+            await mongo.client.close()
+
+    def connection_settings(self) -> ConnectionSettings:
+        """Return the connection settings the services get."""
+        return ConnectionSettings(
+            KAFKA_BOOTSTRAP_SERVERS=self.config.bootstrap,
+            MONGODB_URI=self.config.mongo_uri,
+            MONGODB_DATABASE=self.config.database,
+        )
+
+    def service_env(self, spec: ServiceSpec) -> dict[str, str]:
+        """Return the environment of a service process."""
+        c = self.config
+        env = dict(os.environ)
+        env.update(
+            KAFKA_BOOTSTRAP_SERVERS=c.bootstrap,
+            MONGODB_URI=c.mongo_uri,
+            MONGODB_DATABASE=c.database,
+            LOG_LEVEL=c.log_level,
+            PYTHONUNBUFFERED="1",
+            GATEWAY_INTAKE_URL=c.url("intake"),
+            GATEWAY_CASEQUERY_URL=c.url("casequery"),
+            GATEWAY_RELAY_URL=c.url("relay"),
+        )
+        env[f"{spec.env_prefix}HOST"] = c.host
+        env[f"{spec.env_prefix}PORT"] = str(c.ports[spec.name])
+        return env
+
+    def start_service(self, name: str, timeout: float = 60.0) -> Child:
+        """Start one service process and wait until its /healthz answers 200."""
+        spec = next(s for s in SERVICES if s.name == name)
+        child = Child(name, [sys.executable, "-m", spec.module], self.service_env(spec), self.logs / f"{name}.log")
+        self.services[name] = child.start()
+
+        def healthy() -> bool:
+            if not child.alive:
+                raise RuntimeError(f"{name} exited at start; last lines of {child.log_path}:\n{child.tail()}")
+            return http_ok(f"{self.config.url(name)}/healthz")
+
+        wait_until(healthy, timeout, f"{name} /healthz", interval=0.1)
+        return child
+
+    def stop(self) -> None:
+        """Stop services in reverse order, then the servers."""
+        for child in reversed(list(self.services.values())):
+            child.stop()
+        for server in (self.kafka, self.mongo):
+            if server:
+                server.stop()
+
+    def summary(self) -> str:
+        """Return a table of what runs where."""
+        c = self.config
+        rows = [
+            ("API (gateway)", f"{c.url('gateway')}/api/v1  (health: {c.url('gateway')}/healthz)"),
+            ("kafka", c.bootstrap + ("" if c.kafka_bootstrap else "  (embedded Tansu, memory storage)")),
+            ("mongodb", c.mongo_uri + ("" if c.mongodb_uri else f"  (embedded SecantusDB, data in {c.var_dir}/mongo)")),
+        ]
+        rows += [(f"service {n}", f"{c.url(n)}  log: {self.logs}/{n}.log") for n in self.services]
+        rows.append(("demo API keys", f"{c.var_dir}/dev-credentials.json"))
+        width = max(len(r[0]) for r in rows)
+        return "\n".join(f"  {name:<{width}}  {where}" for name, where in rows)
+
+
+def http_ok(url: str) -> bool:
+    """Tell whether GET url answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:
+            return bool(answer.status == 200)
+    except OSError:
+        return False

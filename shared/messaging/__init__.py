@@ -1,0 +1,1 @@
+"""Kafka messaging: broker factory, outbox relay, and the consumer runtime (ack, dedupe, retry, DLQ)."""

@@ -1,0 +1,191 @@
+"""Consumer runtime: decode, deduplicate by event id with the effect, retry with backoff, dead-letter.
+
+Offsets are committed only after a message was handled or dead-lettered (faststream NACK_ON_ERROR:
+an exception seeks back so the message comes again). Nothing is lost and nothing stops the consumer.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from faststream import AckPolicy
+from faststream.exceptions import AckMessage
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import BaseModel
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConnectionFailure, PyMongoError
+
+from shared.contracts.topics import dlq
+from shared.eventstore.recorder import ConcurrencyError
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+PROCESSED = "processed_messages"
+
+
+class PoisonMessage(Exception):
+    """The message can never be handled (invalid, unknown, rejected by a rule): dead-letter it."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Tell whether another try with the same message may succeed (outage, lost race)."""
+    if isinstance(exc, ConnectionFailure | ConcurrencyError | OSError | TimeoutError):
+        return True
+    return isinstance(exc, PyMongoError) and (
+        exc.has_error_label("TransientTransactionError") or exc.has_error_label("RetryableWriteError")
+    )
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Backoff between attempts; unexpected errors are dead-lettered after max_attempts."""
+
+    max_attempts: int = 5
+    first_delay_s: float = 0.1
+    max_delay_s: float = 10.0
+
+    def delay(self, attempt: int) -> float:
+        """Return the wait before the given attempt (1-based)."""
+        return min(self.first_delay_s * 2 ** (attempt - 1), self.max_delay_s)
+
+
+class Deduplicator:
+    """Records processed event ids in the same MongoDB transaction as the handler's effect."""
+
+    def __init__(self, client: AsyncMongoClient, db: AsyncDatabase, group: str) -> None:
+        self._client, self._db, self._group = client, db, group
+
+    async def once(self, message_id: str, effect: Callable[[AsyncClientSession], Awaitable[None]]) -> bool:
+        """Run effect unless message_id was processed; return whether it ran."""
+        key = f"{self._group}:{message_id}"
+        ran = False
+
+        async def transaction(session: AsyncClientSession) -> None:
+            nonlocal ran
+            ran = False
+            if await self._db[PROCESSED].find_one({"_id": key}, {"_id": 1}, session=session):
+                return
+            await effect(session)
+            await self._db[PROCESSED].insert_one({"_id": key, "at": datetime.now(UTC)}, session=session)
+            ran = True
+
+        async with self._client.start_session() as session:
+            await session.with_transaction(transaction)
+        return ran
+
+
+@dataclass
+class ConsumerStats:
+    """Counters a service reports on /healthz."""
+
+    handled: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    retries: int = 0
+
+
+class ReliableSubscriber(Generic[M]):
+    """Subscribes a use case to a topic with validation, retry with backoff, and dead-lettering."""
+
+    def __init__(
+        self,
+        *,
+        broker: KafkaBroker,
+        topic: str,
+        group: str,
+        model: type[M],
+        handle: Callable[[M], Awaitable[bool]],
+        fetch_max_wait_ms: int,
+        retry: RetryPolicy | None = None,
+        description: str = "",
+    ) -> None:
+        self._broker = broker
+        self._group = group
+        self._model = model
+        self._handle = handle
+        self._retry = retry or RetryPolicy()
+        self.stats = ConsumerStats()
+
+        async def on_message(body: Any, message: KafkaMessage) -> None:
+            await self._handle_with_retries(self._model.model_validate(body), message)
+
+        # faststream documents the payload (AsyncAPI) from the handler's annotation.
+        on_message.__annotations__["body"] = model
+        on_message.__name__ = f"{group}_{topic.replace('.', '_')}"
+        self.subscriber = broker.subscriber(
+            topic,
+            group_id=group,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=fetch_max_wait_ms,
+            decoder=self._decode,
+            title=f"{topic}:{group}",
+            description=description or None,
+        )
+        self.subscriber(on_message)
+
+    def assigned_partitions(self) -> list[str]:
+        """Return the topic-partitions this instance holds in its group now."""
+        consumer = getattr(self.subscriber, "consumer", None)
+        return sorted(f"{tp.topic}[{tp.partition}]" for tp in consumer.assignment()) if consumer else []
+
+    def health(self) -> dict[str, Any]:
+        """Return counters and assignment for /healthz."""
+        return {"consumer": vars(self.stats), "assigned_partitions": self.assigned_partitions()}
+
+    async def _decode(self, message: KafkaMessage, _default: Any) -> Any:
+        # Validate here, before faststream does: an invalid message must reach the DLQ, not loop.
+        try:
+            return self._model.model_validate_json(message.body).model_dump(mode="json")
+        except Exception as exc:
+            await self._dead_letter(message, f"invalid {self._model.__name__}: {exc}")
+            raise AckMessage() from exc
+
+    async def _handle_with_retries(self, item: M, message: KafkaMessage) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                ran = await self._handle(item)
+                self.stats.handled += int(ran)
+                self.stats.duplicates += int(not ran)
+                return
+            except PoisonMessage as exc:
+                await self._dead_letter(message, str(exc))
+                return
+            except Exception as exc:
+                if is_transient(exc):
+                    # An outage or a lost race: never dead-letter, keep trying (the offset is not committed).
+                    log.warning("%s: transient %s (%s), attempt %d", self._group, type(exc).__name__, exc, attempt)
+                elif attempt >= self._retry.max_attempts:
+                    log.exception("%s: giving up after %d attempts", self._group, attempt)
+                    await self._dead_letter(message, f"failed after {attempt} attempts: {type(exc).__name__}: {exc}")
+                    return
+                else:
+                    log.warning("%s: %s (%s), attempt %d", self._group, type(exc).__name__, exc, attempt)
+            self.stats.retries += 1
+            await asyncio.sleep(self._retry.delay(attempt))
+
+    async def _dead_letter(self, message: KafkaMessage, reason: str) -> None:
+        record: Any = message.raw_message
+        headers = {k: v.decode(errors="replace") if isinstance(v, bytes) else str(v) for k, v in message.headers.items()}
+        headers.update(
+            {
+                "dlq-reason": reason[:4000],
+                "dlq-source-topic": record.topic,
+                "dlq-source-partition": str(record.partition),
+                "dlq-source-offset": str(record.offset),
+                "dlq-consumer-group": self._group,
+                "dlq-failed-at": datetime.now(UTC).isoformat(),
+            }
+        )
+        log.error("%s: dead-lettering %s[%s]@%s: %s", self._group, record.topic, record.partition, record.offset, reason)
+        # Raw bytes and key as received: the DLQ keeps the original for replay.
+        await self._broker.publish(record.value, topic=dlq(record.topic), key=record.key, headers=headers)
+        self.stats.dead_lettered += 1

@@ -1,0 +1,52 @@
+"""Kafka plumbing: topic creation, the faststream broker, and envelope (de)serialisation."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from faststream.kafka import KafkaBroker
+
+from shared.config import ConnectionSettings
+from shared.contracts.envelope import EventEnvelope
+
+log = logging.getLogger(__name__)
+TOPIC_EXISTS = 36
+
+
+def make_broker(settings: ConnectionSettings, client_id: str) -> KafkaBroker:
+    """Return a faststream Kafka broker (not connected; nothing is built at import time)."""
+    return KafkaBroker(settings.kafka_bootstrap_servers, client_id=client_id, logger=log)
+
+
+async def ensure_topics(settings: ConnectionSettings, topics: Iterable[str]) -> None:
+    """Create the topics that do not exist yet, with the configured partition count."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        wanted = [NewTopic(t, settings.kafka_partitions, settings.kafka_replication_factor) for t in topics]
+        response = await admin.create_topics(wanted)
+        for topic, code, message in response.topic_errors:
+            if code not in (0, TOPIC_EXISTS):
+                raise RuntimeError(f"cannot create topic {topic}: {code} {message}")
+    finally:
+        await admin.close()
+
+
+def envelope_headers(envelope: EventEnvelope) -> list[tuple[str, bytes]]:
+    """Headers that let a consumer route an event without decoding its body."""
+    return [
+        ("content-type", b"application/json"),
+        ("event_id", str(envelope.event_id).encode()),
+        ("event_type", envelope.event_type.encode()),
+        ("schema_version", str(envelope.schema_version).encode()),
+        ("bureau", envelope.bureau.encode()),
+        ("correlation_id", str(envelope.correlation_id).encode()),
+    ]
+
+
+async def require_ping(broker: KafkaBroker) -> None:
+    """Raise unless the broker answers within 2 s (a health check)."""
+    if not await broker.ping(timeout=2.0):
+        raise ConnectionError("kafka does not answer")
