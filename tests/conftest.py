@@ -11,8 +11,10 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.devstack import servers
+from shared.devstack.stack import SERVICES, Stack, StackConfig
 from shared.devstack.processes import Child, free_port
 from shared.eventstore.mongo import connect, ensure_indexes
+from tests.api import Api
 
 
 @dataclass
@@ -61,4 +63,38 @@ async def mongo_db(infra: Servers) -> AsyncIterator[AsyncDatabase]:
     await ensure_indexes(db)
     yield db
     await client.drop_database(db.name)
+    await client.close()
+
+
+def stack_config(workdir: Path) -> StackConfig:
+    """A stack on free ports with its data under workdir."""
+    return StackConfig(
+        var_dir=workdir,
+        kafka_port=free_port(),
+        mongo_port=free_port(),
+        ports={s.name: free_port() for s in SERVICES},
+        log_level="WARNING",
+    )
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The whole system, started by the same launcher as `make run`, shared by non-destructive tests."""
+    s = Stack(stack_config(tmp_path_factory.mktemp("stack"))).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+async def api(stack: Stack) -> AsyncIterator[Api]:
+    """HTTP clients of the gateway, one per demo bureau."""
+    async with Api.connect(stack) as clients:
+        yield clients
+
+
+@pytest.fixture
+async def stack_db(stack: Stack) -> AsyncIterator[AsyncDatabase]:
+    """The stack's own database, for checks the API does not expose (event counts, DLQ effects)."""
+    client = connect(stack.config.mongo_uri)
+    yield client[stack.config.database]
     await client.close()

@@ -1,0 +1,44 @@
+"""Helpers for tests: valid credit codes, case bodies, waiting on conditions with a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from shared.contracts.credit_code import check_character
+
+T = TypeVar("T")
+
+
+def credit_code(n: int) -> str:
+    """Return a valid unified social credit code derived from n."""
+    first17 = f"91410100{n:09d}"
+    return first17 + check_character(first17)
+
+
+def case_body(n: int = 1, **overrides: Any) -> dict[str, Any]:
+    """Return a valid POST /api/v1/cases body for enterprise n."""
+    body: dict[str, Any] = {
+        "enterprise": {"name": f"测试企业{n}有限公司", "credit_code": credit_code(n)},
+        "category": "fund_disbursement",
+        "title": "补贴资金拨付进度",
+        "description": "市财政局拨付的补贴资金尚未到账",
+        "channel": "visit",
+        "legacy": False,
+    }
+    body.update(overrides)
+    return body
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float, what: str) -> T:
+    """Await probe until it returns something truthy, or fail after timeout naming what was awaited."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
