@@ -14,7 +14,9 @@ class ConnectionSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
-    mongodb_uri: str = Field("mongodb://127.0.0.1:27017/?directConnection=true", validation_alias="MONGODB_URI")
+    mongodb_uri: str = Field(
+        "mongodb://127.0.0.1:27017/?directConnection=true", validation_alias="MONGODB_URI"
+    )
     mongodb_database: str = Field("concierge", validation_alias="MONGODB_DATABASE")
     kafka_partitions: int = Field(4, ge=1, validation_alias="KAFKA_PARTITIONS")
     kafka_replication_factor: int = Field(1, ge=1, validation_alias="KAFKA_REPLICATION_FACTOR")

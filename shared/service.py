@@ -38,7 +38,9 @@ class Mongo:
         return await self.db.command("ping")
 
 
-def health_router(service: str, checks: dict[str, HealthCheck], details: Callable[[], dict] | None = None) -> APIRouter:
+def health_router(
+    service: str, checks: dict[str, HealthCheck], details: Callable[[], dict] | None = None
+) -> APIRouter:
     """Return a router with GET /healthz: 200 when every check answers within 2 s, else 503."""
     router = APIRouter()
 
@@ -62,4 +64,6 @@ def health_router(service: str, checks: dict[str, HealthCheck], details: Callabl
 def serve(app: FastAPI, host: str, port: int, log_level: str) -> None:
     """Run the app under uvicorn until SIGTERM or Ctrl-C, then shut down gracefully."""
     configure_logging(log_level)
-    uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=False, timeout_graceful_shutdown=5)
+    uvicorn.run(
+        app, host=host, port=port, log_level=log_level.lower(), access_log=False, timeout_graceful_shutdown=5
+    )

@@ -37,7 +37,9 @@ class Api:
         ):
             yield cls(finance, innovation, anonymous)
 
-    async def wait_for_case(self, case_id: str, client: httpx.AsyncClient | None = None, timeout: float = 20) -> Any:
+    async def wait_for_case(
+        self, case_id: str, client: httpx.AsyncClient | None = None, timeout: float = 20
+    ) -> Any:
         """Wait until the case projection shows the case; return it."""
         http = client or self.finance
 

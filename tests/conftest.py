@@ -1,4 +1,4 @@
-"""Fixtures: real Tansu and SecantusDB processes on free ports, started by the same launcher code as `make run`."""
+"""Fixtures: real Tansu and SecantusDB processes on free ports, started by the launcher `make run` uses."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.devstack import servers
-from shared.devstack.stack import SERVICES, Stack, StackConfig
 from shared.devstack.processes import Child, free_port
+from shared.devstack.stack import SERVICES, Stack, StackConfig
 from shared.eventstore.mongo import connect, ensure_indexes
 from tests.api import Api
 

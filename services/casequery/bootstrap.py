@@ -49,6 +49,8 @@ def build_app(settings: CaseQuerySettings) -> FastAPI:
     app.state.api_keys = ApiKeyStore(mongo.db)
     app.include_router(http.router)
     app.include_router(
-        health_router("casequery", {"mongodb": mongo.ping, "kafka": lambda: require_ping(broker)}, subscriber.health)
+        health_router(
+            "casequery", {"mongodb": mongo.ping, "kafka": lambda: require_ping(broker)}, subscriber.health
+        )
     )
     return app

@@ -29,7 +29,9 @@ async def replay(views: CaseViews, recorder: MongoRecorder, after: int, page: in
     return position
 
 
-async def rebuild(db: AsyncDatabase, recorder: MongoRecorder, *, page: int = 2000, progress: bool = True) -> int:
+async def rebuild(
+    db: AsyncDatabase, recorder: MongoRecorder, *, page: int = 2000, progress: bool = True
+) -> int:
     """Drop and replay the case view; return the number of events replayed."""
     shadow = db[f"{CASE_VIEW}__rebuild"]
     await shadow.drop()

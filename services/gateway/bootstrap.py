@@ -15,7 +15,16 @@ from fastapi.responses import JSONResponse
 from services.gateway.routes import Route, resolve, route_table, upstreams
 from services.gateway.settings import GatewaySettings
 
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "host",
+    "content-length",
+}
 
 
 def build_app(settings: GatewaySettings) -> FastAPI:
@@ -30,7 +39,9 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         yield
         await state["client"].aclose()
 
-    app = FastAPI(title="专责店小二 API gateway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="专责店小二 API gateway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
@@ -78,5 +89,7 @@ async def forward(client: httpx.AsyncClient, route: Route, request: Request) -> 
         )
     except httpx.HTTPError as exc:
         return JSONResponse({"detail": f"service unavailable: {type(exc).__name__}"}, status_code=503)
-    out_headers = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP | {"content-encoding"}}
+    out_headers = {
+        k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP | {"content-encoding"}
+    }
     return Response(answer.content, status_code=answer.status_code, headers=out_headers)

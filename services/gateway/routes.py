@@ -33,7 +33,7 @@ def upstreams(settings: GatewaySettings) -> dict[str, str]:
     return {"intake": settings.intake_url, "casequery": settings.casequery_url, "relay": settings.relay_url}
 
 
-def resolve(routes: list[Route], method: str, path: str) -> Route | None | str:
+def resolve(routes: list[Route], method: str, path: str) -> Route | str | None:
     """Return the matching route, 'method' when only the method is wrong, or None."""
     for route in routes:
         if route.matches(method, path):

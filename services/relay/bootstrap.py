@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
 from services.relay.settings import RelaySettings
@@ -23,7 +23,7 @@ from shared.service import Mongo, health_router
 def build_app(settings: RelaySettings) -> FastAPI:
     """Build the relay: a background loop and a /healthz endpoint."""
     mongo = Mongo.from_settings(settings)
-    running: dict[str, OutboxRelay | AIOKafkaConsumer] = {}
+    running: dict[str, OutboxRelay | AIOKafkaProducer] = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -31,22 +31,22 @@ def build_app(settings: RelaySettings) -> FastAPI:
         await ensure_topics(settings, ALL_TOPICS)
         # acks=all and no idempotent producer: Tansu cannot do it with aiokafka; consumers dedupe instead.
         producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=settings.linger_ms,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            acks="all",
+            linger_ms=settings.linger_ms,
             client_id="relay",
         )
-        offsets = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, client_id="relay-offsets")
         relay = OutboxRelay(
             recorder=MongoRecorder(mongo.client, mongo.db),
             sequencer=Sequencer(mongo.db),
             checkpoints=CheckpointStore(mongo.db, "kafka"),
             producer=producer,
-            offsets_client=offsets,
             batch_size=settings.batch_size,
+            on_broker_reset=lambda: ensure_topics(settings, ALL_TOPICS),
         )
-        running.update(relay=relay, offsets=offsets)
+        running.update(relay=relay, producer=producer)
         watcher = AppendWatcher(mongo.db[EVENTS])
         await producer.start()
-        await offsets.start()
         watcher.start()
         stop = asyncio.Event()
         task = asyncio.create_task(relay.run(watcher, stop), name="outbox-relay")
@@ -55,14 +55,13 @@ def build_app(settings: RelaySettings) -> FastAPI:
         with contextlib.suppress(asyncio.CancelledError, TimeoutError):
             await asyncio.wait_for(task, 5)
         await watcher.stop()
-        await offsets.stop()
         await producer.stop()
         await mongo.client.close()
 
     async def kafka_ok() -> None:
-        offsets = running["offsets"]
-        assert isinstance(offsets, AIOKafkaConsumer)
-        await offsets.topics()
+        producer = running["producer"]
+        assert isinstance(producer, AIOKafkaProducer)
+        await producer.client.fetch_all_metadata()
 
     def details() -> dict:
         relay = running.get("relay")

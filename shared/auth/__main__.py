@@ -14,7 +14,9 @@ async def _run(args: argparse.Namespace) -> None:
     mongo = Mongo.from_settings(ConnectionSettings())
     try:
         if args.command == "bureau":
-            await BureauDirectory(mongo.db).register(Bureau(id=args.id, name_zh=args.name_zh, name_en=args.name_en))
+            await BureauDirectory(mongo.db).register(
+                Bureau(id=args.id, name_zh=args.name_zh, name_en=args.name_en)
+            )
             print(f"bureau {args.id} registered")
         else:
             if not await BureauDirectory(mongo.db).exists(args.bureau):

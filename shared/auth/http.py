@@ -18,12 +18,16 @@ async def current_principal(
     """Authenticate the caller or answer 401."""
     if credentials is None:
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "missing Authorization: Bearer <api key>", {"WWW-Authenticate": "Bearer"}
+            status.HTTP_401_UNAUTHORIZED,
+            "missing Authorization: Bearer <api key>",
+            {"WWW-Authenticate": "Bearer"},
         )
     store: ApiKeyStore = request.app.state.api_keys
     principal = await store.authenticate(credentials.credentials)
     if principal is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key", {"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key", {"WWW-Authenticate": "Bearer"}
+        )
     return principal
 
 

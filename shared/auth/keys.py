@@ -64,8 +64,15 @@ class ApiKeyStore:
         key = f"czx_{bureau}_{secrets.token_urlsafe(24)}"
         digest = hash_key(key)
         await self._db[API_KEYS].insert_one(
-            {"_id": digest, "key_id": digest[:12], "bureau": bureau, "role": role.value, "label": label,
-             "created_at": datetime.now(UTC), "revoked": False}
+            {
+                "_id": digest,
+                "key_id": digest[:12],
+                "bureau": bureau,
+                "role": role.value,
+                "label": label,
+                "created_at": datetime.now(UTC),
+                "revoked": False,
+            }
         )
         return key
 

@@ -16,19 +16,27 @@ DEMO_BUREAUS = (
 )
 
 
-async def seed_demo(db: AsyncDatabase, credentials: Path) -> dict[str, str]:
-    """Register the demo bureaus and make sure each has a working key listed in the credentials file."""
+def read_credentials(path: Path) -> dict[str, str]:
+    """Return the demo keys written earlier, or none."""
+    return dict(json.loads(path.read_text())) if path.exists() else {}
+
+
+def write_credentials(path: Path, keys: dict[str, str]) -> None:
+    """Write the demo keys where README says, readable by the owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(keys, indent=2) + "\n")
+    os.chmod(path, 0o600)
+
+
+async def seed_demo(db: AsyncDatabase, known: dict[str, str]) -> dict[str, str]:
+    """Register the demo bureaus and return a working key for each, reusing the known ones."""
     directory, keys = BureauDirectory(db), ApiKeyStore(db, cache_seconds=0)
-    known = json.loads(credentials.read_text()) if credentials.exists() else {}
     result: dict[str, str] = {}
     for bureau in DEMO_BUREAUS:
         await directory.register(bureau)
-        key = known.get(bureau.id)
+        key = known.get(bureau.id, "")
         principal = await keys.authenticate(key) if key else None
         if principal is None or principal.bureau != bureau.id:
             key = await keys.issue(bureau.id, Role.ADMIN, "demo key (make run)")
         result[bureau.id] = key
-    credentials.parent.mkdir(parents=True, exist_ok=True)
-    credentials.write_text(json.dumps(result, indent=2) + "\n")
-    os.chmod(credentials, 0o600)
     return result

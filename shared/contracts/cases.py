@@ -43,7 +43,9 @@ class CaseStatus(StrEnum):
 
 CreditCode = Annotated[
     str,
-    Field(min_length=18, max_length=18, description="18-character unified social credit code (GB 32100-2015)"),
+    Field(
+        min_length=18, max_length=18, description="18-character unified social credit code (GB 32100-2015)"
+    ),
     AfterValidator(validate_credit_code),
 ]
 
@@ -53,7 +55,9 @@ class Enterprise(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, description="Registered name, e.g. 格力电器(郑州)有限公司")
+    name: str = Field(
+        min_length=1, max_length=200, description="Registered name, e.g. 格力电器(郑州)有限公司"
+    )
     credit_code: CreditCode
 
 

@@ -9,7 +9,10 @@ def dlq(topic: str) -> str:
     return f"{topic}.dlq"
 
 
-ALL_TOPICS = (INTAKE_REQUESTS, dlq(INTAKE_REQUESTS), CASE_EVENTS, dlq(CASE_EVENTS))
+# Internal: the relay writes a record here when idle, to notice a broker that lost its messages.
+RELAY_HEARTBEAT = "relay.heartbeat.v1"
+
+ALL_TOPICS = (INTAKE_REQUESTS, dlq(INTAKE_REQUESTS), CASE_EVENTS, dlq(CASE_EVENTS), RELAY_HEARTBEAT)
 
 # Events are published on one topic per aggregate type, keyed by stream id.
 TOPIC_BY_STREAM_TYPE = {"case": CASE_EVENTS}

@@ -36,8 +36,11 @@ def run() -> int:
                     if len(recent) >= 5:
                         print(f"{name} keeps crashing; see {child.log_path}. Stopping.", file=sys.stderr)
                         return 1
-                    print(f"{name} exited ({child.proc.returncode if child.proc else '?'}); restarting",
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"{name} exited ({child.proc.returncode if child.proc else '?'}); restarting",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     restarts[name] = [*recent, time.monotonic()]
                     stack.start_service(name)
     except _Stop:
@@ -54,7 +57,9 @@ def run() -> int:
 def main() -> None:
     """Command-line entry point."""
     if sys.argv[1:] != ["run"]:
-        print("usage: python -m shared.devstack run   (configuration: see README, 'make run')", file=sys.stderr)
+        print(
+            "usage: python -m shared.devstack run   (configuration: see README, 'make run')", file=sys.stderr
+        )
         raise SystemExit(2)
     raise SystemExit(run())
 

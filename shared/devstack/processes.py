@@ -61,7 +61,7 @@ class Child:
     def start(self) -> Child:
         """Start the process, appending its output to the log file."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
+        log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             list(self.argv), env=self.env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
         )

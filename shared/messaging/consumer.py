@@ -162,10 +162,14 @@ class ReliableSubscriber(Generic[M]):
             except Exception as exc:
                 if is_transient(exc):
                     # An outage or a lost race: never dead-letter, keep trying (the offset is not committed).
-                    log.warning("%s: transient %s (%s), attempt %d", self._group, type(exc).__name__, exc, attempt)
+                    log.warning(
+                        "%s: transient %s (%s), attempt %d", self._group, type(exc).__name__, exc, attempt
+                    )
                 elif attempt >= self._retry.max_attempts:
                     log.exception("%s: giving up after %d attempts", self._group, attempt)
-                    await self._dead_letter(message, f"failed after {attempt} attempts: {type(exc).__name__}: {exc}")
+                    await self._dead_letter(
+                        message, f"failed after {attempt} attempts: {type(exc).__name__}: {exc}"
+                    )
                     return
                 else:
                     log.warning("%s: %s (%s), attempt %d", self._group, type(exc).__name__, exc, attempt)
@@ -174,7 +178,10 @@ class ReliableSubscriber(Generic[M]):
 
     async def _dead_letter(self, message: KafkaMessage, reason: str) -> None:
         record: Any = message.raw_message
-        headers = {k: v.decode(errors="replace") if isinstance(v, bytes) else str(v) for k, v in message.headers.items()}
+        headers = {
+            k: v.decode(errors="replace") if isinstance(v, bytes) else str(v)
+            for k, v in message.headers.items()
+        }
         headers.update(
             {
                 "dlq-reason": reason[:4000],
@@ -185,7 +192,14 @@ class ReliableSubscriber(Generic[M]):
                 "dlq-failed-at": datetime.now(UTC).isoformat(),
             }
         )
-        log.error("%s: dead-lettering %s[%s]@%s: %s", self._group, record.topic, record.partition, record.offset, reason)
+        log.error(
+            "%s: dead-lettering %s[%s]@%s: %s",
+            self._group,
+            record.topic,
+            record.partition,
+            record.offset,
+            reason,
+        )
         # Raw bytes and key as received: the DLQ keeps the original for replay.
         await self._broker.publish(record.value, topic=dlq(record.topic), key=record.key, headers=headers)
         self.stats.dead_lettered += 1

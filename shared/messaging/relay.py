@@ -1,24 +1,28 @@
 """Outbox relay: every event in the store reaches Kafka at least once, key = stream id.
 
-Progress (the last relayed global position and the partition end offsets it produced) is kept in
-MongoDB after the broker acknowledged a batch. If the broker comes back without those messages (the
-embedded Tansu keeps them only in memory), end offsets go backwards: the relay notices and
-republishes from the start; consumers drop the repeats by event id.
+Progress (the last relayed global position and the next offset the broker gave per partition) is
+kept in MongoDB after the broker acknowledged a batch. If the broker comes back without those messages
+(the embedded Tansu keeps them only in memory), the offsets it hands out go backwards: the relay
+notices, on its next batch or on an idle-time heartbeat record, and republishes from the start;
+consumers drop the repeats by event id. (Tansu's ListOffsets answers are not high watermarks, so the
+check rests on produce acknowledgements, which are exact on every broker.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.structs import RecordMetadata
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from shared.contracts.envelope import EventEnvelope
-from shared.contracts.topics import topic_for
+from shared.contracts.topics import RELAY_HEARTBEAT, topic_for
 from shared.eventstore.mongo import MongoRecorder
 from shared.eventstore.sequencer import LeaseLost, Sequencer
 from shared.eventstore.watch import AppendWatcher
@@ -40,9 +44,11 @@ def _tp_key(topic: str, partition: int) -> str:
     return f"{topic}|{partition}"
 
 
-def _tp_of(key: str) -> TopicPartition:
-    topic, _, partition = key.rpartition("|")
-    return TopicPartition(topic, int(partition))
+def _advance(checkpoint: Checkpoint, meta: RecordMetadata) -> None:
+    key = _tp_key(meta.topic, meta.partition)
+    if meta.offset < checkpoint.offsets.get(key, 0):
+        raise BrokerLostMessages(f"{key} gave offset {meta.offset}, had reached {checkpoint.offsets[key]}")
+    checkpoint.offsets[key] = meta.offset + 1
 
 
 class CheckpointStore:
@@ -80,15 +86,15 @@ class OutboxRelay:
         sequencer: Sequencer,
         checkpoints: CheckpointStore,
         producer: AIOKafkaProducer,
-        offsets_client: AIOKafkaConsumer,
         batch_size: int = 500,
+        on_broker_reset: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._recorder = recorder
         self._sequencer = sequencer
         self._checkpoints = checkpoints
         self._producer = producer
-        self._offsets = offsets_client
         self._batch_size = batch_size
+        self._on_broker_reset = on_broker_reset
         self.published_total = 0
 
     async def step(self) -> int:
@@ -122,25 +128,25 @@ class OutboxRelay:
             for e in events
         ]
         for meta in await asyncio.gather(*sends):
-            key = _tp_key(meta.topic, meta.partition)
-            if meta.offset < checkpoint.offsets.get(key, 0):
-                raise BrokerLostMessages(f"{key} got offset {meta.offset}, had reached {checkpoint.offsets[key]}")
-            checkpoint.offsets[key] = max(checkpoint.offsets.get(key, 0), meta.offset + 1)
+            _advance(checkpoint, meta)
 
     async def verify_broker_kept_messages(self) -> None:
-        """Compare the broker's end offsets with what it acknowledged; republish all if it lost any."""
+        """Write a heartbeat record; if its offset went backwards the broker lost messages: republish all."""
         checkpoint = await self._checkpoints.load()
-        if not checkpoint.offsets:
+        meta = await self._producer.send_and_wait(RELAY_HEARTBEAT, b"", partition=0)
+        try:
+            _advance(checkpoint, meta)
+        except BrokerLostMessages as exc:
+            await self._restart_from_zero(str(exc))
             return
-        partitions = [_tp_of(k) for k in checkpoint.offsets]
-        ends = await self._offsets.end_offsets(partitions)
-        for tp, end in ends.items():
-            if end < checkpoint.offsets[_tp_key(tp.topic, tp.partition)]:
-                await self._restart_from_zero(f"{tp.topic}[{tp.partition}] ends at {end}")
-                return
+        await self._checkpoints.save(checkpoint)
 
     async def _restart_from_zero(self, reason: str) -> None:
-        log.warning("broker lost acknowledged messages (%s): republishing every event from position 0", reason)
+        log.warning(
+            "broker lost acknowledged messages (%s): republishing every event from position 0", reason
+        )
+        if self._on_broker_reset:
+            await self._on_broker_reset()  # e.g. create the topics again with their configured partitions
         await self._checkpoints.save(Checkpoint())
 
     async def run(self, watcher: AppendWatcher, stop: asyncio.Event, idle_check_s: float = 2.0) -> None:

@@ -93,7 +93,11 @@ async def test_a_bureau_sees_only_its_own_cases(api: Api) -> None:
 async def test_list_filters_and_paginates(api: Api) -> None:
     code = credit_code(107)
     opened = []
-    for category, channel in [("statistics", "hotline"), ("fiscal_policy", "online"), ("statistics", "online")]:
+    for category, channel in [
+        ("statistics", "hotline"),
+        ("fiscal_policy", "online"),
+        ("statistics", "online"),
+    ]:
         body = case_body(107, category=category, channel=channel)
         opened.append((await api.finance.post("/api/v1/cases", json=body)).json()["case_id"])
     for case_id in opened:

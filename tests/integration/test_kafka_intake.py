@@ -17,7 +17,9 @@ pytestmark = pytest.mark.integration
 
 
 async def test_request_over_kafka_becomes_a_case_found_by_enterprise(api: Api, stack: Stack) -> None:
-    await aproduce(stack.config.bootstrap, INTAKE_REQUESTS, [intake_request(case_body(201, channel="other_bureau"))])
+    await aproduce(
+        stack.config.bootstrap, INTAKE_REQUESTS, [intake_request(case_body(201, channel="other_bureau"))]
+    )
 
     [case] = await eventually(lambda: api.cases_of(credit_code(201)), 20, "the case opened over Kafka")
 
@@ -47,7 +49,9 @@ async def test_bad_messages_go_to_the_dead_letter_topic_and_the_next_good_one_is
     unknown_bureau = intake_request(case_body(205), bureau="no-such-bureau", request_id=f"unknown-{run}")
     good = intake_request(case_body(206))
     key = run.encode()  # one partition: the good message comes after the bad ones
-    await aproduce(stack.config.bootstrap, INTAKE_REQUESTS, [undecodable, invalid, unknown_bureau, good], key=key)
+    await aproduce(
+        stack.config.bootstrap, INTAKE_REQUESTS, [undecodable, invalid, unknown_bureau, good], key=key
+    )
 
     await eventually(lambda: api.cases_of(credit_code(206)), 20, "the good case after the bad messages")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import AwareDatetime, BaseModel
@@ -22,7 +22,7 @@ from shared.contracts.cases import CaseStatus, Category, Channel, Enterprise
 from shared.contracts.envelope import EventEnvelope
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
-NOT_FOUND = {404: {"description": "No such case in your bureau"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such case in your bureau"}}
 
 
 class CaseView(BaseModel):

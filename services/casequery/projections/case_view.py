@@ -78,11 +78,12 @@ class CaseViews:
         version = current["version"] if current else 0
         if envelope.version <= version:
             return
-        if envelope.version == version + 1:
-            updated = fold(current, envelope)
-        else:
+        pending = [envelope]
+        if envelope.version > version + 1:
             missing = await self._recorder.read_stream(envelope.stream_id, from_version=version + 1)
-            updated = fold_all([e for e in missing if e.version <= envelope.version], current)
+            pending = [e for e in missing if e.version <= envelope.version]
+        updated = fold_all(pending, current)
+        assert updated is not None  # pending holds at least this event
         await self._collection.replace_one({"_id": envelope.stream_id}, updated, upsert=True, session=session)
 
     async def apply_batch(self, envelopes: list[EventEnvelope]) -> None:

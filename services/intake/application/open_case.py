@@ -9,7 +9,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from services.intake.domain.case import case_id_for, open_case as decide_open_case
+from services.intake.domain.case import case_id_for
+from services.intake.domain.case import open_case as decide_open_case
 from shared.contracts.cases import OpenCaseRequest
 from shared.contracts.envelope import Actor
 from shared.contracts.events import CaseOpened, event_type_of
@@ -51,7 +52,9 @@ async def open_case(command: OpenCase, *, recorder: EventRecorder) -> OpenedCase
     """Record CaseOpened for the command, or return the case an identical earlier command opened."""
     command_id = command.command_id()
     case_id = case_id_for(command_id)
-    event = decide_open_case(case_id, command.request, source=command.source, request_ref=command.request_ref or "")
+    event = decide_open_case(
+        case_id, command.request, source=command.source, request_ref=command.request_ref or ""
+    )
     event_type, schema_version = event_type_of(event)
     recording = Recording(
         stream_id=case_id,
@@ -63,7 +66,9 @@ async def open_case(command: OpenCase, *, recorder: EventRecorder) -> OpenedCase
         correlation_id=command.correlation_id,
         causation_id=command.causation_id,
     )
-    result = await recorder.append(recording, [NewEvent(event_type, schema_version, event.model_dump(mode="json"))])
+    result = await recorder.append(
+        recording, [NewEvent(event_type, schema_version, event.model_dump(mode="json"))]
+    )
     if result.duplicate:
         earlier = CaseOpened.model_validate(result.events[0].data)
         if earlier.request_hash != event.request_hash:

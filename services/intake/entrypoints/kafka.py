@@ -19,7 +19,12 @@ REQUEST_NAMESPACE = uuid.UUID("0f1e5b8a-3a52-4bb8-8f0e-6c4e7d2f9a10")
 
 
 def subscribe_intake_requests(
-    broker: KafkaBroker, *, recorder: EventRecorder, bureaus: BureauDirectory, group: str, fetch_max_wait_ms: int
+    broker: KafkaBroker,
+    *,
+    recorder: EventRecorder,
+    bureaus: BureauDirectory,
+    group: str,
+    fetch_max_wait_ms: int,
 ) -> ReliableSubscriber[IntakeRequestV1]:
     """Open a case for each valid request; a request delivered twice opens one case."""
 
@@ -28,7 +33,9 @@ def subscribe_intake_requests(
             raise PoisonMessage(f"unknown bureau {request.bureau!r}")
         command = OpenCase(
             bureau=request.bureau,
-            request=OpenCaseRequest.model_validate(request.model_dump(include=set(OpenCaseRequest.model_fields))),
+            request=OpenCaseRequest.model_validate(
+                request.model_dump(include=set(OpenCaseRequest.model_fields))
+            ),
             source="kafka",
             request_ref=request.request_id,
             actor=Actor(kind="integration", id=request.submitted_by or "kafka", bureau=request.bureau),
