@@ -34,7 +34,7 @@ rebuild: $(STAMP)  ## drop the case read model and replay it from the event stor
 	$(PY) -m services.casequery.rebuild
 
 contracts: $(STAMP)  ## regenerate the committed JSON Schemas, AsyncAPI and OpenAPI documents
-	$(PY) -m shared.contracts.export
+	$(PY) -m services.published
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

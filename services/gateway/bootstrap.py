@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib import resources
 
 import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from services import published
 from services.gateway.routes import Route, resolve, route_table, upstreams
 from services.gateway.settings import GatewaySettings
 
@@ -31,6 +30,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     """Build the gateway app."""
     routes = route_table(settings)
     state: dict[str, httpx.AsyncClient] = {}
+    documents: dict[str, dict] = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -60,8 +60,9 @@ def build_app(settings: GatewaySettings) -> FastAPI:
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> JSONResponse:
-        text = resources.files("shared.contracts").joinpath("published/openapi.json").read_text()
-        return JSONResponse(json.loads(text))
+        if "openapi" not in documents:
+            documents["openapi"] = published.openapi()
+        return JSONResponse(documents["openapi"])
 
     @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     async def proxy(path: str, request: Request) -> Response:

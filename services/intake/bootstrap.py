@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from services.intake.entrypoints import http
 from services.intake.entrypoints.kafka import subscribe_intake_requests
 from services.intake.settings import IntakeSettings
-from shared.auth.keys import ApiKeyStore, BureauDirectory
+from shared.auth.keys import ApiKeyStore, Authenticator, BureauDirectory
 from shared.contracts.topics import ALL_TOPICS
 from shared.eventstore.mongo import MongoRecorder, ensure_indexes
 from shared.eventstore.recorder import EventRecorder
@@ -26,7 +26,7 @@ class Overrides:
     """Fakes for tests: when given, no MongoDB or Kafka connection is made."""
 
     recorder: EventRecorder
-    api_keys: ApiKeyStore
+    api_keys: Authenticator
 
 
 def build_app(settings: IntakeSettings, overrides: Overrides | None = None) -> FastAPI:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from shared.auth.keys import WRITE_ROLES, ApiKeyStore, Principal
+from shared.auth.keys import WRITE_ROLES, Authenticator, Principal
 
 bearer = HTTPBearer(auto_error=False, description="A bureau's API key")
 
@@ -22,7 +22,7 @@ async def current_principal(
             "missing Authorization: Bearer <api key>",
             {"WWW-Authenticate": "Bearer"},
         )
-    store: ApiKeyStore = request.app.state.api_keys
+    store: Authenticator = request.app.state.api_keys
     principal = await store.authenticate(credentials.credentials)
     if principal is None:
         raise HTTPException(

@@ -8,6 +8,7 @@ import secrets
 import time
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 from pymongo.asynchronous.database import AsyncDatabase
@@ -44,6 +45,14 @@ class Bureau(BaseModel):
     id: str
     name_zh: str
     name_en: str
+
+
+class Authenticator(Protocol):
+    """Port: turn an API key into a principal (ApiKeyStore, or a fake in tests)."""
+
+    async def authenticate(self, key: str) -> Principal | None:
+        """Return the key's principal, or None."""
+        ...
 
 
 def hash_key(key: str) -> str:

@@ -1,0 +1,44 @@
+"""The case view is a pure fold over the case's events."""
+
+import uuid
+from datetime import UTC, datetime
+
+from services.casequery.projections.case_view import fold, fold_all
+from services.intake.domain.case import open_case
+from shared.contracts.cases import OpenCaseRequest
+from shared.contracts.envelope import Actor, EventEnvelope
+from tests.support import case_body, credit_code
+
+
+def envelope(event_type: str, version: int, data: dict) -> EventEnvelope:
+    return EventEnvelope(
+        event_id=uuid.uuid4(),
+        event_type=event_type,
+        schema_version=1,
+        stream_id="c1",
+        stream_type="case",
+        version=version,
+        bureau="finance",
+        occurred_at=datetime(2026, 10, 8, 9, tzinfo=UTC),
+        recorded_at=datetime(2026, 10, 8, 9, tzinfo=UTC),
+        actor=Actor(kind="service", id="t"),
+        correlation_id=uuid.uuid4(),
+        data=data,
+    )
+
+
+def opened() -> EventEnvelope:
+    event = open_case("c1", OpenCaseRequest.model_validate(case_body(7)), source="http", request_ref="k")
+    return envelope("CaseOpened", 1, event.model_dump(mode="json"))
+
+
+def test_case_opened_shows_an_open_case_of_the_bureau() -> None:
+    view = fold(None, opened())
+    assert (view["case_id"], view["status"], view["bureau"], view["version"]) == ("c1", "open", "finance", 1)
+    assert view["enterprise"]["credit_code"] == credit_code(7)
+
+
+def test_same_events_give_the_same_view() -> None:
+    events = [opened()]
+    assert fold_all(events) == fold_all(events)
+    assert fold_all([]) is None

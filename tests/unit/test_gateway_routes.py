@@ -1,0 +1,23 @@
+"""The gateway sends each request to the service that answers it."""
+
+from services.gateway.routes import Route, resolve, route_table
+from services.gateway.settings import GatewaySettings
+
+SETTINGS = GatewaySettings(intake_url="http://intake", casequery_url="http://casequery")
+
+
+def upstream(method: str, path: str) -> str | None:
+    route = resolve(route_table(SETTINGS), method, path)
+    return route.upstream if isinstance(route, Route) else route
+
+
+def test_routes_writes_to_intake_and_reads_to_casequery() -> None:
+    assert upstream("POST", "/api/v1/cases") == "http://intake"
+    assert upstream("GET", "/api/v1/cases") == "http://casequery"
+    assert upstream("GET", "/api/v1/cases/abc/events") == "http://casequery"
+
+
+def test_unknown_paths_and_methods_are_told_apart() -> None:
+    assert upstream("GET", "/api/v1/casesX") is None
+    assert upstream("GET", "/admin") is None
+    assert upstream("DELETE", "/api/v1/cases/abc") == "method"
