@@ -1,0 +1,51 @@
+"""`make bench`: each figure beside its raw ceiling, measured in one run on the same servers.
+
+Not part of `make test`, and never judged on absolute times: these machines are noisy, so ratios count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+from pathlib import Path
+
+from bench.appends import bench_appends
+from bench.latency import bench_latency
+from bench.rebuild import bench_rebuild
+from shared.devstack.stack import SERVICES, Stack, StackConfig
+from shared.devstack.processes import free_port
+
+
+def main() -> None:
+    """Run every benchmark and print a report (and write it as JSON with --json)."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--appends", type=int, default=1000, help="appends per sequential run")
+    parser.add_argument("--events", type=int, default=100_000, help="events for the rebuild benchmark")
+    parser.add_argument("--requests", type=int, default=200, help="HTTP requests at 20/s for latency")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        config = StackConfig(
+            var_dir=Path(tmp), kafka_port=free_port(), mongo_port=free_port(),
+            ports={s.name: free_port() for s in SERVICES}, log_level="WARNING",
+        )
+        stack = Stack(config)
+        try:
+            stack.start_servers()
+            results = {
+                "appends": asyncio.run(bench_appends(config.mongo_uri, args.appends)),
+                "rebuild": asyncio.run(bench_rebuild(config.mongo_uri, args.events)),
+            }
+            stack.start()
+            results["latency"] = asyncio.run(bench_latency(stack, args.requests))
+        finally:
+            stack.stop()
+    print(json.dumps(results, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""Projection rebuild of many events against a raw scan of the events collection."""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from services.casequery.projections.case_view import CASE_VIEW
+from services.casequery.rebuild import rebuild
+from services.intake.domain.case import open_case
+from shared.contracts.cases import OpenCaseRequest
+from shared.contracts.envelope import Actor, EventEnvelope
+from shared.eventstore.mongo import EVENTS, HEAD_ID, META, MongoRecorder, connect, ensure_indexes, to_document
+from tests.support import case_body
+
+
+def case_opened(position: int) -> dict[str, Any]:
+    """Return the stored document of a CaseOpened event at a global position."""
+    case_id = str(uuid.uuid4())
+    event = open_case(case_id, OpenCaseRequest.model_validate(case_body(position)), source="http", request_ref="b")
+    now = datetime.now(UTC)
+    envelope = EventEnvelope(
+        event_id=uuid.uuid4(), event_type="CaseOpened", schema_version=1, stream_id=case_id, stream_type="case",
+        version=1, bureau="finance", occurred_at=now, recorded_at=now, actor=Actor(kind="service", id="bench"),
+        correlation_id=uuid.uuid4(), data=event.model_dump(mode="json"),
+    )
+    doc = to_document(envelope, f"bench-{position}", 0)
+    del doc["pending"]
+    doc["position"] = position
+    return doc
+
+
+async def bench_rebuild(mongo_uri: str, n: int) -> dict[str, Any]:
+    """Load n events, then time a raw scan, a raw write of as many view documents, and the rebuild."""
+    client = connect(mongo_uri)
+    db = client["bench_rebuild"]
+    await client.drop_database(db.name)
+    await ensure_indexes(db)
+    for start in range(1, n + 1, 2000):
+        await db[EVENTS].insert_many([case_opened(p) for p in range(start, min(start + 2000, n + 1))])
+    await db[META].update_one({"_id": HEAD_ID}, {"$set": {"position": n}})
+
+    began = time.perf_counter()
+    scanned = 0
+    async for _ in db[EVENTS].find({"position": {"$gt": 0}}, batch_size=5000).sort("position", 1):
+        scanned += 1
+    raw_scan_s = time.perf_counter() - began
+
+    began = time.perf_counter()
+    for start in range(0, n, 2000):
+        await db["raw_writes"].insert_many([{"i": i, "pad": "x" * 400} for i in range(start, min(start + 2000, n))])
+    raw_write_s = time.perf_counter() - began
+
+    tracemalloc.start()
+    began = time.perf_counter()
+    replayed = await rebuild(db, MongoRecorder(client, db), progress=False)
+    rebuild_s = time.perf_counter() - began
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    views = await db[CASE_VIEW].count_documents({})
+    await client.drop_database(db.name)
+    await client.close()
+    assert scanned == n and replayed == n and views == n, (scanned, replayed, views)
+    return {
+        "events": n,
+        "raw_scan_events_per_s": round(n / raw_scan_s),
+        "raw_scan_plus_write_events_per_s": round(n / (raw_scan_s + raw_write_s)),
+        "rebuild_events_per_s": round(n / rebuild_s),
+        "ratio_vs_raw_scan": round(raw_scan_s / rebuild_s, 3),
+        "ratio_vs_raw_scan_plus_write": round((raw_scan_s + raw_write_s) / rebuild_s, 3),
+        "rebuild_peak_python_memory_mb": round(peak / 2**20, 1),
+    }
