@@ -14,8 +14,8 @@ from pathlib import Path
 from bench.appends import bench_appends
 from bench.latency import bench_latency
 from bench.rebuild import bench_rebuild
-from shared.devstack.stack import SERVICES, Stack, StackConfig
 from shared.devstack.processes import free_port
+from shared.devstack.stack import SERVICES, Stack, StackConfig
 
 
 def main() -> None:
@@ -25,21 +25,27 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000, help="events for the rebuild benchmark")
     parser.add_argument("--requests", type=int, default=200, help="HTTP requests at 20/s for latency")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--only", choices=["appends", "rebuild", "latency"], help="run one benchmark")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         config = StackConfig(
-            var_dir=Path(tmp), kafka_port=free_port(), mongo_port=free_port(),
-            ports={s.name: free_port() for s in SERVICES}, log_level="WARNING",
+            var_dir=Path(tmp),
+            kafka_port=free_port(),
+            mongo_port=free_port(),
+            ports={s.name: free_port() for s in SERVICES},
+            log_level="WARNING",
         )
         stack = Stack(config)
         try:
             stack.start_servers()
-            results = {
-                "appends": asyncio.run(bench_appends(config.mongo_uri, args.appends)),
-                "rebuild": asyncio.run(bench_rebuild(config.mongo_uri, args.events)),
-            }
-            stack.start()
-            results["latency"] = asyncio.run(bench_latency(stack, args.requests))
+            results: dict[str, object] = {}
+            if args.only in (None, "appends"):
+                results["appends"] = asyncio.run(bench_appends(config.mongo_uri, args.appends))
+            if args.only in (None, "rebuild"):
+                results["rebuild"] = asyncio.run(bench_rebuild(config.mongo_uri, args.events))
+            if args.only in (None, "latency"):
+                stack.start()
+                results["latency"] = asyncio.run(bench_latency(stack, args.requests))
         finally:
             stack.stop()
     print(json.dumps(results, indent=2))

@@ -20,12 +20,23 @@ from tests.support import case_body
 def case_opened(position: int) -> dict[str, Any]:
     """Return the stored document of a CaseOpened event at a global position."""
     case_id = str(uuid.uuid4())
-    event = open_case(case_id, OpenCaseRequest.model_validate(case_body(position)), source="http", request_ref="b")
+    event = open_case(
+        case_id, OpenCaseRequest.model_validate(case_body(position)), source="http", request_ref="b"
+    )
     now = datetime.now(UTC)
     envelope = EventEnvelope(
-        event_id=uuid.uuid4(), event_type="CaseOpened", schema_version=1, stream_id=case_id, stream_type="case",
-        version=1, bureau="finance", occurred_at=now, recorded_at=now, actor=Actor(kind="service", id="bench"),
-        correlation_id=uuid.uuid4(), data=event.model_dump(mode="json"),
+        event_id=uuid.uuid4(),
+        event_type="CaseOpened",
+        schema_version=1,
+        stream_id=case_id,
+        stream_type="case",
+        version=1,
+        bureau="finance",
+        occurred_at=now,
+        recorded_at=now,
+        actor=Actor(kind="service", id="bench"),
+        correlation_id=uuid.uuid4(),
+        data=event.model_dump(mode="json"),
     )
     doc = to_document(envelope, f"bench-{position}", 0)
     del doc["pending"]
@@ -51,7 +62,9 @@ async def bench_rebuild(mongo_uri: str, n: int) -> dict[str, Any]:
 
     began = time.perf_counter()
     for start in range(0, n, 2000):
-        await db["raw_writes"].insert_many([{"i": i, "pad": "x" * 400} for i in range(start, min(start + 2000, n))])
+        await db["raw_writes"].insert_many(
+            [{"i": i, "pad": "x" * 400} for i in range(start, min(start + 2000, n))]
+        )
     raw_write_s = time.perf_counter() - began
 
     tracemalloc.start()

@@ -21,7 +21,7 @@ class ConnectionSettings(BaseSettings):
     kafka_partitions: int = Field(4, ge=1, validation_alias="KAFKA_PARTITIONS")
     kafka_replication_factor: int = Field(1, ge=1, validation_alias="KAFKA_REPLICATION_FACTOR")
     # Idle fetches wait this long: aiokafka's 500 ms default would add half a second per hop.
-    kafka_fetch_max_wait_ms: int = Field(20, ge=1, validation_alias="KAFKA_FETCH_MAX_WAIT_MS")
+    kafka_fetch_max_wait_ms: int = Field(10, ge=1, validation_alias="KAFKA_FETCH_MAX_WAIT_MS")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
 
 

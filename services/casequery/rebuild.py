@@ -35,10 +35,10 @@ async def rebuild(
     """Drop and replay the case view; return the number of events replayed."""
     shadow = db[f"{CASE_VIEW}__rebuild"]
     await shadow.drop()
-    await ensure_view_indexes(shadow)
     head = await recorder.head_position()
     with tqdm(total=head, unit="ev", desc="case_view", disable=not progress) as bar:
         position = await replay(CaseViews(shadow, recorder), recorder, 0, page, bar)
+        await ensure_view_indexes(shadow)  # after the load: building once is cheaper than keeping up
         await shadow.rename(CASE_VIEW, dropTarget=True)
         # Events the live consumer applied to the old view during the replay went with it: apply them again.
         position = await replay(CaseViews(db[CASE_VIEW], recorder), recorder, position, page, bar)

@@ -38,27 +38,33 @@ class Sequencer:
         self._lease = timedelta(seconds=lease_seconds)
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._lease_until: datetime | None = None
+        self.head: int | None = None  # the head we last wrote; None until recovered from the database
 
     async def sequence_once(self) -> int:
         """Number one batch of pending events; return how many got a position."""
+        try:
+            return await self._sequence_batch()
+        except (LeaseLost, BulkWriteError):
+            self.head = None  # someone else moved things: read the truth again next round
+            raise
+
+    async def _sequence_batch(self) -> int:
         await self._hold_lease()
-        head = await self._recover_head()
+        head = self.head if self.head is not None else await self._recover_head()
+        self.head = head
         batch = await self._pending_batch()
         if not batch:
             return 0
         updates = [
             UpdateOne(
-                {"_id": doc["_id"], "pending": True},
+                {"_id": doc["_id"], "pending": {"$exists": True}},
                 {"$set": {"position": head + i}, "$unset": {"pending": ""}},
             )
             for i, doc in enumerate(batch, start=1)
         ]
-        try:
-            await self._db[EVENTS].bulk_write(updates, ordered=True)
-        except BulkWriteError:
-            log.warning("another sequencer wrote positions; recovering on the next round")
-            return 0
+        await self._db[EVENTS].bulk_write(updates, ordered=True)
         await self._move_head(head, head + len(batch))
+        self.head = head + len(batch)
         return len(batch)
 
     async def _hold_lease(self) -> None:
@@ -98,14 +104,14 @@ class Sequencer:
     async def _pending_batch(self) -> list[dict[str, Any]]:
         cursor = (
             self._db[EVENTS]
-            .find({"pending": True}, {"stream_id": 1, "version": 1})
-            .sort([("pending", ASCENDING), ("recorded_at", ASCENDING)])
+            .find({"pending": {"$exists": True}}, {"stream_id": 1, "version": 1})
+            .sort("pending", ASCENDING)
             .limit(self._batch_size)
         )
         docs = [d async for d in cursor]
-        return await self._in_stream_order(docs)
+        return await self._in_stream_order(docs, complete=len(docs) < self._batch_size)
 
-    async def _in_stream_order(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def _in_stream_order(self, docs: list[dict[str, Any]], complete: bool) -> list[dict[str, Any]]:
         # Clocks of different writers may disagree: keep each stream's versions ascending, and hold
         # back a stream whose earlier version is still pending outside this batch.
         by_stream: dict[str, list[dict[str, Any]]] = {}
@@ -113,7 +119,7 @@ class Sequencer:
             by_stream.setdefault(d["stream_id"], []).append(d)
         for events in by_stream.values():
             events.sort(key=lambda d: d["version"])
-        held = await self._streams_waiting_for_earlier(by_stream)
+        held = set() if complete else await self._streams_waiting_for_earlier(by_stream)
         ordered: list[dict[str, Any]] = []
         emitted: set[str] = set()
         for d in docs:
@@ -124,12 +130,12 @@ class Sequencer:
         return ordered
 
     async def _streams_waiting_for_earlier(self, by_stream: dict[str, list[dict[str, Any]]]) -> set[str]:
-        checks = [
-            {"stream_id": s, "version": events[0]["version"] - 1}
-            for s, events in by_stream.items()
-            if events[0]["version"] > 1
-        ]
-        if not checks:
-            return set()
-        cursor = self._db[EVENTS].find({"$or": checks, "pending": True}, {"stream_id": 1})
-        return {d["stream_id"] async for d in cursor}
+        # Only when the batch was cut short can an earlier version be pending outside it. One equality
+        # lookup per stream: SecantusDB scans the whole collection for an $or.
+        held = set()
+        for stream, events in by_stream.items():
+            first = events[0]["version"]
+            query = {"stream_id": stream, "version": first - 1, "pending": {"$exists": True}}
+            if first > 1 and await self._db[EVENTS].find_one(query, {"_id": 1}):
+                held.add(stream)
+        return held

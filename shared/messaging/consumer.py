@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from shared.contracts.topics import dlq
 from shared.eventstore.recorder import ConcurrencyError
@@ -64,20 +64,18 @@ class Deduplicator:
     async def once(self, message_id: str, effect: Callable[[AsyncClientSession], Awaitable[None]]) -> bool:
         """Run effect unless message_id was processed; return whether it ran."""
         key = f"{self._group}:{message_id}"
-        ran = False
 
         async def transaction(session: AsyncClientSession) -> None:
-            nonlocal ran
-            ran = False
-            if await self._db[PROCESSED].find_one({"_id": key}, {"_id": 1}, session=session):
-                return
-            await effect(session)
+            # The marker first: a duplicate fails here, before any effect, and aborts the transaction.
             await self._db[PROCESSED].insert_one({"_id": key, "at": datetime.now(UTC)}, session=session)
-            ran = True
+            await effect(session)
 
-        async with self._client.start_session() as session:
-            await session.with_transaction(transaction)
-        return ran
+        try:
+            async with self._client.start_session() as session:
+                await session.with_transaction(transaction)
+        except DuplicateKeyError:
+            return False
+        return True
 
 
 @dataclass

@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.topics import RELAY_HEARTBEAT, topic_for
@@ -95,16 +95,19 @@ class OutboxRelay:
         self._producer = producer
         self._batch_size = batch_size
         self._on_broker_reset = on_broker_reset
+        self._cached: Checkpoint | None = None
         self.published_total = 0
 
     async def step(self) -> int:
         """Sequence and publish one batch; return how many events were published."""
         try:
             await self._sequencer.sequence_once()
-        except LeaseLost:
-            pass  # another relay instance sequences; we still publish what is sequenced
-        checkpoint = await self._checkpoints.load()
-        events = await self._recorder.read_all(checkpoint.position, self._batch_size)
+        except (LeaseLost, BulkWriteError):
+            log.info("another relay instance sequences; this one only publishes")
+        checkpoint = await self._checkpoint()
+        events = await self._recorder.read_all(
+            checkpoint.position, self._batch_size, up_to=self._sequencer.head
+        )
         if not events:
             return 0
         try:
@@ -112,6 +115,9 @@ class OutboxRelay:
         except BrokerLostMessages as exc:
             await self._restart_from_zero(str(exc))
             return 0
+        except BaseException:
+            self._cached = None  # partly advanced in memory: reload the saved truth
+            raise
         checkpoint.position = events[-1].position or checkpoint.position
         await self._checkpoints.save(checkpoint)
         self.published_total += len(events)
@@ -130,9 +136,15 @@ class OutboxRelay:
         for meta in await asyncio.gather(*sends):
             _advance(checkpoint, meta)
 
+    async def _checkpoint(self) -> Checkpoint:
+        # This relay is the only writer of its checkpoint while it runs: read it once, then keep it.
+        if self._cached is None:
+            self._cached = await self._checkpoints.load()
+        return self._cached
+
     async def verify_broker_kept_messages(self) -> None:
         """Write a heartbeat record; if its offset went backwards the broker lost messages: republish all."""
-        checkpoint = await self._checkpoints.load()
+        checkpoint = await self._checkpoint()
         meta = await self._producer.send_and_wait(RELAY_HEARTBEAT, b"", partition=0)
         try:
             _advance(checkpoint, meta)
@@ -147,7 +159,8 @@ class OutboxRelay:
         )
         if self._on_broker_reset:
             await self._on_broker_reset()  # e.g. create the topics again with their configured partitions
-        await self._checkpoints.save(Checkpoint())
+        self._cached = Checkpoint()
+        await self._checkpoints.save(self._cached)
 
     async def run(self, watcher: AppendWatcher, stop: asyncio.Event, idle_check_s: float = 2.0) -> None:
         """Relay until stop is set, surviving broker and database outages."""

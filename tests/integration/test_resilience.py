@@ -5,6 +5,7 @@ These tests share one stack of their own, in file order; each leaves the stack r
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -112,6 +113,25 @@ async def test_killed_services_resume_without_losing_or_doubling(
     assert await total_cases(api, code) == count
 
 
+async def test_relay_killed_midway_resumes_from_its_saved_progress(
+    own_stack: Stack, api: Api, db: AsyncDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, count = credit_code(404), 300
+    monkeypatch.setenv("RELAY_BATCH_SIZE", "5")  # many small batches, so the kill lands between two of them
+    own_stack.services["relay"].stop()
+    await asyncio.gather(*(api.finance.post("/api/v1/cases", json=case_body(404)) for _ in range(count)))
+    start = await _checkpoint(db)
+
+    own_stack.start_service("relay")
+    await eventually(lambda: _past(db, start), 30, "the relay to be part-way through")
+    own_stack.services["relay"].kill()
+    midway = await _checkpoint(db)
+    own_stack.start_service("relay")
+
+    await eventually(lambda: _equals(total_cases(api, code), count), 60, f"all {count} cases projected")
+    assert start < midway < start + count
+
+
 async def test_events_reach_the_projection_after_the_broker_restarts_empty(
     own_stack: Stack, api: Api, db: AsyncDatabase
 ) -> None:
@@ -137,6 +157,15 @@ async def test_events_reach_the_projection_after_the_broker_restarts_empty(
         "items"
     ]
     assert {c["case_id"] for c in listed} == set(before + during + after)
+
+
+async def _checkpoint(db: AsyncDatabase) -> int:
+    doc = await db.relay_checkpoints.find_one({"_id": "kafka"})
+    return int(doc["position"]) if doc else 0
+
+
+async def _past(db: AsyncDatabase, position: int) -> bool:
+    return await _checkpoint(db) > position
 
 
 async def _relayed(db: AsyncDatabase, case_ids: list[str]) -> bool:

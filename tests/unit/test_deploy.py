@@ -62,11 +62,15 @@ def test_service_env_names_are_ones_its_settings_read(compose: dict[str, Any]) -
         assert not unknown, f"{name}: compose sets {sorted(unknown)} which {settings.__name__} does not read"
 
 
-def test_each_service_listens_on_all_interfaces_at_the_port_its_healthcheck_probes(compose: dict[str, Any]) -> None:
+def test_each_service_listens_on_all_interfaces_at_the_port_its_healthcheck_probes(
+    compose: dict[str, Any],
+) -> None:
     for spec in SERVICES:
         env = compose["services"][spec.name]["environment"]
         assert env[f"{spec.env_prefix}HOST"] == "0.0.0.0"
-        assert f":{env[f'{spec.env_prefix}PORT']}/healthz" in " ".join(compose["services"][spec.name]["healthcheck"]["test"])
+        assert f":{env[f'{spec.env_prefix}PORT']}/healthz" in " ".join(
+            compose["services"][spec.name]["healthcheck"]["test"]
+        )
 
 
 def test_infrastructure_is_kafka_in_kraft_mode_and_a_mongodb_replica_set(compose: dict[str, Any]) -> None:
