@@ -1,0 +1,98 @@
+"""Deadlines in working days of the Chinese calendar (Asia/Shanghai).
+
+A year's calendar is data: the State Council publishes holidays and make-up working days (调休) late in
+the year before. A year we have no published data for is still counted (weekends and statutory holidays)
+but the answer is marked provisional, so it can be recomputed once the year is published.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+END_OF_DAY = time(23, 59, 59)
+
+
+@dataclass(frozen=True)
+class CalendarYear:
+    """One year's days off and make-up working days, with who published them and when."""
+
+    year: int
+    holidays: frozenset[date]
+    makeup_workdays: frozenset[date]
+    version: int
+    published_by: str
+    published_at: datetime
+    provisional: bool = False
+
+    def is_workday(self, day: date) -> bool:
+        """Tell whether a day of this year is a working day."""
+        if day in self.makeup_workdays:
+            return True
+        return day.weekday() < 5 and day not in self.holidays
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A due moment and whether any year it crossed was provisional (not yet published)."""
+
+    due: datetime
+    provisional: bool
+    calendar_versions: Mapping[int, int] = field(default_factory=dict)
+
+
+class WorkdayCalendar:
+    """Counts working days over published years, falling back to a provisional year when unpublished."""
+
+    def __init__(self, years: Mapping[int, CalendarYear], provisional: Callable[[int], CalendarYear]) -> None:
+        self._years = dict(years)
+        self._provisional = provisional
+        self._guessed: dict[int, CalendarYear] = {}
+
+    def year(self, year: int) -> CalendarYear:
+        """Return the published year, or a provisional one."""
+        if year in self._years:
+            return self._years[year]
+        if year not in self._guessed:
+            self._guessed[year] = self._provisional(year)
+        return self._guessed[year]
+
+    def publish(self, calendar_year: CalendarYear) -> None:
+        """Use a newly published (or corrected) year from now on."""
+        self._years[calendar_year.year] = calendar_year
+        self._guessed.pop(calendar_year.year, None)
+
+    def is_workday(self, day: date) -> bool:
+        """Tell whether a day is a working day."""
+        return self.year(day.year).is_workday(day)
+
+    def add_workdays(self, start: datetime, days: int) -> Deadline:
+        """Return the end of the `days`-th working day after the start's local date."""
+        if days < 1:
+            raise ValueError("a deadline needs at least one working day")
+        if start.tzinfo is None:
+            raise ValueError("start must be timezone-aware")
+        day = start.astimezone(SHANGHAI).date()
+        used: dict[int, CalendarYear] = {}
+        counted = 0
+        while counted < days:
+            day += timedelta(days=1)
+            calendar_year = self.year(day.year)
+            used[day.year] = calendar_year
+            counted += calendar_year.is_workday(day)
+        return Deadline(
+            due=datetime.combine(day, END_OF_DAY, SHANGHAI),
+            provisional=any(y.provisional for y in used.values()),
+            calendar_versions={y: c.version for y, c in sorted(used.items())},
+        )
+
+    def workdays_between(self, start: date, end: date) -> int:
+        """Count working days after start up to and including end (0 when end <= start)."""
+        count, day = 0, start
+        while day < end:
+            day += timedelta(days=1)
+            count += self.is_workday(day)
+        return count
