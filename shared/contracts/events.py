@@ -24,9 +24,20 @@ class CaseOpened(BaseModel):
     request_hash: str = Field(description="SHA-256 of the canonical request, to detect key reuse")
 
 
-EVENT_MODELS: dict[tuple[str, int], type[BaseModel]] = {
-    ("CaseOpened", 1): CaseOpened,
-}
+def _registry() -> dict[tuple[str, int], type[BaseModel]]:
+    from shared.contracts import assignment, casework
+
+    models: list[type[BaseModel]] = [CaseOpened]
+    for module in (assignment, casework):
+        models += [
+            cls
+            for cls in vars(module).values()
+            if isinstance(cls, type) and issubclass(cls, module._Event) and cls is not module._Event
+        ]
+    return {(cls.__name__, 1): cls for cls in models}
+
+
+EVENT_MODELS: dict[tuple[str, int], type[BaseModel]] = _registry()
 
 
 def event_type_of(model: BaseModel) -> tuple[str, int]:

@@ -1,0 +1,372 @@
+"""The assignment board of one bureau: its roster, who serves which enterprise, and who waits.
+
+Pure and synchronous. Decisions return events; state changes only by applying events.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import singledispatchmethod
+
+from pydantic import BaseModel
+
+from services.assignment.domain.rules import RULE_VERSION, AssignmentRefused, Choice, evaluate, pick
+from shared.contracts.assignment import (
+    FALLBACK_POSTS,
+    LEADERSHIP_POSTS,
+    CaseJoinedEnterprise,
+    CaseLeftEnterprise,
+    ConciergeAssigned,
+    ConciergeReassigned,
+    ConciergeReleased,
+    EnterpriseQueued,
+    FallbackApproved,
+    Post,
+    StaffLeaveRecorded,
+    StaffMemberAdded,
+    StaffMemberChanged,
+)
+from shared.contracts.cases import Category, Enterprise
+from shared.workdays.calendar import SHANGHAI
+
+
+@dataclass
+class Staff:
+    """A person on the roster and their concierge record."""
+
+    staff_id: str
+    name: str
+    post: Post
+    section: str
+    leaves: list[tuple[date, date]] = field(default_factory=list)
+    serving: set[str] = field(default_factory=set)  # credit codes
+    served_total: int = 0
+    idle_since: datetime | None = None
+    experience: Counter[str] = field(default_factory=Counter)
+
+    def on_leave(self, day: date) -> bool:
+        """Tell whether the person is on leave that day."""
+        return any(first <= day <= last for first, last in self.leaves)
+
+
+@dataclass
+class EnterpriseFile:
+    """An enterprise with unresolved cases and its concierge (None while it waits)."""
+
+    enterprise: Enterprise
+    category: Category
+    open_cases: list[str]
+    staff_id: str | None = None
+    queued_at: datetime | None = None
+
+
+class AssignmentBoard:
+    """Aggregate: the roster and the concierge assignments of one bureau (stream board-<bureau>)."""
+
+    def __init__(self, bureau: str, capacity: int = 1) -> None:
+        self.bureau = bureau
+        self.capacity = capacity
+        self.version = 0
+        self.staff: dict[str, Staff] = {}
+        self.files: dict[str, EnterpriseFile] = {}
+        self.approvals: dict[str, tuple[str, str]] = {}  # credit code -> (approval id, staff id)
+        self.case_staff: dict[str, str] = {}  # every case ever assigned -> its concierge
+        self.assigned_enterprises: set[str] = set()
+
+    # ---- reads -------------------------------------------------------------------------------
+    def queue(self) -> list[EnterpriseFile]:
+        """Return the enterprises waiting for a concierge, oldest first."""
+        waiting = [f for f in self.files.values() if f.staff_id is None]
+        return sorted(waiting, key=lambda f: f.queued_at or datetime.min.replace(tzinfo=SHANGHAI))
+
+    def file_of_case(self, case_id: str) -> EnterpriseFile | None:
+        """Return the open file holding a case."""
+        return next((f for f in self.files.values() if case_id in f.open_cases), None)
+
+    # ---- decisions ---------------------------------------------------------------------------
+    def add_staff(self, staff_id: str, name: str, post: Post, section: str) -> list[BaseModel]:
+        """Add a person to the roster."""
+        if staff_id in self.staff:
+            raise AssignmentRefused(f"staff {staff_id} is already on the roster")
+        return [StaffMemberAdded(staff_id=staff_id, name=name, post=post, section=section)]
+
+    def change_staff(self, staff_id: str, post: Post, section: str) -> list[BaseModel]:
+        """Change a person's post or section."""
+        self._person(staff_id)
+        return [StaffMemberChanged(staff_id=staff_id, post=post, section=section)]
+
+    def open_case(
+        self, case_id: str, enterprise: Enterprise, category: Category, now: datetime
+    ) -> list[BaseModel]:
+        """Give a new case to its enterprise's concierge, a free one, or the queue."""
+        if case_id in self.case_staff or self.file_of_case(case_id):
+            return []  # already handled: a redelivered CaseOpened
+        file = self.files.get(enterprise.credit_code)
+        if file and file.staff_id:
+            return [CaseJoinedEnterprise(enterprise=enterprise, case_id=case_id, staff_id=file.staff_id)]
+        if file is None:
+            chosen = self._choose(enterprise.credit_code, category, now)
+            if chosen.staff is not None:
+                return [self._assigned(enterprise, category, [case_id], chosen)]
+            reason = chosen.why_none
+        else:
+            reason = "the enterprise is already waiting for a concierge"
+        return [EnterpriseQueued(enterprise=enterprise, case_id=case_id, category=category, reason=reason)]
+
+    def resolve_case(self, case_id: str, now: datetime) -> list[BaseModel]:
+        """Take a resolved case off its enterprise; release the concierge when none is left."""
+        file = self.file_of_case(case_id)
+        if file is None or file.staff_id is None:
+            return []
+        events: list[BaseModel] = [
+            CaseLeftEnterprise(enterprise=file.enterprise, case_id=case_id, staff_id=file.staff_id)
+        ]
+        if file.open_cases == [case_id]:
+            events.append(ConciergeReleased(enterprise=file.enterprise, staff_id=file.staff_id))
+            events += self._after(events).serve_queue(now)
+        return events
+
+    def reopen_case(self, case_id: str, enterprise: Enterprise, category: Category) -> list[BaseModel]:
+        """A reopened case goes back to the same concierge, even beyond capacity."""
+        staff_id = self.case_staff.get(case_id)
+        if staff_id is None or self.file_of_case(case_id):
+            return []
+        return [CaseJoinedEnterprise(enterprise=enterprise, case_id=case_id, staff_id=staff_id)]
+
+    def approve_fallback(
+        self, approval_id: str, credit_code: str, staff_id: str, approved_by: str, note: str, now: datetime
+    ) -> list[BaseModel]:
+        """Leadership approves an experienced staff member or service model for a waiting enterprise."""
+        approver = self._person(approved_by)
+        if approver.post not in LEADERSHIP_POSTS:
+            raise AssignmentRefused(f"{approver.name} is not bureau leadership (局长 or 党支部书记)")
+        person = self._person(staff_id)
+        if person.post not in FALLBACK_POSTS:
+            raise AssignmentRefused(f"{person.name} is not experienced staff or a service model")
+        file = self.files.get(credit_code)
+        if file is None or file.staff_id is not None:
+            raise AssignmentRefused(f"enterprise {credit_code} is not waiting for a concierge")
+        approval = FallbackApproved(
+            approval_id=approval_id,
+            credit_code=credit_code,
+            staff_id=staff_id,
+            approved_by=approved_by,
+            note=note,
+        )
+        return [approval, *self._after([approval]).serve_queue(now, only=credit_code)]
+
+    def record_leave(
+        self,
+        leave_id: str,
+        staff_id: str,
+        first_day: date,
+        last_day: date,
+        reason: str,
+        deputy: str | None,
+        now: datetime,
+    ) -> list[BaseModel]:
+        """Record leave; enterprises of a concierge on leave today go to the deputy or the next eligible."""
+        if last_day < first_day:
+            raise AssignmentRefused("leave ends before it starts")
+        person = self._person(staff_id)
+        leave = StaffLeaveRecorded(
+            staff_id=staff_id, leave_id=leave_id, first_day=first_day, last_day=last_day, reason=reason
+        )
+        events: list[BaseModel] = [leave]
+        if first_day <= now.astimezone(SHANGHAI).date() <= last_day:
+            for code in sorted(person.serving):
+                board = self._after(events)
+                events += board._reassign_away(code, deputy, f"{person.name} on leave: {reason}", now)
+        return events
+
+    def reassign(self, credit_code: str, to_staff_id: str, reason: str, now: datetime) -> list[BaseModel]:
+        """Leadership moves an enterprise to another concierge, with a reason."""
+        file = self.files.get(credit_code)
+        if file is None or file.staff_id is None:
+            raise AssignmentRefused(f"enterprise {credit_code} has no concierge to replace")
+        if not reason.strip():
+            raise AssignmentRefused("a reassignment needs a reason")
+        return self._reassign_away(credit_code, to_staff_id, reason, now, required=True)
+
+    # ---- helpers -----------------------------------------------------------------------------
+    def _reassign_away(
+        self, credit_code: str, to_staff_id: str | None, reason: str, now: datetime, required: bool = False
+    ) -> list[BaseModel]:
+        file = self.files[credit_code]
+        assert file.staff_id is not None
+        if to_staff_id is not None:
+            verdict = evaluate(self, self._person(to_staff_id), credit_code, now)
+            if not verdict.eligible:
+                if required:
+                    raise AssignmentRefused(
+                        f"{self.staff[to_staff_id].name} cannot take it: {verdict.reason}"
+                    )
+                to_staff_id = None
+        if to_staff_id is None:
+            chosen = self._choose(credit_code, file.category, now, exclude=file.staff_id)
+            to_staff_id = chosen.staff.staff_id if chosen.staff else None
+        if to_staff_id is None:
+            return [
+                EnterpriseQueued(
+                    enterprise=file.enterprise,
+                    case_id=file.open_cases[0],
+                    category=file.category,
+                    reason=f"{reason}; no eligible replacement",
+                )
+            ]
+        target = self.staff[to_staff_id]
+        return [
+            ConciergeReassigned(
+                enterprise=file.enterprise,
+                from_staff_id=file.staff_id,
+                to_staff_id=to_staff_id,
+                to_staff_name=target.name,
+                reason=reason,
+                case_ids=list(file.open_cases),
+            )
+        ]
+
+    def serve_queue(self, now: datetime, only: str | None = None) -> list[BaseModel]:
+        """Assign free concierges to waiting enterprises, oldest first."""
+        events: list[BaseModel] = []
+        board = self
+        for file in self.queue():
+            if only and file.enterprise.credit_code != only:
+                continue
+            chosen = board._choose(file.enterprise.credit_code, file.category, now)
+            if chosen.staff is None:
+                continue
+            event = board._assigned(file.enterprise, file.category, list(file.open_cases), chosen)
+            events.append(event)
+            board = board._after([event])
+        return events
+
+    def _choose(
+        self, credit_code: str, category: Category, now: datetime, exclude: str | None = None
+    ) -> Choice:
+        verdicts = [
+            evaluate(self, s, credit_code, now, category)
+            for s in self.staff.values()
+            if s.staff_id != exclude
+        ]
+        return pick(verdicts, self)
+
+    def _assigned(
+        self, enterprise: Enterprise, category: Category, case_ids: list[str], chosen: Choice
+    ) -> ConciergeAssigned:
+        person = chosen.staff
+        assert person is not None
+        approval = self.approvals.get(enterprise.credit_code)
+        return ConciergeAssigned(
+            enterprise=enterprise,
+            staff_id=person.staff_id,
+            staff_name=person.name,
+            post=person.post,
+            case_ids=case_ids,
+            category=category,
+            candidates=chosen.candidates,
+            rule_version=RULE_VERSION,
+            fallback_approval_id=approval[0] if approval and approval[1] == person.staff_id else None,
+            reason=chosen.reason,
+        )
+
+    def _person(self, staff_id: str) -> Staff:
+        try:
+            return self.staff[staff_id]
+        except KeyError:
+            raise AssignmentRefused(f"no staff member {staff_id} in bureau {self.bureau}") from None
+
+    def _after(self, events: list[BaseModel], now: datetime | None = None) -> AssignmentBoard:
+        """Return a copy with events applied, to decide the next step of a multi-event decision."""
+        board = copy.deepcopy(self)
+        for event in events:
+            board.apply(event, now or datetime.now(SHANGHAI))
+        return board
+
+    # ---- evolution ---------------------------------------------------------------------------
+    @singledispatchmethod
+    def apply(self, event: BaseModel, at: datetime) -> None:
+        """Change state by one event (events of other kinds leave it alone)."""
+
+    @apply.register
+    def _(self, e: StaffMemberAdded, at: datetime) -> None:
+        self.staff[e.staff_id] = Staff(e.staff_id, e.name, e.post, e.section)
+
+    @apply.register
+    def _(self, e: StaffMemberChanged, at: datetime) -> None:
+        self.staff[e.staff_id].post, self.staff[e.staff_id].section = e.post, e.section
+
+    @apply.register
+    def _(self, e: StaffLeaveRecorded, at: datetime) -> None:
+        self.staff[e.staff_id].leaves.append((e.first_day, e.last_day))
+
+    @apply.register
+    def _(self, e: ConciergeAssigned, at: datetime) -> None:
+        code = e.enterprise.credit_code
+        file = self.files.get(code) or EnterpriseFile(e.enterprise, e.category, [])
+        file.staff_id = e.staff_id
+        file.open_cases = list(dict.fromkeys([*file.open_cases, *e.case_ids]))
+        self.files[code] = file
+        person = self.staff[e.staff_id]
+        person.serving.add(code)
+        person.served_total += 1
+        person.experience[e.category.value] += 1
+        self.case_staff.update({c: e.staff_id for c in e.case_ids})
+        self.assigned_enterprises.add(code)
+        self.approvals.pop(code, None)
+
+    @apply.register
+    def _(self, e: CaseJoinedEnterprise, at: datetime) -> None:
+        code = e.enterprise.credit_code
+        file = self.files.get(code)
+        if file is None:  # a reopened case of an enterprise with nothing else open
+            file = self.files[code] = EnterpriseFile(e.enterprise, Category.FISCAL_POLICY, [], e.staff_id)
+            self.staff[e.staff_id].serving.add(code)
+        file.open_cases.append(e.case_id)
+        self.case_staff[e.case_id] = e.staff_id
+
+    @apply.register
+    def _(self, e: EnterpriseQueued, at: datetime) -> None:
+        code = e.enterprise.credit_code
+        file = self.files.get(code)
+        if file is None:
+            self.files[code] = EnterpriseFile(e.enterprise, e.category, [e.case_id], None, at)
+            return
+        if file.staff_id is not None:  # its concierge was taken away with no replacement
+            self.staff[file.staff_id].serving.discard(code)
+            file.staff_id, file.queued_at = None, at
+        if e.case_id not in file.open_cases:
+            file.open_cases.append(e.case_id)
+
+    @apply.register
+    def _(self, e: CaseLeftEnterprise, at: datetime) -> None:
+        file = self.files[e.enterprise.credit_code]
+        file.open_cases.remove(e.case_id)
+
+    @apply.register
+    def _(self, e: ConciergeReleased, at: datetime) -> None:
+        code = e.enterprise.credit_code
+        self.files.pop(code, None)
+        person = self.staff[e.staff_id]
+        person.serving.discard(code)
+        if not person.serving:
+            person.idle_since = at
+
+    @apply.register
+    def _(self, e: FallbackApproved, at: datetime) -> None:
+        self.approvals[e.credit_code] = (e.approval_id, e.staff_id)
+
+    @apply.register
+    def _(self, e: ConciergeReassigned, at: datetime) -> None:
+        code = e.enterprise.credit_code
+        self.files[code].staff_id = e.to_staff_id
+        old, new = self.staff[e.from_staff_id], self.staff[e.to_staff_id]
+        old.serving.discard(code)
+        if not old.serving:
+            old.idle_since = at
+        new.serving.add(code)
+        new.served_total += 1
+        self.case_staff.update({c: e.to_staff_id for c in e.case_ids})

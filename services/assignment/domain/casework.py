@@ -1,0 +1,193 @@
+"""A case through the six steps: the order is enforced where it matters, every step is an event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import singledispatchmethod
+
+from pydantic import BaseModel
+
+from shared.contracts.casework import (
+    CaseReopened,
+    CaseResolved,
+    ConciergeAssignedToCase,
+    CoordinationTaskCancelled,
+    CoordinationTaskChased,
+    CoordinationTaskClosed,
+    CoordinationTaskOpened,
+    PolicyRecommended,
+    ProblemClarified,
+    ProcedureHandled,
+    RatingCollected,
+)
+from shared.contracts.events import CaseOpened
+from shared.workdays.calendar import Deadline
+
+LOW_RATING = 2
+
+
+class StepRefused(Exception):
+    """The step cannot be taken now; the message says why."""
+
+
+@dataclass
+class Task:
+    """A coordination task for a section."""
+
+    section: str
+    due_at: datetime
+    state: str = "open"  # open | closed | cancelled
+
+
+@dataclass
+class CaseFile:
+    """Aggregate: one case's flow state, folded from its stream."""
+
+    case_id: str = ""
+    bureau: str = ""
+    credit_code: str = ""
+    version: int = 0
+    concierge: str | None = None
+    clarified: bool = False
+    resolved: bool = False
+    rated: bool = False
+    tasks: dict[str, Task] = field(default_factory=dict)
+
+    # ---- decisions ---------------------------------------------------------------------------
+    def record_concierge(self, staff_id: str, staff_name: str, board_event_id: str) -> list[BaseModel]:
+        """Note the concierge the board chose (once per board decision)."""
+        if self.concierge == staff_id:
+            return []
+        return [
+            ConciergeAssignedToCase(staff_id=staff_id, staff_name=staff_name, board_event_id=board_event_id)
+        ]
+
+    def clarify(self, summary: str, sections: list[str]) -> list[BaseModel]:
+        """Step 1: record the problem as understood."""
+        self._require_unresolved()
+        if not sections:
+            raise StepRefused("name at least one section involved")
+        return [ProblemClarified(summary=summary, sections=sections)]
+
+    def open_task(
+        self, task_id: str, section: str, description: str, working_days: int, deadline: Deadline
+    ) -> list[BaseModel]:
+        """Step 2: ask a section to act by a due date in working days."""
+        self._require_clarified("open a coordination task")
+        self._require_unresolved()
+        return [
+            CoordinationTaskOpened(
+                task_id=task_id,
+                section=section,
+                description=description,
+                working_days=working_days,
+                due_at=deadline.due,
+                due_provisional=deadline.provisional,
+            )
+        ]
+
+    def chase_task(self, task_id: str, note: str, now: datetime) -> list[BaseModel]:
+        """Step 2: chase (催办) an open task."""
+        task = self._open_task(task_id)
+        return [CoordinationTaskChased(task_id=task_id, note=note, overdue=now > task.due_at)]
+
+    def close_task(self, task_id: str, outcome: str) -> list[BaseModel]:
+        """Step 2: a section finished its task."""
+        self._open_task(task_id)
+        return [CoordinationTaskClosed(task_id=task_id, outcome=outcome)]
+
+    def cancel_task(self, task_id: str, reason: str) -> list[BaseModel]:
+        """Step 2: drop a task, with a reason."""
+        self._open_task(task_id)
+        if not reason.strip():
+            raise StepRefused("cancelling a task needs a reason")
+        return [CoordinationTaskCancelled(task_id=task_id, reason=reason)]
+
+    def handle_procedure(self, description: str) -> list[BaseModel]:
+        """Step 3: log a procedure done on the enterprise's behalf."""
+        self._require_clarified("log a procedure")
+        self._require_unresolved()
+        return [ProcedureHandled(description=description)]
+
+    def resolve(self, summary: str, settlement_intent: bool) -> list[BaseModel]:
+        """Step 4: resolve; every task must be closed or cancelled first."""
+        self._require_clarified("resolve the case")
+        self._require_unresolved()
+        still_open = sorted(t for t, task in self.tasks.items() if task.state == "open")
+        if still_open:
+            raise StepRefused(f"close or cancel the open tasks first: {', '.join(still_open)}")
+        return [CaseResolved(summary=summary, settlement_intent=settlement_intent)]
+
+    def recommend_policy(self, policy: str, note: str) -> list[BaseModel]:
+        """Step 5: record a policy explained to the enterprise."""
+        self._require_clarified("recommend a policy")
+        return [PolicyRecommended(policy=policy, note=note)]
+
+    def collect_rating(self, rating: int, comment: str) -> list[BaseModel]:
+        """Step 6: the enterprise's rating; 1 or 2 reopens the case for the same concierge."""
+        if not self.resolved:
+            raise StepRefused("a rating comes after the case is resolved")
+        if self.rated:
+            raise StepRefused("this resolution was already rated")
+        events: list[BaseModel] = [RatingCollected(rating=rating, comment=comment)]
+        if rating <= LOW_RATING:
+            events.append(CaseReopened(reason=f"rated {rating}: {comment}", flagged_for_leadership=True))
+        return events
+
+    def _require_clarified(self, what: str) -> None:
+        if not self.clarified:
+            raise StepRefused(f"clarify the problem (摸清问题) before you {what}")
+
+    def _require_unresolved(self) -> None:
+        if self.resolved:
+            raise StepRefused("the case is resolved")
+
+    def _open_task(self, task_id: str) -> Task:
+        task = self.tasks.get(task_id)
+        if task is None:
+            raise StepRefused(f"no task {task_id} on this case")
+        if task.state != "open":
+            raise StepRefused(f"task {task_id} is {task.state}")
+        return task
+
+    # ---- evolution ---------------------------------------------------------------------------
+    @singledispatchmethod
+    def apply(self, event: BaseModel) -> None:
+        """Change state by one event."""
+
+    @apply.register
+    def _(self, e: CaseOpened) -> None:
+        self.case_id, self.credit_code = e.case_id, e.enterprise.credit_code
+
+    @apply.register
+    def _(self, e: ConciergeAssignedToCase) -> None:
+        self.concierge = e.staff_id
+
+    @apply.register
+    def _(self, e: ProblemClarified) -> None:
+        self.clarified = True
+
+    @apply.register
+    def _(self, e: CoordinationTaskOpened) -> None:
+        self.tasks[e.task_id] = Task(e.section, e.due_at)
+
+    @apply.register
+    def _(self, e: CoordinationTaskClosed) -> None:
+        self.tasks[e.task_id].state = "closed"
+
+    @apply.register
+    def _(self, e: CoordinationTaskCancelled) -> None:
+        self.tasks[e.task_id].state = "cancelled"
+
+    @apply.register
+    def _(self, e: CaseResolved) -> None:
+        self.resolved, self.rated = True, False
+
+    @apply.register
+    def _(self, e: RatingCollected) -> None:
+        self.rated = True
+
+    @apply.register
+    def _(self, e: CaseReopened) -> None:
+        self.resolved, self.rated = False, False

@@ -1,0 +1,148 @@
+"""Assignment board events: the roster and every concierge decision of one bureau, on one stream.
+
+Keeping roster changes and decisions on the same stream makes each decision see exactly the roster it was
+taken against, and lets "why this person?" be answered from the events alone.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.contracts.cases import Category, Enterprise
+
+
+class Post(StrEnum):
+    """Posts (职务) of bureau staff."""
+
+    DIRECTOR = "director"  # 局长
+    PARTY_SECRETARY = "party_secretary"  # 党支部书记
+    DEPUTY_DIRECTOR = "deputy_director"  # 副局长
+    DEPUTY_SECRETARY = "deputy_secretary"  # 党支部副书记
+    SECTION_CHIEF = "section_chief"  # 科室长
+    EXPERIENCED_STAFF = "experienced_staff"  # 业务骨干
+    SERVICE_MODEL = "service_model"  # 服务模范
+    CLERK = "clerk"  # 经办人员
+
+
+MANAGEMENT_POSTS = frozenset(
+    {Post.DIRECTOR, Post.PARTY_SECRETARY, Post.DEPUTY_DIRECTOR, Post.DEPUTY_SECRETARY, Post.SECTION_CHIEF}
+)
+LEADERSHIP_POSTS = frozenset({Post.DIRECTOR, Post.PARTY_SECRETARY})
+FALLBACK_POSTS = frozenset({Post.EXPERIENCED_STAFF, Post.SERVICE_MODEL})
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StaffMemberAdded(_Event):
+    """A person joined the bureau's roster."""
+
+    staff_id: str
+    name: str
+    post: Post
+    section: str
+
+
+class StaffMemberChanged(_Event):
+    """A person's post or section changed."""
+
+    staff_id: str
+    post: Post
+    section: str
+
+
+class StaffLeaveRecorded(_Event):
+    """A person is on leave for the dates given (inclusive)."""
+
+    staff_id: str
+    leave_id: str
+    first_day: date
+    last_day: date
+    reason: str
+
+
+class CandidateConsidered(BaseModel):
+    """One person looked at for an assignment, and why they could or could not take it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    staff_id: str
+    eligible: bool
+    reason: str
+    enterprises_served: int
+    idle_since: str | None = None
+    category_experience: int = 0
+
+
+class ConciergeAssigned(_Event):
+    """An enterprise got its dedicated concierge (专责店小二)."""
+
+    enterprise: Enterprise
+    staff_id: str
+    staff_name: str
+    post: Post
+    case_ids: list[str]
+    category: Category
+    candidates: list[CandidateConsidered]
+    rule_version: str
+    fallback_approval_id: str | None = None
+    replaces_staff_id: str | None = None
+    reason: str = Field(description="Why this person, in one sentence")
+
+
+class CaseJoinedEnterprise(_Event):
+    """A new case of an enterprise that already has a concierge goes to the same concierge."""
+
+    enterprise: Enterprise
+    case_id: str
+    staff_id: str
+
+
+class EnterpriseQueued(_Event):
+    """No eligible concierge is free: the enterprise waits (oldest first)."""
+
+    enterprise: Enterprise
+    case_id: str
+    category: Category
+    reason: str
+
+
+class CaseLeftEnterprise(_Event):
+    """A case of the enterprise was resolved."""
+
+    enterprise: Enterprise
+    case_id: str
+    staff_id: str
+
+
+class ConciergeReleased(_Event):
+    """All the enterprise's cases are resolved: its concierge is free for the next enterprise."""
+
+    enterprise: Enterprise
+    staff_id: str
+
+
+class FallbackApproved(_Event):
+    """Leadership approved an experienced staff member or service model as concierge for an enterprise."""
+
+    approval_id: str
+    credit_code: str
+    staff_id: str
+    approved_by: str
+    note: str
+
+
+class ConciergeReassigned(_Event):
+    """Leadership moved an enterprise to another concierge (leave, conflict of interest, workload)."""
+
+    enterprise: Enterprise
+    from_staff_id: str
+    to_staff_id: str
+    to_staff_name: str
+    reason: str
+    case_ids: list[str]
+    notify_enterprise: bool = True
