@@ -15,6 +15,9 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel
 
+from services.assignment.bootstrap import build_app as build_assignment
+from services.assignment.entrypoints.kafka import subscribe_policies
+from services.assignment.settings import AssignmentSettings
 from services.casequery.bootstrap import build_app as build_casequery
 from services.casequery.entrypoints.kafka import subscribe_case_view
 from services.casequery.settings import CaseQuerySettings
@@ -25,7 +28,7 @@ from shared.contracts.cases import OpenCaseRequest
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.events import EVENT_MODELS
 from shared.contracts.intake import IntakeRequestV1
-from shared.contracts.topics import CASE_EVENTS, INTAKE_REQUESTS, dlq
+from shared.contracts.topics import ASSIGNMENT_EVENTS, CASE_EVENTS, INTAKE_REQUESTS, dlq
 
 CONTRACTS = Path(__file__).resolve().parents[1] / "contracts"
 API_TITLE = "专责店小二 (dedicated concierge) API"
@@ -44,7 +47,12 @@ def openapi() -> dict[str, Any]:
         "paths": {},
         "components": {"schemas": {}, "securitySchemes": {}},
     }
-    for app in (build_intake(IntakeSettings()), build_casequery(CaseQuerySettings())):
+    apps = (
+        build_intake(IntakeSettings()),
+        build_casequery(CaseQuerySettings()),
+        build_assignment(AssignmentSettings()),
+    )
+    for app in apps:
         doc = app.openapi()
         for path, methods in doc["paths"].items():
             if path == "/healthz" and path in merged["paths"]:
@@ -62,13 +70,14 @@ def asyncapi() -> dict[str, Any]:
     broker = KafkaBroker("kafka:9092")
     subscribe_intake_requests(broker, recorder=None, bureaus=None, group="intake", fetch_max_wait_ms=20)  # type: ignore[arg-type]
     subscribe_case_view(broker, views=None, dedupe=None, group="case-view", fetch_max_wait_ms=20)  # type: ignore[arg-type]
+    subscribe_policies(broker, boards=None, cases=None, group="assignment", fetch_max_wait_ms=20)  # type: ignore[arg-type]
     broker.publisher(
         CASE_EVENTS,
         schema=EventEnvelope,
         title=f"{CASE_EVENTS}:relay",
         description="Every recorded case event, key = case id, at least once; dedupe by event_id.",
     )
-    for topic in (INTAKE_REQUESTS, CASE_EVENTS):
+    for topic in (INTAKE_REQUESTS, CASE_EVENTS, ASSIGNMENT_EVENTS):
         broker.publisher(
             dlq(topic),
             schema=bytes,

@@ -6,31 +6,47 @@ from dataclasses import dataclass
 
 from services.gateway.settings import GatewaySettings
 
+ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
 
 @dataclass(frozen=True)
 class Route:
-    """Requests with this method under this path prefix go to this upstream."""
+    """Requests with one of these methods at this path (or under it) go to this upstream."""
 
-    method: str
+    methods: tuple[str, ...]
     prefix: str
     upstream: str
+    exact: bool = False
+
+    def covers(self, path: str) -> bool:
+        """Tell whether the path is this route's."""
+        return path == self.prefix or (not self.exact and path.startswith(self.prefix + "/"))
 
     def matches(self, method: str, path: str) -> bool:
         """Tell whether a request is for this route."""
-        return method == self.method and (path == self.prefix or path.startswith(self.prefix + "/"))
+        return method in self.methods and self.covers(path)
 
 
 def route_table(settings: GatewaySettings) -> list[Route]:
     """Return the routes, most specific first."""
     return [
-        Route("POST", "/api/v1/cases", settings.intake_url),
-        Route("GET", "/api/v1/cases", settings.casequery_url),
+        Route(("POST",), "/api/v1/cases", settings.intake_url, exact=True),
+        Route(("POST",), "/api/v1/cases", settings.assignment_url),  # the six steps of a case
+        Route(("GET",), "/api/v1/cases", settings.casequery_url),
+        Route(ALL_METHODS, "/api/v1/staff", settings.assignment_url),
+        Route(ALL_METHODS, "/api/v1/concierges", settings.assignment_url),
+        Route(ALL_METHODS, "/api/v1/assignments", settings.assignment_url),
     ]
 
 
 def upstreams(settings: GatewaySettings) -> dict[str, str]:
     """Return every service behind the gateway, for /healthz."""
-    return {"intake": settings.intake_url, "casequery": settings.casequery_url, "relay": settings.relay_url}
+    return {
+        "intake": settings.intake_url,
+        "casequery": settings.casequery_url,
+        "assignment": settings.assignment_url,
+        "relay": settings.relay_url,
+    }
 
 
 def resolve(routes: list[Route], method: str, path: str) -> Route | str | None:
@@ -38,6 +54,6 @@ def resolve(routes: list[Route], method: str, path: str) -> Route | str | None:
     for route in routes:
         if route.matches(method, path):
             return route
-    if any(r.matches(r.method, path) for r in routes):
+    if any(r.covers(path) for r in routes):
         return "method"
     return None

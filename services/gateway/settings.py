@@ -12,6 +12,7 @@ class GatewaySettings(BaseSettings):
     port: int = 8000
     intake_url: str = "http://127.0.0.1:8101"
     casequery_url: str = "http://127.0.0.1:8102"
+    assignment_url: str = "http://127.0.0.1:8104"
     relay_url: str = "http://127.0.0.1:8103"
     timeout_s: float = 30.0
     log_level: str = "INFO"

@@ -38,7 +38,11 @@ class Channel(StrEnum):
 class CaseStatus(StrEnum):
     """Lifecycle status of a case as shown by the case projection."""
 
-    OPEN = "open"
+    OPEN = "open"  # waiting for a concierge
+    IN_PROGRESS = "in_progress"  # a concierge serves it
+    RESOLVED = "resolved"  # 上菜: resolved, waiting for the enterprise's rating
+    CLOSED = "closed"  # rated 3 or better
+    REOPENED = "reopened"  # rated 1 or 2: back with the same concierge, flagged for leadership
 
 
 CreditCode = Annotated[

@@ -2,6 +2,7 @@
 
 INTAKE_REQUESTS = "intake.requests.v1"
 CASE_EVENTS = "case.events.v1"
+ASSIGNMENT_EVENTS = "assignment.events.v1"
 
 
 def dlq(topic: str) -> str:
@@ -12,10 +13,18 @@ def dlq(topic: str) -> str:
 # Internal: the relay writes a record here when idle, to notice a broker that lost its messages.
 RELAY_HEARTBEAT = "relay.heartbeat.v1"
 
-ALL_TOPICS = (INTAKE_REQUESTS, dlq(INTAKE_REQUESTS), CASE_EVENTS, dlq(CASE_EVENTS), RELAY_HEARTBEAT)
+ALL_TOPICS = (
+    INTAKE_REQUESTS,
+    dlq(INTAKE_REQUESTS),
+    CASE_EVENTS,
+    dlq(CASE_EVENTS),
+    ASSIGNMENT_EVENTS,
+    dlq(ASSIGNMENT_EVENTS),
+    RELAY_HEARTBEAT,
+)
 
 # Events are published on one topic per aggregate type, keyed by stream id.
-TOPIC_BY_STREAM_TYPE = {"case": CASE_EVENTS}
+TOPIC_BY_STREAM_TYPE = {"case": CASE_EVENTS, "board": ASSIGNMENT_EVENTS}
 
 
 def topic_for(stream_type: str) -> str:

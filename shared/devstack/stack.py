@@ -30,6 +30,7 @@ SERVICES = (
     ServiceSpec("relay", "services.relay", "RELAY_", 8103),
     ServiceSpec("intake", "services.intake", "INTAKE_", 8101),
     ServiceSpec("casequery", "services.casequery", "CASEQUERY_", 8102),
+    ServiceSpec("assignment", "services.assignment", "ASSIGNMENT_", 8104),
     ServiceSpec("gateway", "services.gateway", "GATEWAY_", 8000),
 )
 
@@ -150,6 +151,7 @@ class Stack:
             GATEWAY_INTAKE_URL=c.url("intake"),
             GATEWAY_CASEQUERY_URL=c.url("casequery"),
             GATEWAY_RELAY_URL=c.url("relay"),
+            GATEWAY_ASSIGNMENT_URL=c.url("assignment"),
         )
         env[f"{spec.env_prefix}HOST"] = c.host
         env[f"{spec.env_prefix}PORT"] = str(c.ports[spec.name])

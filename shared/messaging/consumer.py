@@ -84,6 +84,7 @@ class ConsumerStats:
 
     handled: int = 0
     duplicates: int = 0
+    ignored: int = 0
     dead_lettered: int = 0
     retries: int = 0
 
@@ -98,7 +99,7 @@ class ReliableSubscriber(Generic[M]):
         topic: str,
         group: str,
         model: type[M],
-        handle: Callable[[M], Awaitable[bool]],
+        handle: Callable[[M], Awaitable[bool | None]],
         fetch_max_wait_ms: int,
         retry: RetryPolicy | None = None,
         description: str = "",
@@ -151,8 +152,12 @@ class ReliableSubscriber(Generic[M]):
             attempt += 1
             try:
                 ran = await self._handle(item)
-                self.stats.handled += int(ran)
-                self.stats.duplicates += int(not ran)
+                if ran is None:
+                    self.stats.ignored += 1  # not a message this consumer acts on
+                elif ran:
+                    self.stats.handled += 1
+                else:
+                    self.stats.duplicates += 1
                 return
             except PoisonMessage as exc:
                 await self._dead_letter(message, str(exc))

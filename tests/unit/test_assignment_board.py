@@ -36,7 +36,7 @@ def play(board: AssignmentBoard, events: list[BaseModel]) -> list[BaseModel]:
 def board_with(*people: tuple[str, Post]) -> AssignmentBoard:
     board = AssignmentBoard("finance")
     for staff_id, post in people:
-        play(board, board.add_staff(staff_id, f"人员{staff_id}", post, "预算科"))
+        play(board, board.add_staff(staff_id, f"人员{staff_id}", post, "预算科", NOW))
     return board
 
 
@@ -134,3 +134,11 @@ def test_a_redelivered_case_is_not_assigned_twice() -> None:
     board = board_with(("a", Post.SECTION_CHIEF), ("b", Post.SECTION_CHIEF))
     play(board, board.open_case("c1", enterprise(1), FUNDS, NOW))
     assert board.open_case("c1", enterprise(1), FUNDS, NOW) == []
+
+
+def test_a_management_post_newcomer_takes_the_oldest_waiting_enterprise() -> None:
+    board = board_with(("clerk", Post.CLERK))
+    play(board, board.open_case("c1", enterprise(1), FUNDS, NOW))
+    events = play(board, board.add_staff("new", "新科长", Post.SECTION_CHIEF, "国库科", NOW))
+    assert isinstance(events[-1], ConciergeAssigned) and events[-1].case_ids == ["c1"]
+    assert board.queue() == []

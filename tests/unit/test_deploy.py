@@ -7,6 +7,7 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
+from services.assignment.settings import AssignmentSettings
 from services.casequery.settings import CaseQuerySettings
 from services.gateway.settings import GatewaySettings
 from services.intake.settings import IntakeSettings
@@ -18,6 +19,7 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "intake": IntakeSettings,
     "casequery": CaseQuerySettings,
     "relay": RelaySettings,
+    "assignment": AssignmentSettings,
     "gateway": GatewaySettings,
 }
 

@@ -3,7 +3,9 @@
 from services.gateway.routes import Route, resolve, route_table
 from services.gateway.settings import GatewaySettings
 
-SETTINGS = GatewaySettings(intake_url="http://intake", casequery_url="http://casequery")
+SETTINGS = GatewaySettings(
+    intake_url="http://intake", casequery_url="http://casequery", assignment_url="http://assignment"
+)
 
 
 def upstream(method: str, path: str) -> str | None:
@@ -15,6 +17,9 @@ def test_routes_writes_to_intake_and_reads_to_casequery() -> None:
     assert upstream("POST", "/api/v1/cases") == "http://intake"
     assert upstream("GET", "/api/v1/cases") == "http://casequery"
     assert upstream("GET", "/api/v1/cases/abc/events") == "http://casequery"
+    assert upstream("POST", "/api/v1/cases/abc/rating") == "http://assignment"
+    assert upstream("GET", "/api/v1/concierges") == "http://assignment"
+    assert upstream("PATCH", "/api/v1/staff/s1") == "http://assignment"
 
 
 def test_unknown_paths_and_methods_are_told_apart() -> None:

@@ -87,11 +87,12 @@ class AssignmentBoard:
         return next((f for f in self.files.values() if case_id in f.open_cases), None)
 
     # ---- decisions ---------------------------------------------------------------------------
-    def add_staff(self, staff_id: str, name: str, post: Post, section: str) -> list[BaseModel]:
-        """Add a person to the roster."""
+    def add_staff(self, staff_id: str, name: str, post: Post, section: str, now: datetime) -> list[BaseModel]:
+        """Add a person to the roster; a management-post newcomer takes the oldest waiting enterprise."""
         if staff_id in self.staff:
             raise AssignmentRefused(f"staff {staff_id} is already on the roster")
-        return [StaffMemberAdded(staff_id=staff_id, name=name, post=post, section=section)]
+        added = StaffMemberAdded(staff_id=staff_id, name=name, post=post, section=section)
+        return [added, *self._after([added], now).serve_queue(now)]
 
     def change_staff(self, staff_id: str, post: Post, section: str) -> list[BaseModel]:
         """Change a person's post or section."""

@@ -8,6 +8,7 @@ from functools import singledispatchmethod
 
 from pydantic import BaseModel
 
+from shared.contracts.cases import Category, Enterprise
 from shared.contracts.casework import (
     CaseReopened,
     CaseResolved,
@@ -46,7 +47,8 @@ class CaseFile:
 
     case_id: str = ""
     bureau: str = ""
-    credit_code: str = ""
+    enterprise: Enterprise | None = None
+    category: Category | None = None
     version: int = 0
     concierge: str | None = None
     clarified: bool = False
@@ -158,7 +160,7 @@ class CaseFile:
 
     @apply.register
     def _(self, e: CaseOpened) -> None:
-        self.case_id, self.credit_code = e.case_id, e.enterprise.credit_code
+        self.case_id, self.enterprise, self.category = e.case_id, e.enterprise, e.category
 
     @apply.register
     def _(self, e: ConciergeAssignedToCase) -> None:

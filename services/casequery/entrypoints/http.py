@@ -25,6 +25,39 @@ router = APIRouter(prefix="/api/v1", tags=["cases"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such case in your bureau"}}
 
 
+class Concierge(BaseModel):
+    """The case's dedicated concierge (专责店小二)."""
+
+    staff_id: str
+    name: str
+    since: datetime
+
+
+class Task(BaseModel):
+    """A coordination task (积极协调) for a section."""
+
+    task_id: str
+    section: str
+    description: str
+    due_at: datetime
+    due_provisional: bool
+    state: str
+    chased: int
+    opened_at: datetime
+    outcome: str | None = None
+
+
+class Steps(BaseModel):
+    """When each of the six steps was first taken (None: not yet)."""
+
+    clarify: datetime | None = None
+    coordinate: datetime | None = None
+    handle: datetime | None = None
+    resolve: datetime | None = None
+    recommend: datetime | None = None
+    review: datetime | None = None
+
+
 class CaseView(BaseModel):
     """A case as the bureau sees it."""
 
@@ -41,6 +74,16 @@ class CaseView(BaseModel):
     opened_at: datetime
     updated_at: datetime
     version: int
+    concierge: Concierge | None = None
+    steps: Steps = Steps()
+    problem: dict[str, Any] | None = None
+    tasks: list[Task] = []
+    open_tasks: int = 0
+    procedures: list[dict[str, Any]] = []
+    policies: list[dict[str, Any]] = []
+    resolution: dict[str, Any] | None = None
+    rating: dict[str, Any] | None = None
+    flagged_for_leadership: bool = False
 
 
 class CasePage(BaseModel):

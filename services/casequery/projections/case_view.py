@@ -12,11 +12,26 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.contracts.cases import CaseStatus
+from shared.contracts.casework import (
+    CaseReopened,
+    CaseResolved,
+    ConciergeAssignedToCase,
+    CoordinationTaskCancelled,
+    CoordinationTaskChased,
+    CoordinationTaskClosed,
+    CoordinationTaskOpened,
+    PolicyRecommended,
+    ProblemClarified,
+    ProcedureHandled,
+    RatingCollected,
+)
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.events import CaseOpened, parse_event_data
 from shared.eventstore.recorder import EventRecorder
 
 CASE_VIEW = "case_view"
+# The six steps: 摸清问题 积极协调 主动代办 加快解决 宣讲政策 征求意见 (first time each was taken).
+STEPS = ("clarify", "coordinate", "handle", "resolve", "recommend", "review")
 View = dict[str, Any]
 
 
@@ -55,7 +70,129 @@ def _(payload: CaseOpened, view: View, envelope: EventEnvelope) -> View:
         "legacy": payload.legacy,
         "source": payload.source,
         "opened_at": envelope.occurred_at,
+        "concierge": None,
+        "steps": {step: None for step in STEPS},
+        "tasks": [],
+        "open_tasks": 0,
+        "procedures": [],
+        "policies": [],
+        "resolution": None,
+        "rating": None,
+        "flagged_for_leadership": False,
     }
+
+
+def _step(view: View, step: str, at: object) -> None:
+    view["steps"] = {**view["steps"], step: view["steps"].get(step) or at}
+
+
+def _tasks(view: View, tasks: list[dict[str, Any]]) -> None:
+    view["tasks"] = tasks
+    view["open_tasks"] = sum(t["state"] == "open" for t in tasks)
+
+
+@_apply.register
+def _(payload: ConciergeAssignedToCase, view: View, envelope: EventEnvelope) -> View:
+    view["concierge"] = {
+        "staff_id": payload.staff_id,
+        "name": payload.staff_name,
+        "since": envelope.occurred_at,
+    }
+    if view["status"] == CaseStatus.OPEN.value:
+        view["status"] = CaseStatus.IN_PROGRESS.value
+    return view
+
+
+@_apply.register
+def _(payload: ProblemClarified, view: View, envelope: EventEnvelope) -> View:
+    view["problem"] = {"summary": payload.summary, "sections": payload.sections}
+    _step(view, "clarify", envelope.occurred_at)
+    return view
+
+
+@_apply.register
+def _(payload: CoordinationTaskOpened, view: View, envelope: EventEnvelope) -> View:
+    task = {
+        "task_id": payload.task_id,
+        "section": payload.section,
+        "description": payload.description,
+        "due_at": payload.due_at,
+        "due_provisional": payload.due_provisional,
+        "state": "open",
+        "chased": 0,
+        "opened_at": envelope.occurred_at,
+    }
+    _tasks(view, [*view["tasks"], task])
+    _step(view, "coordinate", envelope.occurred_at)
+    return view
+
+
+def _task_update(view: View, task_id: str, **changes: Any) -> View:
+    _tasks(view, [{**t, **changes} if t["task_id"] == task_id else t for t in view["tasks"]])
+    return view
+
+
+@_apply.register
+def _(payload: CoordinationTaskChased, view: View, envelope: EventEnvelope) -> View:
+    chased = next(t["chased"] for t in view["tasks"] if t["task_id"] == payload.task_id)
+    return _task_update(view, payload.task_id, chased=chased + 1)
+
+
+@_apply.register
+def _(payload: CoordinationTaskClosed, view: View, envelope: EventEnvelope) -> View:
+    return _task_update(view, payload.task_id, state="closed", outcome=payload.outcome)
+
+
+@_apply.register
+def _(payload: CoordinationTaskCancelled, view: View, envelope: EventEnvelope) -> View:
+    return _task_update(view, payload.task_id, state="cancelled", outcome=payload.reason)
+
+
+@_apply.register
+def _(payload: ProcedureHandled, view: View, envelope: EventEnvelope) -> View:
+    view["procedures"] = [
+        *view["procedures"],
+        {"description": payload.description, "at": envelope.occurred_at},
+    ]
+    _step(view, "handle", envelope.occurred_at)
+    return view
+
+
+@_apply.register
+def _(payload: CaseResolved, view: View, envelope: EventEnvelope) -> View:
+    view["resolution"] = {
+        "summary": payload.summary,
+        "settlement_intent": payload.settlement_intent,
+        "at": envelope.occurred_at,
+    }
+    view["status"] = CaseStatus.RESOLVED.value
+    _step(view, "resolve", envelope.occurred_at)
+    return view
+
+
+@_apply.register
+def _(payload: PolicyRecommended, view: View, envelope: EventEnvelope) -> View:
+    view["policies"] = [
+        *view["policies"],
+        {"policy": payload.policy, "note": payload.note, "at": envelope.occurred_at},
+    ]
+    _step(view, "recommend", envelope.occurred_at)
+    return view
+
+
+@_apply.register
+def _(payload: RatingCollected, view: View, envelope: EventEnvelope) -> View:
+    view["rating"] = {"rating": payload.rating, "comment": payload.comment, "at": envelope.occurred_at}
+    view["status"] = CaseStatus.CLOSED.value
+    _step(view, "review", envelope.occurred_at)
+    return view
+
+
+@_apply.register
+def _(payload: CaseReopened, view: View, envelope: EventEnvelope) -> View:
+    view["status"] = CaseStatus.REOPENED.value
+    view["flagged_for_leadership"] = view["flagged_for_leadership"] or payload.flagged_for_leadership
+    return view
 
 
 async def ensure_view_indexes(collection: AsyncCollection) -> None:

@@ -1,0 +1,163 @@
+"""Loading and saving aggregates: boards are cached in memory and caught up from their stream."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from services.assignment.domain.board import AssignmentBoard
+from services.assignment.domain.casework import CaseFile
+from shared.contracts.envelope import Actor, EventEnvelope
+from shared.contracts.events import event_type_of, parse_event_data
+from shared.eventstore.recorder import ConcurrencyError, EventRecorder, NewEvent, Recording
+
+BOARD_STREAM_TYPE = "board"
+MAX_ATTEMPTS = 20
+
+
+def board_stream(bureau: str) -> str:
+    """Return the stream id of a bureau's assignment board."""
+    return f"board-{bureau}"
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who asks and in which causal chain: carried into every event's envelope."""
+
+    bureau: str
+    actor: Actor
+    command_id: str
+    correlation_id: UUID
+    causation_id: UUID | None = None
+
+
+def new_events(events: list[BaseModel]) -> list[NewEvent]:
+    """Wrap domain events for the recorder."""
+    out = []
+    for event in events:
+        event_type, schema_version = event_type_of(event)
+        out.append(NewEvent(event_type, schema_version, event.model_dump(mode="json")))
+    return out
+
+
+class Boards:
+    """Board aggregates by bureau; decisions retry on a concurrent append after catching up."""
+
+    def __init__(self, recorder: EventRecorder, capacity: Callable[[str], int] = lambda _: 1) -> None:
+        self._recorder = recorder
+        self._capacity = capacity
+        self._cache: dict[str, AssignmentBoard] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def current(self, bureau: str) -> AssignmentBoard:
+        """Return the bureau's board, caught up with its stream."""
+        board = self._cache.get(bureau) or AssignmentBoard(bureau, self._capacity(bureau))
+        for envelope in await self._recorder.read_stream(
+            board_stream(bureau), from_version=board.version + 1
+        ):
+            board.apply(
+                parse_event_data(envelope.event_type, envelope.schema_version, envelope.data),
+                envelope.occurred_at,
+            )
+            board.version = envelope.version
+        self._cache[bureau] = board
+        return board
+
+    async def decide(
+        self, context: Context, decision: Callable[[AssignmentBoard], list[BaseModel]]
+    ) -> list[EventEnvelope]:
+        """Run a decision on the current board and append its events; retry when another writer won."""
+        lock = self._locks.setdefault(context.bureau, asyncio.Lock())
+        async with lock:  # one decision at a time per bureau in this process; other processes race
+            for _ in range(MAX_ATTEMPTS):
+                board = await self.current(context.bureau)
+                events = decision(board)
+                if not events:
+                    return []
+                recording = _recording(
+                    context, board_stream(context.bureau), BOARD_STREAM_TYPE, board.version
+                )
+                try:
+                    result = await self._recorder.append(recording, new_events(events))
+                except ConcurrencyError:
+                    continue
+                await self.current(context.bureau)  # apply what we just wrote
+                return result.events
+        raise ConcurrencyError(board_stream(context.bureau), -1)
+
+
+class Cases:
+    """Case aggregates (the six-step flow), folded from the case stream for each command."""
+
+    def __init__(self, recorder: EventRecorder) -> None:
+        self._recorder = recorder
+
+    async def load(self, case_id: str) -> CaseFile | None:
+        """Return the case's flow state, or None when there is no such case."""
+        envelopes = await self._recorder.read_stream(case_id)
+        if not envelopes:
+            return None
+        case = CaseFile(case_id=case_id, bureau=envelopes[0].bureau)
+        for envelope in envelopes:
+            case.apply(parse_event_data(envelope.event_type, envelope.schema_version, envelope.data))
+            case.version = envelope.version
+        return case
+
+    async def decide(
+        self, context: Context, case_id: str, decision: Callable[[CaseFile], list[BaseModel]]
+    ) -> list[EventEnvelope] | None:
+        """Run a decision on the case (None when it is not the caller's) and append its events."""
+        for _ in range(MAX_ATTEMPTS):
+            case = await self.load(case_id)
+            if case is None or case.bureau != context.bureau:
+                return None
+            events = decision(case)
+            if not events:
+                return []
+            try:
+                result = await self._recorder.append(
+                    _recording(context, case_id, "case", case.version), new_events(events)
+                )
+            except ConcurrencyError:
+                continue
+            return result.events
+        raise ConcurrencyError(case_id, -1)
+
+
+def _recording(context: Context, stream: str, stream_type: str, version: int) -> Recording:
+    return Recording(
+        stream_id=stream,
+        stream_type=stream_type,
+        expected_version=version,
+        bureau=context.bureau,
+        actor=context.actor,
+        command_id=context.command_id,
+        correlation_id=context.correlation_id,
+        causation_id=context.causation_id,
+    )
+
+
+def http_context(bureau: str, key_id: str, idempotency_key: str | None, correlation: UUID | None) -> Context:
+    """Context of a command sent over HTTP."""
+    return Context(
+        bureau=bureau,
+        actor=Actor(kind="api_key", id=key_id, bureau=bureau),
+        command_id=f"http:{bureau}:{idempotency_key or uuid.uuid4().hex}",
+        correlation_id=correlation or uuid.uuid4(),
+    )
+
+
+def policy_context(envelope: EventEnvelope, policy: str, suffix: str = "") -> Context:
+    """Context of a policy reacting to an event: idempotent per (policy, event)."""
+    return Context(
+        bureau=envelope.bureau,
+        actor=Actor(kind="service", id=f"assignment:{policy}", bureau=envelope.bureau),
+        command_id=f"{policy}:{envelope.event_id}{suffix}",
+        correlation_id=envelope.correlation_id,
+        causation_id=envelope.event_id,
+    )

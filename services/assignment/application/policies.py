@@ -1,0 +1,73 @@
+"""Policies: what the assignment service does when something happened elsewhere."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from pydantic import BaseModel
+
+from services.assignment.application.boards import Boards, Cases, policy_context
+from services.assignment.domain.casework import CaseFile
+from shared.contracts.assignment import CaseJoinedEnterprise, ConciergeAssigned, ConciergeReassigned
+from shared.contracts.envelope import EventEnvelope
+from shared.contracts.events import CaseOpened, parse_event_data
+
+
+async def assign_concierge_when_case_opened(envelope: EventEnvelope, *, boards: Boards) -> bool:
+    """Give the new case to its enterprise's concierge, a free management-post person, or the queue."""
+    opened = parse_event_data(envelope.event_type, envelope.schema_version, envelope.data)
+    assert isinstance(opened, CaseOpened)
+    context = policy_context(envelope, "assign_concierge_when_case_opened")
+    recorded = await boards.decide(
+        context,
+        lambda b: b.open_case(opened.case_id, opened.enterprise, opened.category, envelope.occurred_at),
+    )
+    return bool(recorded)
+
+
+async def release_concierge_when_case_resolved(envelope: EventEnvelope, *, boards: Boards) -> bool:
+    """Take the case off its enterprise; a concierge with nothing left takes the next waiting enterprise."""
+    context = policy_context(envelope, "release_concierge_when_case_resolved")
+    return bool(
+        await boards.decide(context, lambda b: b.resolve_case(envelope.stream_id, envelope.occurred_at))
+    )
+
+
+async def return_case_to_concierge_when_reopened(
+    envelope: EventEnvelope, *, boards: Boards, cases: Cases
+) -> bool:
+    """A case reopened by a low rating goes back to the same concierge."""
+    case = await cases.load(envelope.stream_id)
+    if case is None or case.enterprise is None or case.category is None:
+        return False
+    enterprise, category = case.enterprise, case.category
+    context = policy_context(envelope, "return_case_to_concierge_when_reopened")
+    return bool(
+        await boards.decide(context, lambda b: b.reopen_case(envelope.stream_id, enterprise, category))
+    )
+
+
+async def record_concierge_on_cases_when_assigned(
+    envelope: EventEnvelope, *, boards: Boards, cases: Cases
+) -> bool | None:
+    """Write the board's decision onto each case it concerns, so the case's own history shows it."""
+    event = parse_event_data(envelope.event_type, envelope.schema_version, envelope.data)
+    if isinstance(event, ConciergeAssigned):
+        targets = [(c, event.staff_id, event.staff_name) for c in event.case_ids]
+    elif isinstance(event, ConciergeReassigned):
+        targets = [(c, event.to_staff_id, event.to_staff_name) for c in event.case_ids]
+    elif isinstance(event, CaseJoinedEnterprise):
+        board = await boards.current(envelope.bureau)
+        targets = [(event.case_id, event.staff_id, board.staff[event.staff_id].name)]
+    else:
+        return None
+    wrote = False
+    for case_id, staff_id, name in targets:
+        context = policy_context(envelope, "record_concierge_on_cases_when_assigned", f":{case_id}")
+        decision = partial(_record, staff_id=staff_id, name=name, board_event_id=str(envelope.event_id))
+        wrote = bool(await cases.decide(context, case_id, decision)) or wrote
+    return wrote
+
+
+def _record(case: CaseFile, *, staff_id: str, name: str, board_event_id: str) -> list[BaseModel]:
+    return case.record_concierge(staff_id, name, board_event_id)

@@ -1,0 +1,67 @@
+"""The assignment service's only wiring: boards, cases, policies, calendar, HTTP routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from fastapi import FastAPI
+
+from services.assignment.application.boards import Boards, Cases
+from services.assignment.application.workload import workload_by_concierge
+from services.assignment.entrypoints import http
+from services.assignment.entrypoints.kafka import subscribe_policies
+from services.assignment.settings import AssignmentSettings
+from services.casequery.projections.case_view import CASE_VIEW
+from shared.auth.keys import ApiKeyStore
+from shared.contracts.topics import ALL_TOPICS
+from shared.eventstore.mongo import MongoRecorder, ensure_indexes
+from shared.messaging.kafka import ensure_topics, make_broker, require_ping
+from shared.service import Mongo, health_router
+from shared.workdays.seed import default_calendar
+
+TITLE = "Assignment (专责店小二) API"
+
+
+def build_app(settings: AssignmentSettings) -> FastAPI:
+    """Build the assignment FastAPI app; connections open in its lifespan."""
+    mongo = Mongo.from_settings(settings)
+    recorder = MongoRecorder(mongo.client, mongo.db)
+    boards = Boards(recorder, capacity=lambda _bureau: settings.enterprises_per_concierge)
+    cases = Cases(recorder)
+    broker = make_broker(settings, client_id="assignment")
+    subscribers = subscribe_policies(
+        broker,
+        boards=boards,
+        cases=cases,
+        group=settings.consumer_group,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await ensure_indexes(mongo.db)
+        await ensure_topics(settings, ALL_TOPICS)
+        await broker.start()
+        yield
+        await broker.stop()
+        await mongo.client.close()
+
+    async def workload(bureau: str, now: datetime) -> dict[str, dict[str, int]]:
+        return await workload_by_concierge(mongo.db[CASE_VIEW], bureau, now)
+
+    app = FastAPI(title=TITLE, lifespan=lifespan)
+    app.state.boards, app.state.cases = boards, cases
+    app.state.calendar = default_calendar()
+    app.state.workload = workload
+    app.state.api_keys = ApiKeyStore(mongo.db)
+    app.include_router(http.router)
+    app.include_router(
+        health_router(
+            "assignment",
+            {"mongodb": mongo.ping, "kafka": lambda: require_ping(broker)},
+            lambda: {"consumers": [s.health() for s in subscribers]},
+        )
+    )
+    return app
