@@ -55,6 +55,7 @@ def build_app(settings: AssignmentSettings) -> FastAPI:
     app.state.boards, app.state.cases = boards, cases
     app.state.calendar = default_calendar()
     app.state.workload = workload
+    app.state.case_views = mongo.db[CASE_VIEW]
     app.state.api_keys = ApiKeyStore(mongo.db)
     app.include_router(http.router)
     app.include_router(

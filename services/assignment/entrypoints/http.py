@@ -11,6 +11,7 @@ from fastapi import APIRouter, Header, HTTPException, Request, status
 from pydantic import BaseModel
 
 from services.assignment.application.boards import Boards, Cases, Context, http_context
+from services.assignment.application.statistics import BureauStatistics, bureau_statistics
 from services.assignment.domain.board import AssignmentBoard
 from services.assignment.domain.casework import CaseFile, StepRefused
 from services.assignment.domain.rules import AssignmentRefused
@@ -168,6 +169,13 @@ async def _cards(request: Request, bureau: str) -> list[m.StaffCard]:
             )
         )
     return cards
+
+
+@router.get("/statistics", summary="The bureau's figures: assigned, in resolution, settlements, ratings")
+async def statistics(caller: Caller, request: Request) -> BureauStatistics:
+    """Statistics of the caller's bureau, now."""
+    board = await request.app.state.boards.current(caller.bureau)
+    return await bureau_statistics(board, request.app.state.case_views, _now())
 
 
 # ---- assignments -----------------------------------------------------------------------------
