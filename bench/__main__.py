@@ -18,6 +18,11 @@ from shared.devstack.processes import free_port
 from shared.devstack.stack import SERVICES, Stack, StackConfig
 
 
+def _report(name: str, result: dict[str, object]) -> dict[str, object]:
+    print(json.dumps({name: result}, indent=2), flush=True)
+    return result
+
+
 def main() -> None:
     """Run every benchmark and print a report (and write it as JSON with --json)."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -40,15 +45,18 @@ def main() -> None:
             stack.start_servers()
             results: dict[str, object] = {}
             if args.only in (None, "appends"):
-                results["appends"] = asyncio.run(bench_appends(config.mongo_uri, args.appends))
+                results["appends"] = _report(
+                    "appends", asyncio.run(bench_appends(config.mongo_uri, args.appends))
+                )
             if args.only in (None, "rebuild"):
-                results["rebuild"] = asyncio.run(bench_rebuild(config.mongo_uri, args.events))
+                results["rebuild"] = _report(
+                    "rebuild", asyncio.run(bench_rebuild(config.mongo_uri, args.events))
+                )
             if args.only in (None, "latency"):
                 stack.start()
-                results["latency"] = asyncio.run(bench_latency(stack, args.requests))
+                results["latency"] = _report("latency", asyncio.run(bench_latency(stack, args.requests)))
         finally:
             stack.stop()
-    print(json.dumps(results, indent=2))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -10,11 +10,11 @@ from fastapi import FastAPI
 
 from services.assignment.application.boards import Boards, Cases
 from services.assignment.application.workload import workload_by_concierge
-from services.assignment.entrypoints import http
+from services.assignment.entrypoints import http, notices_http
 from services.assignment.entrypoints.kafka import subscribe_policies
 from services.assignment.settings import AssignmentSettings
 from services.casequery.projections.case_view import CASE_VIEW
-from shared.auth.keys import ApiKeyStore
+from shared.auth.keys import ApiKeyStore, BureauDirectory
 from shared.contracts.topics import ALL_TOPICS
 from shared.eventstore.mongo import MongoRecorder, ensure_indexes
 from shared.messaging.kafka import ensure_topics, make_broker, require_ping
@@ -58,6 +58,9 @@ def build_app(settings: AssignmentSettings) -> FastAPI:
     app.state.case_views = mongo.db[CASE_VIEW]
     app.state.api_keys = ApiKeyStore(mongo.db)
     app.include_router(http.router)
+    app.include_router(notices_http.router)
+    app.state.recorder = recorder
+    app.state.bureaus = BureauDirectory(mongo.db)
     app.include_router(
         health_router(
             "assignment",

@@ -107,6 +107,11 @@ class BureauDirectory:
         """Tell whether a bureau is registered."""
         return await self._db[BUREAUS].find_one({"_id": bureau_id}, {"_id": 1}) is not None
 
+    async def get(self, bureau_id: str) -> Bureau | None:
+        """Return a registered bureau."""
+        doc = await self._db[BUREAUS].find_one({"_id": bureau_id})
+        return Bureau(id=doc["_id"], name_zh=doc["name_zh"], name_en=doc["name_en"]) if doc else None
+
     async def register(self, bureau: Bureau) -> None:
         """Add or update a bureau."""
         await self._db[BUREAUS].update_one(

@@ -146,3 +146,21 @@ class ConciergeReassigned(_Event):
     reason: str
     case_ids: list[str]
     notify_enterprise: bool = True
+
+
+class NoticePublished(_Event):
+    """Leadership published the current assignments as an official notice (红头文件).
+
+    The notice is generated from this board stream up to `board_version`, so it can be regenerated
+    identically; the digests prove it.
+    """
+
+    notice_id: str
+    document_number: str
+    title: str
+    issuer: str
+    issued_on: date
+    board_version: int
+    enterprises: int
+    pdf_sha256: str
+    docx_sha256: str

@@ -174,3 +174,43 @@ async def _queued(client: httpx.AsyncClient, code: str) -> bool:
 
 async def _at_least(value: Any, expected: int) -> bool:
     return bool(await value >= expected)
+
+
+async def test_a_published_notice_is_regenerated_identically_after_the_board_moved_on(
+    bureau: httpx.AsyncClient,
+) -> None:
+    import hashlib
+
+    await add_staff(bureau, "周科长", "section_chief")
+    await add_staff(bureau, "吴科长", "section_chief")
+    cases = [await open_case(bureau, 900 + i) for i in range(2)]
+    for case_id in cases:
+        await concierge_of(bureau, case_id)
+
+    answer = await bureau.post(
+        "/api/v1/notices", json={"number_prefix": "高新财金", "issued_on": "2026-10-08"}
+    )
+    assert answer.status_code == 201, answer.text
+    notice = answer.json()
+    assert notice["document_number"] == "高新财金〔2026〕1号" and notice["enterprises"] == 2
+
+    await resolve(bureau, cases[0])  # the board moves on after publishing
+    for kind, digest in (("pdf", notice["pdf_sha256"]), ("docx", notice["docx_sha256"])):
+        document = await bureau.get(f"/api/v1/notices/{notice['notice_id']}/document.{kind}")
+        assert document.status_code == 200
+        assert hashlib.sha256(document.content).hexdigest() == digest
+    pdf = await bureau.get(f"/api/v1/notices/{notice['notice_id']}/document.pdf")
+    assert pdf.content.startswith(b"%PDF") and "filename*=UTF-8''" in pdf.headers["content-disposition"]
+
+    async def released() -> bool:
+        return (
+            len([c for c in (await bureau.get("/api/v1/concierges")).json() if c["current_enterprises"]]) == 1
+        )
+
+    await eventually(released, 30, "the first concierge released")
+    second = (
+        await bureau.post("/api/v1/notices", json={"number_prefix": "高新财金", "issued_on": "2026-10-09"})
+    ).json()
+    assert second["document_number"] == "高新财金〔2026〕2号" and second["enterprises"] == 1
+    listed = (await bureau.get("/api/v1/notices")).json()
+    assert [n["document_number"] for n in listed] == ["高新财金〔2026〕1号", "高新财金〔2026〕2号"]

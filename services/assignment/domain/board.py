@@ -24,6 +24,7 @@ from shared.contracts.assignment import (
     ConciergeReleased,
     EnterpriseQueued,
     FallbackApproved,
+    NoticePublished,
     Post,
     StaffLeaveRecorded,
     StaffMemberAdded,
@@ -75,6 +76,7 @@ class AssignmentBoard:
         self.approvals: dict[str, tuple[str, str]] = {}  # credit code -> (approval id, staff id)
         self.case_staff: dict[str, str] = {}  # every case ever assigned -> its concierge
         self.assigned_enterprises: set[str] = set()
+        self.notices: dict[str, NoticePublished] = {}
 
     # ---- reads -------------------------------------------------------------------------------
     def queue(self) -> list[EnterpriseFile]:
@@ -191,6 +193,11 @@ class AssignmentBoard:
         if not reason.strip():
             raise AssignmentRefused("a reassignment needs a reason")
         return self._reassign_away(credit_code, to_staff_id, reason, now, required=True)
+
+    def next_document_number(self, prefix: str, year: int) -> str:
+        """Return the next number of the year, e.g. 高新财金〔2026〕3号."""
+        count = sum(1 for n in self.notices.values() if n.issued_on.year == year)
+        return f"{prefix}〔{year}〕{count + 1}号"
 
     # ---- helpers -----------------------------------------------------------------------------
     def _reassign_away(
@@ -355,6 +362,10 @@ class AssignmentBoard:
         person.serving.discard(code)
         if not person.serving:
             person.idle_since = at
+
+    @apply.register
+    def _(self, e: NoticePublished, at: datetime) -> None:
+        self.notices[e.notice_id] = e
 
     @apply.register
     def _(self, e: FallbackApproved, at: datetime) -> None:

@@ -1,0 +1,101 @@
+"""Use cases: publish the current assignments as an official notice, and regenerate a published one."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from pydantic import BaseModel
+
+from services.assignment.application.boards import Boards, Context, board_stream
+from services.assignment.domain.board import AssignmentBoard
+from services.assignment.notice.content import DEFAULT_TITLE, NoticeContent, notice_from_board
+from services.assignment.notice.docx import render_docx
+from services.assignment.notice.pdf import render_pdf
+from shared.contracts.assignment import NoticePublished
+from shared.contracts.events import parse_event_data
+from shared.eventstore.recorder import EventRecorder
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A notice's two documents."""
+
+    event: NoticePublished
+    pdf: bytes
+    docx: bytes
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+async def publish_notice(
+    context: Context, *, boards: Boards, issuer: str, prefix: str, title: str | None, issued_on: date
+) -> Rendered:
+    """Render the notice from the board as it stands and record NoticePublished with its digests."""
+    rendered: list[Rendered] = []
+
+    def decide(board: AssignmentBoard) -> list[BaseModel]:
+        content = notice_from_board(
+            board,
+            issuer,
+            board.next_document_number(prefix, issued_on.year),
+            title or DEFAULT_TITLE,
+            issued_on,
+        )
+        pdf, docx = render_pdf(content), render_docx(content)
+        event = NoticePublished(
+            notice_id=str(uuid.uuid5(uuid.NAMESPACE_URL, context.command_id)),
+            document_number=content.document_number,
+            title=content.title,
+            issuer=issuer,
+            issued_on=issued_on,
+            board_version=board.version,
+            enterprises=len(content.rows),
+            pdf_sha256=_digest(pdf),
+            docx_sha256=_digest(docx),
+        )
+        rendered[:] = [Rendered(event, pdf, docx)]
+        return [event]
+
+    recorded = await boards.decide(context, decide)
+    if not rendered or not recorded:
+        raise RuntimeError("notice was not recorded")
+    return rendered[0]
+
+
+async def regenerate_notice(bureau: str, notice_id: str, *, recorder: EventRecorder) -> Rendered | None:
+    """Rebuild a published notice from the board stream up to the version it was generated from."""
+    envelopes = await recorder.read_stream(board_stream(bureau))
+    published = next(
+        (e for e in envelopes if e.event_type == "NoticePublished" and e.data["notice_id"] == notice_id), None
+    )
+    if published is None:
+        return None
+    event = NoticePublished.model_validate(published.data)
+    board = AssignmentBoard(bureau)
+    for envelope in envelopes[: event.board_version]:
+        board.apply(
+            parse_event_data(envelope.event_type, envelope.schema_version, envelope.data),
+            envelope.occurred_at,
+        )
+        board.version = envelope.version
+    content = NoticeContent(
+        event.issuer,
+        event.document_number,
+        event.title,
+        event.issued_on,
+        notice_from_board(board, event.issuer, event.document_number, event.title, event.issued_on).rows,
+    )
+    return Rendered(event, render_pdf(content), render_docx(content))
+
+
+def matches_record(rendered: Rendered) -> bool:
+    """Tell whether regenerated documents are byte-identical to what was published."""
+    return (
+        _digest(rendered.pdf) == rendered.event.pdf_sha256
+        and _digest(rendered.docx) == rendered.event.docx_sha256
+    )

@@ -1,0 +1,81 @@
+"""HTTP entry points for official notices (红头文件): publish, list, and download (regenerated)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Header, HTTPException, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.assignment.application.boards import http_context
+from services.assignment.application.notices import matches_record, publish_notice, regenerate_notice
+from shared.auth.http import Caller, Writer
+from shared.auth.keys import Role
+from shared.contracts.assignment import NoticePublished
+from shared.workdays.calendar import SHANGHAI
+
+router = APIRouter(prefix="/api/v1/notices", tags=["notices"])
+MEDIA = {
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+
+
+class PublishNotice(BaseModel):
+    """What to print on the notice; the table is the board's current assignments."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str | None = Field(default=None, max_length=100)
+    number_prefix: str = Field(default="高新", min_length=1, max_length=20, description="e.g. 高新财金")
+    issued_on: date | None = Field(default=None, description="Defaults to today (Asia/Shanghai)")
+
+
+@router.post("", status_code=201, summary="Publish the current assignments as an official notice")
+async def publish(
+    body: PublishNotice,
+    caller: Writer,
+    request: Request,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=128)] = None,
+) -> NoticePublished:
+    """Render the notice (PDF and DOCX) and record NoticePublished with the board version it came from."""
+    if caller.role is not Role.ADMIN:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only a bureau admin key may publish a notice")
+    bureau = await request.app.state.bureaus.get(caller.bureau)
+    issuer = bureau.name_zh if bureau else caller.bureau
+    rendered = await publish_notice(
+        http_context(caller.bureau, caller.key_id, idempotency_key, None),
+        boards=request.app.state.boards,
+        issuer=issuer,
+        prefix=body.number_prefix,
+        title=body.title,
+        issued_on=body.issued_on or datetime.now(SHANGHAI).date(),
+    )
+    return rendered.event
+
+
+@router.get("", summary="Notices published by your bureau")
+async def list_notices(caller: Caller, request: Request) -> list[NoticePublished]:
+    """Every notice of the caller's bureau, in publishing order."""
+    board = await request.app.state.boards.current(caller.bureau)
+    return list(board.notices.values())
+
+
+@router.get("/{notice_id}/document.{kind}", summary="Download a notice (regenerated from its events)")
+async def download(notice_id: str, kind: str, caller: Caller, request: Request) -> Response:
+    """Regenerate the PDF or DOCX from the events and check it against the published digest."""
+    if kind not in MEDIA:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "documents are .pdf or .docx")
+    rendered = await regenerate_notice(caller.bureau, notice_id, recorder=request.app.state.recorder)
+    if rendered is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"notice {notice_id} not found")
+    if not matches_record(rendered):
+        raise HTTPException(
+            status.HTTP_500_INTERNAL_SERVER_ERROR, "regenerated notice differs from the published one"
+        )
+    name = f"{rendered.event.document_number}.{kind}"
+    disposition = f"attachment; filename=notice.{kind}; filename*=UTF-8''{quote(name)}"
+    data = rendered.pdf if kind == "pdf" else rendered.docx
+    return Response(data, media_type=MEDIA[kind], headers={"Content-Disposition": disposition})
