@@ -9,8 +9,9 @@ from datetime import datetime
 from fastapi import FastAPI
 
 from services.assignment.application.boards import Boards, Cases
+from services.assignment.application.calendars import Calendars
 from services.assignment.application.workload import workload_by_concierge
-from services.assignment.entrypoints import http, notices_http
+from services.assignment.entrypoints import calendar_http, http, notices_http
 from services.assignment.entrypoints.kafka import subscribe_policies
 from services.assignment.settings import AssignmentSettings
 from services.casequery.projections.case_view import CASE_VIEW
@@ -19,7 +20,6 @@ from shared.contracts.topics import ALL_TOPICS
 from shared.eventstore.mongo import MongoRecorder, ensure_indexes
 from shared.messaging.kafka import ensure_topics, make_broker, require_ping
 from shared.service import Mongo, health_router
-from shared.workdays.seed import default_calendar
 
 TITLE = "Assignment (专责店小二) API"
 
@@ -31,10 +31,13 @@ def build_app(settings: AssignmentSettings) -> FastAPI:
     boards = Boards(recorder, capacity=lambda _bureau: settings.enterprises_per_concierge)
     cases = Cases(recorder)
     broker = make_broker(settings, client_id="assignment")
+    calendars = Calendars(recorder)
     subscribers = subscribe_policies(
         broker,
         boards=boards,
         cases=cases,
+        calendars=calendars,
+        views=mongo.db[CASE_VIEW],
         group=settings.consumer_group,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
@@ -53,12 +56,13 @@ def build_app(settings: AssignmentSettings) -> FastAPI:
 
     app = FastAPI(title=TITLE, lifespan=lifespan)
     app.state.boards, app.state.cases = boards, cases
-    app.state.calendar = default_calendar()
+    app.state.calendars = calendars
     app.state.workload = workload
     app.state.case_views = mongo.db[CASE_VIEW]
     app.state.api_keys = ApiKeyStore(mongo.db)
     app.include_router(http.router)
     app.include_router(notices_http.router)
+    app.include_router(calendar_http.router)
     app.state.recorder = recorder
     app.state.bureaus = BureauDirectory(mongo.db)
     app.include_router(

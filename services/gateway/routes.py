@@ -38,6 +38,7 @@ def route_table(settings: GatewaySettings) -> list[Route]:
         Route(ALL_METHODS, "/api/v1/assignments", settings.assignment_url),
         Route(("GET",), "/api/v1/statistics", settings.assignment_url),
         Route(ALL_METHODS, "/api/v1/notices", settings.assignment_url),
+        Route(ALL_METHODS, "/api/v1/calendar", settings.assignment_url),
     ]
 
 

@@ -33,6 +33,7 @@ class CoordinationTaskOpened(_Event):
     section: str
     description: str
     working_days: int
+    opened_at: datetime
     due_at: datetime
     due_provisional: bool
 
@@ -91,3 +92,14 @@ class CaseReopened(_Event):
 
     reason: str
     flagged_for_leadership: bool
+
+
+class CoordinationTaskDueRecomputed(_Event):
+    """A provisional due date was recomputed after its year's calendar was published; both are kept."""
+
+    task_id: str
+    previous_due_at: datetime
+    due_at: datetime
+    due_provisional: bool
+    calendar_year: int
+    calendar_version: int

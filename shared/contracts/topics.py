@@ -3,6 +3,7 @@
 INTAKE_REQUESTS = "intake.requests.v1"
 CASE_EVENTS = "case.events.v1"
 ASSIGNMENT_EVENTS = "assignment.events.v1"
+CALENDAR_EVENTS = "calendar.events.v1"
 
 
 def dlq(topic: str) -> str:
@@ -20,11 +21,13 @@ ALL_TOPICS = (
     dlq(CASE_EVENTS),
     ASSIGNMENT_EVENTS,
     dlq(ASSIGNMENT_EVENTS),
+    CALENDAR_EVENTS,
+    dlq(CALENDAR_EVENTS),
     RELAY_HEARTBEAT,
 )
 
 # Events are published on one topic per aggregate type, keyed by stream id.
-TOPIC_BY_STREAM_TYPE = {"case": CASE_EVENTS, "board": ASSIGNMENT_EVENTS}
+TOPIC_BY_STREAM_TYPE = {"case": CASE_EVENTS, "board": ASSIGNMENT_EVENTS, "calendar": CALENDAR_EVENTS}
 
 
 def topic_for(stream_type: str) -> str:

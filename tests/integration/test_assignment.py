@@ -214,3 +214,42 @@ async def test_a_published_notice_is_regenerated_identically_after_the_board_mov
     assert second["document_number"] == "高新财金〔2026〕2号" and second["enterprises"] == 1
     listed = (await bureau.get("/api/v1/notices")).json()
     assert [n["document_number"] for n in listed] == ["高新财金〔2026〕1号", "高新财金〔2026〕2号"]
+
+
+async def test_publishing_next_years_calendar_recomputes_provisional_due_dates(
+    bureau: httpx.AsyncClient,
+) -> None:
+    await add_staff(bureau, "郑科长", "section_chief")
+    case_id = await open_case(bureau, 950)
+    await concierge_of(bureau, case_id)
+    await bureau.post(
+        f"/api/v1/cases/{case_id}/clarification", json={"summary": "跨年任务", "sections": ["国库科"]}
+    )
+    # 60 working days from late 2026 always reach into 2027, which is not published yet.
+    opened = await bureau.post(
+        f"/api/v1/cases/{case_id}/tasks",
+        json={"section": "国库科", "description": "跨年", "working_days": 60},
+    )
+    assert opened.json()["detail"]["due_provisional"] is True
+    before = (await bureau.get("/api/v1/calendar/2027")).json()
+
+    wrong = await bureau.put("/api/v1/calendar/2027", json={"holidays": ["2026-12-31"]})
+    assert wrong.status_code == 422 and "outside 2027" in wrong.text
+    spring = [f"2027-02-{d:02d}" for d in range(5, 13)] + ["2027-01-01", "2027-01-04"]
+    published = await bureau.put(
+        "/api/v1/calendar/2027",
+        json={"holidays": spring, "makeup_workdays": ["2027-02-20"], "source": "测试"},
+    )
+    assert published.status_code == 201, published.text
+    assert published.json()["version"] == before["version"] + 1
+    now_in_force = (await bureau.get("/api/v1/calendar/2027")).json()
+    assert now_in_force["provisional"] is False and "2027-01-04" in now_in_force["holidays"]
+
+    async def recomputed() -> dict | None:
+        task = (await bureau.get(f"/api/v1/cases/{case_id}")).json()["tasks"][0]
+        return task if task.get("due_history") else None
+
+    task = await eventually(recomputed, 30, "the provisional due date recomputed")
+    assert task["due_provisional"] is False
+    assert task["due_history"][0]["provisional"] is True
+    assert task["due_at"] != task["due_history"][0]["due_at"]

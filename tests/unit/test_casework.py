@@ -21,7 +21,7 @@ def play(case: CaseFile, events: list) -> list:
 def test_no_task_or_resolution_before_the_problem_is_clarified() -> None:
     case = CaseFile(case_id="c1")
     with pytest.raises(StepRefused, match="clarify the problem"):
-        case.open_task("t1", "国库科", "拨付", 3, DUE)
+        case.open_task("t1", "国库科", "拨付", 3, DUE, NOW)
     with pytest.raises(StepRefused, match="clarify the problem"):
         case.resolve("done", True)
 
@@ -29,8 +29,8 @@ def test_no_task_or_resolution_before_the_problem_is_clarified() -> None:
 def test_resolution_waits_for_every_task_to_be_closed_or_cancelled() -> None:
     case = CaseFile(case_id="c1")
     play(case, case.clarify("补贴未到账", ["国库科", "预算科"]))
-    play(case, case.open_task("t1", "国库科", "拨付", 3, DUE))
-    play(case, case.open_task("t2", "预算科", "指标", 3, DUE))
+    play(case, case.open_task("t1", "国库科", "拨付", 3, DUE, NOW))
+    play(case, case.open_task("t2", "预算科", "指标", 3, DUE, NOW))
     play(case, case.close_task("t1", "已拨付"))
     with pytest.raises(StepRefused, match="t2"):
         case.resolve("done", True)
@@ -44,7 +44,7 @@ def test_resolution_waits_for_every_task_to_be_closed_or_cancelled() -> None:
 def test_chasing_marks_an_overdue_task() -> None:
     case = CaseFile(case_id="c1")
     play(case, case.clarify("x", ["国库科"]))
-    play(case, case.open_task("t1", "国库科", "拨付", 3, DUE))
+    play(case, case.open_task("t1", "国库科", "拨付", 3, DUE, NOW))
     [chased] = case.chase_task("t1", "请加快", datetime(2026, 10, 15, 9, tzinfo=SHANGHAI))
     assert chased.overdue
 

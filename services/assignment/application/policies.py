@@ -5,12 +5,16 @@ from __future__ import annotations
 from functools import partial
 
 from pydantic import BaseModel
+from pymongo.asynchronous.collection import AsyncCollection
 
-from services.assignment.application.boards import Boards, Cases, policy_context
+from services.assignment.application.boards import Boards, Cases, Context, policy_context
+from services.assignment.application.calendars import Calendars
 from services.assignment.domain.casework import CaseFile
 from shared.contracts.assignment import CaseJoinedEnterprise, ConciergeAssigned, ConciergeReassigned
-from shared.contracts.envelope import EventEnvelope
+from shared.contracts.calendar import WorkdayCalendarPublished
+from shared.contracts.envelope import Actor, EventEnvelope
 from shared.contracts.events import CaseOpened, parse_event_data
+from shared.workdays.calendar import WorkdayCalendar
 
 
 async def assign_concierge_when_case_opened(envelope: EventEnvelope, *, boards: Boards) -> bool:
@@ -71,3 +75,29 @@ async def record_concierge_on_cases_when_assigned(
 
 def _record(case: CaseFile, *, staff_id: str, name: str, board_event_id: str) -> list[BaseModel]:
     return case.record_concierge(staff_id, name, board_event_id)
+
+
+async def recompute_due_dates_when_calendar_published(
+    envelope: EventEnvelope, *, cases: Cases, calendars: Calendars, views: AsyncCollection
+) -> bool:
+    """A newly published year turns provisional due dates into final ones; the old ones stay in history."""
+    published = WorkdayCalendarPublished.model_validate(envelope.data)
+    calendar = await calendars.current()
+    wrote = False
+    async for view in views.find({"open_tasks": {"$gt": 0}}, {"bureau": 1, "tasks": 1}):
+        if not any(t["state"] == "open" and t["due_provisional"] for t in view.get("tasks", [])):
+            continue
+        context = Context(
+            bureau=view["bureau"],
+            actor=Actor(kind="service", id="assignment:recompute_due_dates", bureau=view["bureau"]),
+            command_id=f"recompute_due_dates_when_calendar_published:{envelope.event_id}:{view['_id']}",
+            correlation_id=envelope.correlation_id,
+            causation_id=envelope.event_id,
+        )
+        decision = partial(_recompute, calendar=calendar, year=published.year, version=published.version)
+        wrote = bool(await cases.decide(context, view["_id"], decision)) or wrote
+    return wrote
+
+
+def _recompute(case: CaseFile, *, calendar: WorkdayCalendar, year: int, version: int) -> list[BaseModel]:
+    return case.recompute_due_dates(calendar, year, version)

@@ -16,6 +16,7 @@ from shared.contracts.casework import (
     CoordinationTaskCancelled,
     CoordinationTaskChased,
     CoordinationTaskClosed,
+    CoordinationTaskDueRecomputed,
     CoordinationTaskOpened,
     PolicyRecommended,
     ProblemClarified,
@@ -23,7 +24,7 @@ from shared.contracts.casework import (
     RatingCollected,
 )
 from shared.contracts.events import CaseOpened
-from shared.workdays.calendar import Deadline
+from shared.workdays.calendar import Deadline, WorkdayCalendar
 
 LOW_RATING = 2
 
@@ -37,7 +38,10 @@ class Task:
     """A coordination task for a section."""
 
     section: str
+    opened_at: datetime
+    working_days: int
     due_at: datetime
+    provisional: bool
     state: str = "open"  # open | closed | cancelled
 
 
@@ -73,7 +77,13 @@ class CaseFile:
         return [ProblemClarified(summary=summary, sections=sections)]
 
     def open_task(
-        self, task_id: str, section: str, description: str, working_days: int, deadline: Deadline
+        self,
+        task_id: str,
+        section: str,
+        description: str,
+        working_days: int,
+        deadline: Deadline,
+        now: datetime,
     ) -> list[BaseModel]:
         """Step 2: ask a section to act by a due date in working days."""
         self._require_clarified("open a coordination task")
@@ -84,10 +94,32 @@ class CaseFile:
                 section=section,
                 description=description,
                 working_days=working_days,
+                opened_at=now,
                 due_at=deadline.due,
                 due_provisional=deadline.provisional,
             )
         ]
+
+    def recompute_due_dates(self, calendar: WorkdayCalendar, year: int, version: int) -> list[BaseModel]:
+        """After a year was published, recompute open tasks whose due date was provisional for it."""
+        events: list[BaseModel] = []
+        for task_id, task in sorted(self.tasks.items()):
+            if task.state != "open" or not task.provisional:
+                continue
+            deadline = calendar.add_workdays(task.opened_at, task.working_days)
+            if year not in deadline.calendar_versions:
+                continue
+            events.append(
+                CoordinationTaskDueRecomputed(
+                    task_id=task_id,
+                    previous_due_at=task.due_at,
+                    due_at=deadline.due,
+                    due_provisional=deadline.provisional,
+                    calendar_year=year,
+                    calendar_version=version,
+                )
+            )
+        return events
 
     def chase_task(self, task_id: str, note: str, now: datetime) -> list[BaseModel]:
         """Step 2: chase (催办) an open task."""
@@ -172,7 +204,11 @@ class CaseFile:
 
     @apply.register
     def _(self, e: CoordinationTaskOpened) -> None:
-        self.tasks[e.task_id] = Task(e.section, e.due_at)
+        self.tasks[e.task_id] = Task(e.section, e.opened_at, e.working_days, e.due_at, e.due_provisional)
+
+    @apply.register
+    def _(self, e: CoordinationTaskDueRecomputed) -> None:
+        self.tasks[e.task_id].due_at, self.tasks[e.task_id].provisional = e.due_at, e.due_provisional
 
     @apply.register
     def _(self, e: CoordinationTaskClosed) -> None:

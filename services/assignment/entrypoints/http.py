@@ -254,12 +254,12 @@ async def open_task(
 ) -> m.Recorded:
     """Open a coordination task due in working days (Chinese calendar, Asia/Shanghai)."""
     task_id = "t-" + _new_id(caller, idempotency_key, "task")[:8]
-    deadline = request.app.state.calendar.add_workdays(_now(), body.working_days)
+    deadline = (await request.app.state.calendars.current()).add_workdays(_now(), body.working_days)
     events = await _case_decision(
         request,
         _context(caller, idempotency_key),
         case_id,
-        lambda c: c.open_task(task_id, body.section, body.description, body.working_days, deadline),
+        lambda c: c.open_task(task_id, body.section, body.description, body.working_days, deadline, _now()),
     )
     return _answer(
         events, task_id=task_id, due_at=deadline.due.isoformat(), due_provisional=deadline.provisional

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 
 from services.casequery.application.queries import (
     CaseFilter,
@@ -45,6 +45,9 @@ class Task(BaseModel):
     chased: int
     opened_at: datetime
     outcome: str | None = None
+    due_history: list[dict[str, Any]] = Field(
+        default=[], description="Earlier due dates, e.g. provisional ones"
+    )
 
 
 class Steps(BaseModel):

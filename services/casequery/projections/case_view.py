@@ -19,6 +19,7 @@ from shared.contracts.casework import (
     CoordinationTaskCancelled,
     CoordinationTaskChased,
     CoordinationTaskClosed,
+    CoordinationTaskDueRecomputed,
     CoordinationTaskOpened,
     PolicyRecommended,
     ProblemClarified,
@@ -146,6 +147,22 @@ def _(payload: CoordinationTaskClosed, view: View, envelope: EventEnvelope) -> V
 @_apply.register
 def _(payload: CoordinationTaskCancelled, view: View, envelope: EventEnvelope) -> View:
     return _task_update(view, payload.task_id, state="cancelled", outcome=payload.reason)
+
+
+@_apply.register
+def _(payload: CoordinationTaskDueRecomputed, view: View, envelope: EventEnvelope) -> View:
+    task = next(t for t in view["tasks"] if t["task_id"] == payload.task_id)
+    history = [
+        *task.get("due_history", []),
+        {"due_at": task["due_at"], "provisional": task["due_provisional"]},
+    ]
+    return _task_update(
+        view,
+        payload.task_id,
+        due_at=payload.due_at,
+        due_provisional=payload.due_provisional,
+        due_history=history,
+    )
 
 
 @_apply.register

@@ -1,0 +1,65 @@
+"""The working-day calendar in force: seeded years, overridden by published WorkdayCalendarPublished events."""
+
+from __future__ import annotations
+
+import uuid
+
+from services.assignment.application.boards import Context, new_events
+from shared.contracts.calendar import CALENDAR_STREAM, WorkdayCalendarPublished
+from shared.eventstore.recorder import ConcurrencyError, EventRecorder, Recording
+from shared.workdays.calendar import CalendarYear, WorkdayCalendar
+from shared.workdays.seed import default_calendar
+
+
+def calendar_year(event: WorkdayCalendarPublished, published_at: object) -> CalendarYear:
+    """Return the calendar year an event publishes."""
+    from datetime import datetime
+
+    assert isinstance(published_at, datetime)
+    return CalendarYear(
+        year=event.year,
+        holidays=frozenset(event.holidays),
+        makeup_workdays=frozenset(event.makeup_workdays),
+        version=event.version,
+        published_by=event.published_by,
+        published_at=published_at,
+    )
+
+
+class Calendars:
+    """Keeps the calendar caught up with the calendar stream."""
+
+    def __init__(self, recorder: EventRecorder) -> None:
+        self._recorder = recorder
+        self._calendar = default_calendar()
+        self._version = 0
+
+    async def current(self) -> WorkdayCalendar:
+        """Return the calendar with every published year applied."""
+        for envelope in await self._recorder.read_stream(CALENDAR_STREAM, from_version=self._version + 1):
+            event = WorkdayCalendarPublished.model_validate(envelope.data)
+            self._calendar.publish(calendar_year(event, envelope.occurred_at))
+            self._version = envelope.version
+        return self._calendar
+
+    async def publish(self, context: Context, event_without_version: dict) -> WorkdayCalendarPublished:
+        """Publish (or correct) a year: its version is one more than the one in force."""
+        for _ in range(10):
+            calendar = await self.current()
+            year = calendar.year(event_without_version["year"])
+            event = WorkdayCalendarPublished(**event_without_version, version=year.version + 1)
+            recording = Recording(
+                stream_id=CALENDAR_STREAM,
+                stream_type="calendar",
+                expected_version=self._version,
+                bureau=context.bureau,
+                actor=context.actor,
+                command_id=context.command_id,
+                correlation_id=context.correlation_id or uuid.uuid4(),
+            )
+            try:
+                result = await self._recorder.append(recording, new_events([event]))
+            except ConcurrencyError:
+                continue
+            return WorkdayCalendarPublished.model_validate(result.events[0].data)
+        raise ConcurrencyError(CALENDAR_STREAM, self._version)
