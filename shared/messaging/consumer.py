@@ -105,6 +105,7 @@ class ReliableSubscriber(Generic[M]):
         description: str = "",
     ) -> None:
         self._broker = broker
+        self._topic = topic
         self._group = group
         self._model = model
         self._handle = handle
@@ -136,7 +137,12 @@ class ReliableSubscriber(Generic[M]):
 
     def health(self) -> dict[str, Any]:
         """Return counters and assignment for /healthz."""
-        return {"consumer": vars(self.stats), "assigned_partitions": self.assigned_partitions()}
+        return {
+            "topic": self._topic,
+            "group": self._group,
+            "consumer": vars(self.stats),
+            "assigned_partitions": self.assigned_partitions(),
+        }
 
     async def _decode(self, message: KafkaMessage, _default: Any) -> Any:
         # Validate here, before faststream does: an invalid message must reach the DLQ, not loop.

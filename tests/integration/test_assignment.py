@@ -155,7 +155,8 @@ async def test_a_redelivered_case_opened_event_does_not_assign_twice(
     async def duplicates_seen() -> int:
         async with httpx.AsyncClient() as http:
             health = (await http.get(f"{stack.config.url('assignment')}/healthz")).json()
-        return int(health["consumers"][0]["consumer"]["duplicates"])
+        [case_events] = [c for c in health["consumers"] if c["topic"] == CASE_EVENTS]
+        return int(case_events["consumer"]["duplicates"])
 
     before = await duplicates_seen()
     await aproduce(

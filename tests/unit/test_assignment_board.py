@@ -28,9 +28,18 @@ def enterprise(n: int) -> Enterprise:
 
 
 def play(board: AssignmentBoard, events: list[BaseModel]) -> list[BaseModel]:
-    for event in events:
-        board.apply(event, NOW)
+    """Decisions apply their events as they make them; a replay of the same events gives the same board."""
+    replayed = AssignmentBoard(board.bureau)
+    for event in board_log(board) + events:
+        replayed.apply(event, NOW)
+    board_log(board).extend(events)
+    assert replayed.queue() == board.queue() and replayed.case_staff == board.case_staff
     return events
+
+
+def board_log(board: AssignmentBoard) -> list[BaseModel]:
+    log: list[BaseModel] = board.__dict__.setdefault("_test_log", [])
+    return log
 
 
 def board_with(*people: tuple[str, Post]) -> AssignmentBoard:

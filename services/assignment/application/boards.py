@@ -76,17 +76,25 @@ class Boards:
         async with lock:  # one decision at a time per bureau in this process; other processes race
             for _ in range(MAX_ATTEMPTS):
                 board = await self.current(context.bureau)
-                events = decision(board)
-                if not events:
-                    return []
-                recording = _recording(
-                    context, board_stream(context.bureau), BOARD_STREAM_TYPE, board.version
-                )
+                version = board.version
                 try:
+                    # The decision applies its events to the board as it goes: a board that is not
+                    # saved afterwards is dropped and read again.
+                    events = decision(board)
+                    if not events:
+                        return []
+                    recording = _recording(context, board_stream(context.bureau), BOARD_STREAM_TYPE, version)
                     result = await self._recorder.append(recording, new_events(events))
                 except ConcurrencyError:
+                    self._cache.pop(context.bureau, None)
                     continue
-                await self.current(context.bureau)  # apply what we just wrote
+                except BaseException:
+                    self._cache.pop(context.bureau, None)
+                    raise
+                if result.duplicate:
+                    self._cache.pop(context.bureau, None)  # it recorded the first attempt's events, not ours
+                else:
+                    board.version = version + len(events)
                 return result.events
         raise ConcurrencyError(board_stream(context.bureau), -1)
 

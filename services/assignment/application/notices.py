@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from pydantic import BaseModel
 
@@ -17,6 +17,7 @@ from services.assignment.notice.pdf import render_pdf
 from shared.contracts.assignment import NoticePublished
 from shared.contracts.events import parse_event_data
 from shared.eventstore.recorder import EventRecorder
+from shared.workdays.calendar import SHANGHAI
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ async def publish_notice(
             docx_sha256=_digest(docx),
         )
         rendered[:] = [Rendered(event, pdf, docx)]
-        return [event]
+        return board.publish_notice(event, datetime.now(SHANGHAI))
 
     recorded = await boards.decide(context, decide)
     if not rendered or not recorded:

@@ -47,7 +47,9 @@ async def return_case_to_concierge_when_reopened(
     enterprise, category = case.enterprise, case.category
     context = policy_context(envelope, "return_case_to_concierge_when_reopened")
     return bool(
-        await boards.decide(context, lambda b: b.reopen_case(envelope.stream_id, enterprise, category))
+        await boards.decide(
+            context, lambda b: b.reopen_case(envelope.stream_id, enterprise, category, envelope.occurred_at)
+        )
     )
 
 

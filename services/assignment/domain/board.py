@@ -1,11 +1,13 @@
 """The assignment board of one bureau: its roster, who serves which enterprise, and who waits.
 
-Pure and synchronous. Decisions return events; state changes only by applying events.
+Synchronous, no I/O. State changes only by applying events. A decision applies each event as it makes
+it and returns them all (as `eventsourcing` aggregates trigger events), so a multi-step decision sees its
+own earlier steps without copying the board; whoever holds the board drops it if saving fails.
+Lookups are by index (case -> enterprise, an ordered waiting list), never a scan of all cases.
 """
 
 from __future__ import annotations
 
-import copy
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -17,6 +19,7 @@ from services.assignment.domain.rules import RULE_VERSION, AssignmentRefused, Ch
 from shared.contracts.assignment import (
     FALLBACK_POSTS,
     LEADERSHIP_POSTS,
+    MANAGEMENT_POSTS,
     CaseJoinedEnterprise,
     CaseLeftEnterprise,
     ConciergeAssigned,
@@ -77,29 +80,31 @@ class AssignmentBoard:
         self.case_staff: dict[str, str] = {}  # every case ever assigned -> its concierge
         self.assigned_enterprises: set[str] = set()
         self.notices: dict[str, NoticePublished] = {}
+        self._case_file: dict[str, str] = {}  # open case -> credit code
+        self._waiting: dict[str, None] = {}  # credit codes in queue order (insertion = oldest first)
 
     # ---- reads -------------------------------------------------------------------------------
     def queue(self) -> list[EnterpriseFile]:
         """Return the enterprises waiting for a concierge, oldest first."""
-        waiting = [f for f in self.files.values() if f.staff_id is None]
-        return sorted(waiting, key=lambda f: f.queued_at or datetime.min.replace(tzinfo=SHANGHAI))
+        return [self.files[code] for code in self._waiting]
 
     def file_of_case(self, case_id: str) -> EnterpriseFile | None:
         """Return the open file holding a case."""
-        return next((f for f in self.files.values() if case_id in f.open_cases), None)
+        code = self._case_file.get(case_id)
+        return self.files.get(code) if code else None
 
     # ---- decisions ---------------------------------------------------------------------------
     def add_staff(self, staff_id: str, name: str, post: Post, section: str, now: datetime) -> list[BaseModel]:
         """Add a person to the roster; a management-post newcomer takes the oldest waiting enterprise."""
         if staff_id in self.staff:
             raise AssignmentRefused(f"staff {staff_id} is already on the roster")
-        added = StaffMemberAdded(staff_id=staff_id, name=name, post=post, section=section)
-        return [added, *self._after([added], now).serve_queue(now)]
+        added = self._emit([StaffMemberAdded(staff_id=staff_id, name=name, post=post, section=section)], now)
+        return [*added, *self.serve_queue(now)]
 
-    def change_staff(self, staff_id: str, post: Post, section: str) -> list[BaseModel]:
+    def change_staff(self, staff_id: str, post: Post, section: str, now: datetime) -> list[BaseModel]:
         """Change a person's post or section."""
         self._person(staff_id)
-        return [StaffMemberChanged(staff_id=staff_id, post=post, section=section)]
+        return self._emit([StaffMemberChanged(staff_id=staff_id, post=post, section=section)], now)
 
     def open_case(
         self, case_id: str, enterprise: Enterprise, category: Category, now: datetime
@@ -109,35 +114,42 @@ class AssignmentBoard:
             return []  # already handled: a redelivered CaseOpened
         file = self.files.get(enterprise.credit_code)
         if file and file.staff_id:
-            return [CaseJoinedEnterprise(enterprise=enterprise, case_id=case_id, staff_id=file.staff_id)]
+            joined = CaseJoinedEnterprise(enterprise=enterprise, case_id=case_id, staff_id=file.staff_id)
+            return self._emit([joined], now)
         if file is None:
             chosen = self._choose(enterprise.credit_code, category, now)
             if chosen.staff is not None:
-                return [self._assigned(enterprise, category, [case_id], chosen)]
+                return self._emit([self._assigned(enterprise, category, [case_id], chosen)], now)
             reason = chosen.why_none
         else:
             reason = "the enterprise is already waiting for a concierge"
-        return [EnterpriseQueued(enterprise=enterprise, case_id=case_id, category=category, reason=reason)]
+        queued = EnterpriseQueued(enterprise=enterprise, case_id=case_id, category=category, reason=reason)
+        return self._emit([queued], now)
 
     def resolve_case(self, case_id: str, now: datetime) -> list[BaseModel]:
         """Take a resolved case off its enterprise; release the concierge when none is left."""
         file = self.file_of_case(case_id)
         if file is None or file.staff_id is None:
             return []
-        events: list[BaseModel] = [
-            CaseLeftEnterprise(enterprise=file.enterprise, case_id=case_id, staff_id=file.staff_id)
-        ]
-        if file.open_cases == [case_id]:
-            events.append(ConciergeReleased(enterprise=file.enterprise, staff_id=file.staff_id))
-            events += self._after(events).serve_queue(now)
+        staff_id, last = file.staff_id, file.open_cases == [case_id]
+        events = self._emit(
+            [CaseLeftEnterprise(enterprise=file.enterprise, case_id=case_id, staff_id=staff_id)], now
+        )
+        if last:
+            events += self._emit([ConciergeReleased(enterprise=file.enterprise, staff_id=staff_id)], now)
+            events += self.serve_queue(now)
         return events
 
-    def reopen_case(self, case_id: str, enterprise: Enterprise, category: Category) -> list[BaseModel]:
+    def reopen_case(
+        self, case_id: str, enterprise: Enterprise, category: Category, now: datetime
+    ) -> list[BaseModel]:
         """A reopened case goes back to the same concierge, even beyond capacity."""
         staff_id = self.case_staff.get(case_id)
         if staff_id is None or self.file_of_case(case_id):
             return []
-        return [CaseJoinedEnterprise(enterprise=enterprise, case_id=case_id, staff_id=staff_id)]
+        return self._emit(
+            [CaseJoinedEnterprise(enterprise=enterprise, case_id=case_id, staff_id=staff_id)], now
+        )
 
     def approve_fallback(
         self, approval_id: str, credit_code: str, staff_id: str, approved_by: str, note: str, now: datetime
@@ -159,7 +171,7 @@ class AssignmentBoard:
             approved_by=approved_by,
             note=note,
         )
-        return [approval, *self._after([approval]).serve_queue(now, only=credit_code)]
+        return [*self._emit([approval], now), *self.serve_queue(now, only=credit_code)]
 
     def record_leave(
         self,
@@ -178,11 +190,10 @@ class AssignmentBoard:
         leave = StaffLeaveRecorded(
             staff_id=staff_id, leave_id=leave_id, first_day=first_day, last_day=last_day, reason=reason
         )
-        events: list[BaseModel] = [leave]
+        events = self._emit([leave], now)
         if first_day <= now.astimezone(SHANGHAI).date() <= last_day:
             for code in sorted(person.serving):
-                board = self._after(events)
-                events += board._reassign_away(code, deputy, f"{person.name} on leave: {reason}", now)
+                events += self._reassign_away(code, deputy, f"{person.name} on leave: {reason}", now)
         return events
 
     def reassign(self, credit_code: str, to_staff_id: str, reason: str, now: datetime) -> list[BaseModel]:
@@ -193,6 +204,12 @@ class AssignmentBoard:
         if not reason.strip():
             raise AssignmentRefused("a reassignment needs a reason")
         return self._reassign_away(credit_code, to_staff_id, reason, now, required=True)
+
+    def publish_notice(self, notice: NoticePublished, now: datetime) -> list[BaseModel]:
+        """Record a published notice (its number must be the next of its year)."""
+        if notice.document_number in {n.document_number for n in self.notices.values()}:
+            raise AssignmentRefused(f"document number {notice.document_number} is already used")
+        return self._emit([notice], now)
 
     def next_document_number(self, prefix: str, year: int) -> str:
         """Return the next number of the year, e.g. 高新财金〔2026〕3号."""
@@ -217,40 +234,49 @@ class AssignmentBoard:
             chosen = self._choose(credit_code, file.category, now, exclude=file.staff_id)
             to_staff_id = chosen.staff.staff_id if chosen.staff else None
         if to_staff_id is None:
-            return [
-                EnterpriseQueued(
-                    enterprise=file.enterprise,
-                    case_id=file.open_cases[0],
-                    category=file.category,
-                    reason=f"{reason}; no eligible replacement",
-                )
-            ]
-        target = self.staff[to_staff_id]
-        return [
-            ConciergeReassigned(
+            queued = EnterpriseQueued(
                 enterprise=file.enterprise,
-                from_staff_id=file.staff_id,
-                to_staff_id=to_staff_id,
-                to_staff_name=target.name,
-                reason=reason,
-                case_ids=list(file.open_cases),
+                case_id=file.open_cases[0],
+                category=file.category,
+                reason=f"{reason}; no eligible replacement",
             )
-        ]
+            return self._emit([queued], now)
+        moved = ConciergeReassigned(
+            enterprise=file.enterprise,
+            from_staff_id=file.staff_id,
+            to_staff_id=to_staff_id,
+            to_staff_name=self.staff[to_staff_id].name,
+            reason=reason,
+            case_ids=list(file.open_cases),
+        )
+        return self._emit([moved], now)
 
     def serve_queue(self, now: datetime, only: str | None = None) -> list[BaseModel]:
         """Assign free concierges to waiting enterprises, oldest first."""
         events: list[BaseModel] = []
-        board = self
-        for file in self.queue():
-            if only and file.enterprise.credit_code != only:
+        for code in [only] if only else list(self._waiting):
+            if code not in self._waiting:
                 continue
-            chosen = board._choose(file.enterprise.credit_code, file.category, now)
-            if chosen.staff is None:
-                continue
-            event = board._assigned(file.enterprise, file.category, list(file.open_cases), chosen)
-            events.append(event)
-            board = board._after([event])
+            if not self._anyone_could_serve(now):
+                break
+            file = self.files[code]
+            chosen = self._choose(code, file.category, now)
+            if chosen.staff is not None:
+                events += self._emit(
+                    [self._assigned(file.enterprise, file.category, list(file.open_cases), chosen)], now
+                )
         return events
+
+    def _anyone_could_serve(self, now: datetime) -> bool:
+        # Stops a pass over a long queue as soon as nobody is left to assign (clerks never count).
+        today = now.astimezone(SHANGHAI).date()
+        approved = {staff_id for _, staff_id in self.approvals.values()}
+        return any(
+            len(s.serving) < self.capacity
+            and not s.on_leave(today)
+            and (s.post in MANAGEMENT_POSTS or s.staff_id in approved)
+            for s in self.staff.values()
+        )
 
     def _choose(
         self, credit_code: str, category: Category, now: datetime, exclude: str | None = None
@@ -287,12 +313,11 @@ class AssignmentBoard:
         except KeyError:
             raise AssignmentRefused(f"no staff member {staff_id} in bureau {self.bureau}") from None
 
-    def _after(self, events: list[BaseModel], now: datetime | None = None) -> AssignmentBoard:
-        """Return a copy with events applied, to decide the next step of a multi-event decision."""
-        board = copy.deepcopy(self)
+    def _emit(self, events: list[BaseModel], now: datetime) -> list[BaseModel]:
+        """Apply events as they are decided and return them, for the caller to record."""
         for event in events:
-            board.apply(event, now or datetime.now(SHANGHAI))
-        return board
+            self.apply(event, now)
+        return events
 
     # ---- evolution ---------------------------------------------------------------------------
     @singledispatchmethod
@@ -323,6 +348,8 @@ class AssignmentBoard:
         person.served_total += 1
         person.experience[e.category.value] += 1
         self.case_staff.update({c: e.staff_id for c in e.case_ids})
+        self._case_file.update({c: code for c in e.case_ids})
+        self._waiting.pop(code, None)
         self.assigned_enterprises.add(code)
         self.approvals.pop(code, None)
 
@@ -335,17 +362,21 @@ class AssignmentBoard:
             self.staff[e.staff_id].serving.add(code)
         file.open_cases.append(e.case_id)
         self.case_staff[e.case_id] = e.staff_id
+        self._case_file[e.case_id] = code
 
     @apply.register
     def _(self, e: EnterpriseQueued, at: datetime) -> None:
         code = e.enterprise.credit_code
         file = self.files.get(code)
+        self._case_file[e.case_id] = code
         if file is None:
             self.files[code] = EnterpriseFile(e.enterprise, e.category, [e.case_id], None, at)
+            self._waiting[code] = None
             return
         if file.staff_id is not None:  # its concierge was taken away with no replacement
             self.staff[file.staff_id].serving.discard(code)
             file.staff_id, file.queued_at = None, at
+            self._waiting[code] = None
         if e.case_id not in file.open_cases:
             file.open_cases.append(e.case_id)
 
@@ -353,11 +384,13 @@ class AssignmentBoard:
     def _(self, e: CaseLeftEnterprise, at: datetime) -> None:
         file = self.files[e.enterprise.credit_code]
         file.open_cases.remove(e.case_id)
+        self._case_file.pop(e.case_id, None)
 
     @apply.register
     def _(self, e: ConciergeReleased, at: datetime) -> None:
         code = e.enterprise.credit_code
-        self.files.pop(code, None)
+        for case_id in self.files.pop(code).open_cases:
+            self._case_file.pop(case_id, None)
         person = self.staff[e.staff_id]
         person.serving.discard(code)
         if not person.serving:

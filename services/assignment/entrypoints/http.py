@@ -106,7 +106,7 @@ async def change_staff(
     events = await _board_decision(
         request,
         _context(caller, idempotency_key),
-        lambda b: b.change_staff(staff_id, body.post, body.section),
+        lambda b: b.change_staff(staff_id, body.post, body.section, _now()),
     )
     return _answer(events)
 
