@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from bench.appends import bench_appends
+from bench.assignment import bench_assignment
 from bench.latency import bench_latency
 from bench.rebuild import bench_rebuild
 from shared.devstack.processes import free_port
@@ -30,7 +31,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000, help="events for the rebuild benchmark")
     parser.add_argument("--requests", type=int, default=200, help="HTTP requests at 20/s for latency")
     parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--only", choices=["appends", "rebuild", "latency"], help="run one benchmark")
+    parser.add_argument(
+        "--only", choices=["appends", "rebuild", "latency", "assignment"], help="run one benchmark"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         config = StackConfig(
@@ -52,9 +55,14 @@ def main() -> None:
                 results["rebuild"] = _report(
                     "rebuild", asyncio.run(bench_rebuild(config.mongo_uri, args.events))
                 )
-            if args.only in (None, "latency"):
+            if args.only in (None, "latency", "assignment"):
                 stack.start()
+            if args.only in (None, "latency"):
                 results["latency"] = _report("latency", asyncio.run(bench_latency(stack, args.requests)))
+            if args.only in (None, "assignment"):
+                results["assignment"] = _report(
+                    "assignment", asyncio.run(bench_assignment(stack, args.requests))
+                )
         finally:
             stack.stop()
     if args.json:

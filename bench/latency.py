@@ -35,12 +35,12 @@ async def watch_inserts(collection: Any, seen: dict[str, float], ready: asyncio.
             seen.setdefault(str(change["documentKey"]["_id"]), time.perf_counter())
 
 
-async def at_fixed_rate(n: int, send: Any) -> None:
-    """Call send(i) n times at RATE_PER_S, without waiting for each to finish."""
+async def at_fixed_rate(n: int, send: Any, rate: float = RATE_PER_S) -> None:
+    """Call send(i) n times at `rate` per second, without waiting for each to finish."""
     tasks = []
     start = time.perf_counter()
     for i in range(n):
-        await asyncio.sleep(max(0.0, start + i / RATE_PER_S - time.perf_counter()))
+        await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
         tasks.append(asyncio.create_task(send(i)))
     await asyncio.gather(*tasks)
 
