@@ -22,7 +22,9 @@ async def replay(views: CaseViews, recorder: MongoRecorder, after: int, page: in
     """Apply every event after a position in pages; return the last position applied."""
     position = after
     while batch := await recorder.read_all(position, page):
-        await views.apply_batch(batch)
+        cases = [e for e in batch if e.stream_type == "case"]  # the global order holds every stream
+        if cases:
+            await views.apply_batch(cases)
         position = batch[-1].position or position
         if bar is not None:
             bar.update(len(batch))

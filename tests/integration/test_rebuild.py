@@ -18,7 +18,9 @@ pytestmark = pytest.mark.integration
 
 async def live_view_caught_up(db: AsyncDatabase) -> list[dict] | None:
     """Return the live view once it reflects every event in the store, else None."""
-    cursor = await db.events.aggregate([{"$group": {"_id": "$stream_id", "v": {"$max": "$version"}}}])
+    cursor = await db.events.aggregate(
+        [{"$match": {"stream_type": "case"}}, {"$group": {"_id": "$stream_id", "v": {"$max": "$version"}}}]
+    )
     heads = {d["_id"]: d["v"] async for d in cursor}
     views = [d async for d in db.case_view.find().sort("_id", 1)]
     return views if {v["_id"]: v["version"] for v in views} == heads else None

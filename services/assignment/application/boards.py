@@ -56,6 +56,14 @@ class Boards:
 
     async def current(self, bureau: str) -> AssignmentBoard:
         """Return the bureau's board, caught up with its stream."""
+        # The lock keeps a read from replaying events that a decision in flight already applied.
+        async with self._lock(bureau):
+            return await self._caught_up(bureau)
+
+    def _lock(self, bureau: str) -> asyncio.Lock:
+        return self._locks.setdefault(bureau, asyncio.Lock())
+
+    async def _caught_up(self, bureau: str) -> AssignmentBoard:
         board = self._cache.get(bureau) or AssignmentBoard(bureau, self._capacity(bureau))
         for envelope in await self._recorder.read_stream(
             board_stream(bureau), from_version=board.version + 1
@@ -72,10 +80,9 @@ class Boards:
         self, context: Context, decision: Callable[[AssignmentBoard], list[BaseModel]]
     ) -> list[EventEnvelope]:
         """Run a decision on the current board and append its events; retry when another writer won."""
-        lock = self._locks.setdefault(context.bureau, asyncio.Lock())
-        async with lock:  # one decision at a time per bureau in this process; other processes race
+        async with self._lock(context.bureau):  # one decision at a time per bureau here; processes race
             for _ in range(MAX_ATTEMPTS):
-                board = await self.current(context.bureau)
+                board = await self._caught_up(context.bureau)
                 version = board.version
                 try:
                     # The decision applies its events to the board as it goes: a board that is not

@@ -74,4 +74,4 @@ async def publish_year(
         )
     except ValidationError as exc:
         reasons = "; ".join(str(e["msg"]) for e in exc.errors())
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, reasons) from exc
+        raise HTTPException(422, reasons) from exc
