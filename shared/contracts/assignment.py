@@ -164,3 +164,9 @@ class NoticePublished(_Event):
     enterprises: int
     pdf_sha256: str
     docx_sha256: str
+
+
+class ConciergeCapacitySet(_Event):
+    """The bureau set how many enterprises one concierge serves at a time (default one)."""
+
+    enterprises_per_concierge: int = Field(ge=1, le=20)

@@ -151,3 +151,12 @@ def test_a_management_post_newcomer_takes_the_oldest_waiting_enterprise() -> Non
     events = play(board, board.add_staff("new", "新科长", Post.SECTION_CHIEF, "国库科", NOW))
     assert isinstance(events[-1], ConciergeAssigned) and events[-1].case_ids == ["c1"]
     assert board.queue() == []
+
+
+def test_capacity_is_a_bureau_setting_and_raising_it_serves_the_queue() -> None:
+    board = board_with(("a", Post.SECTION_CHIEF))
+    play(board, board.open_case("c1", enterprise(1), FUNDS, NOW))
+    play(board, board.open_case("c2", enterprise(2), FUNDS, NOW))
+    events = play(board, board.set_capacity(2, NOW))
+    assert isinstance(events[-1], ConciergeAssigned) and events[-1].staff_id == "a"
+    assert board.queue() == [] and board.staff["a"].serving == {credit_code(1), credit_code(2)}

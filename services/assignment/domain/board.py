@@ -23,6 +23,7 @@ from shared.contracts.assignment import (
     CaseJoinedEnterprise,
     CaseLeftEnterprise,
     ConciergeAssigned,
+    ConciergeCapacitySet,
     ConciergeReassigned,
     ConciergeReleased,
     EnterpriseQueued,
@@ -204,6 +205,13 @@ class AssignmentBoard:
         if not reason.strip():
             raise AssignmentRefused("a reassignment needs a reason")
         return self._reassign_away(credit_code, to_staff_id, reason, now, required=True)
+
+    def set_capacity(self, enterprises_per_concierge: int, now: datetime) -> list[BaseModel]:
+        """Change how many enterprises one concierge serves; a higher number lets waiting ones be served."""
+        if enterprises_per_concierge == self.capacity:
+            return []
+        events = self._emit([ConciergeCapacitySet(enterprises_per_concierge=enterprises_per_concierge)], now)
+        return events + self.serve_queue(now)
 
     def publish_notice(self, notice: NoticePublished, now: datetime) -> list[BaseModel]:
         """Record a published notice (its number must be the next of its year)."""
@@ -395,6 +403,10 @@ class AssignmentBoard:
         person.serving.discard(code)
         if not person.serving:
             person.idle_since = at
+
+    @apply.register
+    def _(self, e: ConciergeCapacitySet, at: datetime) -> None:
+        self.capacity = e.enterprises_per_concierge
 
     @apply.register
     def _(self, e: NoticePublished, at: datetime) -> None:
