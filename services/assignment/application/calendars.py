@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+from datetime import datetime
 
 from services.assignment.application.boards import Context, new_events
 from shared.contracts.calendar import CALENDAR_STREAM, WorkdayCalendarPublished
@@ -11,11 +11,8 @@ from shared.workdays.calendar import CalendarYear, WorkdayCalendar
 from shared.workdays.seed import default_calendar
 
 
-def calendar_year(event: WorkdayCalendarPublished, published_at: object) -> CalendarYear:
+def calendar_year(event: WorkdayCalendarPublished, published_at: datetime) -> CalendarYear:
     """Return the calendar year an event publishes."""
-    from datetime import datetime
-
-    assert isinstance(published_at, datetime)
     return CalendarYear(
         year=event.year,
         holidays=frozenset(event.holidays),
@@ -55,7 +52,7 @@ class Calendars:
                 bureau=context.bureau,
                 actor=context.actor,
                 command_id=context.command_id,
-                correlation_id=context.correlation_id or uuid.uuid4(),
+                correlation_id=context.correlation_id,
             )
             try:
                 result = await self._recorder.append(recording, new_events([event]))
