@@ -82,7 +82,9 @@ class Boards:
         """Run a decision on the current board and append its events; retry when another writer won."""
         async with self._lock(context.bureau):  # one decision at a time per bureau here; processes race
             for _ in range(MAX_ATTEMPTS):
-                board = await self._caught_up(context.bureau)
+                # Optimistic: decide on the cached board without reading the stream first; if another
+                # process appended meanwhile the append fails, the cache is dropped and we read again.
+                board = self._cache.get(context.bureau) or await self._caught_up(context.bureau)
                 version = board.version
                 try:
                     # The decision applies its events to the board as it goes: a board that is not
