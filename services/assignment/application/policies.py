@@ -17,7 +17,7 @@ from shared.contracts.events import CaseOpened, parse_event_data
 from shared.workdays.calendar import WorkdayCalendar
 
 
-async def assign_concierge_when_case_opened(envelope: EventEnvelope, *, boards: Boards) -> bool:
+async def assign_concierge_when_case_opened(envelope: EventEnvelope, *, boards: Boards, cases: Cases) -> bool:
     """Give the new case to its enterprise's concierge, a free management-post person, or the queue."""
     opened = parse_event_data(envelope.event_type, envelope.schema_version, envelope.data)
     assert isinstance(opened, CaseOpened)
@@ -26,6 +26,10 @@ async def assign_concierge_when_case_opened(envelope: EventEnvelope, *, boards: 
         context,
         lambda b: b.open_case(opened.case_id, opened.enterprise, opened.category, envelope.occurred_at),
     )
+    # Write the concierge onto the case now rather than after a round trip through Kafka; the subscriber
+    # of board events does the same with the same command ids, so its later write is a no-op.
+    for board_event in recorded:
+        await record_concierge_on_cases_when_assigned(board_event, boards=boards, cases=cases)
     return bool(recorded)
 
 

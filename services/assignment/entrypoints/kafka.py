@@ -33,7 +33,7 @@ def subscribe_policies(
 
     async def on_case_event(envelope: EventEnvelope) -> bool | None:
         if envelope.event_type == "CaseOpened":
-            return await assign_concierge_when_case_opened(envelope, boards=boards)
+            return await assign_concierge_when_case_opened(envelope, boards=boards, cases=cases)
         if envelope.event_type == "CaseResolved":
             return await release_concierge_when_case_resolved(envelope, boards=boards)
         if envelope.event_type == "CaseReopened":
