@@ -11,7 +11,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from bench.appends import bench_appends
+from bench.appends import bench_append_scale, bench_appends
 from bench.assignment import bench_assignment
 from bench.latency import bench_latency
 from bench.rebuild import bench_rebuild
@@ -28,11 +28,15 @@ def main() -> None:
     """Run every benchmark and print a report (and write it as JSON with --json)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--appends", type=int, default=1000, help="appends per sequential run")
+    parser.add_argument(
+        "--store-sizes", type=int, nargs=2, default=(10_000, 1_000_000), metavar=("SMALL", "LARGE"),
+        help="events in the store for the append-latency-at-scale comparison",
+    )
     parser.add_argument("--events", type=int, default=100_000, help="events for the rebuild benchmark")
     parser.add_argument("--requests", type=int, default=200, help="HTTP requests at 20/s for latency")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
-        "--only", choices=["appends", "rebuild", "latency", "assignment"], help="run one benchmark"
+        "--only", choices=["appends", "scale", "rebuild", "latency", "assignment"], help="run one benchmark"
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
@@ -50,6 +54,10 @@ def main() -> None:
             if args.only in (None, "appends"):
                 results["appends"] = _report(
                     "appends", asyncio.run(bench_appends(config.mongo_uri, args.appends))
+                )
+            if args.only in (None, "scale"):
+                results["append_scale"] = _report(
+                    "append_scale", asyncio.run(bench_append_scale(config.mongo_uri, *args.store_sizes))
                 )
             if args.only in (None, "rebuild"):
                 results["rebuild"] = _report(

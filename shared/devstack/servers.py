@@ -26,7 +26,17 @@ def tansu(host: str, port: int, log_dir: Path) -> Child:
     return Child("kafka (tansu)", argv, dict(os.environ), log_dir / "tansu.log")
 
 
-def secantus(host: str, port: int, storage: Path, log_dir: Path) -> Child:
+def default_cache_size() -> str:
+    """Return mongod's default WiredTiger cache size for this machine: half of (RAM - 1 GB), at least 256 MB.
+
+    SecantusDB's own default is a fixed 1 GB; a store of a million events outgrows it, and every append
+    then pays for cache evictions that mongod (the production default) would not.
+    """
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{max(256, (ram - 2**30) // 2 // 2**20)}M"
+
+
+def secantus(host: str, port: int, storage: Path, log_dir: Path, cache_size: str | None = None) -> Child:
     """Return a SecantusDB child serving the MongoDB wire protocol with data under storage."""
     storage.mkdir(parents=True, exist_ok=True)
     argv = [
@@ -41,6 +51,8 @@ def secantus(host: str, port: int, storage: Path, log_dir: Path) -> Child:
         str(storage),
         "--log-level",
         "WARNING",
+        "--cache-size",
+        cache_size or default_cache_size(),
     ]
     return Child("mongodb (secantusdb)", argv, dict(os.environ), log_dir / "secantusdb.log")
 

@@ -52,6 +52,7 @@ class StackConfig:
     mongodb_uri: str | None = None  # set: use that MongoDB, start none
     database: str = "concierge"
     log_level: str = "INFO"
+    mongo_cache_size: str | None = None  # embedded SecantusDB's WiredTiger cache; None: as mongod sizes it
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StackConfig:
@@ -67,6 +68,7 @@ class StackConfig:
             mongodb_uri=env.get("MONGODB_URI") or None,
             database=env.get("MONGODB_DATABASE", "concierge"),
             log_level=env.get("LOG_LEVEL", "INFO"),
+            mongo_cache_size=env.get("EMBEDDED_MONGODB_CACHE_SIZE") or None,
         )
 
     @property
@@ -120,7 +122,7 @@ class Stack:
         if c.mongodb_uri is None and (self.mongo is None or not self.mongo.alive):
             storage = c.var_dir / "mongo"
             self.mongo = servers.start_and_wait(
-                servers.secantus(c.host, c.mongo_port, storage, self.logs), c.host, c.mongo_port
+                servers.secantus(c.host, c.mongo_port, storage, self.logs, c.mongo_cache_size), c.host, c.mongo_port
             )
 
     async def _seed(self, known: dict[str, str]) -> dict[str, str]:
