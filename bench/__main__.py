@@ -29,7 +29,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--appends", type=int, default=1000, help="appends per sequential run")
     parser.add_argument(
-        "--store-sizes", type=int, nargs=2, default=(10_000, 1_000_000), metavar=("SMALL", "LARGE"),
+        "--store-sizes",
+        type=int,
+        nargs=2,
+        default=(10_000, 1_000_000),
+        metavar=("SMALL", "LARGE"),
         help="events in the store for the append-latency-at-scale comparison",
     )
     parser.add_argument("--events", type=int, default=100_000, help="events for the rebuild benchmark")

@@ -122,7 +122,9 @@ class Stack:
         if c.mongodb_uri is None and (self.mongo is None or not self.mongo.alive):
             storage = c.var_dir / "mongo"
             self.mongo = servers.start_and_wait(
-                servers.secantus(c.host, c.mongo_port, storage, self.logs, c.mongo_cache_size), c.host, c.mongo_port
+                servers.secantus(c.host, c.mongo_port, storage, self.logs, c.mongo_cache_size),
+                c.host,
+                c.mongo_port,
             )
 
     async def _seed(self, known: dict[str, str]) -> dict[str, str]:

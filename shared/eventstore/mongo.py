@@ -9,7 +9,8 @@ appends as cheap as a plain insert while no reader can skip an event committed l
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from shared.eventstore.recorder import AppendResult, ConcurrencyError, NewEvent,
 EVENTS = "events"
 META = "eventstore_meta"
 HEAD_ID = "head"
+KNOWN_STREAMS = 100_000  # streams whose reached version an append can trust without a lookup
 
 
 def connect(uri: str) -> AsyncMongoClient:
@@ -71,6 +73,9 @@ class MongoRecorder:
         self._client = client
         self._db = db
         self._events: AsyncCollection = db[EVENTS]
+        # Events are never deleted, so a version this process has seen exists for good: an append that
+        # expects it needs no gap check. Bounded, least recently used first out.
+        self._reached: OrderedDict[str, int] = OrderedDict()
 
     async def append(self, recording: Recording, events: Sequence[NewEvent]) -> AppendResult:
         """Append all events or none; idempotent per command id."""
@@ -83,12 +88,25 @@ class MongoRecorder:
                 await self._insert_many(recording, docs)
         except (DuplicateKeyError, BulkWriteError, ConcurrencyError) as exc:
             return await self._resolve_conflict(recording, exc)
+        self._saw(envelopes)
         return AppendResult(envelopes)
+
+    def _saw(self, envelopes: Iterable[EventEnvelope]) -> None:
+        for e in envelopes:
+            if e.version > self._reached.get(e.stream_id, 0):
+                self._reached[e.stream_id] = e.version
+            self._reached.move_to_end(e.stream_id)
+        while len(self._reached) > KNOWN_STREAMS:
+            self._reached.popitem(last=False)
 
     async def _insert_one(self, recording: Recording, doc: dict[str, Any]) -> None:
         # The unique index rejects a taken version; what it cannot see is a gap (expecting a version the
-        # stream never reached), so check that the expected version exists: one equality lookup.
-        if recording.expected_version > 0:
+        # stream never reached), so check that the expected version exists: one equality lookup, saved
+        # when this process has already seen the stream reach it (a command handler read it first).
+        if (
+            0 < recording.expected_version
+            and self._reached.get(recording.stream_id, 0) < recording.expected_version
+        ):
             await self._check_version_exists(recording)
         await self._events.insert_one(doc)
 
@@ -129,7 +147,9 @@ class MongoRecorder:
         if recorded_until is not None:
             query["recorded_at"] = {"$lte": recorded_until}
         cursor = self._events.find(query).sort("version", ASCENDING)
-        return [from_document(d) async for d in cursor]
+        envelopes = [from_document(d) async for d in cursor]
+        self._saw(envelopes)
+        return envelopes
 
     async def read_all(
         self, after_position: int = 0, limit: int = 1000, up_to: int | None = None
