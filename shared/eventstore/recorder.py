@@ -29,7 +29,6 @@ class NewEvent:
     schema_version: int
     data: dict[str, Any]
     occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    event_id: UUID = field(default_factory=uuid.uuid4)
 
 
 @dataclass(frozen=True)
@@ -81,11 +80,23 @@ def to_millis(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
+EVENT_IDS = uuid.UUID("6f1c2a4e-8a51-4c1e-9d0b-2f4b7c3e5a10")  # namespace of derived event ids
+
+
+def event_id_for(command_id: str, seq: int) -> UUID:
+    """Return the id of a command's seq-th event: the same on every retry of the command.
+
+    Deriving it makes a retried command collide on the event id itself, so idempotency needs no index
+    of its own, and consumers deduplicating by event id see a retry as the same event.
+    """
+    return uuid.uuid5(EVENT_IDS, f"{command_id}#{seq}")
+
+
 def envelopes_for(recording: Recording, events: Sequence[NewEvent], now: datetime) -> list[EventEnvelope]:
     """Build the envelopes of a command's events, numbered after the expected version."""
     return [
         EventEnvelope(
-            event_id=e.event_id,
+            event_id=event_id_for(recording.command_id, i - 1),
             event_type=e.event_type,
             schema_version=e.schema_version,
             stream_id=recording.stream_id,
