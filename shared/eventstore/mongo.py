@@ -179,13 +179,18 @@ class MongoRecorder:
         `up_to` is a head the caller knows was reached (the sequencer's own), saving a read.
         """
         head = up_to if up_to is not None else await self.head_position()
-        if head <= after_position:
-            return []
-        query = {"position": {"$gt": after_position, "$lte": head}}
-        cursor = (
-            self._events.find(query, batch_size=min(limit, 5000)).sort("position", ASCENDING).limit(limit)
-        )
-        return [from_document(d) async for d in cursor]
+        # Positions are dense, so a window of `limit` positions holds at most `limit` events. A bounded
+        # range is what keeps paging cheap: SecantusDB sorts a whole open-ended range ($gt alone) before
+        # applying the limit, which made a replay of 100,000 events quadratic.
+        low = after_position
+        while low < head:
+            high = min(head, low + limit)
+            query = {"position": {"$gt": low, "$lte": high}}
+            cursor = self._events.find(query, batch_size=min(limit, 5000)).sort("position", ASCENDING)
+            if page := [from_document(d) async for d in cursor]:
+                return page
+            low = high  # an empty window (positions skipped after a crash) is passed over, never ends the read
+        return []
 
     async def head_position(self) -> int:
         """Return the highest global position that readers may see."""
