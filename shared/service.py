@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.config import ConnectionSettings, configure_logging
+from shared.contracts.topics import ALL_TOPICS
 from shared.eventstore.mongo import connect
+from shared.messaging.kafka import ensure_topics
 
 log = logging.getLogger(__name__)
 HealthCheck = Callable[[], Awaitable[object]]
@@ -36,6 +40,23 @@ class Mongo:
     async def ping(self) -> object:
         """Round-trip to the server."""
         return await self.db.command("ping")
+
+
+def broker_lifespan(
+    settings: ConnectionSettings, mongo: Mongo, broker: KafkaBroker, prepare: Callable[[], Awaitable[object]]
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Lifespan of a service that consumes Kafka: prepare its collections, create the topics, run the broker."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await prepare()
+        await ensure_topics(settings, ALL_TOPICS)
+        await broker.start()
+        yield
+        await broker.stop()
+        await mongo.client.close()
+
+    return lifespan
 
 
 def health_router(

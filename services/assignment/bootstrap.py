@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 
 from fastapi import FastAPI
@@ -16,10 +14,9 @@ from services.assignment.entrypoints.kafka import subscribe_policies
 from services.assignment.settings import AssignmentSettings
 from services.casequery.projections.case_view import CASE_VIEW
 from shared.auth.keys import ApiKeyStore, BureauDirectory
-from shared.contracts.topics import ALL_TOPICS
 from shared.eventstore.mongo import MongoRecorder, ensure_indexes
-from shared.messaging.kafka import ensure_topics, make_broker, require_ping
-from shared.service import Mongo, health_router
+from shared.messaging.kafka import make_broker, require_ping
+from shared.service import Mongo, broker_lifespan, health_router
 
 TITLE = "Assignment (专责店小二) API"
 
@@ -42,19 +39,12 @@ def build_app(settings: AssignmentSettings) -> FastAPI:
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await ensure_indexes(mongo.db)
-        await ensure_topics(settings, ALL_TOPICS)
-        await broker.start()
-        yield
-        await broker.stop()
-        await mongo.client.close()
-
     async def workload(bureau: str, now: datetime) -> dict[str, dict[str, int]]:
         return await workload_by_concierge(mongo.db[CASE_VIEW], bureau, now)
 
-    app = FastAPI(title=TITLE, lifespan=lifespan)
+    app = FastAPI(
+        title=TITLE, lifespan=broker_lifespan(settings, mongo, broker, lambda: ensure_indexes(mongo.db))
+    )
     app.state.boards, app.state.cases = boards, cases
     app.state.calendars = calendars
     app.state.workload = workload

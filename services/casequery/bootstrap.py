@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
 from services.casequery.entrypoints import http
@@ -12,11 +9,10 @@ from services.casequery.entrypoints.kafka import subscribe_case_view
 from services.casequery.projections.case_view import CASE_VIEW, CaseViews, ensure_view_indexes
 from services.casequery.settings import CaseQuerySettings
 from shared.auth.keys import ApiKeyStore
-from shared.contracts.topics import ALL_TOPICS
 from shared.eventstore.mongo import MongoRecorder
 from shared.messaging.consumer import Deduplicator
-from shared.messaging.kafka import ensure_topics, make_broker, require_ping
-from shared.service import Mongo, health_router
+from shared.messaging.kafka import make_broker, require_ping
+from shared.service import Mongo, broker_lifespan, health_router
 
 TITLE = "Case query API"
 
@@ -34,16 +30,10 @@ def build_app(settings: CaseQuerySettings) -> FastAPI:
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await ensure_view_indexes(mongo.db[CASE_VIEW])
-        await ensure_topics(settings, ALL_TOPICS)
-        await broker.start()
-        yield
-        await broker.stop()
-        await mongo.client.close()
-
-    app = FastAPI(title=TITLE, lifespan=lifespan)
+    app = FastAPI(
+        title=TITLE,
+        lifespan=broker_lifespan(settings, mongo, broker, lambda: ensure_view_indexes(mongo.db[CASE_VIEW])),
+    )
     app.state.views = mongo.db[CASE_VIEW]
     app.state.recorder = recorder
     app.state.api_keys = ApiKeyStore(mongo.db)

@@ -19,26 +19,15 @@ from shared.service import Mongo
 
 
 async def replay(views: CaseViews, recorder: MongoRecorder, after: int, page: int, bar: tqdm | None) -> int:
-    """Apply every event after a position in pages; return the last position applied.
-
-    The next page is read while this one is written: decoding and folding run here, the writes in the
-    database, so overlapping them keeps both busy.
-    """
+    """Apply every event after a position in pages; return the last position applied."""
     position = after
-    batch = await recorder.read_all(position, page)
-    while batch:
+    while batch := await recorder.read_all(position, page):
+        cases = [e for e in batch if e.stream_type == "case"]  # the global order holds every stream
+        if cases:
+            await views.apply_batch(cases)
         position = batch[-1].position or position
-        following = asyncio.ensure_future(recorder.read_all(position, page))
-        try:
-            cases = [e for e in batch if e.stream_type == "case"]  # the global order holds every stream
-            if cases:
-                await views.apply_batch(cases)
-        except BaseException:
-            following.cancel()
-            raise
         if bar is not None:
             bar.update(len(batch))
-        batch = await following
     return position
 
 

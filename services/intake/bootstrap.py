@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import FastAPI
@@ -12,11 +10,10 @@ from services.intake.entrypoints import http
 from services.intake.entrypoints.kafka import subscribe_intake_requests
 from services.intake.settings import IntakeSettings
 from shared.auth.keys import ApiKeyStore, Authenticator, BureauDirectory
-from shared.contracts.topics import ALL_TOPICS
 from shared.eventstore.mongo import MongoRecorder, ensure_indexes
 from shared.eventstore.recorder import EventRecorder
-from shared.messaging.kafka import ensure_topics, make_broker, require_ping
-from shared.service import Mongo, health_router
+from shared.messaging.kafka import make_broker, require_ping
+from shared.service import Mongo, broker_lifespan, health_router
 
 TITLE = "Intake (立案) API"
 
@@ -47,16 +44,9 @@ def build_app(settings: IntakeSettings, overrides: Overrides | None = None) -> F
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await ensure_indexes(mongo.db)
-        await ensure_topics(settings, ALL_TOPICS)
-        await broker.start()
-        yield
-        await broker.stop()
-        await mongo.client.close()
-
-    app = FastAPI(title=TITLE, lifespan=lifespan)
+    app = FastAPI(
+        title=TITLE, lifespan=broker_lifespan(settings, mongo, broker, lambda: ensure_indexes(mongo.db))
+    )
     app.state.recorder = MongoRecorder(mongo.client, mongo.db)
     app.state.api_keys = ApiKeyStore(mongo.db)
     app.state.broker = broker

@@ -179,7 +179,7 @@ class MongoRecorder:
         `up_to` is a head the caller knows was reached (the sequencer's own), saving a read.
         """
         head = up_to if up_to is not None else await self.head_position()
-        # Positions are dense, so a window of `limit` positions holds at most `limit` events. A bounded
+        # Positions are unique, so a window of `limit` positions holds at most `limit` events. A bounded
         # range is what keeps paging cheap: SecantusDB sorts a whole open-ended range ($gt alone) before
         # applying the limit, which made a replay of 100,000 events quadratic.
         low = after_position

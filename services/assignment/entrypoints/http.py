@@ -75,6 +75,16 @@ async def _case_decision(
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
 
 
+async def _step(
+    request: Request,
+    caller: Principal,
+    key: str | None,
+    case_id: str,
+    decide: Callable[[CaseFile], list[BaseModel]],
+) -> m.Recorded:
+    return _answer(await _case_decision(request, _context(caller, key), case_id, decide))
+
+
 # ---- roster ----------------------------------------------------------------------------------
 @router.post("/staff", status_code=201, responses=REFUSED, summary="Add a person to the roster")
 async def add_staff(
@@ -236,13 +246,8 @@ async def clarify(
     case_id: str, body: m.Clarify, caller: Writer, request: Request, idempotency_key: IdempotencyKey = None
 ) -> m.Recorded:
     """Record the clarified problem and the sections involved."""
-    return _answer(
-        await _case_decision(
-            request,
-            _context(caller, idempotency_key),
-            case_id,
-            lambda c: c.clarify(body.summary, body.sections),
-        )
+    return await _step(
+        request, caller, idempotency_key, case_id, lambda c: c.clarify(body.summary, body.sections)
     )
 
 
@@ -278,13 +283,8 @@ async def chase(
     idempotency_key: IdempotencyKey = None,
 ) -> m.Recorded:
     """Chase an open task."""
-    return _answer(
-        await _case_decision(
-            request,
-            _context(caller, idempotency_key),
-            case_id,
-            lambda c: c.chase_task(task_id, body.note, _now()),
-        )
+    return await _step(
+        request, caller, idempotency_key, case_id, lambda c: c.chase_task(task_id, body.note, _now())
     )
 
 
@@ -303,10 +303,8 @@ async def close_task(
     idempotency_key: IdempotencyKey = None,
 ) -> m.Recorded:
     """Close a task with its outcome."""
-    return _answer(
-        await _case_decision(
-            request, _context(caller, idempotency_key), case_id, lambda c: c.close_task(task_id, body.outcome)
-        )
+    return await _step(
+        request, caller, idempotency_key, case_id, lambda c: c.close_task(task_id, body.outcome)
     )
 
 
@@ -325,10 +323,8 @@ async def cancel_task(
     idempotency_key: IdempotencyKey = None,
 ) -> m.Recorded:
     """Cancel a task with a reason."""
-    return _answer(
-        await _case_decision(
-            request, _context(caller, idempotency_key), case_id, lambda c: c.cancel_task(task_id, body.reason)
-        )
+    return await _step(
+        request, caller, idempotency_key, case_id, lambda c: c.cancel_task(task_id, body.reason)
     )
 
 
@@ -337,13 +333,8 @@ async def procedure(
     case_id: str, body: m.Procedure, caller: Writer, request: Request, idempotency_key: IdempotencyKey = None
 ) -> m.Recorded:
     """Log a procedure handled on the enterprise's behalf."""
-    return _answer(
-        await _case_decision(
-            request,
-            _context(caller, idempotency_key),
-            case_id,
-            lambda c: c.handle_procedure(body.description),
-        )
+    return await _step(
+        request, caller, idempotency_key, case_id, lambda c: c.handle_procedure(body.description)
     )
 
 
@@ -352,13 +343,8 @@ async def resolve(
     case_id: str, body: m.Resolve, caller: Writer, request: Request, idempotency_key: IdempotencyKey = None
 ) -> m.Recorded:
     """Resolve the case (all tasks closed or cancelled first)."""
-    return _answer(
-        await _case_decision(
-            request,
-            _context(caller, idempotency_key),
-            case_id,
-            lambda c: c.resolve(body.summary, body.settlement_intent),
-        )
+    return await _step(
+        request, caller, idempotency_key, case_id, lambda c: c.resolve(body.summary, body.settlement_intent)
     )
 
 
@@ -367,13 +353,8 @@ async def recommend(
     case_id: str, body: m.Policy, caller: Writer, request: Request, idempotency_key: IdempotencyKey = None
 ) -> m.Recorded:
     """Record a policy explained to the enterprise."""
-    return _answer(
-        await _case_decision(
-            request,
-            _context(caller, idempotency_key),
-            case_id,
-            lambda c: c.recommend_policy(body.policy, body.note),
-        )
+    return await _step(
+        request, caller, idempotency_key, case_id, lambda c: c.recommend_policy(body.policy, body.note)
     )
 
 
@@ -382,11 +363,6 @@ async def rate(
     case_id: str, body: m.Rating, caller: Writer, request: Request, idempotency_key: IdempotencyKey = None
 ) -> m.Recorded:
     """Record the enterprise's rating; 1 or 2 reopens the case for the same concierge."""
-    return _answer(
-        await _case_decision(
-            request,
-            _context(caller, idempotency_key),
-            case_id,
-            lambda c: c.collect_rating(body.rating, body.comment),
-        )
+    return await _step(
+        request, caller, idempotency_key, case_id, lambda c: c.collect_rating(body.rating, body.comment)
     )
