@@ -24,6 +24,10 @@ class Role(StrEnum):
     STAFF = "staff"  # bureau staff: submit and read cases
     INTEGRATION = "integration"  # another system of the bureau
     VIEWER = "viewer"  # read only
+    OPERATOR = "operator"  # the zone's operators: zone-wide data (the working-day calendar), bureau "zone"
+
+
+ZONE = "zone"  # the pseudo-bureau of the zone administration (管委会), holder of operator keys
 
 
 WRITE_ROLES = frozenset({Role.ADMIN, Role.STAFF, Role.INTEGRATION})

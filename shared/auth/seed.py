@@ -8,8 +8,9 @@ from pathlib import Path
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.auth.keys import ApiKeyStore, Bureau, BureauDirectory, Role
+from shared.auth.keys import ZONE, ApiKeyStore, Bureau, BureauDirectory, Role
 
+ZONE_BUREAU = Bureau(id=ZONE, name_zh="高新区管委会", name_en="High-tech Zone Administration")
 DEMO_BUREAUS = (
     Bureau(id="finance", name_zh="财政金融局", name_en="Finance & Financial Bureau"),
     Bureau(id="innovation", name_zh="创新发展局", name_en="Innovation & Development Bureau"),
@@ -39,4 +40,14 @@ async def seed_demo(db: AsyncDatabase, known: dict[str, str]) -> dict[str, str]:
         if principal is None or principal.bureau != bureau.id:
             key = await keys.issue(bureau.id, Role.ADMIN, "demo key (make run)")
         result[bureau.id] = key
+    result["operator"] = await _operator_key(directory, keys, known.get("operator", ""))
     return result
+
+
+async def _operator_key(directory: BureauDirectory, keys: ApiKeyStore, known: str) -> str:
+    """A zone operator key: publishes the working-day calendar for every bureau."""
+    await directory.register(ZONE_BUREAU)
+    principal = await keys.authenticate(known) if known else None
+    if principal is not None and principal.role is Role.OPERATOR:
+        return known
+    return await keys.issue(ZONE, Role.OPERATOR, "demo zone operator key (make run)")

@@ -1,0 +1,77 @@
+"""Text that users type: strict strings, trimmed, never blank, and safe for storage and documents.
+
+Why: what a user types ends up in MongoDB (UTF-8 only: a lone surrogate fails there with a 500), in
+DOCX (XML 1.0 forbids most control characters) and in PDFs (the font must cover it). Refusing such
+characters at the door, with a reason, is simpler than escaping them in every format later.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+# Tab, newline and carriage return are the only control characters XML 1.0 allows; free text may hold them.
+MULTILINE_CONTROLS = frozenset("\t\n\r")
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"  # ids that enter from outside: letters, digits, _ and -
+
+
+def _refuse_unsafe(value: str, allowed: frozenset[str]) -> str:
+    for ch in value:
+        if ch in allowed:
+            continue
+        category = unicodedata.category(ch)
+        if category == "Cs":
+            raise ValueError("text holds a lone surrogate (not valid Unicode)")
+        if category == "Cc" or ch in "\ufffe\uffff":
+            raise ValueError(f"text holds the control character U+{ord(ch):04X}")
+    return value
+
+
+def _one_line(value: str) -> str:
+    return _refuse_unsafe(value, frozenset())
+
+
+def _multiline(value: str) -> str:
+    return _refuse_unsafe(value, MULTILINE_CONTROLS)
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+_LINE = AfterValidator(_one_line)
+_PARA = AfterValidator(_multiline)
+_FILLED = AfterValidator(_not_blank)
+
+
+def _limits(n: int) -> StringConstraints:
+    return StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=n)
+
+
+# One-line fields (names, titles, sections, reasons): stripped, not blank, no control characters.
+Line50 = Annotated[str, _limits(50), _LINE, _FILLED]
+Line200 = Annotated[str, _limits(200), _LINE, _FILLED]
+Line500 = Annotated[str, _limits(500), _LINE, _FILLED]
+# Free text (descriptions, summaries, comments): as above, but tabs and line breaks are allowed.
+Text500 = Annotated[str, _limits(500), _PARA, _FILLED]
+Text2000 = Annotated[str, _limits(2000), _PARA, _FILLED]
+Text5000 = Annotated[str, _limits(5000), _PARA, _FILLED]
+Text10000 = Annotated[str, _limits(10_000), _PARA, _FILLED]
+# Optional free text that may be empty (a note, a comment).
+OptionalText500 = Annotated[
+    str, StringConstraints(strict=True, strip_whitespace=True, max_length=500), _PARA
+]
+OptionalText2000 = Annotated[
+    str, StringConstraints(strict=True, strip_whitespace=True, max_length=2000), _PARA
+]
+
+
+Identifier = Annotated[
+    str,
+    StringConstraints(strict=True, pattern=ID_PATTERN),
+    Field(description="An id: 1-64 characters of A-Z a-z 0-9 _ -, starting with a letter or digit"),
+]
