@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from services.assignment.application.boards import Boards, Cases
 from services.assignment.application.calendars import Calendars
 from services.assignment.application.workload import workload_by_concierge
-from services.assignment.entrypoints import calendar_http, http, notices_http
+from services.assignment.entrypoints import calendar_http, http, notices_http, settings_http
 from services.assignment.entrypoints.kafka import subscribe_policies
 from services.assignment.settings import AssignmentSettings
 from services.casequery.projections.case_view import CASE_VIEW
@@ -53,6 +53,7 @@ def build_app(settings: AssignmentSettings) -> FastAPI:
     app.include_router(http.router)
     app.include_router(notices_http.router)
     app.include_router(calendar_http.router)
+    app.include_router(settings_http.router)
     app.state.recorder = recorder
     app.state.bureaus = BureauDirectory(mongo.db)
     app.include_router(
