@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-unit test-integration bench rebuild contracts lint clean
+.PHONY: install run test test-unit test-integration fuzz bench rebuild contracts lint clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "need Python 3.11: make PYTHON=/path/to/python3.11"; exit 1; }
@@ -27,6 +27,11 @@ test-unit: $(STAMP)
 
 test-integration: $(STAMP)
 	$(PY) -m pytest tests/integration
+
+FUZZ_SECONDS ?= 1800
+FUZZ_SEED ?= $(shell date +%s)
+fuzz: $(STAMP)  ## fuzz the whole published API through the gateway for FUZZ_SECONDS (new seed each run)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_SEED=$(FUZZ_SEED) $(PY) -m pytest tests/integration/test_fuzz_api.py -s -q --timeout=$$(( $(FUZZ_SECONDS) + 600 ))
 
 bench: $(STAMP)  ## benchmarks with ratios against raw ceilings (not part of make test)
 	$(PY) -m bench

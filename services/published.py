@@ -76,7 +76,7 @@ def asyncapi() -> dict[str, Any]:
         boards=unused,
         cases=unused,
         calendars=unused,
-        views=unused,
+        summaries=unused,
         group="assignment",
         fetch_max_wait_ms=20,
     )

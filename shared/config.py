@@ -18,11 +18,18 @@ class ConnectionSettings(BaseSettings):
         "mongodb://127.0.0.1:27017/?directConnection=true", validation_alias="MONGODB_URI"
     )
     mongodb_database: str = Field("concierge", validation_alias="MONGODB_DATABASE")
+    # Fail fast when MongoDB is down: the driver's 30 s default lets requests pile up behind it, each
+    # holding a connection, while a quick 503 with Retry-After tells the caller what to do.
+    mongodb_server_selection_timeout_ms: int = Field(
+        3000, ge=100, validation_alias="MONGODB_SERVER_SELECTION_TIMEOUT_MS"
+    )
     kafka_partitions: int = Field(4, ge=1, validation_alias="KAFKA_PARTITIONS")
     kafka_replication_factor: int = Field(1, ge=1, validation_alias="KAFKA_REPLICATION_FACTOR")
     # Idle fetches wait this long: aiokafka's 500 ms default would add half a second per hop.
     kafka_fetch_max_wait_ms: int = Field(10, ge=1, validation_alias="KAFKA_FETCH_MAX_WAIT_MS")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+    # Consumers' processed-message markers (dedupe by event id) expire after this; far beyond broker retention.
+    processed_marker_ttl_days: int = Field(30, ge=1, le=3650, validation_alias="PROCESSED_MARKER_TTL_DAYS")
 
 
 def configure_logging(level: str) -> None:

@@ -1,23 +1,29 @@
-"""What every service process shares: MongoDB connection, health endpoint, and running under uvicorn."""
+"""What every service process shares: MongoDB connection, health endpoint, error safety net, uvicorn."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
+import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC
 
+import bson.errors
 import uvicorn
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
+from pymongo import errors as mongo_errors
 from pymongo.asynchronous.database import AsyncDatabase
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.config import ConnectionSettings, configure_logging
 from shared.contracts.topics import ALL_TOPICS
-from shared.eventstore.mongo import connect
 from shared.messaging.kafka import ensure_topics
 
 log = logging.getLogger(__name__)
@@ -33,8 +39,15 @@ class Mongo:
 
     @classmethod
     def from_settings(cls, settings: ConnectionSettings) -> Mongo:
-        """Connect lazily (the driver connects on first use)."""
-        client = connect(settings.mongodb_uri)
+        """Connect lazily (the driver connects on first use); fail fast while the server is down."""
+        timeout_ms = settings.mongodb_server_selection_timeout_ms
+        client: AsyncMongoClient = AsyncMongoClient(
+            settings.mongodb_uri,
+            tz_aware=True,  # as shared.eventstore.mongo.connect: datetimes read back aware (UTC)
+            tzinfo=UTC,
+            serverSelectionTimeoutMS=timeout_ms,
+            connectTimeoutMS=timeout_ms,
+        )
         return cls(client, client[settings.mongodb_database])
 
     async def ping(self) -> object:
@@ -88,3 +101,108 @@ def serve(app: FastAPI, host: str, port: int, log_level: str) -> None:
     uvicorn.run(
         app, host=host, port=port, log_level=log_level.lower(), access_log=False, timeout_graceful_shutdown=5
     )
+
+
+# -- The safety net: whatever a caller sends, the answer is a clear 4xx or a 503, never a bare 500. --
+
+RETRY_AFTER_S = 5  # what a 503 asks the caller to wait; MongoDB's server selection fails within a few seconds
+
+
+def _printable(text: str) -> str:
+    """Return text that encodes as UTF-8: a lone surrogate echoed back would itself fail the answer."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _problem(status: int, loc: list[str], msg: str, kind: str, **headers: str) -> JSONResponse:
+    return JSONResponse(
+        {"detail": [{"loc": loc, "msg": _printable(msg), "type": kind}]}, status_code=status, headers=headers
+    )
+
+
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    # FastAPI's own handler echoes the input, which fails to encode when it holds a lone surrogate.
+    assert isinstance(exc, RequestValidationError)
+    detail = [
+        {
+            "loc": [p if isinstance(p, int) else _printable(str(p)) for p in error.get("loc", ())],
+            "msg": _printable(str(error.get("msg", "invalid"))),
+            "type": str(error.get("type", "value_error")),
+        }
+        for error in exc.errors()
+    ]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+    # A number beyond 8 bytes (BSON int64) or a date past year 9999 can only come from the input.
+    return _problem(
+        422, ["body"], f"数值或日期超出范围 / a number or date is out of range: {exc}", "out_of_range"
+    )
+
+
+async def _not_storable(request: Request, exc: Exception) -> JSONResponse:
+    return _problem(422, ["body"], f"内容无法保存 / the input cannot be stored: {exc}", "not_storable")
+
+
+async def _not_unicode(request: Request, exc: Exception) -> JSONResponse:
+    return _problem(422, ["body"], "文本不是有效的 Unicode / text is not valid Unicode", "not_unicode")
+
+
+async def _too_large(request: Request, exc: Exception) -> JSONResponse:
+    return _problem(413, ["body"], f"内容过大 / the request is too large to record: {exc}", "too_large")
+
+
+async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("MongoDB unavailable for %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    return JSONResponse(
+        {
+            "detail": f"数据库暂不可用，请稍后重试 / MongoDB is unavailable ({type(exc).__name__}); retry later"
+        },
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
+def control_character_in(text: str) -> str | None:
+    """Return the first control (or non-character) code point of text as U+XXXX, or None."""
+    for ch in text:
+        if unicodedata.category(ch) in ("Cc", "Cs") or ch in "\ufffe\uffff":
+            return f"U+{ord(ch):04X}"
+    return None
+
+
+class RefuseControlCharactersInPath:
+    """ASGI middleware: a path whose decoded form holds a control character is refused with 400 and why.
+
+    No id of this system holds one, and such text would otherwise reach MongoDB, logs and proxies."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse or pass the request on."""
+        if scope["type"] == "http":
+            found = control_character_in(scope.get("path", ""))
+            if found:
+                reason = f"路径含控制字符 / the path holds the control character {found}"
+                await JSONResponse({"detail": reason}, status_code=400)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map hostile or unstorable input to 4xx, a database outage to 503 + Retry-After; every service calls it."""
+    app.add_middleware(RefuseControlCharactersInPath)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(OverflowError, _out_of_range)
+    app.add_exception_handler(bson.errors.InvalidDocument, _not_storable)
+    app.add_exception_handler(bson.errors.InvalidStringData, _not_storable)
+    app.add_exception_handler(UnicodeEncodeError, _not_unicode)
+    app.add_exception_handler(mongo_errors.DocumentTooLarge, _too_large)
+    app.add_exception_handler(mongo_errors.ConnectionFailure, _database_down)  # incl. server selection
+    app.add_exception_handler(mongo_errors.ExecutionTimeout, _database_down)
+    app.add_exception_handler(mongo_errors.WTimeoutError, _database_down)
+    # EventTooLarge is new in the event store; guarded so this works before and after it lands.
+    too_large = getattr(importlib.import_module("shared.eventstore.recorder"), "EventTooLarge", None)
+    if isinstance(too_large, type) and issubclass(too_large, Exception):
+        app.add_exception_handler(too_large, _too_large)

@@ -66,6 +66,9 @@ async def mongo_db(infra: Servers) -> AsyncIterator[AsyncDatabase]:
     await client.close()
 
 
+TEST_RATE_PER_SECOND = "0"  # no per-key limit in test stacks
+
+
 def stack_config(workdir: Path) -> StackConfig:
     """A stack on free ports with its data under workdir."""
     return StackConfig(
@@ -74,6 +77,9 @@ def stack_config(workdir: Path) -> StackConfig:
         mongo_port=free_port(),
         ports={s.name: free_port() for s in SERVICES},
         log_level="WARNING",
+        # Tests drive one key far harder than a person would (polling, bursts of 300 requests); the per-key
+        # limit itself is tested on the gateway alone (tests/unit/test_gateway_rate_limit.py).
+        service_env_overrides={"GATEWAY_RATE_PER_SECOND": TEST_RATE_PER_SECOND},
     )
 
 

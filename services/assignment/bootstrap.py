@@ -2,60 +2,118 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI
 
+from services.assignment.adapters.board_snapshots import BOARD_SNAPSHOTS, BoardSnapshots, MongoBoardSnapshots
 from services.assignment.application.boards import Boards, Cases
 from services.assignment.application.calendars import Calendars
-from services.assignment.application.workload import workload_by_concierge
-from services.assignment.entrypoints import calendar_http, http, notices_http, settings_http
+from services.assignment.application.scheduled import run_leave_checks
+from services.assignment.entrypoints import (
+    calendar_http,
+    case_steps_http,
+    http,
+    notices_http,
+    roster_http,
+    settings_http,
+)
 from services.assignment.entrypoints.kafka import subscribe_policies
+from services.assignment.projections.case_summaries import CASE_SUMMARIES, CaseSummaries, MongoCaseSummaries
 from services.assignment.settings import AssignmentSettings
-from services.casequery.projections.case_view import CASE_VIEW
-from shared.auth.keys import ApiKeyStore, BureauDirectory
+from shared.auth.keys import BUREAUS, ApiKeyStore, Authenticator, BureauDirectory
 from shared.eventstore.mongo import MongoRecorder, ensure_indexes
+from shared.eventstore.recorder import EventRecorder
+from shared.idempotency import IdempotencyStore, MongoIdempotencyStore
 from shared.messaging.kafka import make_broker, require_ping
 from shared.service import Mongo, broker_lifespan, health_router
 
 TITLE = "Assignment (专责店小二) API"
+IDEMPOTENCY = "assignment_idempotency"  # recorded answers to Idempotency-Keys, owned by this service
+
+
+@dataclass
+class Ports:
+    """What the service needs from outside; the real adapters in build_app, fakes in unit tests."""
+
+    recorder: EventRecorder
+    api_keys: Authenticator
+    bureaus: Any  # BureauDirectory: get(bureau_id) -> Bureau | None (for the notice's issuer)
+    idempotency: IdempotencyStore
+    summaries: CaseSummaries
+    snapshots: BoardSnapshots | None = None
+    capacity: int = 1
+
+
+def mount(app: FastAPI, ports: Ports) -> tuple[Boards, Cases, Calendars]:
+    """Put the aggregates' repositories and the ports on the app and include every router."""
+    boards = Boards(ports.recorder, capacity=lambda _bureau: ports.capacity, snapshots=ports.snapshots)
+    cases, calendars = Cases(ports.recorder), Calendars(ports.recorder)
+    app.state.boards, app.state.cases, app.state.calendars = boards, cases, calendars
+    app.state.recorder, app.state.api_keys, app.state.bureaus = ports.recorder, ports.api_keys, ports.bureaus
+    app.state.idempotency, app.state.summaries = ports.idempotency, ports.summaries
+    for module in (http, roster_http, case_steps_http, notices_http, calendar_http, settings_http):
+        app.include_router(module.router)
+    return boards, cases, calendars
 
 
 def build_app(settings: AssignmentSettings) -> FastAPI:
     """Build the assignment FastAPI app; connections open in its lifespan."""
     mongo = Mongo.from_settings(settings)
-    recorder = MongoRecorder(mongo.client, mongo.db)
-    boards = Boards(recorder, capacity=lambda _bureau: settings.enterprises_per_concierge)
-    cases = Cases(recorder)
     broker = make_broker(settings, client_id="assignment")
-    calendars = Calendars(recorder)
+    recorder = MongoRecorder(mongo.client, mongo.db)
+
+    async def prepare() -> None:
+        await ensure_indexes(mongo.db)
+        # Statistics read one bureau's summaries; a published calendar year reads those with open tasks.
+        await mongo.db[CASE_SUMMARIES].create_index("bureau")
+        await mongo.db[CASE_SUMMARIES].create_index("open_tasks")
+
+    async def bureau_ids() -> list[str]:
+        # Every registered bureau (auth's small directory); a bureau with no board has no leaves to check.
+        return [str(doc["_id"]) async for doc in mongo.db[BUREAUS].find({}, {"_id": 1})]
+
+    serving = broker_lifespan(settings, mongo, broker, prepare)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with serving(app):
+            checks = (
+                asyncio.create_task(run_leave_checks(boards, bureau_ids, settings.leave_check_seconds))
+                if settings.leave_check_seconds > 0
+                else None
+            )
+            yield
+            if checks:
+                checks.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await checks
+
+    app = FastAPI(title=TITLE, lifespan=lifespan)
+    ports = Ports(
+        recorder=recorder,
+        api_keys=ApiKeyStore(mongo.db),
+        bureaus=BureauDirectory(mongo.db),
+        idempotency=MongoIdempotencyStore(mongo.db[IDEMPOTENCY]),
+        summaries=MongoCaseSummaries(mongo.db[CASE_SUMMARIES], recorder),
+        snapshots=MongoBoardSnapshots(mongo.db[BOARD_SNAPSHOTS]),
+        capacity=settings.enterprises_per_concierge,
+    )
+    boards, cases, calendars = mount(app, ports)
     subscribers = subscribe_policies(
         broker,
         boards=boards,
         cases=cases,
         calendars=calendars,
-        views=mongo.db[CASE_VIEW],
+        summaries=ports.summaries,
         group=settings.consumer_group,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
-
-    async def workload(bureau: str, now: datetime) -> dict[str, dict[str, int]]:
-        return await workload_by_concierge(mongo.db[CASE_VIEW], bureau, now)
-
-    app = FastAPI(
-        title=TITLE, lifespan=broker_lifespan(settings, mongo, broker, lambda: ensure_indexes(mongo.db))
-    )
-    app.state.boards, app.state.cases = boards, cases
-    app.state.calendars = calendars
-    app.state.workload = workload
-    app.state.case_views = mongo.db[CASE_VIEW]
-    app.state.api_keys = ApiKeyStore(mongo.db)
-    app.include_router(http.router)
-    app.include_router(notices_http.router)
-    app.include_router(calendar_http.router)
-    app.include_router(settings_http.router)
-    app.state.recorder = recorder
-    app.state.bureaus = BureauDirectory(mongo.db)
     app.include_router(
         health_router(
             "assignment",

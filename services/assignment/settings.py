@@ -14,3 +14,5 @@ class AssignmentSettings(ConnectionSettings):
     port: int = 8104
     consumer_group: str = "assignment"
     enterprises_per_concierge: int = 1
+    # Seconds between leave checks (leaves start and end on their own days); 0 turns the check off.
+    leave_check_seconds: float = 300.0

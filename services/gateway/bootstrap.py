@@ -1,4 +1,8 @@
-"""The gateway: one base URL for the whole API, proxying to whichever service answers."""
+"""The gateway: one base URL for the whole API, proxying to whichever service answers.
+
+Limits (settings, env prefix GATEWAY_): a token bucket per API key (429 + Retry-After), a body size (413),
+upstream timeouts and a connection pool (503 + Retry-After). Each answer carries a JSON `detail` saying why.
+"""
 
 from __future__ import annotations
 
@@ -11,46 +15,43 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from services import published
+from services.gateway.limits import TokenBuckets, caller_key, retry_after
+from services.gateway.proxy import BodyTooLarge, forward, read_body
 from services.gateway.routes import Route, resolve, route_table, upstreams
 from services.gateway.settings import GatewaySettings
-
-HOP_BY_HOP = {
-    "connection",
-    "keep-alive",
-    "transfer-encoding",
-    "te",
-    "trailer",
-    "upgrade",
-    "host",
-    "content-length",
-}
+from shared.service import install_error_handlers
 
 
-def build_app(settings: GatewaySettings) -> FastAPI:
-    """Build the gateway app."""
+def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """Build the gateway app; `transport` replaces the network in tests (a stub upstream)."""
     routes = route_table(settings)
+    buckets = TokenBuckets(settings.rate_per_second, settings.rate_burst, settings.rate_keys)
     state: dict[str, httpx.AsyncClient] = {}
     documents: dict[str, dict] = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-        state["client"] = httpx.AsyncClient(timeout=settings.timeout_s, limits=limits)
+        limits = httpx.Limits(max_connections=settings.max_connections, max_keepalive_connections=50)
+        timeout = httpx.Timeout(
+            settings.timeout_s, connect=settings.connect_timeout_s, pool=settings.pool_timeout_s
+        )
+        state["client"] = httpx.AsyncClient(timeout=timeout, limits=limits, transport=transport)
         yield
         await state["client"].aclose()
 
     app = FastAPI(
         title="专责店小二 API gateway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
+    install_error_handlers(app)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
         async def check(url: str) -> str:
             try:
                 answer = await state["client"].get(f"{url}/healthz", timeout=3.0)
-                return "ok" if answer.status_code == 200 else f"down: {answer.status_code}"
             except httpx.HTTPError as exc:
                 return f"down: {type(exc).__name__}"
+            return "ok" if answer.status_code == 200 else f"degraded: {_failing_checks(answer)}"
 
         names = upstreams(settings)
         results = dict(zip(names, await asyncio.gather(*(check(u) for u in names.values())), strict=True))
@@ -66,31 +67,46 @@ def build_app(settings: GatewaySettings) -> FastAPI:
 
     @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     async def proxy(path: str, request: Request) -> Response:
+        wait = buckets.take(
+            caller_key(_authorization(request), request.client.host if request.client else None)
+        )
+        if wait:
+            return JSONResponse(
+                {
+                    "detail": f"请求过于频繁 / too many requests for this API key: at most "
+                    f"{settings.rate_per_second:g} a second (bursts of {settings.rate_burst}); retry later"
+                },
+                status_code=429,
+                headers={"Retry-After": retry_after(wait)},
+            )
         route = resolve(routes, request.method, "/" + path)
         if route == "method":
             return JSONResponse({"detail": f"{request.method} is not allowed on /{path}"}, status_code=405)
         if not isinstance(route, Route):
             return JSONResponse({"detail": f"no API at /{path}"}, status_code=404)
-        return await forward(state["client"], route, request)
+        try:
+            body = await read_body(request, settings.max_body_bytes)
+        except BodyTooLarge as exc:
+            limit = settings.max_body_bytes
+            return JSONResponse(
+                {"detail": f"请求体过大 / request body too large ({exc}); the limit is {limit} bytes"},
+                status_code=413,
+            )
+        return await forward(state["client"], route, request, body, settings.retry_after_s)
 
     return app
 
 
-async def forward(client: httpx.AsyncClient, route: Route, request: Request) -> Response:
-    """Send the request to the route's upstream and relay the answer."""
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
-    headers["x-forwarded-for"] = request.client.host if request.client else ""
+def _authorization(request: Request) -> bytes | None:
+    """Return the Authorization header as sent (bytes), or None."""
+    return next((v for k, v in request.headers.raw if k.lower() == b"authorization"), None)
+
+
+def _failing_checks(answer: httpx.Response) -> str:
+    """Name what a service's /healthz says is down (e.g. "mongodb"), so the gateway's health names it too."""
     try:
-        answer = await client.request(
-            request.method,
-            route.upstream + request.url.path,
-            params=request.query_params,
-            headers=headers,
-            content=await request.body(),
-        )
-    except httpx.HTTPError as exc:
-        return JSONResponse({"detail": f"service unavailable: {type(exc).__name__}"}, status_code=503)
-    out_headers = {
-        k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP | {"content-encoding"}
-    }
-    return Response(answer.content, status_code=answer.status_code, headers=out_headers)
+        checks = answer.json().get("checks", {})
+        failing = [f"{name} ({state})" for name, state in checks.items() if state != "ok"]
+    except (ValueError, AttributeError):
+        failing = []
+    return ", ".join(failing) or f"HTTP {answer.status_code}"

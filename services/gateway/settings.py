@@ -1,5 +1,6 @@
-"""Gateway settings (env prefix GATEWAY_): where it listens and where each service answers."""
+"""Gateway settings (env prefix GATEWAY_): where it listens, where each service answers, and its limits."""
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -14,5 +15,16 @@ class GatewaySettings(BaseSettings):
     casequery_url: str = "http://127.0.0.1:8102"
     assignment_url: str = "http://127.0.0.1:8104"
     relay_url: str = "http://127.0.0.1:8103"
-    timeout_s: float = 30.0
+    # How long an upstream may take to answer (notices render PDFs), to accept a connection, and how long a
+    # request may wait for a free pooled connection; past any of them the caller gets 503 + Retry-After.
+    timeout_s: float = Field(30.0, gt=0)
+    connect_timeout_s: float = Field(2.0, gt=0)
+    pool_timeout_s: float = Field(2.0, gt=0)
+    max_connections: int = Field(200, ge=1)
+    retry_after_s: int = Field(5, ge=1, description="Retry-After of a 503")
+    max_body_bytes: int = Field(1024 * 1024, ge=1, description="larger request bodies get 413")
+    # Per API key (the Authorization header's hash; the client address without one): a token bucket.
+    rate_per_second: float = Field(20.0, ge=0, description="sustained requests per second; 0 turns it off")
+    rate_burst: int = Field(40, ge=1, description="requests a quiet key may send at once")
+    rate_keys: int = Field(10_000, ge=1, description="buckets remembered (least recently used dropped)")
     log_level: str = "INFO"

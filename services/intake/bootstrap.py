@@ -13,7 +13,7 @@ from shared.auth.keys import ApiKeyStore, Authenticator, BureauDirectory
 from shared.eventstore.mongo import MongoRecorder, ensure_indexes
 from shared.eventstore.recorder import EventRecorder
 from shared.messaging.kafka import make_broker, require_ping
-from shared.service import Mongo, broker_lifespan, health_router
+from shared.service import Mongo, broker_lifespan, health_router, install_error_handlers
 
 TITLE = "Intake (立案) API"
 
@@ -30,6 +30,7 @@ def build_app(settings: IntakeSettings, overrides: Overrides | None = None) -> F
     """Build the intake FastAPI app; connections open in its lifespan."""
     if overrides:
         app = FastAPI(title=TITLE)
+        install_error_handlers(app)
         app.state.recorder, app.state.api_keys = overrides.recorder, overrides.api_keys
         app.include_router(http.router)
         return app
@@ -47,6 +48,7 @@ def build_app(settings: IntakeSettings, overrides: Overrides | None = None) -> F
     app = FastAPI(
         title=TITLE, lifespan=broker_lifespan(settings, mongo, broker, lambda: ensure_indexes(mongo.db))
     )
+    install_error_handlers(app)
     app.state.recorder = MongoRecorder(mongo.client, mongo.db)
     app.state.api_keys = ApiKeyStore(mongo.db)
     app.state.broker = broker

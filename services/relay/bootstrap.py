@@ -4,31 +4,43 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
+from services.relay.health import RelayHealth
 from services.relay.settings import RelaySettings
 from shared.contracts.topics import ALL_TOPICS
 from shared.eventstore.mongo import EVENTS, MongoRecorder, ensure_indexes
 from shared.eventstore.sequencer import Sequencer
 from shared.eventstore.watch import AppendWatcher
 from shared.messaging.kafka import ensure_topics
-from shared.messaging.relay import CheckpointStore, OutboxRelay
+from shared.messaging.relay import CheckpointStore, OutboxRelay, ParkedEvents
 from shared.service import Mongo, health_router
+
+log = logging.getLogger(__name__)
+
+
+def _report_end(task: asyncio.Task[None]) -> None:
+    # The loop survives every Exception itself; if it ends anyway, say so loudly (health reports it too).
+    if not task.cancelled() and task.exception() is not None:
+        log.critical("the relay loop ended: nothing is published any more", exc_info=task.exception())
 
 
 def build_app(settings: RelaySettings) -> FastAPI:
-    """Build the relay: a background loop and a /healthz endpoint."""
+    """Build the relay: a supervised background loop and a /healthz endpoint."""
     mongo = Mongo.from_settings(settings)
-    running: dict[str, OutboxRelay | AIOKafkaProducer] = {}
+    recorder = MongoRecorder(mongo.client, mongo.db)
+    checkpoints = CheckpointStore(mongo.db, "kafka", lease_seconds=settings.lease_seconds)
+    parked = ParkedEvents(mongo.db)
+    running: dict[str, RelayHealth] = {}
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await ensure_indexes(mongo.db)
-        await ensure_topics(settings, ALL_TOPICS)
+    def build_relay() -> tuple[OutboxRelay, AIOKafkaProducer]:
+        # Built in the lifespan: aiokafka binds a producer to the running event loop.
         # acks=all and no idempotent producer: Tansu cannot do it with aiokafka; consumers dedupe instead.
         producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -37,36 +49,54 @@ def build_app(settings: RelaySettings) -> FastAPI:
             client_id="relay",
         )
         relay = OutboxRelay(
-            recorder=MongoRecorder(mongo.client, mongo.db),
-            sequencer=Sequencer(mongo.db),
-            checkpoints=CheckpointStore(mongo.db, "kafka"),
+            recorder=recorder,
+            sequencer=Sequencer(mongo.db, lease_seconds=settings.lease_seconds),
+            checkpoints=checkpoints,
             producer=producer,
+            parked=parked,
             batch_size=settings.batch_size,
             on_broker_reset=lambda: ensure_topics(settings, ALL_TOPICS),
         )
-        running.update(relay=relay, producer=producer)
+        return relay, producer
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await ensure_indexes(mongo.db)
+        await ensure_topics(settings, ALL_TOPICS)
+        relay, producer = build_relay()
         watcher = AppendWatcher(mongo.db[EVENTS])
         await producer.start()
         watcher.start()
         stop = asyncio.Event()
         task = asyncio.create_task(relay.run(watcher, stop), name="outbox-relay")
+        task.add_done_callback(_report_end)
+        running["health"] = RelayHealth(
+            relay, recorder, checkpoints, parked, settings.max_lag, settings.stall_seconds, task
+        )
+        app.state.relay, app.state.relay_task = relay, task
         yield
         stop.set()
         with contextlib.suppress(asyncio.CancelledError, TimeoutError):
             await asyncio.wait_for(task, 5)
+        with contextlib.suppress(Exception):
+            await relay.stand_down()  # a standby instance takes over at once
         await watcher.stop()
         await producer.stop()
         await mongo.client.close()
 
     async def kafka_ok() -> None:
-        producer = running["producer"]
-        assert isinstance(producer, AIOKafkaProducer)
-        await producer.client.fetch_all_metadata()
+        await running["health"].relay.kafka_metadata()
 
-    def details() -> dict:
-        relay = running.get("relay")
-        return {"published": relay.published_total if isinstance(relay, OutboxRelay) else 0}
+    def check(name: str) -> Callable[[], Awaitable[object]]:
+        async def run() -> object:
+            return await running["health"].checks()[name]()
+
+        return run
+
+    def details() -> dict[str, Any]:
+        return running["health"].details() if "health" in running else {}
 
     app = FastAPI(title="Outbox relay", lifespan=lifespan)
-    app.include_router(health_router("relay", {"mongodb": mongo.ping, "kafka": kafka_ok}, details))
+    checks = {"mongodb": mongo.ping, "kafka": kafka_ok} | {n: check(n) for n in RelayHealth.CHECKS}
+    app.include_router(health_router("relay", checks, details))
     return app

@@ -1,12 +1,13 @@
 """Relay service settings (env prefix RELAY_, connections from the shared names)."""
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ConnectionSettings
 
 
 class RelaySettings(ConnectionSettings):
-    """Where the relay answers /healthz and how it batches."""
+    """Where the relay answers /healthz, how it batches, and when its health turns red."""
 
     model_config = SettingsConfigDict(env_prefix="RELAY_", extra="ignore", populate_by_name=True)
 
@@ -14,3 +15,9 @@ class RelaySettings(ConnectionSettings):
     port: int = 8103
     batch_size: int = 500
     linger_ms: int = 2
+    # /healthz answers 503 when the store's head is more than this many events ahead of what was relayed ...
+    max_lag: int = Field(10_000, ge=1)
+    # ... or when events wait and the relay has neither published nor been caught up for this long.
+    stall_seconds: float = Field(60.0, gt=0)
+    # A second instance stands by; it takes over this long after the publishing one stopped renewing.
+    lease_seconds: float = Field(15.0, gt=0)

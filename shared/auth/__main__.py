@@ -5,19 +5,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from pydantic import ValidationError
+
 from shared.auth.keys import ApiKeyStore, Bureau, BureauDirectory, Role
 from shared.config import ConnectionSettings
 from shared.service import Mongo
 
 
+def _bureau(args: argparse.Namespace) -> Bureau:
+    """Return the bureau to register, or exit with why it is refused."""
+    try:
+        return Bureau(id=args.id, name_zh=args.name_zh, name_en=args.name_en)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise SystemExit(f"refused: {problems}") from None
+
+
 async def _run(args: argparse.Namespace) -> None:
+    bureau = _bureau(args) if args.command == "bureau" else None  # checked before connecting
     mongo = Mongo.from_settings(ConnectionSettings())
     try:
-        if args.command == "bureau":
-            await BureauDirectory(mongo.db).register(
-                Bureau(id=args.id, name_zh=args.name_zh, name_en=args.name_en)
-            )
-            print(f"bureau {args.id} registered")
+        if bureau is not None:
+            await BureauDirectory(mongo.db).register(bureau)
+            print(f"bureau {bureau.id} registered")
         else:
             if not await BureauDirectory(mongo.db).exists(args.bureau):
                 raise SystemExit(f"unknown bureau {args.bureau!r}: register it first")

@@ -6,12 +6,16 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.contracts.text import Identifier, Line200
 
 API_KEYS = "api_keys"
 BUREAUS = "bureaus"
@@ -44,11 +48,12 @@ class Principal(BaseModel):
 
 
 class Bureau(BaseModel):
-    """A bureau (局) using the system: a tenant."""
+    """A bureau (局) using the system: a tenant. Its id is part of command ids (`http:{bureau}:{key}`), so it
+    must not hold the separator or anything else that could make two bureaus' ids collide."""
 
-    id: str
-    name_zh: str
-    name_en: str
+    id: Identifier
+    name_zh: Line200
+    name_en: Line200
 
 
 class Authenticator(Protocol):
@@ -65,12 +70,22 @@ def hash_key(key: str) -> str:
 
 
 class ApiKeyStore:
-    """Issues and checks API keys; remembers answers briefly so a request costs no database read."""
+    """Issues and checks API keys; remembers known keys briefly so a request costs no database read.
 
-    def __init__(self, db: AsyncDatabase, cache_seconds: float = 30.0) -> None:
+    Why bounded and hits only: every presented token would otherwise stay in memory forever, and a caller
+    trying random tokens would grow the cache without end. A miss is asked again (a key issued a moment ago
+    works at once); the per-key rate limit at the gateway bounds how often."""
+
+    def __init__(
+        self,
+        db: AsyncDatabase,
+        cache_seconds: float = 30.0,
+        cache_size: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._db = db
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
-        self._ttl = cache_seconds
+        self._cache: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+        self._ttl, self._size, self._clock = cache_seconds, cache_size, clock
 
     async def issue(self, bureau: str, role: Role, label: str) -> str:
         """Create a key for a bureau and return it; only its hash is stored."""
@@ -92,13 +107,23 @@ class ApiKeyStore:
     async def authenticate(self, key: str) -> Principal | None:
         """Return the key's principal, or None for an unknown or revoked key."""
         digest = hash_key(key)
-        cached = self._cache.get(digest)
-        if cached and cached[0] > time.monotonic():
+        cached = self._cache.pop(digest, None)
+        if cached and cached[0] > self._clock():
+            self._cache[digest] = cached  # most recently used last
             return cached[1]
         doc = await self._db[API_KEYS].find_one({"_id": digest, "revoked": False})
-        principal = Principal(bureau=doc["bureau"], role=doc["role"], key_id=doc["key_id"]) if doc else None
-        self._cache[digest] = (time.monotonic() + self._ttl, principal)
+        if doc is None:
+            return None
+        principal = Principal(bureau=doc["bureau"], role=doc["role"], key_id=doc["key_id"])
+        if self._ttl > 0:
+            self._cache[digest] = (self._clock() + self._ttl, principal)
+            while len(self._cache) > self._size:
+                self._cache.popitem(last=False)
         return principal
+
+    def cached_keys(self) -> int:
+        """Return how many key digests are remembered (for tests and health details)."""
+        return len(self._cache)
 
 
 class BureauDirectory:
@@ -117,7 +142,8 @@ class BureauDirectory:
         return Bureau(id=doc["_id"], name_zh=doc["name_zh"], name_en=doc["name_en"]) if doc else None
 
     async def register(self, bureau: Bureau) -> None:
-        """Add or update a bureau."""
+        """Add or update a bureau (validated again: a model built with model_construct skips checks)."""
+        bureau = Bureau.model_validate(bureau.model_dump())
         await self._db[BUREAUS].update_one(
             {"_id": bureau.id}, {"$set": {"name_zh": bureau.name_zh, "name_en": bureau.name_en}}, upsert=True
         )

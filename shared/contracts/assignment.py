@@ -63,6 +63,47 @@ class StaffLeaveRecorded(_Event):
     first_day: date
     last_day: date
     reason: str
+    deputy_staff_id: str | None = Field(
+        default=None, description="Who takes the person's enterprises while away (validated when recorded)"
+    )
+
+
+class StaffLeaveStarted(_Event):
+    """A recorded leave began (its first day came, or it was recorded on a day it covers): hand-over done."""
+
+    staff_id: str
+    leave_id: str
+    day: date
+
+
+class StaffLeaveEnded(_Event):
+    """A leave is over (its last day passed): the person is eligible again and the queue is served.
+
+    Enterprises handed over during the leave stay with whoever took them (no second change of contact);
+    leadership may move them back with a reassignment.
+    """
+
+    staff_id: str
+    leave_id: str
+    day: date
+
+
+class StaffLeaveCancelled(_Event):
+    """A leave was withdrawn before it ended; a person back early is eligible again at once."""
+
+    staff_id: str
+    leave_id: str
+    reason: str
+
+
+class StaffDeparted(_Event):
+    """A person left the bureau: never picked again; their enterprises were handed over by the rules.
+
+    The person stays in the history (every event naming them is kept); the roster shows them as departed.
+    """
+
+    staff_id: str
+    reason: str
 
 
 class CandidateConsidered(BaseModel):
@@ -100,6 +141,10 @@ class CaseJoinedEnterprise(_Event):
     enterprise: Enterprise
     case_id: str
     staff_id: str
+    reason: str | None = Field(
+        default=None, description="Why this concierge, when it is not plain rule 4 (e.g. a reopened case)"
+    )
+    category: Category | None = Field(default=None, description="The case's category")
 
 
 class EnterpriseQueued(_Event):
@@ -109,6 +154,12 @@ class EnterpriseQueued(_Event):
     case_id: str
     category: Category
     reason: str
+    withdrawn_staff_id: str | None = Field(
+        default=None, description="The concierge taken away (leave, departure, post change), if it had one"
+    )
+    case_ids: list[str] = Field(
+        default_factory=list, description="Every open case of the enterprise, now without a concierge"
+    )
 
 
 class CaseLeftEnterprise(_Event):
@@ -117,6 +168,18 @@ class CaseLeftEnterprise(_Event):
     enterprise: Enterprise
     case_id: str
     staff_id: str
+
+
+class CaseLeftQueue(_Event):
+    """A case of a waiting enterprise was resolved before any concierge was free: it stops waiting.
+
+    When it was the enterprise's last open case the enterprise leaves the queue too (`enterprise_left`),
+    so no concierge is later given an enterprise with nothing to solve.
+    """
+
+    enterprise: Enterprise
+    case_id: str
+    enterprise_left: bool
 
 
 class ConciergeReleased(_Event):
@@ -146,6 +209,11 @@ class ConciergeReassigned(_Event):
     reason: str
     case_ids: list[str]
     notify_enterprise: bool = True
+    approved_by: str | None = Field(
+        default=None,
+        description="Who approved a leadership reassignment (the caller's API key id for now); "
+        "None when the rules moved it (leave, departure, post change)",
+    )
 
 
 class NoticePublished(_Event):
@@ -164,6 +232,9 @@ class NoticePublished(_Event):
     enterprises: int
     pdf_sha256: str
     docx_sha256: str
+    layout: int = Field(
+        default=1, ge=1, description="Rendering layout: 1 = first version, 2 = GB/T 9704-2012 with embedded font"
+    )
 
 
 class ConciergeCapacitySet(_Event):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from shared.contracts.credit_code import validate_credit_code
+from shared.contracts.text import Line200, Text10000
 
 
 class Category(StrEnum):
@@ -47,8 +48,10 @@ class CaseStatus(StrEnum):
 
 CreditCode = Annotated[
     str,
+    StringConstraints(strict=True, strip_whitespace=True, min_length=18, max_length=18),
     Field(
-        min_length=18, max_length=18, description="18-character unified social credit code (GB 32100-2015)"
+        description="18-character unified social credit code (GB 32100-2015): registration authority, "
+        "type, 6-digit division code, organisation code and check character"
     ),
     AfterValidator(validate_credit_code),
 ]
@@ -59,9 +62,7 @@ class Enterprise(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(
-        min_length=1, max_length=200, description="Registered name, e.g. 格力电器(郑州)有限公司"
-    )
+    name: Annotated[Line200, Field(description="Registered name, e.g. 格力电器(郑州)有限公司")]
     credit_code: CreditCode
 
 
@@ -72,7 +73,7 @@ class OpenCaseRequest(BaseModel):
 
     enterprise: Enterprise
     category: Category
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field(min_length=1, max_length=10_000)
+    title: Line200
+    description: Text10000
     channel: Channel
-    legacy: bool = Field(default=False, description="A legacy problem (遗留问题)")
+    legacy: StrictBool = Field(default=False, description="A legacy problem (遗留问题): true or false only")

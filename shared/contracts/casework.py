@@ -17,6 +17,21 @@ class ConciergeAssignedToCase(_Event):
     staff_id: str
     staff_name: str
     board_event_id: str
+    board_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="Version of the board event this records; a case ignores board decisions it is past",
+    )
+
+
+class ConciergeWithdrawnFromCase(_Event):
+    """The case's concierge was taken away (leave, departure, post change) and nobody eligible was free:
+    the case waits in the bureau's queue with no concierge until the board assigns one."""
+
+    staff_id: str = Field(description="The concierge withdrawn")
+    reason: str
+    board_event_id: str
+    board_version: int = Field(ge=1, description="Version of the board event this records")
 
 
 class ProblemClarified(_Event):
@@ -36,6 +51,9 @@ class CoordinationTaskOpened(_Event):
     opened_at: datetime
     due_at: datetime
     due_provisional: bool
+    calendar_versions: dict[int, int] | None = Field(
+        default=None, description="Calendar version of each year the count crossed (0: provisional)"
+    )
 
 
 class CoordinationTaskChased(_Event):
@@ -95,7 +113,7 @@ class CaseReopened(_Event):
 
 
 class CoordinationTaskDueRecomputed(_Event):
-    """A provisional due date was recomputed after its year's calendar was published; both are kept."""
+    """A due date was recomputed after its year's calendar was published or corrected; both are kept."""
 
     task_id: str
     previous_due_at: datetime
@@ -103,3 +121,6 @@ class CoordinationTaskDueRecomputed(_Event):
     due_provisional: bool
     calendar_year: int
     calendar_version: int
+    previous_calendar_version: int | None = Field(
+        default=None, description="Version of that year the previous due date was counted with"
+    )

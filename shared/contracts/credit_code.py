@@ -1,9 +1,34 @@
-"""Unified social credit code (统一社会信用代码) validation per GB 32100-2015."""
+"""Unified social credit code (统一社会信用代码) validation per GB 32100-2015.
+
+The 18 characters: registration authority (登记管理部门), institution type (机构类别) allowed for that
+authority, the 6-digit administrative division of the registering office (GB/T 2260), the 9-character
+organisation code, and the check character. A code of eighteen zeros has a right check character but
+names no authority, so every part is checked, not only the sum.
+"""
 
 from __future__ import annotations
 
 CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+# Registration authority -> (name, institution types it registers). GB 32100-2015 lists 1, 5, 9 and Y with
+# their types; the authorities assigned since by the national code administration (2-4, 6-8, A, N) are
+# accepted with any digit as type, since refusing a genuine enterprise's code is worse than a loose check.
+_ANY_TYPE = "123456789"
+AUTHORITIES: dict[str, tuple[str, str]] = {
+    "1": ("机构编制", "1239"),  # 机关, 事业单位, 中央编办直接管理机构编制的群众团体, 其他
+    "2": ("外交", _ANY_TYPE),
+    "3": ("司法行政", _ANY_TYPE),
+    "4": ("文化", _ANY_TYPE),
+    "5": ("民政", "1239"),  # 社会团体, 民办非企业单位, 基金会, 其他
+    "6": ("旅游", _ANY_TYPE),
+    "7": ("宗教", _ANY_TYPE),
+    "8": ("工会", _ANY_TYPE),
+    "9": ("工商", "123"),  # 企业, 个体工商户, 农民专业合作社
+    "A": ("中央军委改革和编制办公室", _ANY_TYPE),
+    "N": ("农业", _ANY_TYPE),
+    "Y": ("其他", "1"),
+}
 
 
 class InvalidCreditCode(ValueError):
@@ -24,6 +49,14 @@ def validate_credit_code(code: str) -> str:
     bad = sorted({ch for ch in normalised if ch not in CHARSET})
     if bad:
         raise InvalidCreditCode(f"contains characters not allowed by GB 32100-2015: {''.join(bad)}")
+    authority, kind, division = normalised[0], normalised[1], normalised[2:8]
+    if authority not in AUTHORITIES:
+        raise InvalidCreditCode(f"登记管理部门代码 {authority!r} is no registration authority")
+    name, kinds = AUTHORITIES[authority]
+    if kind not in kinds:
+        raise InvalidCreditCode(f"机构类别代码 {kind!r} is not a type {name} ({authority}) registers")
+    if not division.isdigit():
+        raise InvalidCreditCode(f"行政区划码 {division!r} must be 6 digits")
     expected = check_character(normalised[:17])
     if normalised[17] != expected:
         raise InvalidCreditCode(f"check character is {normalised[17]!r}, expected {expected!r}")

@@ -53,7 +53,9 @@ def _limits(n: int) -> StringConstraints:
 
 
 # One-line fields (names, titles, sections, reasons): stripped, not blank, no control characters.
+Line20 = Annotated[str, _limits(20), _LINE, _FILLED]
 Line50 = Annotated[str, _limits(50), _LINE, _FILLED]
+Line100 = Annotated[str, _limits(100), _LINE, _FILLED]
 Line200 = Annotated[str, _limits(200), _LINE, _FILLED]
 Line500 = Annotated[str, _limits(500), _LINE, _FILLED]
 # Free text (descriptions, summaries, comments): as above, but tabs and line breaks are allowed.
@@ -62,9 +64,7 @@ Text2000 = Annotated[str, _limits(2000), _PARA, _FILLED]
 Text5000 = Annotated[str, _limits(5000), _PARA, _FILLED]
 Text10000 = Annotated[str, _limits(10_000), _PARA, _FILLED]
 # Optional free text that may be empty (a note, a comment).
-OptionalText500 = Annotated[
-    str, StringConstraints(strict=True, strip_whitespace=True, max_length=500), _PARA
-]
+OptionalText500 = Annotated[str, StringConstraints(strict=True, strip_whitespace=True, max_length=500), _PARA]
 OptionalText2000 = Annotated[
     str, StringConstraints(strict=True, strip_whitespace=True, max_length=2000), _PARA
 ]

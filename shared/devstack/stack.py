@@ -53,6 +53,7 @@ class StackConfig:
     database: str = "concierge"
     log_level: str = "INFO"
     mongo_cache_size: str | None = None  # embedded SecantusDB's WiredTiger cache; None: as mongod sizes it
+    service_env_overrides: dict[str, str] = field(default_factory=dict)  # e.g. tests raise the rate limit
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StackConfig:
@@ -157,6 +158,7 @@ class Stack:
             GATEWAY_RELAY_URL=c.url("relay"),
             GATEWAY_ASSIGNMENT_URL=c.url("assignment"),
         )
+        env.update(c.service_env_overrides)
         env[f"{spec.env_prefix}HOST"] = c.host
         env[f"{spec.env_prefix}PORT"] = str(c.ports[spec.name])
         return env

@@ -4,8 +4,9 @@ from shared.eventstore.recorder import (
     AppendResult,
     ConcurrencyError,
     EventRecorder,
+    EventTooLarge,
     NewEvent,
     Recording,
 )
 
-__all__ = ["AppendResult", "ConcurrencyError", "EventRecorder", "NewEvent", "Recording"]
+__all__ = ["AppendResult", "ConcurrencyError", "EventRecorder", "EventTooLarge", "NewEvent", "Recording"]

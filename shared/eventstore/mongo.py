@@ -19,6 +19,8 @@ from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
+from pymongo.read_concern import ReadConcern
+from pymongo.write_concern import WriteConcern
 
 from shared.contracts.envelope import EventEnvelope
 from shared.eventstore.recorder import (
@@ -39,6 +41,17 @@ KNOWN_STREAMS = 100_000  # streams whose reached version an append can trust wit
 def connect(uri: str) -> AsyncMongoClient:
     """Return a client that reads datetimes back timezone-aware (UTC)."""
     return AsyncMongoClient(uri, tz_aware=True, tzinfo=UTC)
+
+
+def majority(db: AsyncDatabase, name: str) -> AsyncCollection:
+    """Return a collection read and written with majority concern.
+
+    On a replica set of several nodes a write acknowledged by the primary alone can be rolled back after a
+    failover; a relay that read it with "local" concern could publish an event the store then lost. So
+    appends, the head and the relay checkpoint are written with majority, and the global order (sequencer
+    and relay) is read with majority. (SecantusDB accepts the concerns and ignores them.)
+    """
+    return db.get_collection(name, read_concern=ReadConcern("majority"), write_concern=WriteConcern("majority"))
 
 
 def to_document(envelope: EventEnvelope, command_id: str, command_seq: int) -> dict[str, Any]:
@@ -74,7 +87,7 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
     with contextlib.suppress(OperationFailure):
         await events.drop_index("command_id_1_command_seq_1")
     await events.create_index([("pending", ASCENDING)], sparse=True)
-    await db[META].update_one({"_id": HEAD_ID}, {"$setOnInsert": {"position": 0}}, upsert=True)
+    await majority(db, META).update_one({"_id": HEAD_ID}, {"$setOnInsert": {"position": 0}}, upsert=True)
 
 
 class MongoRecorder:
@@ -83,7 +96,8 @@ class MongoRecorder:
     def __init__(self, client: AsyncMongoClient, db: AsyncDatabase) -> None:
         self._client = client
         self._db = db
-        self._events: AsyncCollection = db[EVENTS]
+        self._events: AsyncCollection = majority(db, EVENTS)
+        self._meta: AsyncCollection = majority(db, META)
         # Events are never deleted, so a version this process has seen exists for good: an append that
         # expects it needs no gap check. Bounded, least recently used first out.
         self._reached: OrderedDict[str, int] = OrderedDict()
@@ -122,7 +136,12 @@ class MongoRecorder:
         await self._events.insert_one(doc)
 
     async def _insert_many(self, recording: Recording, docs: list[dict[str, Any]]) -> None:
-        async with self._client.start_session() as session, await session.start_transaction():
+        async with (
+            self._client.start_session() as session,
+            await session.start_transaction(
+                read_concern=ReadConcern("majority"), write_concern=WriteConcern("majority")
+            ),
+        ):
             await self._check_version(recording, session)
             await self._events.insert_many(docs, ordered=True, session=session)
 
@@ -194,7 +213,7 @@ class MongoRecorder:
 
     async def head_position(self) -> int:
         """Return the highest global position that readers may see."""
-        doc = await self._db[META].find_one({"_id": HEAD_ID})
+        doc = await self._meta.find_one({"_id": HEAD_ID})
         return int(doc["position"]) if doc else 0
 
     async def stream_version(self, stream_id: str, session: Any = None) -> int:

@@ -11,6 +11,22 @@ from uuid import UUID
 
 from shared.contracts.envelope import Actor, EventEnvelope
 
+# The largest serialized envelope (UTF-8 JSON, as the relay publishes it) a recorder accepts. Fixed, not a
+# setting: every event must fit in one Kafka record under the broker's and the producer's default limits
+# (1 MB), with room for headers and batching, so a recorded event can always be relayed.
+MAX_EVENT_BYTES = 256 * 1024
+
+
+class EventTooLarge(Exception):
+    """An event's serialized envelope exceeds MAX_EVENT_BYTES: nothing of the command was recorded."""
+
+    def __init__(self, stream_id: str, event_type: str, size: int, limit: int = MAX_EVENT_BYTES) -> None:
+        self.stream_id, self.event_type, self.size, self.limit = stream_id, event_type, size, limit
+        super().__init__(
+            f"event {event_type} of stream {stream_id} is {size} bytes serialized;"
+            f" the limit is {limit} bytes ({limit // 1024} KiB)"
+        )
+
 
 class ConcurrencyError(Exception):
     """The stream is not at the expected version: another command got there first."""
@@ -57,7 +73,7 @@ class EventRecorder(Protocol):
     """Port of the event store, implemented by MongoDB and by the in-memory fake."""
 
     async def append(self, recording: Recording, events: Sequence[NewEvent]) -> AppendResult:
-        """Append all events or none; raise ConcurrencyError when the stream moved on."""
+        """Append all events or none; raise ConcurrencyError when the stream moved on, EventTooLarge for a big one."""
         ...
 
     async def read_stream(
@@ -92,9 +108,17 @@ def event_id_for(command_id: str, seq: int) -> UUID:
     return uuid.uuid5(EVENT_IDS, f"{command_id}#{seq}")
 
 
+def ensure_publishable_size(envelopes: Sequence[EventEnvelope]) -> None:
+    """Raise EventTooLarge when an envelope's serialized form exceeds MAX_EVENT_BYTES."""
+    for e in envelopes:
+        size = len(e.model_dump_json().encode())
+        if size > MAX_EVENT_BYTES:
+            raise EventTooLarge(e.stream_id, e.event_type, size)
+
+
 def envelopes_for(recording: Recording, events: Sequence[NewEvent], now: datetime) -> list[EventEnvelope]:
-    """Build the envelopes of a command's events, numbered after the expected version."""
-    return [
+    """Build the envelopes of a command's events, numbered after the expected version; size-checked."""
+    envelopes = [
         EventEnvelope(
             event_id=event_id_for(recording.command_id, i - 1),
             event_type=e.event_type,
@@ -112,3 +136,5 @@ def envelopes_for(recording: Recording, events: Sequence[NewEvent], now: datetim
         )
         for i, e in enumerate(events, start=1)
     ]
+    ensure_publishable_size(envelopes)
+    return envelopes

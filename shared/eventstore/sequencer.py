@@ -19,7 +19,7 @@ from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from shared.eventstore.mongo import EVENTS, HEAD_ID, META
+from shared.eventstore.mongo import EVENTS, HEAD_ID, META, majority
 
 log = logging.getLogger(__name__)
 LEASE_ID = "sequencer-lease"
@@ -33,7 +33,9 @@ class Sequencer:
     """Assigns global positions to pending events; only the lease holder does."""
 
     def __init__(self, db: AsyncDatabase, *, batch_size: int = 1000, lease_seconds: float = 15.0) -> None:
-        self._db = db
+        # Majority concern: number only events a failover cannot roll back, and keep the head durable.
+        self._events = majority(db, EVENTS)
+        self._meta = majority(db, META)
         self._batch_size = batch_size
         self._lease = timedelta(seconds=lease_seconds)
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -62,7 +64,7 @@ class Sequencer:
             )
             for i, doc in enumerate(batch, start=1)
         ]
-        await self._db[EVENTS].bulk_write(updates, ordered=True)
+        await self._events.bulk_write(updates, ordered=True)
         await self._move_head(head, head + len(batch))
         self.head = head + len(batch)
         return len(batch)
@@ -72,7 +74,7 @@ class Sequencer:
         if self._lease_until and now < self._lease_until - self._lease / 2:
             return
         try:
-            await self._db[META].update_one(
+            await self._meta.update_one(
                 {"_id": LEASE_ID, "$or": [{"owner": self._owner}, {"until": {"$lt": now}}]},
                 {"$set": {"owner": self._owner, "until": now + self._lease}},
                 upsert=True,
@@ -84,9 +86,9 @@ class Sequencer:
 
     async def _recover_head(self) -> int:
         # A sequencer that died between numbering and moving the head left positions above it.
-        meta = await self._db[META].find_one({"_id": HEAD_ID})
+        meta = await self._meta.find_one({"_id": HEAD_ID})
         head = int(meta["position"]) if meta else 0
-        top = await self._db[EVENTS].find_one(
+        top = await self._events.find_one(
             {"position": {"$gt": head}}, {"position": 1}, sort=[("position", -1)]
         )
         if top:
@@ -95,7 +97,7 @@ class Sequencer:
         return head
 
     async def _move_head(self, old: int, new: int) -> None:
-        result = await self._db[META].update_one(
+        result = await self._meta.update_one(
             {"_id": HEAD_ID, "position": old}, {"$set": {"position": new}}
         )
         if result.matched_count == 0:
@@ -103,7 +105,7 @@ class Sequencer:
 
     async def _pending_batch(self) -> list[dict[str, Any]]:
         cursor = (
-            self._db[EVENTS]
+            self._events
             .find({"pending": {"$exists": True}}, {"stream_id": 1, "version": 1})
             .sort("pending", ASCENDING)
             .limit(self._batch_size)
@@ -136,6 +138,6 @@ class Sequencer:
         for stream, events in by_stream.items():
             first = events[0]["version"]
             query = {"stream_id": stream, "version": first - 1, "pending": {"$exists": True}}
-            if first > 1 and await self._db[EVENTS].find_one(query, {"_id": 1}):
+            if first > 1 and await self._events.find_one(query, {"_id": 1}):
                 held.add(stream)
         return held

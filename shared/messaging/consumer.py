@@ -8,7 +8,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from faststream import AckPolicy
@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 
 from shared.contracts.topics import dlq
 from shared.eventstore.recorder import ConcurrencyError
@@ -27,6 +27,13 @@ from shared.eventstore.recorder import ConcurrencyError
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 PROCESSED = "processed_messages"
+# How long a processed-message marker is kept. Markers only need to outlive any redelivery: a message comes
+# again at most as long as the broker keeps it (Kafka's default retention is 7 days) or when the relay
+# republishes after a broker loss (the embedded Tansu only). A repeat arriving after its marker expired is
+# still harmless: every projection write is guarded by the stream version, so an event already folded
+# changes nothing, and a policy's command id is derived from the event id, so it records nothing new.
+MARKER_TTL = timedelta(days=30)
+INDEX_CONFLICTS = (85, 86)  # IndexOptionsConflict (mongod), IndexKeySpecsConflict (SecantusDB)
 
 
 class PoisonMessage(Exception):
@@ -55,14 +62,37 @@ class RetryPolicy:
         return min(self.first_delay_s * 2 ** (attempt - 1), self.max_delay_s)
 
 
+async def ensure_marker_ttl(db: AsyncDatabase, ttl: timedelta = MARKER_TTL) -> None:
+    """Create (or retune) the TTL index that expires processed-message markers after ttl."""
+    seconds = int(ttl.total_seconds())
+    try:
+        await db[PROCESSED].create_index("at", expireAfterSeconds=seconds, name="at_ttl")
+    except OperationFailure as exc:
+        if exc.code not in INDEX_CONFLICTS:
+            raise
+        # The index exists with another TTL: change it in place rather than drop and rebuild.
+        await db.command({"collMod": PROCESSED, "index": {"name": "at_ttl", "expireAfterSeconds": seconds}})
+
+
 class Deduplicator:
     """Records processed event ids in the same MongoDB transaction as the handler's effect."""
 
-    def __init__(self, client: AsyncMongoClient, db: AsyncDatabase, group: str) -> None:
+    def __init__(
+        self, client: AsyncMongoClient, db: AsyncDatabase, group: str, *, marker_ttl: timedelta = MARKER_TTL
+    ) -> None:
         self._client, self._db, self._group = client, db, group
+        self._marker_ttl = marker_ttl
+        self._indexed = False
+
+    async def ensure_indexes(self) -> None:
+        """Make markers expire (idempotent); `once` calls it before its first marker."""
+        if not self._indexed:
+            await ensure_marker_ttl(self._db, self._marker_ttl)
+            self._indexed = True
 
     async def once(self, message_id: str, effect: Callable[[AsyncClientSession], Awaitable[None]]) -> bool:
         """Run effect unless message_id was processed; return whether it ran."""
+        await self.ensure_indexes()
         key = f"{self._group}:{message_id}"
 
         async def transaction(session: AsyncClientSession) -> None:

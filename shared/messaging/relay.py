@@ -6,30 +6,50 @@ kept in MongoDB after the broker acknowledged a batch. If the broker comes back 
 notices, on its next batch or on an idle-time heartbeat record, and republishes from the start;
 consumers drop the repeats by event id. (Tansu's ListOffsets answers are not high watermarks, so the
 check rests on produce acknowledgements, which are exact on every broker.)
+
+One instance publishes at a time: it holds a lease on the checkpoint document, and every checkpoint
+save is fenced by that lease, so a second instance stands by instead of publishing everything again.
+An event the broker refuses for good (too large, no topic) is parked in `relay_parked` and the relay
+goes on: one bad event must not hold back every bureau's events behind it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 from aiokafka.structs import RecordMetadata
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.topics import RELAY_HEARTBEAT, topic_for
-from shared.eventstore.mongo import MongoRecorder
+from shared.eventstore.mongo import MongoRecorder, majority
 from shared.eventstore.sequencer import LeaseLost, Sequencer
 from shared.eventstore.watch import AppendWatcher
 from shared.messaging.kafka import envelope_headers
 
 log = logging.getLogger(__name__)
 CHECKPOINTS = "relay_checkpoints"
+PARKED = "relay_parked"
+OUTAGES = (KafkaError, PyMongoError, OSError)  # expected while a server is down: no traceback needed
+# Refusals that no retry can change. ValueError: the event's stream type has no topic (topic_for).
+UNPUBLISHABLE = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError, ValueError)
 
 
 @dataclass
@@ -38,6 +58,99 @@ class Checkpoint:
 
     position: int = 0
     offsets: dict[str, int] = field(default_factory=dict)
+
+
+class PublisherLeaseLost(Exception):
+    """Another relay instance took the publisher lease: this one must not move the checkpoint."""
+
+
+class CheckpointStore:
+    """Relay progress in MongoDB, with the publisher lease on the same document so every save is fenced."""
+
+    def __init__(self, db: AsyncDatabase, name: str, *, lease_seconds: float = 15.0) -> None:
+        self._collection = majority(db, CHECKPOINTS)
+        self._name = name
+        self._lease = timedelta(seconds=lease_seconds)
+        self._until: datetime | None = None
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    async def hold(self) -> bool:
+        """Take or renew the publisher lease when due; return whether this instance holds it."""
+        now = datetime.now(UTC)
+        if self._until and now < self._until - self._lease / 2:
+            return True
+        # Free when nobody owns it (a checkpoint from before leases has no owner) or it expired. A held
+        # lease makes the filter miss, and the upsert then collides on _id: that is the "no".
+        free = [{"owner": self.owner}, {"owner": None}, {"until": {"$lt": now}}]
+        try:
+            await self._collection.update_one(
+                {"_id": self._name, "$or": free},
+                {
+                    "$set": {"owner": self.owner, "until": now + self._lease},
+                    "$setOnInsert": {"position": 0, "offsets": {}},
+                },
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            self._until = None
+            return False
+        self._until = now + self._lease
+        return True
+
+    async def release(self) -> None:
+        """Let the lease expire now (a clean shutdown), so a standby takes over without waiting."""
+        self._until = None
+        await self._collection.update_one(
+            {"_id": self._name, "owner": self.owner}, {"$set": {"until": datetime.now(UTC)}}
+        )
+
+    async def load(self) -> Checkpoint:
+        """Return the saved checkpoint, or the start."""
+        doc = await self._collection.find_one({"_id": self._name})
+        return Checkpoint(doc.get("position", 0), dict(doc.get("offsets", {}))) if doc else Checkpoint()
+
+    async def save(self, checkpoint: Checkpoint) -> None:
+        """Persist the checkpoint; raise PublisherLeaseLost when another instance took the lease."""
+        result = await self._collection.update_one(
+            {"_id": self._name, "owner": self.owner},
+            {"$set": {"position": checkpoint.position, "offsets": checkpoint.offsets}},
+        )
+        if result.matched_count == 0:
+            self._until = None
+            raise PublisherLeaseLost(self._name)
+
+
+class ParkedEvents:
+    """Events the broker refused for good, set aside in `relay_parked` with the reason, for an operator.
+
+    An operator fixes the cause, republishes or accepts the loss, then sets `resolved_at` on the record.
+    """
+
+    def __init__(self, db: AsyncDatabase) -> None:
+        self._collection = majority(db, PARKED)
+
+    async def park(self, envelope: EventEnvelope, reason: str) -> None:
+        """Record the event as unpublishable (idempotent)."""
+        await self._collection.update_one(
+            {"_id": str(envelope.event_id)},
+            {
+                "$setOnInsert": {
+                    "position": envelope.position,
+                    "stream_id": envelope.stream_id,
+                    "stream_type": envelope.stream_type,
+                    "event_type": envelope.event_type,
+                    "bureau": envelope.bureau,
+                    "size": len(envelope.model_dump_json().encode()),
+                    "reason": reason[:2000],
+                    "parked_at": datetime.now(UTC),
+                }
+            },
+            upsert=True,
+        )
+
+    async def unresolved(self) -> int:
+        """Return how many parked events wait for an operator."""
+        return await self._collection.count_documents({"resolved_at": None})
 
 
 def _tp_key(topic: str, partition: int) -> str:
@@ -51,29 +164,24 @@ def _advance(checkpoint: Checkpoint, meta: RecordMetadata) -> None:
     checkpoint.offsets[key] = meta.offset + 1
 
 
-class CheckpointStore:
-    """Relay progress in MongoDB."""
-
-    def __init__(self, db: AsyncDatabase, name: str) -> None:
-        self._collection = db[CHECKPOINTS]
-        self._name = name
-
-    async def load(self) -> Checkpoint:
-        """Return the saved checkpoint, or the start."""
-        doc = await self._collection.find_one({"_id": self._name})
-        return Checkpoint(doc["position"], dict(doc["offsets"])) if doc else Checkpoint()
-
-    async def save(self, checkpoint: Checkpoint) -> None:
-        """Persist the checkpoint."""
-        await self._collection.update_one(
-            {"_id": self._name},
-            {"$set": {"position": checkpoint.position, "offsets": checkpoint.offsets}},
-            upsert=True,
-        )
-
-
 class BrokerLostMessages(Exception):
     """The broker's end offsets are behind what it acknowledged to us."""
+
+
+@dataclass
+class RelayStatus:
+    """What the relay loop reports on /healthz."""
+
+    state: str = "starting"  # starting | active | standby | stopped
+    published: int = 0
+    parked: int = 0
+    errors: int = 0
+    last_error: str | None = None
+    last_progress: float = field(default_factory=time.monotonic)  # published, or found nothing to publish
+
+    def seconds_since_progress(self) -> float:
+        """Return how long ago the relay last published or was caught up."""
+        return time.monotonic() - self.last_progress
 
 
 class OutboxRelay:
@@ -86,6 +194,7 @@ class OutboxRelay:
         sequencer: Sequencer,
         checkpoints: CheckpointStore,
         producer: AIOKafkaProducer,
+        parked: ParkedEvents,
         batch_size: int = 500,
         on_broker_reset: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
@@ -93,22 +202,37 @@ class OutboxRelay:
         self._sequencer = sequencer
         self._checkpoints = checkpoints
         self._producer = producer
+        self._parked = parked
         self._batch_size = batch_size
         self._on_broker_reset = on_broker_reset
         self._cached: Checkpoint | None = None
-        self.published_total = 0
+        self.status = RelayStatus()
+
+    @property
+    def published_total(self) -> int:
+        """Return how many events this process published."""
+        return self.status.published
 
     async def step(self) -> int:
-        """Sequence and publish one batch; return how many events were published."""
+        """Sequence and publish one batch if this instance holds the publisher lease; return how many."""
+        if not await self._checkpoints.hold():
+            self._stand_by()
+            return 0
+        if self.status.state != "active":
+            log.info("relay %s holds the publisher lease: publishing", self._checkpoints.owner)
+            self.status.state = "active"
+            self.status.last_progress = time.monotonic()  # its stall clock starts when it takes over
         try:
             await self._sequencer.sequence_once()
         except (LeaseLost, BulkWriteError):
-            log.info("another relay instance sequences; this one only publishes")
+            # The previous holder's sequencer lease has not expired yet: publish what is numbered.
+            log.info("the sequencer lease is still held elsewhere; publishing what is sequenced")
         checkpoint = await self._checkpoint()
         events = await self._recorder.read_all(
             checkpoint.position, self._batch_size, up_to=self._sequencer.head
         )
         if not events:
+            self.status.last_progress = time.monotonic()
             return 0
         try:
             await self._publish(events, checkpoint)
@@ -119,31 +243,80 @@ class OutboxRelay:
             self._cached = None  # partly advanced in memory: reload the saved truth
             raise
         checkpoint.position = events[-1].position or checkpoint.position
-        await self._checkpoints.save(checkpoint)
-        self.published_total += len(events)
+        try:
+            await self._checkpoints.save(checkpoint)
+        except PublisherLeaseLost:
+            self._stand_by()  # published, not saved: the new holder publishes these again (at least once)
+            return 0
+        self.status.published += len(events)
+        self.status.last_progress = time.monotonic()
         return len(events)
 
+    def _stand_by(self) -> None:
+        if self.status.state != "standby":
+            log.info("another relay instance holds the publisher lease: standing by")
+        self.status.state = "standby"
+        self._cached = None  # the holder moves the checkpoint meanwhile: read it again on taking over
+
     async def _publish(self, events: list[EventEnvelope], checkpoint: Checkpoint) -> None:
-        sends = [
-            await self._producer.send(
-                topic_for(e.stream_type),
-                value=e.model_dump_json().encode(),
-                key=e.stream_id.encode(),
-                headers=envelope_headers(e),
-            )
-            for e in events
-        ]
-        for meta in await asyncio.gather(*sends):
-            _advance(checkpoint, meta)
+        sent: list[tuple[EventEnvelope, asyncio.Future[RecordMetadata]]] = []
+        refused: list[tuple[EventEnvelope, BaseException]] = []
+        for e in events:
+            try:
+                sent.append((e, await self._send(e)))
+            except UNPUBLISHABLE as exc:  # refused before it left this process
+                refused.append((e, exc))
+        outcomes = await asyncio.gather(*(f for _, f in sent), return_exceptions=True)
+        batch_refused = []
+        for (e, _), outcome in zip(sent, outcomes, strict=True):
+            if isinstance(outcome, UNPUBLISHABLE):
+                batch_refused.append(e)
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                _advance(checkpoint, outcome)
+        # The broker refuses a whole producer batch: send those one by one so only the culprit is parked.
+        for e in batch_refused:
+            try:
+                _advance(checkpoint, await (await self._send(e)))
+            except UNPUBLISHABLE as again:
+                refused.append((e, again))
+        for e, why in refused:
+            await self._park(e, why)
+
+    async def _send(self, e: EventEnvelope) -> asyncio.Future[RecordMetadata]:
+        future: asyncio.Future[RecordMetadata] = await self._producer.send(
+            topic_for(e.stream_type),
+            value=e.model_dump_json().encode(),
+            key=e.stream_id.encode(),
+            headers=envelope_headers(e),
+        )
+        return future
+
+    async def _park(self, e: EventEnvelope, exc: BaseException) -> None:
+        reason = f"{type(exc).__name__}: {exc}"
+        log.error(
+            "relay: event %s (%s, stream %s, position %s) cannot be published and is parked in"
+            " relay_parked: %s",
+            e.event_id,
+            e.event_type,
+            e.stream_id,
+            e.position,
+            reason,
+        )
+        await self._parked.park(e, reason)
+        self.status.parked += 1
 
     async def _checkpoint(self) -> Checkpoint:
-        # This relay is the only writer of its checkpoint while it runs: read it once, then keep it.
+        # This relay is the only writer of its checkpoint while it holds the lease: read once, then keep it.
         if self._cached is None:
             self._cached = await self._checkpoints.load()
         return self._cached
 
     async def verify_broker_kept_messages(self) -> None:
         """Write a heartbeat record; if its offset went backwards the broker lost messages: republish all."""
+        if self.status.state != "active":
+            return
         checkpoint = await self._checkpoint()
         meta = await self._producer.send_and_wait(RELAY_HEARTBEAT, b"", partition=0)
         try:
@@ -151,7 +324,10 @@ class OutboxRelay:
         except BrokerLostMessages as exc:
             await self._restart_from_zero(str(exc))
             return
-        await self._checkpoints.save(checkpoint)
+        try:
+            await self._checkpoints.save(checkpoint)
+        except PublisherLeaseLost:
+            self._stand_by()
 
     async def _restart_from_zero(self, reason: str) -> None:
         log.warning(
@@ -163,21 +339,53 @@ class OutboxRelay:
         await self._checkpoints.save(self._cached)
 
     async def run(self, watcher: AppendWatcher, stop: asyncio.Event, idle_check_s: float = 2.0) -> None:
-        """Relay until stop is set, surviving broker and database outages."""
+        """Relay until stop is set; any failure is logged, backed off and retried, never fatal."""
         backoff = 0.1
         idle_since_check = 0.0
-        while not stop.is_set():
-            try:
-                if await self.step():
+        try:
+            while not stop.is_set():
+                try:
+                    if await self.step():
+                        backoff = 0.1
+                        continue
+                    await watcher.wait(timeout=0.5)
+                    idle_since_check += 0.5
+                    if idle_since_check >= idle_check_s:
+                        idle_since_check = 0.0
+                        await self.verify_broker_kept_messages()
                     backoff = 0.1
-                    continue
-                await watcher.wait(timeout=0.5)
-                idle_since_check += 0.5
-                if idle_since_check >= idle_check_s:
-                    idle_since_check = 0.0
-                    await self.verify_broker_kept_messages()
-            except (KafkaError, PyMongoError, OSError) as exc:
-                log.warning("relay paused (%s: %s); retrying in %.1fs", type(exc).__name__, exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-                idle_since_check = idle_check_s  # check the broker's offsets as soon as it answers again
+                except Exception as exc:
+                    # Anything else (a bug, a topic that cannot be created after a broker restart, ...)
+                    # must not end the loop for good: log it with its traceback and try again.
+                    self._cached = None
+                    self.status.errors += 1
+                    self.status.last_error = f"{type(exc).__name__}: {exc}"
+                    if isinstance(exc, OUTAGES):
+                        log.warning("relay paused (%s); retrying in %.1fs", self.status.last_error, backoff)
+                    else:
+                        log.exception("relay step failed unexpectedly; retrying in %.1fs", backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    idle_since_check = idle_check_s  # check the broker's offsets as soon as it answers again
+        finally:
+            self.status.state = "stopped"
+
+    async def stand_down(self) -> None:
+        """Give up the publisher lease at shutdown so a standby instance takes over at once."""
+        await self._checkpoints.release()
+
+    async def kafka_metadata(self) -> None:
+        """Fetch the cluster's metadata through the producer (a health check of the connection)."""
+        await self._producer.client.fetch_all_metadata()
+
+    def health(self) -> dict[str, Any]:
+        """Return the loop's status for /healthz."""
+        s = self.status
+        return {
+            "state": s.state,
+            "published": s.published,
+            "parked_by_this_process": s.parked,
+            "errors": s.errors,
+            "last_error": s.last_error,
+            "seconds_since_progress": round(s.seconds_since_progress(), 1),
+        }

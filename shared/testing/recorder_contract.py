@@ -14,7 +14,14 @@ from dataclasses import dataclass
 import pytest
 
 from shared.contracts.envelope import Actor
-from shared.eventstore.recorder import ConcurrencyError, EventRecorder, NewEvent, Recording
+from shared.eventstore.recorder import (
+    MAX_EVENT_BYTES,
+    ConcurrencyError,
+    EventRecorder,
+    EventTooLarge,
+    NewEvent,
+    Recording,
+)
 
 ACTOR = Actor(kind="service", id="contract-test")
 
@@ -169,3 +176,21 @@ class RecorderContract:
         await asyncio.sleep(0.01)  # distinct recorded_at at millisecond precision
         await r.append(recording("t", 1), [event(2)])
         assert [e.version for e in await r.read_stream("t", recorded_until=first.recorded_at)] == [1]
+
+    async def test_rejects_an_event_larger_than_the_limit_and_records_nothing_of_its_command(
+        self, store: StoreHarness
+    ) -> None:
+        r = store.recorder
+        huge = NewEvent("Tested", 1, {"text": "字" * (MAX_EVENT_BYTES // 3 + 1)})  # 3 UTF-8 bytes each
+        with pytest.raises(EventTooLarge, match="limit"):
+            await r.append(recording("big", 0), [huge])
+        with pytest.raises(EventTooLarge):
+            await r.append(recording("big", 0), [event(1), huge])
+        assert await r.stream_version("big") == 0 and await r.read_stream("big") == []
+
+    async def test_accepts_an_event_just_under_the_limit(self, store: StoreHarness) -> None:
+        r = store.recorder
+        fits = NewEvent("Tested", 1, {"text": "x" * (MAX_EVENT_BYTES - 2048)})
+        await r.append(recording("fits", 0), [fits])
+        [read] = await r.read_stream("fits")
+        assert read.data == fits.data

@@ -96,3 +96,25 @@ class WorkdayCalendar:
             day += timedelta(days=1)
             count += self.is_workday(day)
         return count
+
+
+def problems_of_published_year(year: int, holidays: list[date], makeup_workdays: list[date]) -> list[str]:
+    """Return what is wrong with a year as submitted for publication (an empty list when it is sound)."""
+    problems = []
+    if not holidays:
+        problems.append(f"{year}: no holidays given (every published year has statutory holidays)")
+    for name, days in (("holidays", holidays), ("makeup_workdays", makeup_workdays)):
+        repeated = sorted({d for d in days if days.count(d) > 1})
+        if repeated:
+            problems.append(f"{name} repeat {', '.join(map(str, repeated))}")
+        outside = sorted(d for d in days if d.year != year)
+        if outside:
+            problems.append(f"{name} has days outside {year}: {', '.join(map(str, outside[:3]))}")
+    both = sorted(set(holidays) & set(makeup_workdays))
+    if both:
+        problems.append(f"both a holiday and a make-up working day: {', '.join(map(str, both))}")
+    # 调休 moves work onto a weekend day; a make-up "working day" on a weekday changes nothing.
+    weekdays = sorted(d for d in makeup_workdays if d.weekday() < 5)
+    if weekdays:
+        problems.append(f"make-up working days must fall on a weekend: {', '.join(map(str, weekdays))}")
+    return problems

@@ -218,7 +218,7 @@ async def test_a_published_notice_is_regenerated_identically_after_the_board_mov
 
 
 async def test_publishing_next_years_calendar_recomputes_provisional_due_dates(
-    bureau: httpx.AsyncClient,
+    bureau: httpx.AsyncClient, stack: Stack
 ) -> None:
     await add_staff(bureau, "郑科长", "section_chief")
     case_id = await open_case(bureau, 950)
@@ -234,12 +234,16 @@ async def test_publishing_next_years_calendar_recomputes_provisional_due_dates(
     assert opened.json()["detail"]["due_provisional"] is True
     before = (await bureau.get("/api/v1/calendar/2027")).json()
 
-    wrong = await bureau.put("/api/v1/calendar/2027", json={"holidays": ["2026-12-31"]})
+    refused = await bureau.put("/api/v1/calendar/2027", json={"holidays": ["2027-01-01"]})
+    assert refused.status_code == 403  # a bureau admin may not change every bureau's calendar
+    operator = {"Authorization": f"Bearer {stack.credentials['operator']}"}
+    wrong = await bureau.put("/api/v1/calendar/2027", json={"holidays": ["2026-12-31"]}, headers=operator)
     assert wrong.status_code == 422 and "outside 2027" in wrong.text
     spring = [f"2027-02-{d:02d}" for d in range(5, 13)] + ["2027-01-01", "2027-01-04"]
     published = await bureau.put(
         "/api/v1/calendar/2027",
         json={"holidays": spring, "makeup_workdays": ["2027-02-20"], "source": "测试"},
+        headers=operator,
     )
     assert published.status_code == 201, published.text
     assert published.json()["version"] == before["version"] + 1

@@ -118,8 +118,10 @@ async def test_relay_killed_midway_resumes_from_its_saved_progress(
 ) -> None:
     code, count = credit_code(404), 300
     monkeypatch.setenv("RELAY_BATCH_SIZE", "5")  # many small batches, so the kill lands between two of them
+    # A killed relay keeps its publisher and sequencer leases until they expire: keep that wait short.
+    monkeypatch.setenv("RELAY_LEASE_SECONDS", "3")
     own_stack.services["relay"].stop()
-    await asyncio.gather(*(api.finance.post("/api/v1/cases", json=case_body(404)) for _ in range(count)))
+    await asyncio.gather(*(_open_case(api, case_body(404)) for _ in range(count)))
     start = await _checkpoint(db)
 
     own_stack.start_service("relay")
@@ -128,7 +130,7 @@ async def test_relay_killed_midway_resumes_from_its_saved_progress(
     midway = await _checkpoint(db)
     own_stack.start_service("relay")
 
-    await eventually(lambda: _equals(total_cases(api, code), count), 60, f"all {count} cases projected")
+    await eventually(lambda: _equals(total_cases(api, code), count), 120, f"all {count} cases projected")
     assert start < midway < start + count
 
 
@@ -157,6 +159,16 @@ async def test_events_reach_the_projection_after_the_broker_restarts_empty(
         "items"
     ]
     assert {c["case_id"] for c in listed} == set(before + during + after)
+
+
+async def _open_case(api: Api, body: dict) -> str:
+    """Open a case through the gateway, waiting as its rate limit asks (429 + Retry-After)."""
+    while True:
+        answer = await api.finance.post("/api/v1/cases", json=body)
+        if answer.status_code != 429:
+            assert answer.status_code == 201, answer.text
+            return str(answer.json()["case_id"])
+        await asyncio.sleep(float(answer.headers.get("Retry-After", "1")))
 
 
 async def _checkpoint(db: AsyncDatabase) -> int:

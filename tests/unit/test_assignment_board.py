@@ -9,6 +9,7 @@ from services.assignment.domain.board import AssignmentBoard
 from services.assignment.domain.rules import AssignmentRefused
 from shared.contracts.assignment import (
     CaseJoinedEnterprise,
+    CaseLeftQueue,
     ConciergeAssigned,
     ConciergeReassigned,
     ConciergeReleased,
@@ -33,7 +34,7 @@ def play(board: AssignmentBoard, events: list[BaseModel]) -> list[BaseModel]:
     for event in board_log(board) + events:
         replayed.apply(event, NOW)
     board_log(board).extend(events)
-    assert replayed.queue() == board.queue() and replayed.case_staff == board.case_staff
+    assert replayed.queue() == board.queue() and replayed.files == board.files
     return events
 
 
@@ -160,3 +161,51 @@ def test_capacity_is_a_bureau_setting_and_raising_it_serves_the_queue() -> None:
     events = play(board, board.set_capacity(2, NOW))
     assert isinstance(events[-1], ConciergeAssigned) and events[-1].staff_id == "a"
     assert board.queue() == [] and board.staff["a"].serving == {credit_code(1), credit_code(2)}
+
+
+def test_a_case_resolved_while_its_enterprise_waits_takes_the_enterprise_off_the_queue() -> None:
+    board = board_with(("a", Post.SECTION_CHIEF))
+    play(board, board.open_case("c1", enterprise(1), FUNDS, NOW))  # a serves enterprise 1
+    play(board, board.open_case("c2", enterprise(2), FUNDS, NOW))  # enterprise 2 waits
+    play(board, board.open_case("c3", enterprise(3), FUNDS, NOW))  # enterprise 3 waits
+    [left] = play(board, board.resolve_case("c2", NOW))
+    assert isinstance(left, CaseLeftQueue) and left.enterprise_left
+    assert [f.enterprise.credit_code for f in board.queue()] == [credit_code(3)]
+
+    events = play(board, board.resolve_case("c1", NOW))
+    assigned = events[-1]
+    assert isinstance(assigned, ConciergeAssigned) and assigned.case_ids == ["c3"]
+
+
+def test_a_waiting_enterprise_with_another_open_case_keeps_waiting_when_one_is_resolved() -> None:
+    board = board_with(("a", Post.SECTION_CHIEF))
+    play(board, board.open_case("c1", enterprise(1), FUNDS, NOW))
+    play(board, board.open_case("c2", enterprise(2), FUNDS, NOW))
+    play(board, board.open_case("c3", enterprise(2), FUNDS, NOW))
+    [left] = play(board, board.resolve_case("c2", NOW))
+    assert isinstance(left, CaseLeftQueue) and not left.enterprise_left
+    assert [f.open_cases for f in board.queue()] == [["c3"]]
+
+
+def test_a_reopened_case_goes_back_to_the_concierge_its_own_stream_names() -> None:
+    board = board_with(("a", Post.SECTION_CHIEF), ("b", Post.SECTION_CHIEF))
+    play(board, board.open_case("c1", enterprise(1), FUNDS, NOW))  # a
+    play(board, board.resolve_case("c1", NOW))
+    [joined] = play(board, board.reopen_case("c1", enterprise(1), FUNDS, "a", NOW))
+    assert isinstance(joined, CaseJoinedEnterprise) and joined.staff_id == "a"
+
+
+def test_a_reopened_case_that_never_had_a_concierge_is_placed_like_a_new_one() -> None:
+    board = board_with(("a", Post.SECTION_CHIEF))
+    [assigned] = play(board, board.reopen_case("c1", enterprise(1), FUNDS, None, NOW))
+    assert isinstance(assigned, ConciergeAssigned) and assigned.staff_id == "a"
+
+
+def test_the_board_forgets_cases_once_their_enterprise_is_released() -> None:
+    board = board_with(("a", Post.SECTION_CHIEF))
+    for n in range(1, 4):
+        play(board, board.open_case(f"c{n}", enterprise(n), FUNDS, NOW))
+    for n in range(1, 4):
+        play(board, board.resolve_case(f"c{n}", NOW))
+    assert board.files == {} and board.file_of_case("c1") is None and board.queue() == []
+    assert not hasattr(board, "case_staff")

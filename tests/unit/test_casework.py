@@ -58,3 +58,13 @@ def test_rating_comes_after_resolution_and_a_low_one_reopens_for_leadership() ->
     events = play(case, case.collect_rating(2, "太慢"))
     assert isinstance(events[0], RatingCollected) and isinstance(events[1], CaseReopened)
     assert events[1].flagged_for_leadership and not case.resolved and case.concierge == "a"
+
+
+def test_a_board_decision_older_than_the_one_the_case_reflects_is_ignored() -> None:
+    case = CaseFile(case_id="c1")
+    play(case, case.record_concierge("s1", "甲", "e1", board_version=2))
+    play(case, case.record_concierge("s2", "乙", "e5", board_version=5))
+    assert case.record_concierge("s1", "甲", "e1", board_version=2) == []  # a replay of the first decision
+    assert case.record_concierge("s1", "甲", "e4", board_version=4) == []  # late, and older than 5
+    [newer] = case.record_concierge("s1", "甲", "e8", board_version=8)
+    assert newer.board_version == 8 and case.concierge == "s2"

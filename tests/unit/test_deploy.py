@@ -83,7 +83,12 @@ def test_infrastructure_is_kafka_in_kraft_mode_and_a_mongodb_replica_set(compose
     assert "KAFKA_BOOTSTRAP_SERVERS=kafka:9092" in env_file and "replicaSet=rs0" in env_file
     for spec in SERVICES:
         depends = compose["services"][spec.name]["depends_on"]
-        assert all(d["condition"] == "service_healthy" for d in depends.values())
+        assert all(d["condition"] == "service_healthy" for n, d in depends.items() if n != "relay")
+
+
+def test_the_api_starts_even_while_the_relay_raises_an_alarm(compose: dict[str, Any]) -> None:
+    # Relay /healthz answers 503 on lag or a parked event; that must not keep the gateway from starting.
+    assert compose["services"]["gateway"]["depends_on"]["relay"]["condition"] == "service_started"
 
 
 def test_gateway_routes_to_the_compose_service_names(compose: dict[str, Any]) -> None:
@@ -92,3 +97,18 @@ def test_gateway_routes_to_the_compose_service_names(compose: dict[str, Any]) ->
         if spec.name != "gateway":
             assert env[f"GATEWAY_{spec.name.upper()}_URL"] == f"http://{spec.name}:{spec.default_port}"
     assert compose["services"]["gateway"]["ports"] == ["8000:8000"]
+
+
+def test_kafka_is_reachable_from_other_bureaus_on_an_external_listener_set_by_env(
+    compose: dict[str, Any],
+) -> None:
+    kafka = compose["services"]["kafka"]
+    env = kafka["environment"]
+    listeners = dict(item.split("://", 1) for item in env["KAFKA_LISTENERS"].split(","))
+    advertised = dict(item.split("://", 1) for item in env["KAFKA_ADVERTISED_LISTENERS"].split(","))
+    protocols = dict(item.split(":", 1) for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    assert listeners["EXTERNAL"] == ":9094" and protocols["EXTERNAL"] == "PLAINTEXT"
+    assert advertised["PLAINTEXT"] == "kafka:9092"  # the services keep the internal name
+    assert advertised["EXTERNAL"] == "${KAFKA_EXTERNAL_HOST:-localhost}:${KAFKA_EXTERNAL_PORT:-9094}"
+    assert "${KAFKA_EXTERNAL_PORT:-9094}:9094" in kafka["ports"]
+    assert env["KAFKA_INTER_BROKER_LISTENER_NAME"] == "PLAINTEXT"

@@ -1,4 +1,4 @@
-"""Loading and saving aggregates: boards are cached in memory and caught up from their stream."""
+"""Loading and saving aggregates: boards are cached (in memory, and as snapshots) and caught up from their stream."""
 
 from __future__ import annotations
 
@@ -10,14 +10,18 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from services.assignment.adapters.board_snapshots import BoardSnapshots
 from services.assignment.domain.board import AssignmentBoard
+from services.assignment.domain.board_snapshot import board_from_snapshot, snapshot_of
 from services.assignment.domain.casework import CaseFile
 from shared.contracts.envelope import Actor, EventEnvelope
 from shared.contracts.events import event_type_of, parse_event_data
 from shared.eventstore.recorder import ConcurrencyError, EventRecorder, NewEvent, Recording
 
 BOARD_STREAM_TYPE = "board"
+CASE_STREAM_TYPE = "case"
 MAX_ATTEMPTS = 20
+SNAPSHOT_EVERY = 200  # board events between snapshots: a cold start replays at most this many
 
 
 def board_stream(bureau: str) -> str:
@@ -48,11 +52,25 @@ def new_events(events: list[BaseModel]) -> list[NewEvent]:
 class Boards:
     """Board aggregates by bureau; decisions retry on a concurrent append after catching up."""
 
-    def __init__(self, recorder: EventRecorder, capacity: Callable[[str], int] = lambda _: 1) -> None:
+    def __init__(
+        self,
+        recorder: EventRecorder,
+        capacity: Callable[[str], int] = lambda _: 1,
+        snapshots: BoardSnapshots | None = None,
+        snapshot_every: int = SNAPSHOT_EVERY,
+    ) -> None:
         self._recorder = recorder
         self._capacity = capacity
+        self._snapshots = snapshots
+        self._snapshot_every = snapshot_every
+        self._snapshotted: dict[str, int] = {}  # bureau -> version of the snapshot saved or loaded
         self._cache: dict[str, AssignmentBoard] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+
+    @property
+    def recorder(self) -> EventRecorder:
+        """The event store the boards are read from."""
+        return self._recorder
 
     async def current(self, bureau: str) -> AssignmentBoard:
         """Return the bureau's board, caught up with its stream."""
@@ -64,7 +82,7 @@ class Boards:
         return self._locks.setdefault(bureau, asyncio.Lock())
 
     async def _caught_up(self, bureau: str) -> AssignmentBoard:
-        board = self._cache.get(bureau) or AssignmentBoard(bureau, self._capacity(bureau))
+        board = self._cache.get(bureau) or await self._from_snapshot(bureau)
         for envelope in await self._recorder.read_stream(
             board_stream(bureau), from_version=board.version + 1
         ):
@@ -74,6 +92,18 @@ class Boards:
             )
             board.version = envelope.version
         self._cache[bureau] = board
+        if self._snapshots and board.version - self._snapshotted.get(bureau, 0) >= self._snapshot_every:
+            # Taken only here, where the board equals its stream up to board.version.
+            await self._snapshots.save(bureau, board.version, snapshot_of(board))
+            self._snapshotted[bureau] = board.version
+        return board
+
+    async def _from_snapshot(self, bureau: str) -> AssignmentBoard:
+        document = await self._snapshots.load(bureau) if self._snapshots else None
+        board = board_from_snapshot(document, self._capacity(bureau)) if document else None
+        if board is None:
+            return AssignmentBoard(bureau, self._capacity(bureau))
+        self._snapshotted[bureau] = board.version
         return board
 
     async def decide(
@@ -82,9 +112,11 @@ class Boards:
         """Run a decision on the current board and append its events; retry when another writer won."""
         async with self._lock(context.bureau):  # one decision at a time per bureau here; processes race
             for _ in range(MAX_ATTEMPTS):
-                # Optimistic: decide on the cached board without reading the stream first; if another
-                # process appended meanwhile the append fails, the cache is dropped and we read again.
-                board = self._cache.get(context.bureau) or await self._caught_up(context.bureau)
+                # Catch up before deciding: another instance may have appended since our last read, and a
+                # stale board does not fail the append when its decision is "nothing to do" (a release or
+                # reopening of a case it never saw would be silently dropped). Reading from version + 1
+                # is one indexed query that usually returns nothing.
+                board = await self._caught_up(context.bureau)
                 version = board.version
                 try:
                     # The decision applies its events to the board as it goes: a board that is not
@@ -115,10 +147,10 @@ class Cases:
         self._recorder = recorder
 
     async def load(self, case_id: str) -> CaseFile | None:
-        """Return the case's flow state, or None when there is no such case."""
+        """Return the case's flow state, or None when the stream is not a case."""
         envelopes = await self._recorder.read_stream(case_id)
-        if not envelopes:
-            return None
+        if not envelopes or not is_case_stream(envelopes[0]):
+            return None  # a board or calendar stream must never take a case step
         case = CaseFile(case_id=case_id, bureau=envelopes[0].bureau)
         for envelope in envelopes:
             case.apply(parse_event_data(envelope.event_type, envelope.schema_version, envelope.data))
@@ -138,12 +170,17 @@ class Cases:
                 return []
             try:
                 result = await self._recorder.append(
-                    _recording(context, case_id, "case", case.version), new_events(events)
+                    _recording(context, case_id, CASE_STREAM_TYPE, case.version), new_events(events)
                 )
             except ConcurrencyError:
                 continue
             return result.events
         raise ConcurrencyError(case_id, -1)
+
+
+def is_case_stream(first: EventEnvelope) -> bool:
+    """Tell whether a stream's first event opens a case (and not a board or the calendar)."""
+    return first.event_type == "CaseOpened" and first.stream_type == CASE_STREAM_TYPE
 
 
 def _recording(context: Context, stream: str, stream_type: str, version: int) -> Recording:

@@ -11,9 +11,13 @@ from pydantic import BaseModel
 
 from services.assignment.application.boards import Boards, Context, board_stream
 from services.assignment.domain.board import AssignmentBoard
-from services.assignment.notice.content import DEFAULT_TITLE, NoticeContent, notice_from_board
-from services.assignment.notice.docx import render_docx
-from services.assignment.notice.pdf import render_pdf
+from services.assignment.notice.content import (
+    DEFAULT_TITLE,
+    NoticeContent,
+    next_document_number,
+    notice_from_board,
+)
+from services.assignment.notice.render import CURRENT_LAYOUT, render
 from shared.contracts.assignment import NoticePublished
 from shared.contracts.events import parse_event_data
 from shared.eventstore.recorder import EventRecorder
@@ -40,14 +44,10 @@ async def publish_notice(
     rendered: list[Rendered] = []
 
     def decide(board: AssignmentBoard) -> list[BaseModel]:
-        content = notice_from_board(
-            board,
-            issuer,
-            board.next_document_number(prefix, issued_on.year),
-            title or DEFAULT_TITLE,
-            issued_on,
-        )
-        pdf, docx = render_pdf(content), render_docx(content)
+        # Numbered per 机关代字 per year of the issue date; a backdated issue raises NumberingRefused.
+        number = next_document_number(board.notices.values(), prefix, issued_on)
+        content = notice_from_board(board, issuer, number, title or DEFAULT_TITLE, issued_on)
+        pdf, docx = render(content)  # raises UnprintableText for a character outside the notice font
         event = NoticePublished(
             notice_id=str(uuid.uuid5(uuid.NAMESPACE_URL, context.command_id)),
             document_number=content.document_number,
@@ -58,6 +58,7 @@ async def publish_notice(
             enterprises=len(content.rows),
             pdf_sha256=_digest(pdf),
             docx_sha256=_digest(docx),
+            layout=CURRENT_LAYOUT,
         )
         rendered[:] = [Rendered(event, pdf, docx)]
         return board.publish_notice(event, datetime.now(SHANGHAI))
@@ -65,6 +66,13 @@ async def publish_notice(
     recorded = await boards.decide(context, decide)
     if not rendered or not recorded:
         raise RuntimeError("notice was not recorded")
+    event = NoticePublished.model_validate(recorded[0].data)
+    if event != rendered[0].event:
+        # A concurrent retry of the same command recorded first: answer with its notice, not ours.
+        regenerated = await regenerate_notice(context.bureau, event.notice_id, recorder=boards.recorder)
+        if regenerated is None:
+            raise RuntimeError(f"notice {event.notice_id} was recorded but cannot be read back")
+        return regenerated
     return rendered[0]
 
 
@@ -91,7 +99,7 @@ async def regenerate_notice(bureau: str, notice_id: str, *, recorder: EventRecor
         event.issued_on,
         notice_from_board(board, event.issuer, event.document_number, event.title, event.issued_on).rows,
     )
-    return Rendered(event, render_pdf(content), render_docx(content))
+    return Rendered(event, *render(content, event.layout))
 
 
 def matches_record(rendered: Rendered) -> bool:

@@ -5,13 +5,19 @@ from __future__ import annotations
 from functools import partial
 
 from pydantic import BaseModel
-from pymongo.asynchronous.collection import AsyncCollection
 
 from services.assignment.application.boards import Boards, Cases, Context, policy_context
 from services.assignment.application.calendars import Calendars
 from services.assignment.domain.casework import CaseFile
-from shared.contracts.assignment import CaseJoinedEnterprise, ConciergeAssigned, ConciergeReassigned
+from services.assignment.projections.case_summaries import CaseSummaries
+from shared.contracts.assignment import (
+    CaseJoinedEnterprise,
+    ConciergeAssigned,
+    ConciergeReassigned,
+    EnterpriseQueued,
+)
 from shared.contracts.calendar import WorkdayCalendarPublished
+from shared.contracts.casework import CoordinationTaskOpened
 from shared.contracts.envelope import Actor, EventEnvelope
 from shared.contracts.events import CaseOpened, parse_event_data
 from shared.workdays.calendar import WorkdayCalendar
@@ -44,15 +50,18 @@ async def release_concierge_when_case_resolved(envelope: EventEnvelope, *, board
 async def return_case_to_concierge_when_reopened(
     envelope: EventEnvelope, *, boards: Boards, cases: Cases
 ) -> bool:
-    """A case reopened by a low rating goes back to the same concierge."""
+    """A case reopened by a low rating goes back to the same concierge (the one its own stream names)."""
     case = await cases.load(envelope.stream_id)
     if case is None or case.enterprise is None or case.category is None:
         return False
-    enterprise, category = case.enterprise, case.category
+    enterprise, category, concierge = case.enterprise, case.category, case.concierge
     context = policy_context(envelope, "return_case_to_concierge_when_reopened")
     return bool(
         await boards.decide(
-            context, lambda b: b.reopen_case(envelope.stream_id, enterprise, category, envelope.occurred_at)
+            context,
+            lambda b: b.reopen_case(
+                envelope.stream_id, enterprise, category, concierge, envelope.occurred_at
+            ),
         )
     )
 
@@ -62,6 +71,8 @@ async def record_concierge_on_cases_when_assigned(
 ) -> bool | None:
     """Write the board's decision onto each case it concerns, so the case's own history shows it."""
     event = parse_event_data(envelope.event_type, envelope.schema_version, envelope.data)
+    if isinstance(event, EnterpriseQueued):
+        return await record_withdrawal_on_cases_when_queued(envelope, event, cases=cases)
     if isinstance(event, ConciergeAssigned):
         targets = [(c, event.staff_id, event.staff_name) for c in event.case_ids]
     elif isinstance(event, ConciergeReassigned):
@@ -74,34 +85,87 @@ async def record_concierge_on_cases_when_assigned(
     wrote = False
     for case_id, staff_id, name in targets:
         context = policy_context(envelope, "record_concierge_on_cases_when_assigned", f":{case_id}")
-        decision = partial(_record, staff_id=staff_id, name=name, board_event_id=str(envelope.event_id))
+        decision = partial(
+            _record,
+            staff_id=staff_id,
+            name=name,
+            board_event_id=str(envelope.event_id),
+            board_version=envelope.version,
+        )
         wrote = bool(await cases.decide(context, case_id, decision)) or wrote
     return wrote
 
 
-def _record(case: CaseFile, *, staff_id: str, name: str, board_event_id: str) -> list[BaseModel]:
-    return case.record_concierge(staff_id, name, board_event_id)
+async def record_withdrawal_on_cases_when_queued(
+    envelope: EventEnvelope, event: EnterpriseQueued, *, cases: Cases
+) -> bool | None:
+    """A concierge taken away with nobody free to replace them: each case shows it waits, with the reason."""
+    if event.withdrawn_staff_id is None:
+        return None  # a new enterprise queued: its case never had a concierge
+    wrote = False
+    for case_id in event.case_ids:
+        context = policy_context(envelope, "record_withdrawal_on_cases_when_queued", f":{case_id}")
+        decision = partial(
+            _withdraw,
+            staff_id=event.withdrawn_staff_id,
+            reason=event.reason,
+            board_event_id=str(envelope.event_id),
+            board_version=envelope.version,
+        )
+        wrote = bool(await cases.decide(context, case_id, decision)) or wrote
+    return wrote
+
+
+def _withdraw(
+    case: CaseFile, *, staff_id: str, reason: str, board_event_id: str, board_version: int
+) -> list[BaseModel]:
+    return case.withdraw_concierge(staff_id, reason, board_event_id, board_version)
+
+
+def _record(
+    case: CaseFile, *, staff_id: str, name: str, board_event_id: str, board_version: int
+) -> list[BaseModel]:
+    # Conditional on the board version: a replayed older decision must not undo a later one.
+    return case.record_concierge(staff_id, name, board_event_id, board_version)
 
 
 async def recompute_due_dates_when_calendar_published(
-    envelope: EventEnvelope, *, cases: Cases, calendars: Calendars, views: AsyncCollection
+    envelope: EventEnvelope, *, cases: Cases, calendars: Calendars, summaries: CaseSummaries
 ) -> bool:
-    """A newly published year turns provisional due dates into final ones; the old ones stay in history."""
+    """A published or corrected year moves every open due date it changes; the old ones stay in history."""
     published = WorkdayCalendarPublished.model_validate(envelope.data)
     calendar = await calendars.current()
+    if calendar.year(published.year).version != published.version:
+        return False  # a replay of a version since superseded: the newer version's own event decides
     wrote = False
-    async for view in views.find({"open_tasks": {"$gt": 0}}, {"bureau": 1, "tasks": 1}):
-        if not any(t["state"] == "open" and t["due_provisional"] for t in view.get("tasks", [])):
-            continue
+    # Every case holding an open task, from assignment's own summaries (the case stream decides).
+    async for case_id, bureau in summaries.cases():
         context = Context(
-            bureau=view["bureau"],
-            actor=Actor(kind="service", id="assignment:recompute_due_dates", bureau=view["bureau"]),
-            command_id=f"recompute_due_dates_when_calendar_published:{envelope.event_id}:{view['_id']}",
+            bureau=bureau,
+            actor=Actor(kind="service", id="assignment:recompute_due_dates", bureau=bureau),
+            command_id=f"recompute_due_dates_when_calendar_published:{envelope.event_id}:{case_id}",
             correlation_id=envelope.correlation_id,
             causation_id=envelope.event_id,
         )
         decision = partial(_recompute, calendar=calendar, year=published.year, version=published.version)
-        wrote = bool(await cases.decide(context, view["_id"], decision)) or wrote
+        wrote = bool(await cases.decide(context, case_id, decision)) or wrote
+    return wrote
+
+
+async def recompute_due_date_when_task_opened(
+    envelope: EventEnvelope, *, cases: Cases, calendars: Calendars
+) -> bool:
+    """A task counted with a calendar since superseded (published meanwhile) gets the new due date."""
+    opened = CoordinationTaskOpened.model_validate(envelope.data)
+    calendar = await calendars.current()
+    deadline = calendar.add_workdays(opened.opened_at, opened.working_days)
+    if (deadline.due, deadline.provisional) == (opened.due_at, opened.due_provisional):
+        return False  # the usual case: nothing was published between counting and now
+    wrote = False
+    for year, version in deadline.calendar_versions.items():
+        context = policy_context(envelope, "recompute_due_date_when_task_opened", f":{year}:{version}")
+        decision = partial(_recompute, calendar=calendar, year=year, version=version)
+        wrote = bool(await cases.decide(context, envelope.stream_id, decision)) or wrote
     return wrote
 
 

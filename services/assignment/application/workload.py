@@ -1,23 +1,22 @@
-"""Open and overdue coordination tasks per concierge, read from the case projection."""
+"""Open and overdue coordination tasks per concierge, from assignment's own case summaries."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
-
-from pymongo.asynchronous.collection import AsyncCollection
+from typing import Any
 
 
 async def workload_by_concierge(
-    views: AsyncCollection, bureau: str, now: datetime
+    summaries: AsyncIterator[dict[str, Any]], now: datetime
 ) -> dict[str, dict[str, int]]:
-    """Return {staff_id: {"open_tasks": n, "overdue_tasks": m}} for the bureau's unresolved cases."""
+    """Return {staff_id: {"open_tasks": n, "overdue_tasks": m}} over a bureau's case summaries."""
     result: dict[str, dict[str, int]] = {}
-    cursor = views.find(
-        {"bureau": bureau, "concierge": {"$ne": None}, "open_tasks": {"$gt": 0}}, {"concierge": 1, "tasks": 1}
-    )
-    async for view in cursor:
-        load = result.setdefault(view["concierge"]["staff_id"], {"open_tasks": 0, "overdue_tasks": 0})
-        for task in view.get("tasks", []):
+    async for summary in summaries:
+        if not summary.get("concierge") or not summary.get("open_tasks"):
+            continue
+        load = result.setdefault(summary["concierge"]["staff_id"], {"open_tasks": 0, "overdue_tasks": 0})
+        for task in summary.get("tasks", []):
             if task["state"] == "open":
                 load["open_tasks"] += 1
                 load["overdue_tasks"] += int(task["due_at"] < now)

@@ -13,6 +13,7 @@ from shared.contracts.casework import (
     CaseReopened,
     CaseResolved,
     ConciergeAssignedToCase,
+    ConciergeWithdrawnFromCase,
     CoordinationTaskCancelled,
     CoordinationTaskChased,
     CoordinationTaskClosed,
@@ -43,6 +44,7 @@ class Task:
     due_at: datetime
     provisional: bool
     state: str = "open"  # open | closed | cancelled
+    calendar_versions: dict[int, int] = field(default_factory=dict)  # year -> version counted with
 
 
 @dataclass
@@ -55,19 +57,39 @@ class CaseFile:
     category: Category | None = None
     version: int = 0
     concierge: str | None = None
+    board_version: int = 0  # the latest board decision this case reflects (0: none recorded with one)
     clarified: bool = False
     resolved: bool = False
     rated: bool = False
     tasks: dict[str, Task] = field(default_factory=dict)
 
     # ---- decisions ---------------------------------------------------------------------------
-    def record_concierge(self, staff_id: str, staff_name: str, board_event_id: str) -> list[BaseModel]:
-        """Note the concierge the board chose (once per board decision)."""
+    def record_concierge(
+        self, staff_id: str, staff_name: str, board_event_id: str, board_version: int | None = None
+    ) -> list[BaseModel]:
+        """Note the concierge the board chose, unless the case already reflects a later board decision."""
+        if board_version is not None and board_version <= self.board_version:
+            return []  # a replayed or late board event: the case has moved past it
         if self.concierge == staff_id:
             return []
-        return [
-            ConciergeAssignedToCase(staff_id=staff_id, staff_name=staff_name, board_event_id=board_event_id)
-        ]
+        assigned = ConciergeAssignedToCase(
+            staff_id=staff_id,
+            staff_name=staff_name,
+            board_event_id=board_event_id,
+            board_version=board_version,
+        )
+        return [assigned]
+
+    def withdraw_concierge(
+        self, staff_id: str, reason: str, board_event_id: str, board_version: int
+    ) -> list[BaseModel]:
+        """Note that the case's concierge was taken away and it waits, unless the case has moved past it."""
+        if board_version <= self.board_version or self.concierge != staff_id:
+            return []  # a replayed or late board event, or the case never had that concierge
+        withdrawn = ConciergeWithdrawnFromCase(
+            staff_id=staff_id, reason=reason, board_event_id=board_event_id, board_version=board_version
+        )
+        return [withdrawn]
 
     def clarify(self, summary: str, sections: list[str]) -> list[BaseModel]:
         """Step 1: record the problem as understood."""
@@ -97,18 +119,21 @@ class CaseFile:
                 opened_at=now,
                 due_at=deadline.due,
                 due_provisional=deadline.provisional,
+                calendar_versions=dict(deadline.calendar_versions),
             )
         ]
 
     def recompute_due_dates(self, calendar: WorkdayCalendar, year: int, version: int) -> list[BaseModel]:
-        """After a year was published, recompute open tasks whose due date was provisional for it."""
+        """After a year was published or corrected, recompute every open task whose due date changes."""
         events: list[BaseModel] = []
         for task_id, task in sorted(self.tasks.items()):
-            if task.state != "open" or not task.provisional:
+            if task.state != "open":
                 continue
             deadline = calendar.add_workdays(task.opened_at, task.working_days)
             if year not in deadline.calendar_versions:
                 continue
+            if (deadline.due, deadline.provisional) == (task.due_at, task.provisional):
+                continue  # unchanged (or already recomputed: a replay finds nothing to do)
             events.append(
                 CoordinationTaskDueRecomputed(
                     task_id=task_id,
@@ -117,6 +142,7 @@ class CaseFile:
                     due_provisional=deadline.provisional,
                     calendar_year=year,
                     calendar_version=version,
+                    previous_calendar_version=task.calendar_versions.get(year),
                 )
             )
         return events
@@ -197,6 +223,12 @@ class CaseFile:
     @apply.register
     def _(self, e: ConciergeAssignedToCase) -> None:
         self.concierge = e.staff_id
+        self.board_version = max(self.board_version, e.board_version or 0)
+
+    @apply.register
+    def _(self, e: ConciergeWithdrawnFromCase) -> None:
+        self.concierge = None
+        self.board_version = max(self.board_version, e.board_version)
 
     @apply.register
     def _(self, e: ProblemClarified) -> None:
@@ -204,11 +236,16 @@ class CaseFile:
 
     @apply.register
     def _(self, e: CoordinationTaskOpened) -> None:
-        self.tasks[e.task_id] = Task(e.section, e.opened_at, e.working_days, e.due_at, e.due_provisional)
+        versions = dict(e.calendar_versions or {})
+        self.tasks[e.task_id] = Task(
+            e.section, e.opened_at, e.working_days, e.due_at, e.due_provisional, calendar_versions=versions
+        )
 
     @apply.register
     def _(self, e: CoordinationTaskDueRecomputed) -> None:
-        self.tasks[e.task_id].due_at, self.tasks[e.task_id].provisional = e.due_at, e.due_provisional
+        task = self.tasks[e.task_id]
+        task.due_at, task.provisional = e.due_at, e.due_provisional
+        task.calendar_versions[e.calendar_year] = e.calendar_version
 
     @apply.register
     def _(self, e: CoordinationTaskClosed) -> None:

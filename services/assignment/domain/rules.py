@@ -6,16 +6,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from shared.contracts.assignment import FALLBACK_POSTS, MANAGEMENT_POSTS, CandidateConsidered
+from shared.contracts.assignment import FALLBACK_POSTS, MANAGEMENT_POSTS, CandidateConsidered, Post
 from shared.contracts.cases import Category
 from shared.workdays.calendar import SHANGHAI
 
 if TYPE_CHECKING:
-    from services.assignment.domain.board import AssignmentBoard, Staff
+    from services.assignment.domain.board import AssignmentBoard
+    from services.assignment.domain.roster import Staff
 
 RULE_VERSION = (
-    "2026.11-1: management post, not on leave, free capacity; "
-    "fewest served, category experience, longest idle"
+    "2026.11-2: on the roster (not departed), management post, not on leave, free capacity; "
+    "fewest served, category experience, longest idle; a reopened case returns to its concierge "
+    "beyond capacity and counts against it"
 )
 
 
@@ -31,6 +33,11 @@ class Verdict:
     eligible: bool
     reason: str
     category_experience: int
+
+
+def departed_staff_are_never_picked(person: Staff) -> str | None:
+    """A person who left the bureau is never picked again."""
+    return "left the bureau" if person.departed else None
 
 
 def only_management_posts_serve_unless_leadership_approved(
@@ -59,12 +66,36 @@ def a_concierge_serves_a_limited_number_of_enterprises(board: AssignmentBoard, p
     return None
 
 
+def a_post_change_keeps_a_concierge_only_if_the_post_may_serve(old: Post, new: Post) -> str | None:
+    """After a post change a concierge keeps serving only on a post that may serve (rule 1)."""
+    # Moving between the two fallback posts keeps the leadership approval that made them a concierge.
+    if new in MANAGEMENT_POSTS or (old in FALLBACK_POSTS and new in FALLBACK_POSTS):
+        return None
+    return f"post changed to {new.value}, not a management post"
+
+
+def a_reopened_case_returns_to_its_concierge_even_beyond_capacity(person: Staff, now: datetime) -> str | None:
+    """Rule 7 over rule 3: a reopened case returns to its concierge even at capacity, and counts against it."""
+    # Why: the low rating is answered by the person it rates. The enterprise is then one of theirs, so they
+    # take no waiting enterprise until back under capacity. They must still be able to serve at all.
+    return (
+        departed_staff_are_never_picked(person)
+        or staff_on_leave_are_never_picked(person, now)
+        or (
+            None
+            if person.post in MANAGEMENT_POSTS or person.post in FALLBACK_POSTS
+            else "not a management post"
+        )
+    )
+
+
 def evaluate(
     board: AssignmentBoard, person: Staff, credit_code: str, now: datetime, category: Category | None = None
 ) -> Verdict:
     """Apply every eligibility rule to one person."""
     reason = (
-        only_management_posts_serve_unless_leadership_approved(board, person, credit_code)
+        departed_staff_are_never_picked(person)
+        or only_management_posts_serve_unless_leadership_approved(board, person, credit_code)
         or staff_on_leave_are_never_picked(person, now)
         or a_concierge_serves_a_limited_number_of_enterprises(board, person)
     )

@@ -1,12 +1,46 @@
-"""Request and response bodies of the assignment API."""
+"""Request and response bodies of the assignment API.
+
+Every request body is strict and bounded: strings are the safe text types of shared.contracts.text (no
+control characters, never blank, a maximum length), lists have a maximum size, numbers and dates a range,
+booleans are true or false (never "yes" or 1), and ids follow the Identifier pattern. The limits show in
+the OpenAPI document.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
+from services.assignment.domain.staffing import leave_dates_are_bounded
 from shared.contracts.assignment import Post
+from shared.contracts.cases import CreditCode
+from shared.contracts.text import (
+    Identifier,
+    Line50,
+    Line200,
+    OptionalText500,
+    OptionalText2000,
+    Text500,
+    Text2000,
+    Text5000,
+)
+from shared.workdays.calendar import SHANGHAI
+
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
+MAX_SECTIONS = 20
+
+
+def _plausible(day: date) -> date:
+    # Why: a date near year 1 or 9999 overflows the working-day arithmetic; no leave is that far off.
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"must be between {FIRST_DAY} and {LAST_DAY}")
+    return day
+
+
+Day = Annotated[date, AfterValidator(_plausible), Field(description=f"A date from {FIRST_DAY} to {LAST_DAY}")]
+StaffId = Annotated[Identifier, Field(description="A staff_id from the roster")]
 
 
 class _Body(BaseModel):
@@ -16,102 +50,130 @@ class _Body(BaseModel):
 class AddStaff(_Body):
     """A person to add to the roster."""
 
-    name: str = Field(min_length=1, max_length=50)
+    name: Line50
     post: Post
-    section: str = Field(min_length=1, max_length=50, description="科室, e.g. 预算科")
+    section: Annotated[Line50, Field(description="科室, e.g. 预算科")]
 
 
 class ChangeStaff(_Body):
-    """A new post or section."""
+    """A new post and/or section (at least one); what is left out stays as it is."""
 
-    post: Post
-    section: str = Field(min_length=1, max_length=50)
+    post: Post | None = None
+    section: Line50 | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> ChangeStaff:
+        if self.post is None and self.section is None:
+            raise ValueError("give post, section or both")
+        return self
 
 
 class RecordLeave(_Body):
     """Leave dates (inclusive); enterprises served go to the deputy, or the next eligible person."""
 
-    first_day: date
-    last_day: date
-    reason: str = Field(min_length=1, max_length=200)
-    deputy_staff_id: str | None = None
+    first_day: Day
+    last_day: Day
+    reason: Line200
+    deputy_staff_id: StaffId | None = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> RecordLeave:
+        # Why here as well as on the board: implausible dates are invalid input (422), not a rule (409).
+        refusal = leave_dates_are_bounded(self.first_day, self.last_day, datetime.now(SHANGHAI).date())
+        if refusal:
+            raise ValueError(refusal)
+        return self
+
+
+class Departure(_Body):
+    """Why a person leaves the bureau (调离, 退休, 辞职 …)."""
+
+    reason: Line200
+
+
+class CancelLeave(_Body):
+    """Why a leave is withdrawn."""
+
+    reason: Line200
 
 
 class ApproveFallback(_Body):
     """Leadership (局长 or 党支部书记) approves a fallback concierge for a waiting enterprise."""
 
-    credit_code: str
-    staff_id: str
-    approved_by: str = Field(description="staff_id of the approving director or party-branch secretary")
-    note: str = Field(default="经局班子研究同意", max_length=500)
+    credit_code: CreditCode
+    staff_id: StaffId
+    approved_by: Annotated[
+        Identifier, Field(description="staff_id of the approving director or party-branch secretary")
+    ]
+    note: OptionalText500 = "经局班子研究同意"
 
 
 class Reassign(_Body):
     """Move an enterprise to another concierge."""
 
-    credit_code: str
-    to_staff_id: str
-    reason: str = Field(min_length=1, max_length=500)
+    credit_code: CreditCode
+    to_staff_id: StaffId
+    reason: Text500
 
 
 class Clarify(_Body):
     """Step 1 (摸清问题)."""
 
-    summary: str = Field(min_length=1, max_length=5000)
-    sections: list[str] = Field(min_length=1)
+    summary: Text5000
+    sections: list[Line50] = Field(min_length=1, max_length=MAX_SECTIONS)
 
 
 class OpenTask(_Body):
     """Step 2 (积极协调): a task for a section, due in working days."""
 
-    section: str = Field(min_length=1, max_length=50)
-    description: str = Field(min_length=1, max_length=2000)
-    working_days: int = Field(ge=1, le=60)
+    section: Line50
+    description: Text2000
+    working_days: StrictInt = Field(ge=1, le=60, description="Chinese working days until due, 1 to 60")
 
 
 class Note(_Body):
     """A free-text note (chasing a task)."""
 
-    note: str = Field(default="", max_length=2000)
+    note: OptionalText2000 = ""
 
 
 class Outcome(_Body):
     """How a task ended."""
 
-    outcome: str = Field(min_length=1, max_length=2000)
+    outcome: Text2000
 
 
 class Reason(_Body):
     """Why (cancelling a task)."""
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Text2000
 
 
 class Procedure(_Body):
     """Step 3 (主动代办)."""
 
-    description: str = Field(min_length=1, max_length=2000)
+    description: Text2000
 
 
 class Resolve(_Body):
     """Step 4 (加快解决)."""
 
-    summary: str = Field(min_length=1, max_length=5000)
-    settlement_intent: bool = False
+    summary: Text5000
+    settlement_intent: StrictBool = False
 
 
 class Policy(_Body):
     """Step 5 (宣讲政策)."""
 
-    policy: str = Field(min_length=1, max_length=200)
-    note: str = Field(default="", max_length=2000)
+    policy: Line200
+    note: OptionalText2000 = ""
 
 
 class Rating(_Body):
     """Step 6 (征求意见)."""
 
-    rating: int = Field(ge=1, le=5)
-    comment: str = Field(default="", max_length=2000)
+    rating: StrictInt = Field(ge=1, le=5)
+    comment: OptionalText2000 = ""
 
 
 class Recorded(BaseModel):
@@ -121,6 +183,17 @@ class Recorded(BaseModel):
     detail: dict[str, str | int | bool | None] = Field(default_factory=dict)
 
 
+class LeaveCard(BaseModel):
+    """A leave not over yet, and where it stands."""
+
+    leave_id: str
+    first_day: date
+    last_day: date
+    reason: str
+    deputy_staff_id: str | None
+    state: str = Field(description="scheduled | started")
+
+
 class StaffCard(BaseModel):
     """A person on the roster, as leadership sees them."""
 
@@ -128,7 +201,10 @@ class StaffCard(BaseModel):
     name: str
     post: Post
     section: str
+    departed: bool = False
+    departure_reason: str | None = None
     on_leave_today: bool
+    leaves: list[LeaveCard] = Field(default_factory=list, description="Leaves not over yet")
     current_enterprises: list[str]
     enterprises_served: int
     idle_since: datetime | None

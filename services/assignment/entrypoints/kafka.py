@@ -2,21 +2,66 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from faststream.kafka import KafkaBroker
-from pymongo.asynchronous.collection import AsyncCollection
 
 from services.assignment.application.boards import Boards, Cases
 from services.assignment.application.calendars import Calendars
 from services.assignment.application.policies import (
     assign_concierge_when_case_opened,
+    recompute_due_date_when_task_opened,
     recompute_due_dates_when_calendar_published,
     record_concierge_on_cases_when_assigned,
     release_concierge_when_case_resolved,
     return_case_to_concierge_when_reopened,
 )
+from services.assignment.projections.case_summaries import CaseSummaries
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.topics import ASSIGNMENT_EVENTS, CALENDAR_EVENTS, CASE_EVENTS
 from shared.messaging.consumer import ReliableSubscriber
+
+Handler = Callable[[EventEnvelope], Awaitable[bool | None]]
+
+
+def case_event_handler(
+    *, boards: Boards, cases: Cases, calendars: Calendars, summaries: CaseSummaries
+) -> Handler:
+    """Return the handler of case events: assignment, release, reopening, and the case summaries."""
+
+    async def on_case_event(envelope: EventEnvelope) -> bool | None:
+        await summaries.fold(envelope)  # assignment's own read model, before any policy reads it
+        if envelope.event_type == "CaseOpened":
+            return await assign_concierge_when_case_opened(envelope, boards=boards, cases=cases)
+        if envelope.event_type == "CaseResolved":
+            return await release_concierge_when_case_resolved(envelope, boards=boards)
+        if envelope.event_type == "CaseReopened":
+            return await return_case_to_concierge_when_reopened(envelope, boards=boards, cases=cases)
+        if envelope.event_type == "CoordinationTaskOpened":
+            return await recompute_due_date_when_task_opened(envelope, cases=cases, calendars=calendars)
+        return None
+
+    return on_case_event
+
+
+def board_event_handler(*, boards: Boards, cases: Cases) -> Handler:
+    """Return the handler of board events: decisions are written onto each case."""
+
+    async def on_board_event(envelope: EventEnvelope) -> bool | None:
+        return await record_concierge_on_cases_when_assigned(envelope, boards=boards, cases=cases)
+
+    return on_board_event
+
+
+def calendar_event_handler(*, cases: Cases, calendars: Calendars, summaries: CaseSummaries) -> Handler:
+    """Return the handler of calendar events: due dates move with a published year."""
+
+    async def on_calendar_event(envelope: EventEnvelope) -> bool | None:
+        return await recompute_due_dates_when_calendar_published(
+            envelope, cases=cases, calendars=calendars, summaries=summaries
+        )
+
+    return on_calendar_event
 
 
 def subscribe_policies(
@@ -25,45 +70,27 @@ def subscribe_policies(
     boards: Boards,
     cases: Cases,
     calendars: Calendars,
-    views: AsyncCollection,
+    summaries: CaseSummaries,
     group: str,
     fetch_max_wait_ms: int,
 ) -> list[ReliableSubscriber[EventEnvelope]]:
     """Subscribe the policies; each effect is an append keyed by the event, so a repeat is a no-op."""
-
-    async def on_case_event(envelope: EventEnvelope) -> bool | None:
-        if envelope.event_type == "CaseOpened":
-            return await assign_concierge_when_case_opened(envelope, boards=boards, cases=cases)
-        if envelope.event_type == "CaseResolved":
-            return await release_concierge_when_case_resolved(envelope, boards=boards)
-        if envelope.event_type == "CaseReopened":
-            return await return_case_to_concierge_when_reopened(envelope, boards=boards, cases=cases)
-        return None
-
-    async def on_board_event(envelope: EventEnvelope) -> bool | None:
-        return await record_concierge_on_cases_when_assigned(envelope, boards=boards, cases=cases)
-
-    async def on_calendar_event(envelope: EventEnvelope) -> bool | None:
-        return await recompute_due_dates_when_calendar_published(
-            envelope, cases=cases, calendars=calendars, views=views
-        )
-
     return [
         ReliableSubscriber(
             broker=broker,
             topic=CALENDAR_EVENTS,
             group=f"{group}-calendar",
             model=EventEnvelope,
-            handle=on_calendar_event,
+            handle=calendar_event_handler(cases=cases, calendars=calendars, summaries=summaries),
             fetch_max_wait_ms=fetch_max_wait_ms,
-            description="A published working-day calendar year: provisional due dates are recomputed.",
+            description="A published working-day calendar year: due dates it changes are recomputed.",
         ),
         ReliableSubscriber(
             broker=broker,
             topic=CASE_EVENTS,
             group=group,
             model=EventEnvelope,
-            handle=on_case_event,
+            handle=case_event_handler(boards=boards, cases=cases, calendars=calendars, summaries=summaries),
             fetch_max_wait_ms=fetch_max_wait_ms,
             description="Opened, resolved and reopened cases drive concierge assignment and release.",
         ),
@@ -72,8 +99,8 @@ def subscribe_policies(
             topic=ASSIGNMENT_EVENTS,
             group=f"{group}-cases",
             model=EventEnvelope,
-            handle=on_board_event,
+            handle=board_event_handler(boards=boards, cases=cases),
             fetch_max_wait_ms=fetch_max_wait_ms,
-            description="Board decisions (assigned, joined, reassigned) are written onto each case.",
+            description="Board decisions (assigned, joined, reassigned, withdrawn) are written onto each case.",
         ),
     ]

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from services.assignment.application.boards import http_context
+from services.assignment.application.boards import Context
 from services.assignment.application.notices import matches_record, publish_notice, regenerate_notice
+from services.assignment.entrypoints.http_models import Day
+from services.assignment.entrypoints.idempotent import idempotent
+from services.assignment.notice.content import PREFIX_PATTERN, NumberingRefused, default_number_prefix
+from services.assignment.notice.typeface import UnprintableText, uncovered
 from shared.auth.http import Caller, Writer
 from shared.auth.keys import Role
 from shared.contracts.assignment import NoticePublished
+from shared.contracts.text import Line20, Line100
 from shared.workdays.calendar import SHANGHAI
 
 router = APIRouter(prefix="/api/v1/notices", tags=["notices"])
@@ -23,14 +28,27 @@ MEDIA = {
 }
 
 
+Prefix = Annotated[Line20, StringConstraints(pattern=PREFIX_PATTERN)]
+
+
 class PublishNotice(BaseModel):
     """What to print on the notice; the table is the board's current assignments."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    title: str | None = Field(default=None, max_length=100)
-    number_prefix: str = Field(default="高新", min_length=1, max_length=20, description="e.g. 高新财金")
-    issued_on: date | None = Field(default=None, description="Defaults to today (Asia/Shanghai)")
+    title: Line100 | None = None
+    number_prefix: Prefix | None = Field(
+        default=None, description="机关代字, e.g. 高新财金; default: the bureau's own (高新 + its short name)"
+    )
+    issued_on: Day | None = Field(default=None, description="Defaults to today (Asia/Shanghai)")
+
+    @field_validator("title")
+    @classmethod
+    def _title_is_printable(cls, title: str | None) -> str | None:
+        """Refuse a title the notice font cannot draw (it would print as empty boxes)."""
+        if title is not None and (missing := uncovered(title)):
+            raise ValueError(f"标题含公文字库没有的字符 (characters outside the notice font): {missing}")
+        return title
 
 
 @router.post("", status_code=201, summary="Publish the current assignments as an official notice")
@@ -43,17 +61,27 @@ async def publish(
     """Render the notice (PDF and DOCX) and record NoticePublished with the board version it came from."""
     if caller.role is not Role.ADMIN:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only a bureau admin key may publish a notice")
-    bureau = await request.app.state.bureaus.get(caller.bureau)
-    issuer = bureau.name_zh if bureau else caller.bureau
-    rendered = await publish_notice(
-        http_context(caller.bureau, caller.key_id, idempotency_key, None),
-        boards=request.app.state.boards,
-        issuer=issuer,
-        prefix=body.number_prefix,
-        title=body.title,
-        issued_on=body.issued_on or datetime.now(SHANGHAI).date(),
-    )
-    return rendered.event
+
+    async def run(context: Context) -> NoticePublished:
+        bureau = await request.app.state.bureaus.get(caller.bureau)
+        issuer = bureau.name_zh if bureau else caller.bureau
+        try:
+            rendered = await publish_notice(
+                context,
+                boards=request.app.state.boards,
+                issuer=issuer,
+                prefix=body.number_prefix or default_number_prefix(issuer),
+                title=body.title,
+                issued_on=body.issued_on or datetime.now(SHANGHAI).date(),
+            )
+        except NumberingRefused as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        except UnprintableText as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+        return rendered.event
+
+    # A retry gets the notice first published, not a new document rendered from today's board.
+    return await idempotent(request, caller, idempotency_key, body, NoticePublished, run)
 
 
 @router.get("", summary="Notices published by your bureau")

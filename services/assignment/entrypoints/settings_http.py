@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.assignment.application.boards import Boards, http_context
+from services.assignment.application.boards import Boards, Context
 from services.assignment.domain.rules import AssignmentRefused
+from services.assignment.entrypoints.idempotent import idempotent
 from shared.auth.http import Caller, Writer
 from shared.auth.keys import Role
 from shared.workdays.calendar import SHANGHAI
@@ -31,7 +32,9 @@ class SettingsChanged(BaseModel):
     """The settings now in force and what the change recorded."""
 
     enterprises_per_concierge: int
-    recorded: list[str] = Field(description="Event types recorded: the setting and any assignments it allowed")
+    recorded: list[str] = Field(
+        description="Event types recorded: the setting and any assignments it allowed"
+    )
 
 
 @router.get("/settings", summary="The bureau's assignment settings")
@@ -56,13 +59,18 @@ async def put_settings(
     if caller.role is not Role.ADMIN:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only a bureau admin key may change the settings")
     boards: Boards = request.app.state.boards
-    context = http_context(caller.bureau, caller.key_id, idempotency_key, None)
-    now = datetime.now(SHANGHAI)
-    try:
-        events = await boards.decide(context, lambda b: b.set_capacity(body.enterprises_per_concierge, now))
-    except AssignmentRefused as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    board = await boards.current(caller.bureau)
-    return SettingsChanged(
-        enterprises_per_concierge=board.capacity, recorded=[e.event_type for e in events]
-    )
+
+    async def run(context: Context) -> SettingsChanged:
+        now = datetime.now(SHANGHAI)
+        try:
+            events = await boards.decide(
+                context, lambda b: b.set_capacity(body.enterprises_per_concierge, now)
+            )
+        except AssignmentRefused as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        board = await boards.current(caller.bureau)
+        return SettingsChanged(
+            enterprises_per_concierge=board.capacity, recorded=[e.event_type for e in events]
+        )
+
+    return await idempotent(request, caller, idempotency_key, body, SettingsChanged, run, status.HTTP_200_OK)

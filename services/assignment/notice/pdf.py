@@ -1,125 +1,116 @@
-"""The notice as PDF, in the red-header layout, with reportlab's built-in CJK font (nothing to install)."""
+"""The notice as PDF in the GB/T 9704-2012 layout, with its font embedded; byte-for-byte reproducible.
+
+One embedded serif font (see `typeface.py`) stands in for 小标宋, 仿宋 and 宋体. reportlab subsets it per
+document under deterministic names (AAAAAA+…, in order of first use) and `invariant=1` fixes the dates and the
+document id, so the same content always gives the same bytes on every machine.
+"""
 
 from __future__ import annotations
 
 import io
 
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY, TA_RIGHT
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
-from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate, Spacer, Table, TableStyle
 
-from services.assignment.notice.content import NoticeContent
+from services.assignment.notice.content import TABLE_HEADER, NoticeContent
+from services.assignment.notice.geometry import (
+    BOTTOM,
+    CELL_PADDING,
+    LEFT,
+    LINE,
+    MARK_TOP,
+    PAGE_HEIGHT,
+    PAGE_WIDTH,
+    PITCH,
+    RIGHT,
+    RULE_GAP,
+    SIZE_2,
+    SIZE_3,
+    SIZE_SMALL_4,
+    TOP,
+    TYPE_HEIGHT,
+    TYPE_WIDTH,
+    column_widths,
+    mark_size,
+)
+from services.assignment.notice.pdf_flowables import RED, CjkText, RedRule, SignatureBlock, draw_page_number
+from services.assignment.notice.typeface import FONT, ensure_printable, register, text_width
 
-FONT = "STSong-Light"  # Adobe's Song (宋体) CID font: every PDF reader provides it
-RED = colors.HexColor("#D40000")
-
-
-class RedRule(Flowable):
-    """The red line under the header (红线)."""
-
-    def __init__(self, width: float) -> None:
-        super().__init__()
-        self.width, self.height = width, 3 * mm
-
-    def draw(self) -> None:
-        """Draw a thick red line."""
-        self.canv.setStrokeColor(RED)
-        self.canv.setLineWidth(1.6)
-        self.canv.line(0, self.height / 2, self.width, self.height / 2)
-
-
-class Seal(Flowable):
-    """Where the bureau's seal goes (印章处): a red circle over the signature, with a note, not a seal."""
-
-    def __init__(self, width: float) -> None:
-        super().__init__()
-        self.width, self.height = width, 2 * mm
-
-    def draw(self) -> None:
-        """Draw the placeholder circle so that it overlaps the issuer and date below, as a seal does."""
-        c = self.canv
-        x, y = self.width - 30 * mm, -12 * mm
-        c.setStrokeColor(RED)
-        c.setLineWidth(1.2)
-        c.circle(x, y, 20 * mm)
-        c.setFillColor(RED)
-        c.setFont(FONT, 9)
-        c.drawCentredString(x, y + 12 * mm, "（盖章处）")
+CELL_LEADING = SIZE_SMALL_4 * 1.4
 
 
 def render_pdf(content: NoticeContent) -> bytes:
-    """Return the PDF bytes; the same content always gives the same bytes."""
-    pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+    """Return the PDF bytes; the same content always gives the same bytes. Raises UnprintableText."""
+    ensure_printable(content.printed_fields())
+    register()
     buffer = io.BytesIO()
-    doc = SimpleDocTemplate(
+    doc = BaseDocTemplate(
         buffer,
-        pagesize=A4,
-        leftMargin=28 * mm,
-        rightMargin=26 * mm,
-        topMargin=30 * mm,
-        bottomMargin=25 * mm,
+        pagesize=(PAGE_WIDTH, PAGE_HEIGHT),
+        leftMargin=LEFT,
+        rightMargin=RIGHT,
+        topMargin=TOP,
+        bottomMargin=BOTTOM,
         title=content.title,
         author=content.issuer,
         subject=content.document_number,
         creator="专责店小二",
         invariant=1,
+        initialFontName=FONT,  # else reportlab declares Helvetica on every page, a font it does not embed
+        initialFontSize=SIZE_3,
     )
-    styles = _styles()
-    table = Table(
-        [["序号", "企业名称", "统一社会信用代码", "专责店小二", "职务"]]
-        + [
-            [str(i), Paragraph(r.enterprise, styles["cell"]), r.credit_code, r.concierge, r.post]
-            for i, r in enumerate(content.rows, start=1)
-        ],
-        colWidths=[12 * mm, 58 * mm, 44 * mm, 24 * mm, 20 * mm],
-        repeatRows=1,
-    )
-    table.setStyle(
-        TableStyle(
-            [
-                ("FONT", (0, 0), (-1, -1), FONT, 10),
-                ("FONT", (0, 0), (-1, 0), FONT, 11),
-                ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
-                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-                ("ALIGN", (0, 0), (-1, -1), "CENTER"),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#F2F2F2")),
-            ]
-        )
-    )
-    story = [
-        Paragraph(f"{content.issuer}文件", styles["header"]),
-        Spacer(1, 6 * mm),
-        Paragraph(content.document_number, styles["number"]),
-        RedRule(doc.width),
-        Spacer(1, 8 * mm),
-        Paragraph(content.title, styles["title"]),
-        Spacer(1, 6 * mm),
-        Paragraph("各科室、各有关企业：", styles["body_left"]),
-        Paragraph(content.body, styles["body"]),
-        Spacer(1, 4 * mm),
-        table,
-        Spacer(1, 10 * mm),
-        Seal(doc.width),
-        Paragraph(content.issuer, styles["sign"]),
-        Paragraph(content.date_zh, styles["sign"]),
-    ]
-    doc.build(story)
+    # A frame without padding: reportlab's default 6 pt would shrink the standard's type area.
+    area = Frame(LEFT, BOTTOM, TYPE_WIDTH, TYPE_HEIGHT, 0, 0, 0, 0, id="type-area")
+    doc.addPageTemplates([PageTemplate("notice", [area], onPage=draw_page_number)])
+    doc.build(story(content))
     return buffer.getvalue()
 
 
-def _styles() -> dict[str, ParagraphStyle]:
-    base = ParagraphStyle("base", fontName=FONT, fontSize=14, leading=24)
-    return {
-        "header": ParagraphStyle("header", base, fontSize=30, leading=38, textColor=RED, alignment=TA_CENTER),
-        "number": ParagraphStyle("number", base, fontSize=14, alignment=TA_CENTER),
-        "title": ParagraphStyle("title", base, fontSize=20, leading=30, alignment=TA_CENTER),
-        "body_left": base,
-        "body": ParagraphStyle("body", base, firstLineIndent=28, alignment=TA_JUSTIFY),
-        "cell": ParagraphStyle("cell", base, fontSize=10, leading=13, alignment=TA_CENTER),
-        "sign": ParagraphStyle("sign", base, alignment=TA_RIGHT),
-    }
+def story(content: NoticeContent) -> list[Flowable]:
+    """The flowables of the notice, top to bottom."""
+    size = mark_size(content.mark)
+    return [
+        Spacer(1, MARK_TOP),
+        CjkText(content.mark, size=size, leading=size, align="center", color=RED),
+        Spacer(1, 2 * LINE),  # 发文字号: two blank lines under the mark
+        CjkText(content.document_number, align="center", pitch=PITCH),
+        Spacer(1, RULE_GAP - (LINE - SIZE_3) / 2),  # 4 mm from the characters, not from their line box
+        RedRule(),
+        Spacer(1, 2 * LINE),  # the title: two blank lines under the rule
+        CjkText(content.title, size=SIZE_2, leading=LINE * 1.25, align="center"),
+        Spacer(1, LINE),  # 主送机关: one blank line under the title
+        CjkText(f"{content.addressee}：", align="left", pitch=PITCH),
+        CjkText(content.body, indent_chars=2, pitch=PITCH),
+        Spacer(1, LINE / 2),
+        assignment_table(content),
+        Spacer(1, LINE / 2),  # the seal's top within one line of the text above it
+        SignatureBlock(content.issuer, content.date_text),
+    ]
+
+
+def assignment_table(content: NoticeContent) -> Table:
+    """The table of enterprises and concierges, its columns as wide as their text (names wrap)."""
+    texts = [list(TABLE_HEADER)] + [
+        [str(i), r.enterprise, r.credit_code, r.concierge, r.post]
+        for i, r in enumerate(content.rows, start=1)
+    ]
+    widths = column_widths(texts, lambda t: text_width(t, SIZE_SMALL_4), flexible=1, total=TYPE_WIDTH)
+    cells = [
+        [CjkText(text, size=SIZE_SMALL_4, leading=CELL_LEADING, align="center") for text in row]
+        for row in texts
+    ]
+    table = Table(cells, colWidths=widths, repeatRows=1)
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, -1), FONT, SIZE_SMALL_4),  # reportlab sets it even for flowable cells
+                ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("LEFTPADDING", (0, 0), (-1, -1), CELL_PADDING),
+                ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PADDING),
+                ("TOPPADDING", (0, 0), (-1, -1), CELL_PADDING),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), CELL_PADDING),
+            ]
+        )
+    )
+    return table

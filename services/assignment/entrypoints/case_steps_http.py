@@ -1,0 +1,180 @@
+"""HTTP entry points of the six steps of a case (点菜 催菜 做菜 上菜 荐菜 评菜)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Request, status
+from pydantic import BaseModel
+
+from services.assignment.application.boards import Cases, Context
+from services.assignment.domain.casework import CaseFile, StepRefused
+from services.assignment.entrypoints import http_models as m
+from services.assignment.entrypoints.http import REFUSED, answer
+from services.assignment.entrypoints.idempotent import idempotent, new_id
+from shared.auth.http import Writer
+from shared.auth.keys import Principal
+from shared.contracts.envelope import EventEnvelope
+from shared.workdays.calendar import SHANGHAI
+
+router = APIRouter(prefix="/api/v1/cases", tags=["assignment"])
+IdempotencyKey = Annotated[str | None, Header(min_length=1, max_length=128)]
+
+
+def _now() -> datetime:
+    return datetime.now(SHANGHAI)
+
+
+async def _case_decision(
+    request: Request, context: Context, case_id: str, decide: Callable[[CaseFile], list[BaseModel]]
+) -> list[EventEnvelope] | None:
+    cases: Cases = request.app.state.cases
+    try:
+        return await cases.decide(context, case_id, decide)
+    except StepRefused as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+
+
+async def _step(
+    request: Request,
+    caller: Principal,
+    key: str | None,
+    body: BaseModel,
+    case_id: str,
+    decide: Callable[[CaseFile], list[BaseModel]],
+) -> m.Recorded:
+    async def run(context: Context) -> m.Recorded:
+        return answer(await _case_decision(request, context, case_id, decide))
+
+    return await idempotent(request, caller, key, body, m.Recorded, run)
+
+
+@router.post("/{case_id}/clarification", status_code=201, responses=REFUSED, summary="Step 1 摸清问题")
+async def clarify(
+    case_id: str, body: m.Clarify, caller: Writer, request: Request, idempotency_key: IdempotencyKey = None
+) -> m.Recorded:
+    """Record the clarified problem and the sections involved."""
+    return await _step(
+        request, caller, idempotency_key, body, case_id, lambda c: c.clarify(body.summary, body.sections)
+    )
+
+
+@router.post("/{case_id}/tasks", status_code=201, responses=REFUSED, summary="Step 2 积极协调: open a task")
+async def open_task(
+    case_id: str, body: m.OpenTask, caller: Writer, request: Request, idempotency_key: IdempotencyKey = None
+) -> m.Recorded:
+    """Open a coordination task due in working days (Chinese calendar, Asia/Shanghai)."""
+
+    async def run(context: Context) -> m.Recorded:
+        task_id = "t-" + new_id(context, "task")[:8]
+        now = _now()
+        deadline = (await request.app.state.calendars.current()).add_workdays(now, body.working_days)
+        events = await _case_decision(
+            request,
+            context,
+            case_id,
+            lambda c: c.open_task(task_id, body.section, body.description, body.working_days, deadline, now),
+        )
+        return answer(
+            events, task_id=task_id, due_at=deadline.due.isoformat(), due_provisional=deadline.provisional
+        )
+
+    return await idempotent(request, caller, idempotency_key, body, m.Recorded, run)
+
+
+@router.post(
+    "/{case_id}/tasks/{task_id}/chase", status_code=201, responses=REFUSED, summary="Step 2: chase 催办"
+)
+async def chase(
+    case_id: str,
+    task_id: str,
+    body: m.Note,
+    caller: Writer,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> m.Recorded:
+    """Chase an open task."""
+    return await _step(
+        request, caller, idempotency_key, body, case_id, lambda c: c.chase_task(task_id, body.note, _now())
+    )
+
+
+@router.post(
+    "/{case_id}/tasks/{task_id}/close", status_code=201, responses=REFUSED, summary="Step 2: close a task"
+)
+async def close_task(
+    case_id: str,
+    task_id: str,
+    body: m.Outcome,
+    caller: Writer,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> m.Recorded:
+    """Close a task with its outcome."""
+    return await _step(
+        request, caller, idempotency_key, body, case_id, lambda c: c.close_task(task_id, body.outcome)
+    )
+
+
+@router.post(
+    "/{case_id}/tasks/{task_id}/cancel", status_code=201, responses=REFUSED, summary="Step 2: cancel a task"
+)
+async def cancel_task(
+    case_id: str,
+    task_id: str,
+    body: m.Reason,
+    caller: Writer,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> m.Recorded:
+    """Cancel a task with a reason."""
+    return await _step(
+        request, caller, idempotency_key, body, case_id, lambda c: c.cancel_task(task_id, body.reason)
+    )
+
+
+@router.post("/{case_id}/procedures", status_code=201, responses=REFUSED, summary="Step 3 主动代办")
+async def procedure(
+    case_id: str, body: m.Procedure, caller: Writer, request: Request, idempotency_key: IdempotencyKey = None
+) -> m.Recorded:
+    """Log a procedure handled on the enterprise's behalf."""
+    return await _step(
+        request, caller, idempotency_key, body, case_id, lambda c: c.handle_procedure(body.description)
+    )
+
+
+@router.post("/{case_id}/resolution", status_code=201, responses=REFUSED, summary="Step 4 加快解决")
+async def resolve(
+    case_id: str, body: m.Resolve, caller: Writer, request: Request, idempotency_key: IdempotencyKey = None
+) -> m.Recorded:
+    """Resolve the case (all tasks closed or cancelled first)."""
+    return await _step(
+        request,
+        caller,
+        idempotency_key,
+        body,
+        case_id,
+        lambda c: c.resolve(body.summary, body.settlement_intent),
+    )
+
+
+@router.post("/{case_id}/policies", status_code=201, responses=REFUSED, summary="Step 5 宣讲政策")
+async def recommend(
+    case_id: str, body: m.Policy, caller: Writer, request: Request, idempotency_key: IdempotencyKey = None
+) -> m.Recorded:
+    """Record a policy explained to the enterprise."""
+    return await _step(
+        request, caller, idempotency_key, body, case_id, lambda c: c.recommend_policy(body.policy, body.note)
+    )
+
+
+@router.post("/{case_id}/rating", status_code=201, responses=REFUSED, summary="Step 6 征求意见")
+async def rate(
+    case_id: str, body: m.Rating, caller: Writer, request: Request, idempotency_key: IdempotencyKey = None
+) -> m.Recorded:
+    """Record the enterprise's rating; 1 or 2 reopens the case for the same concierge."""
+    return await _step(
+        request, caller, idempotency_key, body, case_id, lambda c: c.collect_rating(body.rating, body.comment)
+    )

@@ -1,0 +1,96 @@
+"""Forwarding one request upstream exactly as received, and relaying the answer.
+
+Why raw: the path and query are forwarded as the bytes the caller sent (`scope["raw_path"]`), and headers
+as bytes. Rebuilding them from the decoded forms re-encodes them into something else (a `%17` decoded to a
+control character is refused by httpx; `来访-001` in a header fails to encode as ASCII): the upstream must
+see what the caller sent, and answer it itself.
+"""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse
+
+from services.gateway.routes import Route
+
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
+)
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+# Bytes kept as they are in a forwarded path: printable ASCII (existing %XX escapes stay untouched).
+_PRINTABLE = frozenset(range(0x21, 0x7F))
+
+
+class BodyTooLarge(Exception):
+    """The request body is larger than the gateway accepts."""
+
+
+def raw_target(request: Request) -> bytes:
+    """Return the path and query as received; stray non-ASCII bytes are %-escaped (the same once decoded)."""
+    raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    query: bytes = request.scope.get("query_string", b"")
+    target = raw_path + (b"?" + query if query else b"")
+    return b"".join(bytes([b]) if b in _PRINTABLE else b"%%%02X" % b for b in target)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """Return the body, or raise BodyTooLarge as soon as it exceeds limit (declared or streamed)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"Content-Length {declared}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"more than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _retryable(method: str, headers: list[tuple[bytes, bytes]], exc: httpx.HTTPError) -> bool:
+    """Tell whether one more try is safe: nothing was sent, or sending twice changes nothing."""
+    if isinstance(exc, httpx.ConnectError):
+        return True  # the connection was never made: the upstream saw nothing
+    if isinstance(exc, httpx.ReadError | httpx.WriteError | httpx.RemoteProtocolError):
+        # Typically a pooled keep-alive connection the upstream closed while idle.
+        return method in IDEMPOTENT or any(k.lower() == b"idempotency-key" for k, _ in headers)
+    return False
+
+
+def unavailable(reason: str, retry_after_s: int) -> JSONResponse:
+    """Return the 503 that tells the caller to come back later."""
+    return JSONResponse(
+        {"detail": f"服务暂不可用，请稍后重试 / service unavailable: {reason}"},
+        status_code=503,
+        headers={"Retry-After": str(retry_after_s)},
+    )
+
+
+async def forward(
+    client: httpx.AsyncClient, route: Route, request: Request, body: bytes, retry_after_s: int
+) -> Response:
+    """Send the request to the route's upstream (one retry when safe) and relay the answer."""
+    headers = [(k, v) for k, v in request.headers.raw if k.lower().decode("latin-1") not in HOP_BY_HOP]
+    headers.append((b"x-forwarded-for", (request.client.host if request.client else "").encode()))
+    url = httpx.URL(route.upstream).copy_with(raw_path=raw_target(request))
+    outgoing = client.build_request(request.method, url, headers=headers, content=body)
+    try:
+        try:
+            answer = await client.send(outgoing)
+        except httpx.HTTPError as exc:
+            if isinstance(exc, httpx.TimeoutException) or not _retryable(request.method, headers, exc):
+                raise
+            answer = await client.send(
+                client.build_request(request.method, url, headers=headers, content=body)
+            )
+    except httpx.TimeoutException as exc:
+        return unavailable(f"the service did not answer in time ({type(exc).__name__})", retry_after_s)
+    except httpx.HTTPError as exc:
+        return unavailable(f"the service is unreachable ({type(exc).__name__})", retry_after_s)
+    relayed = Response(answer.content, status_code=answer.status_code)
+    drop = HOP_BY_HOP | {"content-encoding"}  # httpx has already decoded the content
+    relayed.raw_headers.extend(
+        (k, v) for k, v in answer.headers.raw if k.lower().decode("latin-1") not in drop
+    )
+    return relayed

@@ -1,0 +1,73 @@
+"""Assignment's own MongoDB stores behave as their in-memory fakes: idempotency answers, snapshots, summaries."""
+
+from __future__ import annotations
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.assignment.adapters.board_snapshots import InMemoryBoardSnapshots, MongoBoardSnapshots
+from services.assignment.projections.case_summaries import (
+    CaseSummaries,
+    InMemoryCaseSummaries,
+    MongoCaseSummaries,
+)
+from shared.contracts.casework import CaseResolved, ProblemClarified
+from shared.eventstore.memory import InMemoryRecorder
+from shared.eventstore.mongo import MongoRecorder
+from shared.eventstore.recorder import EventRecorder
+from shared.idempotency import InMemoryIdempotencyStore, MongoIdempotencyStore, RecordedAnswer
+from tests.unit.test_assignment_support import open_case, record
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["memory", "mongo"])
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def test_the_first_recorded_answer_wins(kind: str, mongo_db: AsyncDatabase) -> None:
+    store = InMemoryIdempotencyStore() if kind == "memory" else MongoIdempotencyStore(mongo_db["idem"])
+    first = RecordedAnswer("finance POST /x k", "f1", 201, {"recorded": ["A"], "detail": {"名": "一"}})
+    second = RecordedAnswer("finance POST /x k", "f2", 201, {"recorded": ["B"]})
+
+    assert await store.record(first) == first
+    assert await store.record(second) == first
+    assert await store.find("finance POST /x k") == first and await store.find("other") is None
+
+
+async def test_a_newer_snapshot_replaces_an_older_one_and_never_the_reverse(
+    kind: str, mongo_db: AsyncDatabase
+) -> None:
+    store = InMemoryBoardSnapshots() if kind == "memory" else MongoBoardSnapshots(mongo_db["snapshots"])
+    await store.save("finance", 5, {"v": 5})
+    await store.save("finance", 9, {"v": 9})
+    await store.save("finance", 7, {"v": 7})
+    assert await store.load("finance") == {"v": 9} and await store.load("innovation") is None
+
+
+async def test_a_summary_is_folded_from_the_store_and_ignores_replays(
+    kind: str, mongo_db: AsyncDatabase
+) -> None:
+    recorder: EventRecorder = (
+        InMemoryRecorder() if kind == "memory" else MongoRecorder(mongo_db.client, mongo_db)
+    )
+    summaries: CaseSummaries = (
+        InMemoryCaseSummaries(recorder)
+        if kind == "memory"
+        else MongoCaseSummaries(mongo_db["summaries"], recorder)
+    )
+    opened = await open_case(recorder, "c1", "finance", 1)
+    await record(recorder, "c1", "finance", [ProblemClarified(summary="x", sections=["国库科"])])
+    [resolved] = await record(recorder, "c1", "finance", [CaseResolved(summary="好", settlement_intent=True)])
+
+    await summaries.fold(resolved)
+    await summaries.fold(opened)
+
+    [summary] = [s async for s in summaries.of_bureau("finance")]
+    assert (summary["version"], summary["status"], summary["resolution"]) == (
+        3,
+        "resolved",
+        {"settlement_intent": True},
+    )
+    assert [c async for c in summaries.cases()] == []

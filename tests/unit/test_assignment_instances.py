@@ -1,0 +1,64 @@
+"""Two assignment instances over one event store: neither decides on a board it never caught up."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from services.assignment.application.boards import Boards, Cases, board_stream
+from services.assignment.application.policies import (
+    assign_concierge_when_case_opened,
+    release_concierge_when_case_resolved,
+)
+from shared.contracts.assignment import Post
+from shared.contracts.casework import CaseResolved, ProblemClarified
+from shared.eventstore.memory import InMemoryRecorder
+from shared.workdays.calendar import SHANGHAI
+from tests.support import credit_code
+from tests.unit.test_assignment_support import context, open_case, record
+
+NOW = datetime(2026, 10, 9, 10, 0, tzinfo=SHANGHAI)
+
+
+async def board_types(recorder: InMemoryRecorder) -> list[str]:
+    return [e.event_type for e in await recorder.read_stream(board_stream("finance"))]
+
+
+async def test_a_release_decided_by_an_instance_with_a_stale_board_is_not_dropped() -> None:
+    recorder = InMemoryRecorder()
+    first, second, cases = Boards(recorder), Boards(recorder), Cases(recorder)
+    await first.decide(
+        context("finance"), lambda b: b.add_staff("a", "王科长", Post.SECTION_CHIEF, "预算科", NOW)
+    )
+    await second.current("finance")  # the second instance caches the board before the case exists
+    opened = await open_case(recorder, "c1", "finance", 1)
+    await assign_concierge_when_case_opened(opened, boards=first, cases=cases)
+
+    await record(recorder, "c1", "finance", [ProblemClarified(summary="x", sections=["国库科"])])
+    [resolution] = await record(
+        recorder, "c1", "finance", [CaseResolved(summary="已到账", settlement_intent=True)]
+    )
+    assert await release_concierge_when_case_resolved(resolution, boards=second)
+
+    assert (await board_types(recorder))[-2:] == ["CaseLeftEnterprise", "ConciergeReleased"]
+    assert (await first.current("finance")).staff["a"].serving == set()
+
+
+async def test_an_http_decision_on_a_stale_board_sees_staff_another_instance_added() -> None:
+    recorder = InMemoryRecorder()
+    first, second, cases = Boards(recorder), Boards(recorder), Cases(recorder)
+    await first.decide(
+        context("finance"), lambda b: b.add_staff("a", "王科长", Post.SECTION_CHIEF, "预算科", NOW)
+    )
+    await assign_concierge_when_case_opened(
+        await open_case(recorder, "c1", "finance", 1), boards=first, cases=cases
+    )
+    await second.current("finance")
+    await first.decide(
+        context("finance"), lambda b: b.add_staff("b", "李科长", Post.SECTION_CHIEF, "国库科", NOW)
+    )
+
+    # Before the fix this raised AssignmentRefused ("no staff member b"), answered as a spurious 409.
+    recorded = await second.decide(
+        context("finance"), lambda b: b.reassign(credit_code(1), "b", "利益冲突", NOW)
+    )
+    assert [e.event_type for e in recorded] == ["ConciergeReassigned"]
