@@ -31,7 +31,7 @@ from shared.eventstore.mongo import MongoRecorder, ensure_indexes
 from shared.eventstore.recorder import EventRecorder
 from shared.idempotency import IdempotencyStore, MongoIdempotencyStore
 from shared.messaging.kafka import make_broker, require_ping
-from shared.service import Mongo, broker_lifespan, health_router
+from shared.service import Mongo, broker_lifespan, health_router, install_error_handlers
 
 TITLE = "Assignment (专责店小二) API"
 IDEMPOTENCY = "assignment_idempotency"  # recorded answers to Idempotency-Keys, owned by this service
@@ -50,6 +50,9 @@ class Ports:
     capacity: int = 1
 
 
+IDEMPOTENCY_TTL_S = 30 * 24 * 3600
+
+
 def mount(app: FastAPI, ports: Ports) -> tuple[Boards, Cases, Calendars]:
     """Put the aggregates' repositories and the ports on the app and include every router."""
     boards = Boards(ports.recorder, capacity=lambda _bureau: ports.capacity, snapshots=ports.snapshots)
@@ -59,6 +62,7 @@ def mount(app: FastAPI, ports: Ports) -> tuple[Boards, Cases, Calendars]:
     app.state.idempotency, app.state.summaries = ports.idempotency, ports.summaries
     for module in (http, roster_http, case_steps_http, notices_http, calendar_http, settings_http):
         app.include_router(module.router)
+    install_error_handlers(app)
     return boards, cases, calendars
 
 
@@ -73,6 +77,9 @@ def build_app(settings: AssignmentSettings) -> FastAPI:
         # Statistics read one bureau's summaries; a published calendar year reads those with open tasks.
         await mongo.db[CASE_SUMMARIES].create_index("bureau")
         await mongo.db[CASE_SUMMARIES].create_index("open_tasks")
+        # Idempotency-Key answers are kept for a retry window; past it a reused key is a new request (the
+        # event store still records a command once, by its derived command id).
+        await mongo.db[IDEMPOTENCY].create_index("recorded_at", expireAfterSeconds=IDEMPOTENCY_TTL_S)
 
     async def bureau_ids() -> list[str]:
         # Every registered bureau (auth's small directory); a bureau with no board has no leaves to check.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from pymongo.asynchronous.database import AsyncDatabase
 from tqdm import tqdm
@@ -32,9 +33,20 @@ async def replay(views: CaseViews, recorder: MongoRecorder, after: int, page: in
 
 
 async def rebuild(
-    db: AsyncDatabase, recorder: MongoRecorder, *, page: int = 2000, progress: bool = True
+    db: AsyncDatabase,
+    recorder: MongoRecorder,
+    *,
+    page: int = 2000,
+    progress: bool = True,
+    swapped: Callable[[], Awaitable[object]] | None = None,
 ) -> int:
-    """Drop and replay the case view; return the number of events replayed."""
+    """Drop and replay the case view; return the number of events replayed.
+
+    The live consumer keeps writing the view throughout. Every view write is guarded by the stream
+    version (see CaseViews), so the catch-up and the consumer may write the same case in any order and
+    the view still ends at the newest version. `swapped` runs between the swap and the catch-up (tests
+    use it to let live traffic get ahead of the catch-up).
+    """
     shadow = db[f"{CASE_VIEW}__rebuild"]
     await shadow.drop()
     head = await recorder.head_position()
@@ -42,6 +54,8 @@ async def rebuild(
         position = await replay(CaseViews(shadow, recorder), recorder, 0, page, bar)
         await ensure_view_indexes(shadow)  # after the load: building once is cheaper than keeping up
         await shadow.rename(CASE_VIEW, dropTarget=True)
+        if swapped is not None:
+            await swapped()
         # Events the live consumer applied to the old view during the replay went with it: apply them again.
         position = await replay(CaseViews(db[CASE_VIEW], recorder), recorder, position, page, bar)
     return position

@@ -20,7 +20,7 @@ from shared.eventstore.sequencer import Sequencer
 from shared.eventstore.watch import AppendWatcher
 from shared.messaging.kafka import ensure_topics
 from shared.messaging.relay import CheckpointStore, OutboxRelay, ParkedEvents
-from shared.service import Mongo, health_router
+from shared.service import Mongo, health_router, install_error_handlers
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,7 @@ def build_app(settings: RelaySettings) -> FastAPI:
         return running["health"].details() if "health" in running else {}
 
     app = FastAPI(title="Outbox relay", lifespan=lifespan)
+    install_error_handlers(app)
     checks = {"mongodb": mongo.ping, "kafka": kafka_ok} | {n: check(n) for n in RelayHealth.CHECKS}
     app.include_router(health_router("relay", checks, details))
     return app

@@ -216,6 +216,17 @@ class ConciergeReassigned(_Event):
     )
 
 
+class NoticeRow(BaseModel):
+    """One line of a notice's table, as printed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enterprise: str
+    credit_code: str
+    concierge: str
+    post: str
+
+
 class NoticePublished(_Event):
     """Leadership published the current assignments as an official notice (红头文件).
 
@@ -233,7 +244,14 @@ class NoticePublished(_Event):
     pdf_sha256: str
     docx_sha256: str
     layout: int = Field(
-        default=1, ge=1, description="Rendering layout: 1 = first version, 2 = GB/T 9704-2012 with embedded font"
+        default=1,
+        ge=1,
+        description="Rendering layout: 1 = first version, 2 = GB/T 9704-2012 with embedded font",
+    )
+    rows: list[NoticeRow] | None = Field(
+        default=None,
+        description="The table as printed, so a download regenerates it without replaying the board "
+        "(absent on notices published before it was recorded: those replay the board to board_version)",
     )
 
 

@@ -51,7 +51,9 @@ def majority(db: AsyncDatabase, name: str) -> AsyncCollection:
     appends, the head and the relay checkpoint are written with majority, and the global order (sequencer
     and relay) is read with majority. (SecantusDB accepts the concerns and ignores them.)
     """
-    return db.get_collection(name, read_concern=ReadConcern("majority"), write_concern=WriteConcern("majority"))
+    return db.get_collection(
+        name, read_concern=ReadConcern("majority"), write_concern=WriteConcern("majority")
+    )
 
 
 def to_document(envelope: EventEnvelope, command_id: str, command_seq: int) -> dict[str, Any]:
@@ -208,7 +210,9 @@ class MongoRecorder:
             cursor = self._events.find(query, batch_size=min(limit, 5000)).sort("position", ASCENDING)
             if page := [from_document(d) async for d in cursor]:
                 return page
-            low = high  # an empty window (positions skipped after a crash) is passed over, never ends the read
+            low = (
+                high  # an empty window (positions skipped after a crash) is passed over, never ends the read
+            )
         return []
 
     async def head_position(self) -> int:

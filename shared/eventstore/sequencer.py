@@ -97,16 +97,13 @@ class Sequencer:
         return head
 
     async def _move_head(self, old: int, new: int) -> None:
-        result = await self._meta.update_one(
-            {"_id": HEAD_ID, "position": old}, {"$set": {"position": new}}
-        )
+        result = await self._meta.update_one({"_id": HEAD_ID, "position": old}, {"$set": {"position": new}})
         if result.matched_count == 0:
             raise LeaseLost("head moved by another sequencer")
 
     async def _pending_batch(self) -> list[dict[str, Any]]:
         cursor = (
-            self._events
-            .find({"pending": {"$exists": True}}, {"stream_id": 1, "version": 1})
+            self._events.find({"pending": {"$exists": True}}, {"stream_id": 1, "version": 1})
             .sort("pending", ASCENDING)
             .limit(self._batch_size)
         )

@@ -36,7 +36,9 @@ def _unrouted(answer: httpx.Response) -> bool:
 async def test_every_documented_route_answers_through_the_gateway(api: Api, method: str, path: str) -> None:
     # An empty JSON body: a route that exists answers 4xx about the body or the id, never "no such route".
     answer = await api.finance.request(method, concrete(path), json={} if method != "GET" else None)
-    assert not _unrouted(answer), f"{method} {path} is documented but answered {answer.status_code} {answer.text}"
+    assert not _unrouted(answer), (
+        f"{method} {path} is documented but answered {answer.status_code} {answer.text}"
+    )
     assert answer.status_code < 500, f"{method} {path} answered {answer.status_code} {answer.text}"
 
 
@@ -55,9 +57,13 @@ async def _waiting(client: httpx.AsyncClient) -> list[Any]:
     return list((await client.get("/api/v1/assignments/queue")).json())
 
 
-async def test_raising_the_capacity_serves_a_waiting_enterprise_at_once(own_bureau: httpx.AsyncClient) -> None:
+async def test_raising_the_capacity_serves_a_waiting_enterprise_at_once(
+    own_bureau: httpx.AsyncClient,
+) -> None:
     # Given one management-post person serving one enterprise and a second enterprise waiting
-    added = await own_bureau.post("/api/v1/staff", json={"name": "赵科长", "post": "section_chief", "section": "预算科"})
+    added = await own_bureau.post(
+        "/api/v1/staff", json={"name": "赵科长", "post": "section_chief", "section": "预算科"}
+    )
     assert added.status_code == 201, added.text
     for n in (801, 802):
         opened = await own_bureau.post("/api/v1/cases", json=case_body(n))

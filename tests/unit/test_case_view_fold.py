@@ -42,3 +42,21 @@ def test_same_events_give_the_same_view() -> None:
     events = [opened()]
     assert fold_all(events) == fold_all(events)
     assert fold_all([]) is None
+
+
+def test_a_withdrawn_concierge_leaves_the_case_waiting_with_the_reason_until_the_next_assignment() -> None:
+    # Given a case served by s1
+    assigned = {"staff_id": "s1", "staff_name": "王科长", "board_event_id": "b1", "board_version": 3}
+    served = fold_all([opened(), envelope("ConciergeAssignedToCase", 2, assigned)])
+    assert served is not None and served["concierge"]["staff_id"] == "s1"
+
+    # When s1 goes on leave and nobody is free
+    withdrawn = {"staff_id": "s1", "reason": "王科长 on leave", "board_event_id": "b2", "board_version": 4}
+    waiting = fold(served, envelope("ConciergeWithdrawnFromCase", 3, withdrawn))
+
+    # Then the case shows no concierge, waiting since then and why; the next assignment ends the wait
+    assert waiting["concierge"] is None
+    assert waiting["waiting_for_concierge"]["reason"] == "王科长 on leave"
+    again = {"staff_id": "s2", "staff_name": "李科长", "board_event_id": "b3", "board_version": 5}
+    served_again = fold(waiting, envelope("ConciergeAssignedToCase", 4, again))
+    assert served_again["concierge"]["staff_id"] == "s2" and served_again["waiting_for_concierge"] is None

@@ -14,11 +14,12 @@ from services.assignment.domain.board import AssignmentBoard
 from services.assignment.notice.content import (
     DEFAULT_TITLE,
     NoticeContent,
+    Row,
     next_document_number,
     notice_from_board,
 )
 from services.assignment.notice.render import CURRENT_LAYOUT, render
-from shared.contracts.assignment import NoticePublished
+from shared.contracts.assignment import NoticePublished, NoticeRow
 from shared.contracts.events import parse_event_data
 from shared.eventstore.recorder import EventRecorder
 from shared.workdays.calendar import SHANGHAI
@@ -59,6 +60,7 @@ async def publish_notice(
             pdf_sha256=_digest(pdf),
             docx_sha256=_digest(docx),
             layout=CURRENT_LAYOUT,
+            rows=[NoticeRow(**vars(row)) for row in content.rows],
         )
         rendered[:] = [Rendered(event, pdf, docx)]
         return board.publish_notice(event, datetime.now(SHANGHAI))
@@ -69,37 +71,41 @@ async def publish_notice(
     event = NoticePublished.model_validate(recorded[0].data)
     if event != rendered[0].event:
         # A concurrent retry of the same command recorded first: answer with its notice, not ours.
-        regenerated = await regenerate_notice(context.bureau, event.notice_id, recorder=boards.recorder)
+        regenerated = await regenerate_notice(
+            context.bureau, event.notice_id, boards=boards, recorder=boards.recorder
+        )
         if regenerated is None:
             raise RuntimeError(f"notice {event.notice_id} was recorded but cannot be read back")
         return regenerated
     return rendered[0]
 
 
-async def regenerate_notice(bureau: str, notice_id: str, *, recorder: EventRecorder) -> Rendered | None:
-    """Rebuild a published notice from the board stream up to the version it was generated from."""
-    envelopes = await recorder.read_stream(board_stream(bureau))
-    published = next(
-        (e for e in envelopes if e.event_type == "NoticePublished" and e.data["notice_id"] == notice_id), None
-    )
-    if published is None:
+async def regenerate_notice(
+    bureau: str, notice_id: str, *, boards: Boards, recorder: EventRecorder
+) -> Rendered | None:
+    """Render a published notice again from its event: the same bytes as when it was published."""
+    event = (await boards.current(bureau)).notices.get(notice_id)
+    if event is None:
         return None
-    event = NoticePublished.model_validate(published.data)
+    if event.rows is not None:
+        rows = tuple(Row(**row.model_dump()) for row in event.rows)
+    else:  # published before the table was recorded on the event: replay the board up to that version
+        rows = await _rows_at(bureau, event, recorder)
+    content = NoticeContent(event.issuer, event.document_number, event.title, event.issued_on, rows)
+    return Rendered(event, *render(content, event.layout))
+
+
+async def _rows_at(bureau: str, event: NoticePublished, recorder: EventRecorder) -> tuple[Row, ...]:
     board = AssignmentBoard(bureau)
-    for envelope in envelopes[: event.board_version]:
+    for envelope in await recorder.read_stream(board_stream(bureau)):
+        if envelope.version > event.board_version:
+            break
         board.apply(
             parse_event_data(envelope.event_type, envelope.schema_version, envelope.data),
             envelope.occurred_at,
         )
         board.version = envelope.version
-    content = NoticeContent(
-        event.issuer,
-        event.document_number,
-        event.title,
-        event.issued_on,
-        notice_from_board(board, event.issuer, event.document_number, event.title, event.issued_on).rows,
-    )
-    return Rendered(event, *render(content, event.layout))
+    return notice_from_board(board, event.issuer, event.document_number, event.title, event.issued_on).rows
 
 
 def matches_record(rendered: Rendered) -> bool:

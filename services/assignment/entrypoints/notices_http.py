@@ -96,7 +96,9 @@ async def download(notice_id: str, kind: str, caller: Caller, request: Request) 
     """Regenerate the PDF or DOCX from the events and check it against the published digest."""
     if kind not in MEDIA:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "documents are .pdf or .docx")
-    rendered = await regenerate_notice(caller.bureau, notice_id, recorder=request.app.state.recorder)
+    rendered = await regenerate_notice(
+        caller.bureau, notice_id, boards=request.app.state.boards, recorder=request.app.state.recorder
+    )
     if rendered is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"notice {notice_id} not found")
     if not matches_record(rendered):

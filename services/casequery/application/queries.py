@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import takewhile
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -13,6 +14,8 @@ from services.casequery.projections.case_view import View, fold_all
 from shared.contracts.cases import CaseStatus, Category, Channel
 from shared.contracts.envelope import EventEnvelope
 from shared.eventstore.recorder import EventRecorder
+
+CASE_STREAM, OPENED = "case", "CaseOpened"  # every case stream, and only they, start with CaseOpened
 
 
 class CaseNotFound(Exception):
@@ -59,7 +62,9 @@ async def get_case(bureau: str, case_id: str, *, views: AsyncCollection) -> View
 async def get_case_as_of(bureau: str, case_id: str, as_of: datetime, *, recorder: EventRecorder) -> View:
     """Return the case as it stood at a moment, folded from the events recorded until then."""
     events = await case_history(bureau, case_id, recorder=recorder)
-    view = fold_all(e for e in events if e.recorded_at <= as_of)
+    # A prefix, never a filter: writers' clocks may disagree, so version n+1 can carry a recorded_at
+    # earlier than version n's; filtering would skip n and fold a stream with a hole in it.
+    view = fold_all(takewhile(lambda e: e.recorded_at <= as_of, events))
     if view is None:
         raise CaseNotFound(case_id)
     return view
@@ -68,6 +73,11 @@ async def get_case_as_of(bureau: str, case_id: str, as_of: datetime, *, recorder
 async def case_history(bureau: str, case_id: str, *, recorder: EventRecorder) -> list[EventEnvelope]:
     """Return the case's events in order."""
     events = await recorder.read_stream(case_id)
-    if not events or events[0].bureau != bureau:
+    if not events or not is_case_of(events[0], bureau):
         raise CaseNotFound(case_id)
     return events
+
+
+def is_case_of(first: EventEnvelope, bureau: str) -> bool:
+    """Tell whether a stream's first event opens a case of this bureau (not a board or a calendar)."""
+    return first.stream_type == CASE_STREAM and first.event_type == OPENED and first.bureau == bureau

@@ -10,12 +10,14 @@ from pydantic import BaseModel
 from pymongo import ASCENDING, DESCENDING, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.contracts.cases import CaseStatus
 from shared.contracts.casework import (
     CaseReopened,
     CaseResolved,
     ConciergeAssignedToCase,
+    ConciergeWithdrawnFromCase,
     CoordinationTaskCancelled,
     CoordinationTaskChased,
     CoordinationTaskClosed,
@@ -28,12 +30,13 @@ from shared.contracts.casework import (
 )
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.events import CaseOpened, parse_event_data
-from shared.eventstore.recorder import EventRecorder
+from shared.eventstore.recorder import ConcurrencyError, EventRecorder
 
 CASE_VIEW = "case_view"
 # The six steps: 摸清问题 积极协调 主动代办 加快解决 宣讲政策 征求意见 (first time each was taken).
 STEPS = ("clarify", "coordinate", "handle", "resolve", "recommend", "review")
 View = dict[str, Any]
+DUPLICATE_KEY = 11000
 
 
 def fold(view: View | None, envelope: EventEnvelope) -> View:
@@ -72,6 +75,7 @@ def _(payload: CaseOpened, view: View, envelope: EventEnvelope) -> View:
         "source": payload.source,
         "opened_at": envelope.occurred_at,
         "concierge": None,
+        "waiting_for_concierge": None,
         "steps": {step: None for step in STEPS},
         "tasks": [],
         "open_tasks": 0,
@@ -101,6 +105,20 @@ def _(payload: ConciergeAssignedToCase, view: View, envelope: EventEnvelope) -> 
     }
     if view["status"] == CaseStatus.OPEN.value:
         view["status"] = CaseStatus.IN_PROGRESS.value
+    view["waiting_for_concierge"] = None
+    return view
+
+
+@_apply.register
+def _(payload: ConciergeWithdrawnFromCase, view: View, envelope: EventEnvelope) -> View:
+    # The case stream holds this only when it is newer than the board decision the case reflects, so the
+    # fold can follow the stream as it is.
+    view["concierge"] = None
+    view["waiting_for_concierge"] = {
+        "since": envelope.occurred_at,
+        "withdrawn_staff_id": payload.staff_id,
+        "reason": payload.reason,
+    }
     return view
 
 
@@ -219,8 +237,23 @@ async def ensure_view_indexes(collection: AsyncCollection) -> None:
         await collection.create_index([("bureau", ASCENDING), (field, ASCENDING), ("opened_at", DESCENDING)])
 
 
+class ViewWriteRaced(ConcurrencyError):
+    """Another writer created the view between our read and our insert inside a transaction: retry it."""
+
+
+def _newer_than_stored(view: View) -> dict[str, Any]:
+    # The version guard of every view write: a view only moves forward. Two writers folding the same
+    # stream (the live consumer and a rebuild's catch-up) both write folds of a prefix of it, and the
+    # fold is deterministic, so keeping the highest version is keeping the right one.
+    return {"_id": view["_id"], "version": {"$lt": view["version"]}}
+
+
 class CaseViews:
-    """The case view collection, updated one event at a time by the live consumer."""
+    """The case view collection, updated by the live consumer (one event) and by rebuild (pages).
+
+    Every write is guarded by the stream version, so the two may run at once (a rebuild's catch-up
+    while traffic flows) and a stale write never overwrites a newer view.
+    """
 
     def __init__(self, collection: AsyncCollection, recorder: EventRecorder) -> None:
         self._collection = collection
@@ -229,19 +262,21 @@ class CaseViews:
     async def apply(self, envelope: EventEnvelope, session: AsyncClientSession | None = None) -> None:
         """Apply an event; older versions are ignored and a gap is filled from the event store."""
         current = await self._collection.find_one({"_id": envelope.stream_id}, session=session)
-        version = current["version"] if current else 0
-        if envelope.version <= version:
-            return
-        pending = [envelope]
-        if envelope.version > version + 1:
-            missing = await self._recorder.read_stream(envelope.stream_id, from_version=version + 1)
-            pending = [e for e in missing if e.version <= envelope.version]
+        pending = await self._pending(current, envelope)
         updated = fold_all(pending, current)
-        assert updated is not None  # pending holds at least this event
-        if current is None:
+        if updated is None or updated is current:
+            return  # nothing new: a redelivery or an event an earlier gap fill already applied
+        if current is not None:
+            await self._collection.replace_one(_newer_than_stored(updated), updated, session=session)
+            return
+        try:
             await self._collection.insert_one(updated, session=session)
-        else:
-            await self._collection.replace_one({"_id": envelope.stream_id}, updated, session=session)
+        except DuplicateKeyError:
+            if session is not None and session.in_transaction:
+                # A write error aborts the transaction (and the dedupe marker with it): raise a
+                # transient error so the consumer retries the whole message, which then finds the view.
+                raise ViewWriteRaced(envelope.stream_id, 0) from None
+            await self._collection.replace_one(_newer_than_stored(updated), updated)
 
     async def apply_batch(self, envelopes: list[EventEnvelope]) -> None:
         """Apply a page of events in global order with bulk writes (used by rebuild).
@@ -257,15 +292,38 @@ class CaseViews:
                     if envelope.version == 1
                     else await self._collection.find_one({"_id": envelope.stream_id})
                 )
-        existed = {stream for stream, view in loaded.items() if view is not None}
         folded: dict[str, View] = {}
         for envelope in envelopes:
             view = folded.get(envelope.stream_id) or loaded[envelope.stream_id]
-            if view is None or envelope.version > view["version"]:
-                folded[envelope.stream_id] = fold(view, envelope)
-        fresh = [v for s, v in folded.items() if s not in existed]
-        changed = [ReplaceOne({"_id": s}, v) for s, v in folded.items() if s in existed]
-        if fresh:
-            await self._collection.insert_many(fresh, ordered=False)
+            if pending := await self._pending(view, envelope):
+                updated = fold_all(pending, view)
+                assert updated is not None  # pending holds at least this event
+                folded[envelope.stream_id] = updated
+        fresh = [v for s, v in folded.items() if loaded[s] is None]
+        changed = [ReplaceOne(_newer_than_stored(v), v) for s, v in folded.items() if loaded[s] is not None]
+        changed += [ReplaceOne(_newer_than_stored(v), v) for v in await self._insert_fresh(fresh)]
         if changed:
             await self._collection.bulk_write(changed, ordered=False)
+
+    async def _insert_fresh(self, views: list[View]) -> list[View]:
+        """Insert views not seen yet; return those another writer created meanwhile (to re-check)."""
+        if not views:
+            return []
+        try:
+            await self._collection.insert_many(views, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            return [views[e["index"]] for e in errors]
+        return []
+
+    async def _pending(self, view: View | None, envelope: EventEnvelope) -> list[EventEnvelope]:
+        """Return the events that bring a view up to this event: none if it is there, the gap if any."""
+        version = view["version"] if view else 0
+        if envelope.version <= version:
+            return []
+        if envelope.version == version + 1:
+            return [envelope]
+        missing = await self._recorder.read_stream(envelope.stream_id, from_version=version + 1)
+        return [e for e in missing if e.version <= envelope.version]
