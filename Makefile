@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-unit test-integration fuzz bench rebuild contracts lint clean
+.PHONY: install run test test-unit test-integration test-soak fuzz bench rebuild contracts lint clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "need Python 3.11: make PYTHON=/path/to/python3.11"; exit 1; }
@@ -24,6 +24,9 @@ test: $(STAMP)  ## the whole suite: unit, contract and integration (real Tansu a
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit tests/contract
+
+test-soak: $(STAMP)  ## the quarantined rebuild-under-traffic test, alone
+	RUN_SOAK=1 $(PY) -m pytest tests/integration/test_casequery_rebuild_under_traffic.py
 
 test-integration: $(STAMP)
 	$(PY) -m pytest tests/integration

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 from collections.abc import AsyncIterator, Callable, Coroutine
 
@@ -25,7 +26,13 @@ from shared.messaging.consumer import Deduplicator, is_transient
 from tests.integration.test_casequery_view_writes import record_step, scripted_steps
 from tests.support import eventually
 
-pytestmark = pytest.mark.integration
+# Quarantined from `make test` (run it with `make test-soak`): in some full-suite runs it failed and then hung past
+# pytest's timeout, while it passes alone in seconds; the version guard it exercises is also pinned by
+# tests/integration/test_casequery_view_writes.py, which always runs.
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(os.environ.get("RUN_SOAK") != "1", reason="quarantined soak test: make test-soak"),
+]
 log = logging.getLogger(__name__)
 STEPS = len(scripted_steps("any"))
 

@@ -60,3 +60,26 @@ def test_a_withdrawn_concierge_leaves_the_case_waiting_with_the_reason_until_the
     again = {"staff_id": "s2", "staff_name": "李科长", "board_event_id": "b3", "board_version": 5}
     served_again = fold(waiting, envelope("ConciergeAssignedToCase", 4, again))
     assert served_again["concierge"]["staff_id"] == "s2" and served_again["waiting_for_concierge"] is None
+
+
+def test_every_clarification_and_rating_is_kept_in_order_and_the_latest_is_shown() -> None:
+    # Given a case clarified twice, rated 2 (reopened) and rated 5 after it was resolved again
+    first = {"summary": "补贴未到账", "sections": ["国库科"]}
+    second = {"summary": "补贴未到账：缺少银行回单", "sections": ["国库科", "预算科"]}
+    events = [
+        opened(),
+        envelope("ProblemClarified", 2, first),
+        envelope("ProblemClarified", 3, second),
+        envelope("RatingCollected", 4, {"rating": 2, "comment": "太慢"}),
+        envelope("RatingCollected", 5, {"rating": 5, "comment": "满意"}),
+    ]
+
+    # When folded
+    view = fold_all(events)
+
+    # Then both clarifications and both ratings are there, oldest first, and the latest is the current one
+    assert view is not None
+    assert [c["summary"] for c in view["clarifications"]] == [first["summary"], second["summary"]]
+    assert view["problem"]["summary"] == second["summary"]
+    assert [r["rating"] for r in view["ratings"]] == [2, 5]
+    assert view["rating"]["rating"] == 5

@@ -83,6 +83,8 @@ def _(payload: CaseOpened, view: View, envelope: EventEnvelope) -> View:
         "policies": [],
         "resolution": None,
         "rating": None,
+        "clarifications": [],
+        "ratings": [],
         "flagged_for_leadership": False,
     }
 
@@ -125,6 +127,11 @@ def _(payload: ConciergeWithdrawnFromCase, view: View, envelope: EventEnvelope) 
 @_apply.register
 def _(payload: ProblemClarified, view: View, envelope: EventEnvelope) -> View:
     view["problem"] = {"summary": payload.summary, "sections": payload.sections}
+    # Every clarification stays, in order: the latest is `problem`, the history is what a leader reviews.
+    view["clarifications"] = [
+        *view.get("clarifications", []),
+        {**view["problem"], "at": envelope.occurred_at},
+    ]
     _step(view, "clarify", envelope.occurred_at)
     return view
 
@@ -218,6 +225,7 @@ def _(payload: PolicyRecommended, view: View, envelope: EventEnvelope) -> View:
 @_apply.register
 def _(payload: RatingCollected, view: View, envelope: EventEnvelope) -> View:
     view["rating"] = {"rating": payload.rating, "comment": payload.comment, "at": envelope.occurred_at}
+    view["ratings"] = [*view.get("ratings", []), view["rating"]]  # a low rating reopens: keep each one
     view["status"] = CaseStatus.CLOSED.value
     _step(view, "review", envelope.occurred_at)
     return view
