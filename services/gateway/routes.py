@@ -39,6 +39,10 @@ def route_table(settings: GatewaySettings) -> list[Route]:
         Route(("GET",), "/api/v1/statistics", settings.assignment_url),
         Route(ALL_METHODS, "/api/v1/notices", settings.assignment_url),
         Route(ALL_METHODS, "/api/v1/calendar", settings.assignment_url),
+        Route(ALL_METHODS, "/api/v1/auth", settings.assignment_url),  # people sign in: accounts live by the roster
+        Route(ALL_METHODS, "/api/v1/accounts", settings.assignment_url),
+        Route(ALL_METHODS, "/api/v1/integrations", settings.intake_url),  # integration keys that sign messages
+        Route(("GET",), "/api/v1/audit", settings.relay_url),  # the event store's hash chain
     ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -16,11 +17,35 @@ from pathlib import Path
 PR_SET_PDEATHSIG = 1
 
 
+_handed_out: set[int] = set()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    # Outgoing connections take their local port from this range; a port picked there can be taken
+    # by any client socket between the pick and the bind (CI saw a relay lose its port that way).
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port that is free right now on host."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    """Return a TCP port free right now on host, outside the ephemeral range and not handed out before."""
+    low, high = _ephemeral_range()
+    pool = [p for p in range(15000, 32000) if not low <= p <= high] or list(range(high + 1, 65535))
+    for _ in range(200):
+        port = random.choice(pool)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free TCP port outside the ephemeral range")
 
 
 def port_open(host: str, port: int) -> bool:
