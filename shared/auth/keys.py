@@ -45,6 +45,10 @@ class Principal(BaseModel):
     bureau: str
     role: Role
     key_id: str
+    # Set when a person signed in (or uses a personal token); None for a bureau integration key.
+    staff_id: str | None = None
+    name: str | None = None
+    post: str | None = None
 
 
 class Bureau(BaseModel):

@@ -9,13 +9,17 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class Actor(BaseModel):
-    """Who caused an event: a bureau's API key, an integration, or a service of ours."""
+    """Who caused an event: a person (as they were at that moment), an integration, or a service policy."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: str = Field(description="api_key | integration | service")
-    id: str = Field(description="Key id, integration name or service name")
+    kind: str = Field(description="person | integration | service (api_key: events recorded before people signed in)")
+    id: str = Field(description="Staff id, integration key id, or service policy name")
     bureau: str | None = None
+    staff_id: str | None = Field(default=None, description="A person's roster id")
+    name: str | None = Field(default=None, description="A person's name at that moment")
+    post: str | None = Field(default=None, description="A person's post at that moment, e.g. 副局长")
+    key_id: str | None = Field(default=None, description="The key or token the caller presented")
 
 
 class EventEnvelope(BaseModel):

@@ -124,7 +124,7 @@ async def test_history_and_as_of(api: Api) -> None:
 
     events = (await api.finance.get(f"/api/v1/cases/{case_id}/events")).json()
     assert [(e["event_type"], e["version"], e["stream_id"]) for e in events] == [("CaseOpened", 1, case_id)]
-    assert events[0]["bureau"] == "finance" and events[0]["actor"]["kind"] == "api_key"
+    assert events[0]["bureau"] == "finance" and events[0]["actor"]["kind"] == "integration"
     for field in ("event_id", "schema_version", "occurred_at", "correlation_id", "causation_id"):
         assert field in events[0]
 

@@ -34,7 +34,7 @@ async def test_opens_a_case_for_the_callers_bureau(
     answer = await client.post("/api/v1/cases", json=case_body(1), headers=STAFF)
     assert answer.status_code == 201
     [event] = await recorder.read_stream(answer.json()["case_id"])
-    assert event.bureau == "finance" and event.actor.kind == "api_key"
+    assert event.bureau == "finance" and event.actor.kind == "integration"
 
 
 async def test_idempotency_key_replays_the_same_answer(client: httpx.AsyncClient) -> None:

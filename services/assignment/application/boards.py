@@ -200,7 +200,7 @@ def http_context(bureau: str, key_id: str, idempotency_key: str | None, correlat
     """Context of a command sent over HTTP."""
     return Context(
         bureau=bureau,
-        actor=Actor(kind="api_key", id=key_id, bureau=bureau),
+        actor=Actor(kind="integration", id=key_id, bureau=bureau, key_id=key_id),
         command_id=f"http:{bureau}:{idempotency_key or uuid.uuid4().hex}",
         correlation_id=correlation or uuid.uuid4(),
     )

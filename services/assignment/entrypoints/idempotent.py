@@ -12,8 +12,8 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
 
 from services.assignment.application.boards import Context
+from shared.auth.actors import actor_of
 from shared.auth.keys import Principal
-from shared.contracts.envelope import Actor
 from shared.idempotency import IdempotencyStore, RecordedAnswer, fingerprint_of, scope_of
 
 T = TypeVar("T", bound=BaseModel)
@@ -28,7 +28,7 @@ def command_context(principal: Principal, scope: str | None) -> Context:
     name = hashlib.sha256(scope.encode()).hexdigest()[:32] if scope else uuid.uuid4().hex
     return Context(
         bureau=principal.bureau,
-        actor=Actor(kind="api_key", id=principal.key_id, bureau=principal.bureau),
+        actor=actor_of(principal),
         command_id=f"http:{principal.bureau}:{name}",
         correlation_id=uuid.uuid4(),
     )

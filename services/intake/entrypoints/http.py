@@ -10,9 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
 from services.intake.application.open_case import IdempotencyKeyReused, OpenCase, open_case
+from shared.auth.actors import actor_of
 from shared.auth.http import Writer
 from shared.contracts.cases import CaseStatus, OpenCaseRequest
-from shared.contracts.envelope import Actor
 from shared.service import control_character_in
 
 MAX_KEY_CHARACTERS = 128
@@ -54,7 +54,7 @@ async def post_case(
         request=body,
         source="http",
         request_ref=None if idempotency_key is None else header_text(idempotency_key, "idempotency-key"),
-        actor=Actor(kind="api_key", id=principal.key_id, bureau=principal.bureau),
+        actor=actor_of(principal),
         correlation_id=x_correlation_id or uuid.uuid4(),
     )
     try:
