@@ -1,0 +1,100 @@
+"""The contact book: each recipient's addresses sealed under their own key, preferences, masked copies for lists.
+
+Addresses are opened only to send. Erasing a subject destroys its key (shared/crypto/vault.py): this book,
+events that carried the sealed contact, and every rebuild of either then read as erased.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.notification.application.fanout import Audience
+from services.notification.application.intents import ENTERPRISE, kind_of
+from services.notification.domain.masking import mask_address
+from services.notification.domain.quiet_hours import Preferences
+from shared.crypto.vault import Vault
+
+CONTACTS = "notification_contacts"
+ADDRESS_FIELDS = {"email": "email", "sms": "mobile", "wecom": "wecom_user_id", "dingtalk": "dingtalk_user_id"}
+
+
+def _time(text: str | None) -> time | None:
+    return time.fromisoformat(text) if text else None
+
+
+class ContactBook:
+    """Contacts in MongoDB, sealed by the vault."""
+
+    def __init__(self, db: AsyncDatabase, vault: Vault) -> None:
+        self._c, self._vault = db[CONTACTS], vault
+
+    async def put(
+        self, subject: str, bureau: str, details: dict[str, str], prefs: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Keep a recipient's addresses (sealed) and preferences; return the masked view."""
+        sealed = await self._vault.seal(subject, details)
+        masked = {ch: mask_address(ch, details[f]) for ch, f in ADDRESS_FIELDS.items() if details.get(f)}
+        doc = {
+            "bureau": bureau,
+            "sealed": sealed,
+            "masked": masked,
+            "preferences": prefs,
+            "name": details.get("name"),
+        }
+        await self._c.update_one({"_id": subject}, {"$set": doc}, upsert=True)
+        return {"subject": subject, "addresses": masked, "preferences": prefs}
+
+    async def put_sealed(self, subject: str, bureau: str, sealed: dict[str, str]) -> None:
+        """Keep a contact that arrived sealed in an event (the intake's enterprise contact), unless one is set."""
+        details = await self._vault.open(sealed) or {}
+        masked = {ch: mask_address(ch, details[f]) for ch, f in ADDRESS_FIELDS.items() if details.get(f)}
+        await self._c.update_one(
+            {"_id": subject},
+            {"$setOnInsert": {"bureau": bureau, "sealed": sealed, "masked": masked, "preferences": {}}},
+            upsert=True,
+        )
+
+    async def masked(self, subject: str) -> dict[str, Any] | None:
+        """Return the masked view of a contact, or None."""
+        doc = await self._c.find_one({"_id": subject})
+        if doc is None:
+            return None
+        return {
+            "subject": subject,
+            "addresses": doc.get("masked", {}),
+            "preferences": doc.get("preferences", {}),
+        }
+
+    async def erase(self, subject: str) -> bool:
+        """Destroy the subject's key and this book's copy; True when there was something to erase."""
+        destroyed = await self._vault.erase(subject)
+        removed = await self._c.delete_one({"_id": subject})
+        return destroyed or removed.deleted_count > 0
+
+    async def address(self, recipient: str, channel: str) -> str | None:
+        """Return the recipient's address on a channel (the inbox needs none: it is the recipient id)."""
+        if channel == "inbox":
+            return recipient
+        doc = await self._c.find_one({"_id": recipient}, {"sealed": 1})
+        details = await self._vault.open(doc["sealed"]) if doc and doc.get("sealed") else None
+        return (details or {}).get(ADDRESS_FIELDS.get(channel, "")) or None
+
+    async def audience(self, recipient: str) -> Audience:
+        """Return a recipient's preferences: enterprises are told on every channel they gave an address for."""
+        doc = await self._c.find_one({"_id": recipient}, {"masked": 1, "preferences": 1}) or {}
+        prefs = doc.get("preferences") or {}
+        given = tuple(doc.get("masked", {}))
+        if kind_of(recipient) == ENTERPRISE:
+            return Audience(
+                Preferences(channels=given, quiet_start=None, quiet_end=None), prefs.get("language", "zh-CN")
+            )
+        channels = tuple(prefs.get("channels") or ("inbox", *given))
+        quiet = Preferences(
+            channels=channels,
+            quiet_start=_time(prefs.get("quiet_start", "21:00")),
+            quiet_end=_time(prefs.get("quiet_end", "08:00")),
+        )
+        return Audience(quiet, prefs.get("language", "zh-CN"))

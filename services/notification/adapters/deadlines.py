@@ -1,0 +1,134 @@
+"""Deadlines as data: one document per coordination task, with its ladder's steps and the next moment due.
+
+The scheduler asks for `open` deadlines whose `next_at` has come (an index, not a scan); a step is marked
+fired only after its notifications are recorded, so a crash in between fires it again with the same
+delivery ids (recorded once), and a step that fell due while the service was down fires once on start.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from services.notification.domain.deadlines import Timer
+
+DEADLINES = "notification_deadlines"
+UNCLAIMED = datetime(1970, 1, 1, tzinfo=UTC)
+NEVER = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def _next_at(steps: list[dict[str, Any]]) -> datetime:
+    pending = [s["fire_at"] for s in steps if s.get("fired_at") is None]
+    return min(pending) if pending else NEVER
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)  # a client without tz_aware reads naive UTC
+
+
+def _merge(old_steps: list[dict[str, Any]], timers: list[Timer]) -> list[dict[str, Any]]:
+    # Steps that fired stay as history; a step due on a day it already fired for is not planned again.
+    fired = [s for s in old_steps if s.get("fired_at") is not None]
+    done = {(s["step"], _as_utc(s["fire_at"]).date()) for s in fired}
+    fresh = [
+        {"step": t.step.value, "fire_at": t.fire_at, "fired_at": None, "provisional": t.provisional}
+        for t in timers
+        if (t.step.value, t.fire_at.astimezone(UTC).date()) not in done
+    ]
+    return fired + fresh
+
+
+class Deadlines:
+    """Task deadlines in MongoDB."""
+
+    def __init__(self, db: AsyncDatabase) -> None:
+        self._c = db[DEADLINES]
+
+    async def ensure_indexes(self) -> None:
+        """The due-date index the scheduler reads."""
+        await self._c.create_index([("open", 1), ("next_at", 1)])
+        await self._c.create_index([("case_id", 1)])
+
+    async def plan(self, key: dict[str, Any], due_at: datetime, version: int, timers: list[Timer]) -> None:
+        """Set a task's due date and the ladder for it; steps already fired stay (with their day)."""
+        doc_id = f"{key['case_id']}|{key['task_id']}"
+        current = await self._c.find_one({"_id": doc_id})
+        if current is not None and current.get("v", 0) >= version:
+            return  # a replayed older event
+        steps = _merge(current.get("steps", []) if current else [], timers)
+        changes = {
+            **key,
+            "due_at": due_at,
+            "v": version,
+            "open": True,
+            "steps": steps,
+            "next_at": _next_at(steps),
+        }
+        try:
+            await self._c.update_one(
+                {"_id": doc_id, "v": {"$lt": version}},
+                {"$set": changes, "$setOnInsert": {"claimed_until": UNCLAIMED}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            pass
+
+    async def replan(self, doc: dict[str, Any], timers: list[Timer]) -> None:
+        """Move a deadline's pending steps (the calendar changed); unchanged when its task moved meanwhile."""
+        steps = _merge(doc.get("steps", []), timers)
+        await self._c.update_one(
+            {"_id": doc["_id"], "v": doc["v"], "open": True},
+            {"$set": {"steps": steps, "next_at": _next_at(steps)}},
+        )
+
+    async def task(self, case_id: str, task_id: str) -> dict[str, Any] | None:
+        """Return a task's deadline as known (section, due date, steps)."""
+        return await self._c.find_one({"_id": f"{case_id}|{task_id}"})
+
+    async def settle(self, case_id: str, task_id: str, version: int, outcome: str) -> dict[str, Any] | None:
+        """Close a task's deadline (closed or cancelled); return it as it was, or None when unknown/replayed."""
+        doc_id = f"{case_id}|{task_id}"
+        before = await self._c.find_one_and_update(
+            {"_id": doc_id, "v": {"$lt": version}},
+            {"$set": {"open": False, "outcome": outcome, "v": version, "next_at": NEVER}},
+        )
+        return before
+
+    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[dict[str, Any]]:
+        """Claim open deadlines with a step due by now."""
+        due = {"open": True, "next_at": {"$lte": now}, "claimed_until": {"$lte": now}}
+        ids = [d["_id"] async for d in self._c.find(due, {"_id": 1}).sort("next_at", 1).limit(limit)]
+        if not ids:
+            return []
+        claim = uuid.uuid4().hex
+        await self._c.update_many(
+            {**due, "_id": {"$in": ids}}, {"$set": {"claim": claim, "claimed_until": now + lease}}
+        )
+        return [d async for d in self._c.find({"claim": claim})]
+
+    async def mark_fired(self, doc: dict[str, Any], fired: list[str], now: datetime) -> None:
+        """Mark steps fired (after their notifications are recorded) and release the claim."""
+        steps = [
+            {**s, "fired_at": now} if s["step"] in fired and s.get("fired_at") is None else s
+            for s in doc["steps"]
+        ]
+        await self._c.update_one(
+            {"_id": doc["_id"], "claim": doc.get("claim")},
+            {"$set": {"steps": steps, "next_at": _next_at(steps), "claim": None, "claimed_until": UNCLAIMED}},
+        )
+
+    async def open_deadlines(self) -> list[dict[str, Any]]:
+        """Return every open deadline (a calendar correction re-plans them)."""
+        return [d async for d in self._c.find({"open": True})]
+
+    async def for_case(self, case_id: str) -> list[dict[str, Any]]:
+        """Return a case's deadlines."""
+        return [d async for d in self._c.find({"case_id": case_id}).sort("_id", 1)]
+
+    async def pending(self) -> int:
+        """Return how many deadlines are open (for /healthz)."""
+        return await self._c.count_documents({"open": True})

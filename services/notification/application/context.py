@@ -1,0 +1,49 @@
+"""What the notification use cases work with: the ports, the templates, the clock, the calendar and the rules."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from services.notification.adapters.contacts import ContactBook
+from services.notification.adapters.deadlines import Deadlines
+from services.notification.adapters.deliveries import MongoDeliveryStore
+from services.notification.application.fanout import record_intents
+from services.notification.application.intents import Intent
+from services.notification.application.rules import EscalationRuleBook
+from services.notification.domain.feedback_tokens import FeedbackTokens
+from services.notification.domain.templates import TemplateBook
+from services.notification.projections.knowledge import Knowledge
+from shared.eventstore.recorder import EventRecorder
+from shared.workdays.published import PublishedCalendar
+
+
+@dataclass
+class Notifying:
+    """Everything a notification use case needs, wired once in bootstrap."""
+
+    recorder: EventRecorder
+    knowledge: Knowledge
+    deadlines: Deadlines
+    deliveries: MongoDeliveryStore
+    contacts: ContactBook
+    templates: TemplateBook
+    calendar: PublishedCalendar
+    rules: EscalationRuleBook
+    tokens: FeedbackTokens
+    enabled_channels: set[str]
+    public_url: str
+    bureau_name: Callable[[str], Awaitable[str]]
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now().astimezone())
+
+    async def tell(self, intents: list[Intent]) -> int:
+        """Record the deliveries the intents call for; return how many were new."""
+        return await record_intents(
+            intents,
+            self.contacts.audience,
+            self.deliveries.record,
+            self.templates,
+            self.enabled_channels,
+            self.clock(),
+        )

@@ -1,0 +1,79 @@
+"""From an intent to deliveries: one per channel the recipient takes, rendered, not before quiet hours end."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.notification.application.intents import ENTERPRISE, SECTION, Intent, kind_of
+from services.notification.domain.deliveries import Delivery, delivery_id
+from services.notification.domain.quiet_hours import Preferences, Urgency, deliver_at
+from services.notification.domain.templates import TemplateBook
+
+# Who can be reached where: an enterprise's contact has no inbox here, a section no quiet hours of its own.
+ENTERPRISE_CHANNELS = ("sms", "email")
+SECTION_CHANNELS = ("email", "wecom", "dingtalk")
+
+
+@dataclass(frozen=True)
+class Audience:
+    """A recipient's preferences and language, as the contact book holds them."""
+
+    preferences: Preferences
+    language: str = "zh-CN"
+
+
+def channels_for(recipient: str, prefs: Preferences, enabled: set[str]) -> list[str]:
+    """Return the channels a recipient is told on: what they take, what is configured, and the inbox for staff."""
+    kind = kind_of(recipient)
+    if kind == ENTERPRISE:
+        allowed: tuple[str, ...] = ENTERPRISE_CHANNELS
+    elif kind == SECTION:
+        allowed = SECTION_CHANNELS
+    else:
+        allowed = ("inbox", *prefs.channels)
+    wanted = [c for c in dict.fromkeys(allowed) if (c == "inbox" or c in prefs.channels) and c in enabled]
+    return wanted
+
+
+def deliveries_of(
+    intent: Intent, audience: Audience, templates: TemplateBook, enabled: set[str], now: datetime
+) -> list[Delivery]:
+    """Render an intent once and return one delivery per channel (a missing template variable raises)."""
+    rendered = templates.render(intent.template, audience.language, intent.variables)
+    when = deliver_at(audience.preferences, now, Urgency(escalation=intent.escalation))
+    return [
+        Delivery(
+            id=delivery_id(intent.cause, intent.recipient, channel),
+            cause=intent.cause,
+            bureau=intent.bureau,
+            case_id=intent.case_id,
+            recipient=intent.recipient,
+            channel=channel,
+            template=intent.template,
+            language=rendered.language,
+            subject=rendered.subject,
+            body=rendered.body,
+            not_before=when,
+            created_at=now,
+            escalation=intent.escalation,
+        )
+        for channel in channels_for(intent.recipient, audience.preferences, enabled)
+    ]
+
+
+async def record_intents(
+    intents: list[Intent],
+    audience_of: Callable[[str], Awaitable[Audience]],
+    record: Callable[[Delivery], Awaitable[bool]],
+    templates: TemplateBook,
+    enabled: set[str],
+    now: datetime,
+) -> int:
+    """Record every delivery the intents call for; return how many were new (a redelivered event adds none)."""
+    added = 0
+    for intent in intents:
+        for delivery in deliveries_of(intent, await audience_of(intent.recipient), templates, enabled, now):
+            added += await record(delivery)
+    return added

@@ -1,0 +1,84 @@
+"""The enterprise rates the service itself through its rating link (评菜): once, before the link expires."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from services.notification.application.context import Notifying
+from services.notification.domain.feedback_tokens import FeedbackClaims
+from shared.contracts.envelope import Actor
+from shared.contracts.notification import FEEDBACK_STREAM_TYPE, EnterpriseRatedService
+from shared.eventstore.recorder import ConcurrencyError, NewEvent, Recording
+
+
+class LinkAlreadyUsed(Exception):
+    """The rating link was used before: a link rates once."""
+
+
+class CaseUnknown(Exception):
+    """The link names a case this service does not know (never opened, or not yet seen)."""
+
+
+def feedback_stream(token_id: str) -> str:
+    """Return the stream of one rating link: its first event uses it up."""
+    return f"feedback-{token_id}"
+
+
+@dataclass(frozen=True)
+class RatingPage:
+    """What the enterprise sees before rating."""
+
+    case_id: str
+    enterprise_name: str
+    concierge_name: str
+    case_title: str
+    expires_at: str
+    used: bool
+
+
+async def show(n: Notifying, claims: FeedbackClaims) -> RatingPage:
+    """Return what is being rated, and whether the link was used."""
+    facts = await n.knowledge.case(claims.case_id)
+    if facts is None or facts.bureau != claims.bureau:
+        raise CaseUnknown(claims.case_id)
+    used = bool(await n.recorder.read_stream(feedback_stream(claims.token_id)))
+    return RatingPage(
+        facts.case_id,
+        facts.enterprise_name,
+        facts.concierge_name or "",
+        facts.title,
+        claims.expires_at.isoformat(),
+        used,
+    )
+
+
+async def rate(n: Notifying, claims: FeedbackClaims, rating: int, comment: str) -> dict[str, Any]:
+    """Record the enterprise's rating once; the assignment service applies it through the casework rule."""
+    facts = await n.knowledge.case(claims.case_id)
+    if facts is None or facts.bureau != claims.bureau:
+        raise CaseUnknown(claims.case_id)
+    event = EnterpriseRatedService(
+        case_id=claims.case_id, token_id=claims.token_id, rating=rating, comment=comment
+    )
+    recording = Recording(
+        stream_id=feedback_stream(claims.token_id),
+        stream_type=FEEDBACK_STREAM_TYPE,
+        expected_version=0,
+        bureau=claims.bureau,
+        actor=Actor(
+            kind="enterprise", id=facts.credit_code, bureau=claims.bureau, name=facts.enterprise_name
+        ),
+        command_id=f"feedback:{claims.token_id}",
+        correlation_id=uuid.uuid4(),
+    )
+    try:
+        result = await n.recorder.append(
+            recording, [NewEvent("EnterpriseRatedService", 1, event.model_dump(mode="json"))]
+        )
+    except ConcurrencyError:
+        raise LinkAlreadyUsed(claims.token_id) from None
+    if result.duplicate:
+        raise LinkAlreadyUsed(claims.token_id)
+    return {"case_id": claims.case_id, "rating": rating, "recorded": True}

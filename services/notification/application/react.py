@@ -1,0 +1,131 @@
+"""React to one recorded event: learn from it, plan its deadlines, and record who must be told (once)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from services.notification.application.context import Notifying
+from services.notification.application.intents import staff_subject
+from services.notification.application.policies import NO_CONTACT_LINE, POLICIES, Known, TaskFacts
+from services.notification.application.supervision import settle_supervision
+from services.notification.domain.deadlines import ladder
+from shared.contracts.assignment import ConciergeAssigned, ConciergeReassigned
+from shared.contracts.calendar import WorkdayCalendarPublished
+from shared.contracts.casework import (
+    CaseResolved,
+    CoordinationTaskCancelled,
+    CoordinationTaskChased,
+    CoordinationTaskClosed,
+    CoordinationTaskDueRecomputed,
+    CoordinationTaskOpened,
+)
+from shared.contracts.envelope import EventEnvelope
+from shared.contracts.events import EVENT_MODELS, parse_event_data
+from shared.messaging.consumer import PoisonMessage
+from shared.workdays.calendar import SHANGHAI
+
+log = logging.getLogger(__name__)
+
+
+async def react(n: Notifying, envelope: EventEnvelope) -> int:
+    """Handle one event; return how many deliveries it added (0 for a redelivered or unrelated event)."""
+    if (envelope.event_type, envelope.schema_version) not in EVENT_MODELS:
+        return 0  # an event this service has no use for (a newer type, another service's)
+    try:
+        payload = parse_event_data(envelope.event_type, envelope.schema_version, envelope.data)
+    except ValidationError as exc:
+        raise PoisonMessage(f"invalid {envelope.event_type} v{envelope.schema_version}: {exc}") from None
+    await n.knowledge.fold(payload, envelope)
+    await plan_deadlines(n, payload, envelope)
+    policy = POLICIES.get(type(payload))
+    if policy is None:
+        return 0
+    return await n.tell(policy(payload, envelope, await known_for(n, payload, envelope)))
+
+
+def _case_id_of(payload: BaseModel, envelope: EventEnvelope) -> str | None:
+    if envelope.stream_type == "case":
+        return envelope.stream_id
+    case_ids = getattr(payload, "case_ids", None) or [getattr(payload, "case_id", None)]
+    return case_ids[0] if case_ids and case_ids[0] else None
+
+
+async def known_for(n: Notifying, payload: BaseModel, envelope: EventEnvelope) -> Known:
+    """Read what the policy for this event needs."""
+    case_id = _case_id_of(payload, envelope)
+    facts = await n.knowledge.case(case_id) if case_id else None
+    concierge = getattr(payload, "to_staff_id", None) or getattr(payload, "staff_id", None)
+    task = None
+    if isinstance(payload, CoordinationTaskChased) and case_id:
+        task = await n.deadlines.task(case_id, payload.task_id)
+    rating_link = _rating_link(n, envelope) if isinstance(payload, CaseResolved) else None
+    return Known(
+        bureau_name=await n.bureau_name(envelope.bureau),
+        facts=facts,
+        leaders=tuple(await n.knowledge.leaders(envelope.bureau)),
+        concierge_contact=await _contact_line(n, envelope.bureau, concierge)
+        if isinstance(payload, ConciergeAssigned | ConciergeReassigned) and concierge
+        else NO_CONTACT_LINE,
+        task=TaskFacts(task["section"], task["due_at"]) if task else None,
+        rating_link=rating_link,
+    )
+
+
+async def _contact_line(n: Notifying, bureau: str, staff_id: str) -> str:
+    # The concierge's work line as the enterprise is told it: a mobile, else an email.
+    subject = staff_subject(bureau, staff_id)
+    for channel in ("sms", "email"):
+        address = await n.contacts.address(subject, channel)
+        if address:
+            return address
+    return NO_CONTACT_LINE
+
+
+def _rating_link(n: Notifying, envelope: EventEnvelope) -> tuple[str, str]:
+    # The token id is the resolution event's id: a redelivered CaseResolved names the same token, and the
+    # delivery (keyed by event, recipient, channel) was recorded once anyway.
+    token, claims = n.tokens.issue(
+        envelope.bureau, envelope.stream_id, n.clock(), token_id=envelope.event_id.hex
+    )
+    expires = claims.expires_at.astimezone(SHANGHAI).strftime("%Y-%m-%d")
+    return f"{n.public_url}/api/v1/feedback/{token}", expires
+
+
+async def plan_deadlines(n: Notifying, payload: Any, envelope: EventEnvelope) -> None:
+    """Keep each open task's ladder in step with its due date, its closing, and the calendar."""
+    if isinstance(payload, CoordinationTaskOpened | CoordinationTaskDueRecomputed):
+        section = payload.section if isinstance(payload, CoordinationTaskOpened) else None
+        await _plan(n, envelope, payload.task_id, payload.due_at, section)
+    elif isinstance(payload, CoordinationTaskClosed | CoordinationTaskCancelled):
+        outcome = "closed" if isinstance(payload, CoordinationTaskClosed) else "cancelled"
+        before = await n.deadlines.settle(envelope.stream_id, payload.task_id, envelope.version, outcome)
+        if before is not None:
+            await settle_supervision(n, before, outcome, envelope)
+    elif isinstance(payload, WorkdayCalendarPublished):
+        await replan_all(n)
+
+
+async def _plan(
+    n: Notifying, envelope: EventEnvelope, task_id: str, due_at: Any, section: str | None
+) -> None:
+    calendar = await n.calendar.current()
+    rules = await n.rules.current(envelope.bureau)
+    if section is None:
+        known = await n.deadlines.task(envelope.stream_id, task_id)
+        section = known["section"] if known else ""
+    key = {"bureau": envelope.bureau, "case_id": envelope.stream_id, "task_id": task_id, "section": section}
+    await n.deadlines.plan(key, due_at, envelope.version, ladder(calendar, due_at, rules))
+
+
+async def replan_all(n: Notifying) -> int:
+    """Move every pending step after a calendar year was published or corrected; return how many tasks."""
+    calendar = await n.calendar.current()
+    moved = 0
+    for doc in await n.deadlines.open_deadlines():
+        rules = await n.rules.current(doc["bureau"])
+        await n.deadlines.replan(doc, ladder(calendar, doc["due_at"], rules))
+        moved += 1
+    return moved

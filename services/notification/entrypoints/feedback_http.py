@@ -1,0 +1,49 @@
+"""The rating link (评菜): no account, a single-use signed token in the path."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Request, status
+
+from services.notification.application import feedback
+from services.notification.domain.feedback_tokens import MAX_TOKEN_CHARACTERS, FeedbackClaims, TokenRejected
+from services.notification.entrypoints.models import RatingBody
+
+router = APIRouter(prefix="/api/v1/feedback", tags=["feedback"])
+Token = Annotated[str, Path(max_length=MAX_TOKEN_CHARACTERS, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+def _claims(request: Request, token: str) -> FeedbackClaims:
+    n = request.app.state.notifying
+    try:
+        return n.tokens.check(token, n.clock())  # type: ignore[no-any-return]
+    except TokenRejected as exc:
+        raise HTTPException(
+            status.HTTP_410_GONE if "expired" in str(exc) else status.HTTP_400_BAD_REQUEST, str(exc)
+        ) from None
+
+
+@router.get("/{token}", summary="What the rating link rates (no account needed)")
+async def show(request: Request, token: Token) -> dict[str, Any]:
+    """Show the case being rated and whether the link was used."""
+    try:
+        return asdict(await feedback.show(request.app.state.notifying, _claims(request, token)))
+    except feedback.CaseUnknown:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "the case of this link is unknown") from None
+
+
+@router.post("/{token}", status_code=201, summary="Rate the service once (1–5); 1 and 2 reopen the case")
+async def rate(request: Request, token: Token, body: RatingBody) -> dict[str, Any]:
+    """Record the rating; a used link is a 409."""
+    try:
+        return await feedback.rate(
+            request.app.state.notifying, _claims(request, token), body.rating, body.comment
+        )
+    except feedback.CaseUnknown:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "the case of this link is unknown") from None
+    except feedback.LinkAlreadyUsed:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "this rating link was used already: a link rates once"
+        ) from None

@@ -1,0 +1,167 @@
+"""HTTP entry points: the inbox, the delivery log, contacts, and the escalation rules."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
+
+from services.notification.application.context import Notifying
+from services.notification.application.intents import ENTERPRISE, SECTION, STAFF, staff_subject
+from services.notification.application.rules import RulesChangedMeanwhile
+from services.notification.domain.deadlines import EscalationRules
+from services.notification.entrypoints.models import ContactDetails, DeliveryView, RulesBody, shanghai
+from shared.auth.actors import actor_of
+from shared.auth.http import Caller
+from shared.auth.keys import Principal, Role
+
+router = APIRouter(prefix="/api/v1", tags=["notifications"])
+Subject = Annotated[
+    str, Path(max_length=160, pattern=r"^(staff|enterprise|section):[A-Za-z0-9_-]{1,64}:[^\x00-\x1f/]{1,80}$")
+]
+
+
+def _n(request: Request) -> Notifying:
+    return request.app.state.notifying  # type: ignore[no-any-return]
+
+
+def _inbox_owner(caller: Principal) -> str:
+    if caller.staff_id is None:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "the inbox is a person's: sign in as a person, not with a key"
+        )
+    return staff_subject(caller.bureau, caller.staff_id)
+
+
+@router.get("/inbox", summary="The signed-in person's messages, newest first")
+async def inbox(
+    request: Request,
+    caller: Caller,
+    unread: bool = False,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> dict[str, Any]:
+    """List the signed-in person's inbox."""
+    docs = await request.app.state.inbox.list(_inbox_owner(caller), unread, limit, offset)
+    items = [
+        {
+            "id": d["_id"],
+            "subject": d["subject"],
+            "body": d["body"],
+            "escalation": d.get("escalation", False),
+            "created_at": shanghai(d["created_at"]),
+            "read_at": shanghai(d.get("read_at")),
+        }
+        for d in docs
+    ]
+    return {"items": items, "limit": limit, "offset": offset}
+
+
+@router.post("/inbox/{message_id}/read", status_code=204, summary="Mark one of your messages read")
+async def mark_read(
+    request: Request, caller: Caller, message_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+) -> Response:
+    """Mark a message read; another person's message is a 404."""
+    if not await request.app.state.inbox.mark_read(_inbox_owner(caller), message_id, _n(request).clock()):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such message in your inbox")
+    return Response(status_code=204)
+
+
+@router.get("/notifications", summary="The bureau's delivery log (addresses masked)")
+async def delivery_log(
+    request: Request,
+    caller: Caller,
+    case_id: Annotated[str | None, Query(max_length=100, pattern=r"^[A-Za-z0-9_-]+$")] = None,
+    recipient: Annotated[str | None, Query(max_length=160)] = None,
+    status_: Annotated[Literal["pending", "sent", "failed"] | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> dict[str, Any]:
+    """List deliveries of the caller's bureau, newest first."""
+    filters = {k: v for k, v in {"case_id": case_id, "recipient": recipient, "status": status_}.items() if v}
+    found = await _n(request).deliveries.find(caller.bureau, filters, limit, offset)
+    items = [
+        DeliveryView(
+            **{f: getattr(d, f) for f in DeliveryView.model_fields if f != "address"},
+            address=d.address_masked,
+        )
+        for d in found
+    ]
+    return {"items": [i.model_dump(mode="json") for i in items], "limit": limit, "offset": offset}
+
+
+def _own_subject(caller: Principal, subject: str, write: bool) -> None:
+    kind, bureau, rest = subject.split(":", 2)
+    if bureau != caller.bureau or kind not in (STAFF, ENTERPRISE, SECTION):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such contact in your bureau")
+    if not write or caller.role is Role.ADMIN:
+        return
+    if kind == STAFF and caller.staff_id == rest:
+        return  # a person keeps their own contact details and preferences
+    raise HTTPException(
+        status.HTTP_403_FORBIDDEN, "only a bureau admin (or the person themself) may change contacts"
+    )
+
+
+@router.put("/contacts/{subject}", summary="Set a recipient's addresses and preferences (stored encrypted)")
+async def put_contact(
+    request: Request, caller: Caller, subject: Subject, body: ContactDetails
+) -> dict[str, Any]:
+    """Store a contact sealed under the subject's own key; answer the masked view."""
+    _own_subject(caller, subject, write=True)
+    details = body.model_dump(
+        include={"name", "email", "mobile", "wecom_user_id", "dingtalk_user_id"}, exclude_none=True
+    )
+    prefs = body.model_dump(include={"channels", "quiet_start", "quiet_end", "language"}, exclude_none=True)
+    return await _n(request).contacts.put(subject, caller.bureau, details, prefs)
+
+
+@router.get("/contacts/{subject}", summary="A recipient's contact, masked")
+async def get_contact(request: Request, caller: Caller, subject: Subject) -> dict[str, Any]:
+    """Return a contact as lists show it: masked."""
+    _own_subject(caller, subject, write=False)
+    found = await _n(request).contacts.masked(subject)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such contact in your bureau")
+    return found
+
+
+@router.delete(
+    "/contacts/{subject}", status_code=204, summary="Erase a recipient's personal data (crypto-shredding)"
+)
+async def erase_contact(request: Request, caller: Caller, subject: Subject) -> Response:
+    """Destroy the subject's key: every copy of their contact, in events and views, reads as erased."""
+    _own_subject(caller, subject, write=True)
+    if caller.role is not Role.ADMIN:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only a bureau admin may erase personal data")
+    if not await _n(request).contacts.erase(subject):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such contact in your bureau")
+    return Response(status_code=204)
+
+
+@router.get("/notifications/rules", summary="The bureau's reminder and escalation ladder")
+async def get_rules(request: Request, caller: Caller) -> dict[str, Any]:
+    """Return the rules in force, with their version."""
+    return dataclasses.asdict(await _n(request).rules.current(caller.bureau))
+
+
+@router.put(
+    "/notifications/rules", summary="Change the ladder (a new version; pending deadlines keep theirs)"
+)
+async def put_rules(request: Request, caller: Caller, body: RulesBody) -> dict[str, Any]:
+    """Record new rules; a stale expected_version is a 409."""
+    if caller.role is not Role.ADMIN:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "only leadership or a bureau admin may change the rules"
+        )
+    rules = EscalationRules(**body.model_dump(exclude={"expected_version"}))
+    if problems := rules.problems():
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "; ".join(problems))
+    try:
+        changed = await _n(request).rules.change(
+            caller.bureau, rules, actor_of(caller), body.expected_version
+        )
+    except RulesChangedMeanwhile as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    return dataclasses.asdict(changed)

@@ -1,0 +1,41 @@
+"""Kafka entry points: the notification policies react to case, board and calendar events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from faststream.kafka import KafkaBroker
+
+from services.notification.application.context import Notifying
+from services.notification.application.react import react
+from shared.contracts.envelope import EventEnvelope
+from shared.contracts.topics import ASSIGNMENT_EVENTS, CALENDAR_EVENTS, CASE_EVENTS
+from shared.messaging.consumer import ReliableSubscriber
+
+TOPICS = {
+    CASE_EVENTS: "Case events: tasks (deadlines, sections), resolution (rating link), reopening (leadership).",
+    ASSIGNMENT_EVENTS: "Board events: assignments and reassignments (concierge, enterprise), queueing (leadership).",
+    CALENDAR_EVENTS: "Working-day calendar: a published or corrected year moves pending reminders.",
+}
+
+
+def subscribe_notifications(
+    broker: KafkaBroker, *, notifying: Callable[[], Notifying], group: str, fetch_max_wait_ms: int
+) -> list[ReliableSubscriber[EventEnvelope]]:
+    """Subscribe the notification reaction to every topic it listens to (idempotent: ids derive from events)."""
+
+    async def handle(envelope: EventEnvelope) -> bool:
+        return await react(notifying(), envelope) > 0
+
+    return [
+        ReliableSubscriber(
+            broker=broker,
+            topic=topic,
+            group=group,
+            model=EventEnvelope,
+            handle=handle,
+            fetch_max_wait_ms=fetch_max_wait_ms,
+            description=description,
+        )
+        for topic, description in TOPICS.items()
+    ]

@@ -1,0 +1,86 @@
+"""Request and response bodies of the notification API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+from shared.contracts.text import Line50, Line100, OptionalText500
+from shared.workdays.calendar import SHANGHAI
+
+ChannelName = Literal["inbox", "email", "wecom", "dingtalk", "sms"]
+HourMinute = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, Asia/Shanghai")]
+Mobile = Annotated[str, Field(pattern=r"^1[3-9]\d{9}$", description="A mainland mobile number")]
+Email = Annotated[
+    str, Field(max_length=254, pattern=r"^[^@\s\x00-\x1f]{1,64}@[A-Za-z0-9.-]{1,185}\.[A-Za-z]{2,}$")
+]
+
+
+def shanghai(at: datetime | None) -> str | None:
+    """Return a moment as users read it: ISO 8601 with +08:00."""
+    return at.astimezone(SHANGHAI).isoformat() if at else None
+
+
+class ContactDetails(BaseModel):
+    """A recipient's addresses and preferences (personal data: stored encrypted, shown masked)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Line100 | None = None
+    email: Email | None = None
+    mobile: Mobile | None = None
+    wecom_user_id: Line50 | None = None
+    dingtalk_user_id: Line50 | None = None
+    channels: list[ChannelName] | None = Field(
+        default=None, max_length=5, description="Channels taken (staff)"
+    )
+    quiet_start: HourMinute | None = None
+    quiet_end: HourMinute | None = None
+    language: Literal["zh-CN", "en"] = "zh-CN"
+
+
+class RatingBody(BaseModel):
+    """The enterprise's rating through its link."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    rating: int = Field(
+        ge=1, le=5, strict=True, description="1 (poor) to 5 (excellent); 1 and 2 reopen the case"
+    )
+    comment: OptionalText500 = ""
+
+
+class RulesBody(BaseModel):
+    """A bureau's reminder and escalation ladder; `expected_version` is the version the caller saw."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    expected_version: int = Field(ge=1)
+    remind_workdays_before: int = Field(ge=0, le=10)
+    remind_on_due_day: bool
+    supervise_after_overdue_workdays: int = Field(ge=1, le=30)
+    supervision_deadline_workdays: int = Field(ge=1, le=30)
+
+
+class DeliveryView(BaseModel):
+    """One line of the delivery log (addresses masked)."""
+
+    id: str
+    cause: str
+    case_id: str | None
+    recipient: str
+    channel: str
+    template: str
+    status: str
+    attempts: int
+    last_error: str | None
+    address: str | None
+    created_at: datetime
+    not_before: datetime
+    sent_at: datetime | None
+
+    @field_serializer("created_at", "not_before", "sent_at")
+    def _local(self, at: datetime | None) -> str | None:
+        return shanghai(at)

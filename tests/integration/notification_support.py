@@ -1,0 +1,86 @@
+"""Builders for the notification tests: envelopes of the events the service reacts to, and its ports on a database."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.notification.application.context import Notifying
+from services.notification.bootstrap import notifying_of
+from services.notification.domain.feedback_tokens import FeedbackTokens
+from services.notification.settings import NotificationSettings
+from shared.contracts.envelope import Actor, EventEnvelope
+from shared.eventstore.mongo import MongoRecorder
+
+CREDIT = "91440400MA4UJ1XQ18"
+ENTERPRISE = {"name": "格力电器(郑州)有限公司", "credit_code": CREDIT}
+
+
+class Clock:
+    """A clock the test moves."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+def envelope(stream_id: str, stream_type: str, version: int, event_type: str, data: dict[str, Any],
+             at: datetime, bureau: str = "finance", event_id: uuid.UUID | None = None) -> EventEnvelope:
+    """Return a recorded event as the relay would deliver it."""
+    return EventEnvelope(
+        event_id=event_id or uuid.uuid4(), event_type=event_type, schema_version=1, stream_id=stream_id,
+        stream_type=stream_type, version=version, bureau=bureau, occurred_at=at, recorded_at=at,
+        actor=Actor(kind="service", id="test", bureau=bureau), correlation_id=uuid.uuid4(), data=data,
+    )
+
+
+def staff(version: int, staff_id: str, name: str, post: str, section: str, at: datetime) -> EventEnvelope:
+    """A roster person added on the finance board."""
+    data = {"staff_id": staff_id, "name": name, "post": post, "section": section}
+    return envelope("board-finance", "board", version, "StaffMemberAdded", data, at)
+
+
+def case_opened(case_id: str, at: datetime) -> EventEnvelope:
+    """A case of 格力 opened in the finance bureau."""
+    data = {
+        "case_id": case_id, "enterprise": ENTERPRISE, "category": "fund_disbursement", "title": "补贴资金拨付进度",
+        "description": "7000万元补贴何时到账", "channel": "online", "legacy": False, "source": "http",
+        "request_ref": "r1", "request_hash": "h",
+    }
+    return envelope(case_id, "case", 1, "CaseOpened", data, at)
+
+
+def assigned(version: int, case_id: str, staff_id: str, name: str, at: datetime) -> EventEnvelope:
+    """The board's decision giving 格力 its concierge."""
+    data = {
+        "enterprise": ENTERPRISE, "staff_id": staff_id, "staff_name": name, "post": "deputy_director",
+        "case_ids": [case_id], "category": "fund_disbursement", "candidates": [], "rule_version": "2026.11-2",
+        "reason": "管理岗位，空闲最久",
+    }
+    return envelope("board-finance", "board", version, "ConciergeAssigned", data, at)
+
+
+def on_case(case_id: str, version: int, event_type: str, data: dict[str, Any], at: datetime) -> EventEnvelope:
+    """Any event on the case's stream."""
+    return envelope(case_id, "case", version, event_type, data, at)
+
+
+def notifying(db: AsyncDatabase, clock: Clock, channels: set[str], **settings: Any) -> Notifying:
+    """The service's ports over a test database."""
+    recorder = MongoRecorder(db.client, db)
+    tokens = FeedbackTokens(b"s" * 32, timedelta(days=14))
+    return notifying_of(db, recorder, NotificationSettings(**settings), channels, tokens, clock)
+
+
+async def prepare(n: Notifying) -> None:
+    """Create the service's indexes."""
+    for store in (n.knowledge, n.deadlines, n.deliveries):
+        await store.ensure_indexes()
