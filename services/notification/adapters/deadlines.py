@@ -100,14 +100,16 @@ class Deadlines:
 
     async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[dict[str, Any]]:
         """Claim open deadlines with a step due by now."""
-        due = {"open": True, "next_at": {"$lte": now}, "claimed_until": {"$lte": now}}
-        ids = [d["_id"] async for d in self._c.find(due, {"_id": 1}).sort("next_at", 1).limit(limit)]
+        # Only the indexed fields in the query (SecantusDB scans when a third one is added); the claim is
+        # checked here and again by the update, so two instances never claim the same deadline.
+        due = {"open": True, "next_at": {"$lte": now}}
+        cursor = self._c.find(due, {"_id": 1, "claimed_until": 1}).sort("next_at", 1).limit(limit * 4)
+        ids = [d["_id"] async for d in cursor if _as_utc(d["claimed_until"]) <= now][:limit]
         if not ids:
             return []
         claim = uuid.uuid4().hex
-        await self._c.update_many(
-            {**due, "_id": {"$in": ids}}, {"$set": {"claim": claim, "claimed_until": now + lease}}
-        )
+        free = {**due, "_id": {"$in": ids}, "claimed_until": {"$lte": now}}
+        await self._c.update_many(free, {"$set": {"claim": claim, "claimed_until": now + lease}})
         return [d async for d in self._c.find({"claim": claim})]
 
     async def mark_fired(self, doc: dict[str, Any], fired: list[str], now: datetime) -> None:

@@ -20,6 +20,10 @@ _FIELDS = {f.name for f in dataclasses.fields(Delivery)}
 UNCLAIMED = datetime(1970, 1, 1, tzinfo=UTC)  # a plain range filter, no $or: SecantusDB scans for $or
 
 
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)  # a client without tz_aware reads naive UTC
+
+
 def to_doc(delivery: Delivery) -> dict[str, Any]:
     """Return a delivery as stored."""
     doc = dataclasses.asdict(delivery)
@@ -58,16 +62,18 @@ class MongoDeliveryStore:
 
     async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
         """Claim up to limit pending deliveries due by now; a claim lapses after the lease."""
-        due = {"status": Status.PENDING.value, "not_before": {"$lte": now}, "claimed_until": {"$lte": now}}
-        ids = [
-            d["_id"] async for d in self._c.find(due, {"_id": 1}).sort("not_before", ASCENDING).limit(limit)
-        ]
+        # Only the indexed fields in the query (SecantusDB scans when a third one is added); the claim is
+        # checked here and again by the update, so two senders never claim the same delivery.
+        due = {"status": Status.PENDING.value, "not_before": {"$lte": now}}
+        cursor = (
+            self._c.find(due, {"_id": 1, "claimed_until": 1}).sort("not_before", ASCENDING).limit(limit * 4)
+        )
+        ids = [d["_id"] async for d in cursor if _aware(d["claimed_until"]) <= now][:limit]
         if not ids:
             return []
         claim = uuid.uuid4().hex
-        await self._c.update_many(
-            {**due, "_id": {"$in": ids}}, {"$set": {"claim": claim, "claimed_until": now + lease}}
-        )
+        free = {**due, "_id": {"$in": ids}, "claimed_until": {"$lte": now}}
+        await self._c.update_many(free, {"$set": {"claim": claim, "claimed_until": now + lease}})
         return [from_doc(d) async for d in self._c.find({"claim": claim})]
 
     async def save_outcome(self, delivery: Delivery) -> None:

@@ -103,7 +103,9 @@ class DingTalkChannel:
         if self._secret:
             # Merged into the webhook's own query (access_token): httpx's params= would replace it.
             timestamp = self._clock_ms()
-            url = url.copy_merge_params({"timestamp": str(timestamp), "sign": dingtalk_signature(self._secret, timestamp)})
+            url = url.copy_merge_params(
+                {"timestamp": str(timestamp), "sign": dingtalk_signature(self._secret, timestamp)}
+            )
         response = await _post(self._client, str(url), self.payload(message))
         return _robot_result(response, "DingTalk")
 
