@@ -32,13 +32,30 @@ class Clock:
         self.now += timedelta(**kwargs)
 
 
-def envelope(stream_id: str, stream_type: str, version: int, event_type: str, data: dict[str, Any],
-             at: datetime, bureau: str = "finance", event_id: uuid.UUID | None = None) -> EventEnvelope:
+def envelope(
+    stream_id: str,
+    stream_type: str,
+    version: int,
+    event_type: str,
+    data: dict[str, Any],
+    at: datetime,
+    bureau: str = "finance",
+    event_id: uuid.UUID | None = None,
+) -> EventEnvelope:
     """Return a recorded event as the relay would deliver it."""
     return EventEnvelope(
-        event_id=event_id or uuid.uuid4(), event_type=event_type, schema_version=1, stream_id=stream_id,
-        stream_type=stream_type, version=version, bureau=bureau, occurred_at=at, recorded_at=at,
-        actor=Actor(kind="service", id="test", bureau=bureau), correlation_id=uuid.uuid4(), data=data,
+        event_id=event_id or uuid.uuid4(),
+        event_type=event_type,
+        schema_version=1,
+        stream_id=stream_id,
+        stream_type=stream_type,
+        version=version,
+        bureau=bureau,
+        occurred_at=at,
+        recorded_at=at,
+        actor=Actor(kind="service", id="test", bureau=bureau),
+        correlation_id=uuid.uuid4(),
+        data=data,
     )
 
 
@@ -51,9 +68,16 @@ def staff(version: int, staff_id: str, name: str, post: str, section: str, at: d
 def case_opened(case_id: str, at: datetime) -> EventEnvelope:
     """A case of 格力 opened in the finance bureau."""
     data = {
-        "case_id": case_id, "enterprise": ENTERPRISE, "category": "fund_disbursement", "title": "补贴资金拨付进度",
-        "description": "7000万元补贴何时到账", "channel": "online", "legacy": False, "source": "http",
-        "request_ref": "r1", "request_hash": "h",
+        "case_id": case_id,
+        "enterprise": ENTERPRISE,
+        "category": "fund_disbursement",
+        "title": "补贴资金拨付进度",
+        "description": "7000万元补贴何时到账",
+        "channel": "online",
+        "legacy": False,
+        "source": "http",
+        "request_ref": "r1",
+        "request_hash": "h",
     }
     return envelope(case_id, "case", 1, "CaseOpened", data, at)
 
@@ -61,8 +85,14 @@ def case_opened(case_id: str, at: datetime) -> EventEnvelope:
 def assigned(version: int, case_id: str, staff_id: str, name: str, at: datetime) -> EventEnvelope:
     """The board's decision giving 格力 its concierge."""
     data = {
-        "enterprise": ENTERPRISE, "staff_id": staff_id, "staff_name": name, "post": "deputy_director",
-        "case_ids": [case_id], "category": "fund_disbursement", "candidates": [], "rule_version": "2026.11-2",
+        "enterprise": ENTERPRISE,
+        "staff_id": staff_id,
+        "staff_name": name,
+        "post": "deputy_director",
+        "case_ids": [case_id],
+        "category": "fund_disbursement",
+        "candidates": [],
+        "rule_version": "2026.11-2",
         "reason": "管理岗位，空闲最久",
     }
     return envelope("board-finance", "board", version, "ConciergeAssigned", data, at)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import email
 import re
-from email.policy import default as default_policy
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from email.policy import default as default_policy
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -64,8 +64,12 @@ def smtp() -> Iterator[tuple[Mails, int]]:
 
 async def _roster_and_case(n, clock: Clock, case_id: str = "case-1") -> None:
     for version, (sid, name, post, section) in enumerate(
-        [("s1", "李副局长", "deputy_director", "局领导"), ("c1", "王科长", "section_chief", "规划科"),
-         ("d1", "张局长", "director", "局领导")], start=1
+        [
+            ("s1", "李副局长", "deputy_director", "局领导"),
+            ("c1", "王科长", "section_chief", "规划科"),
+            ("d1", "张局长", "director", "局领导"),
+        ],
+        start=1,
     ):
         await react(n, staff(version, sid, name, post, section, clock()))
     await react(n, case_opened(case_id, clock()))
@@ -74,8 +78,15 @@ async def _roster_and_case(n, clock: Clock, case_id: str = "case-1") -> None:
 
 
 def _task_opened(case_id: str, at: datetime, due: datetime = DUE):
-    data = {"task_id": "t1", "section": "规划科", "description": "请核对拨付材料", "working_days": 2,
-            "opened_at": at.isoformat(), "due_at": due.isoformat(), "due_provisional": False}
+    data = {
+        "task_id": "t1",
+        "section": "规划科",
+        "description": "请核对拨付材料",
+        "working_days": 2,
+        "opened_at": at.isoformat(),
+        "due_at": due.isoformat(),
+        "due_provisional": False,
+    }
     return on_case(case_id, 3, "CoordinationTaskOpened", data, at)
 
 
@@ -90,14 +101,19 @@ async def test_an_assignment_reaches_the_concierge_once_even_when_redelivered_an
     clock = Clock(START)
     n = notifying(mongo_db, clock, {"inbox", "email"})
     await prepare(n)
-    await n.contacts.put("staff:finance:s1", "finance", {"email": "li@gaoxin.gov.cn", "mobile": "13800000001"}, {})
+    await n.contacts.put(
+        "staff:finance:s1", "finance", {"email": "li@gaoxin.gov.cn", "mobile": "13800000001"}, {}
+    )
     await n.contacts.put(f"enterprise:finance:{CREDIT}", "finance", {"email": "gm@gree.cn"}, {})
     await _roster_and_case(n, clock)
     decision = assigned(4, "case-1", "s1", "李副局长", clock())
     assert await react(n, decision) == 3  # concierge: inbox and email; enterprise: email
     assert await react(n, decision) == 0  # redelivered: nothing new
     await n.deliveries.claim_due(clock(), 10, timedelta(minutes=2))  # a sender claimed them and was killed
-    channels = {"inbox": InboxChannel(mongo_db, clock), "email": EmailChannel(SmtpSettings("127.0.0.1", port))}
+    channels = {
+        "inbox": InboxChannel(mongo_db, clock),
+        "email": EmailChannel(SmtpSettings("127.0.0.1", port)),
+    }
     dispatcher = Dispatcher(n.deliveries, channels, n.contacts, RetryPolicy(), clock)
     assert await dispatcher.run_once() == 0
     clock.advance(minutes=3)  # the claim lapses: the restarted service sends
@@ -111,24 +127,33 @@ async def test_an_assignment_reaches_the_concierge_once_even_when_redelivered_an
     assert await mongo_db[INBOX].count_documents({"recipient": "staff:finance:s1"}) == 1
     sent = await _deliveries(mongo_db, channel="email")
     assert {d["status"] for d in sent} == {"sent"} and {d["address_masked"] for d in sent} == {
-        "l***@gaoxin.gov.cn", "g***@gree.cn"
+        "l***@gaoxin.gov.cn",
+        "g***@gree.cn",
     }
 
 
-async def test_an_overdue_task_climbs_the_ladder_to_a_supervision_order_which_settles_when_the_task_closes(mongo_db):
+async def test_an_overdue_task_climbs_the_ladder_to_a_supervision_order_which_settles_when_the_task_closes(
+    mongo_db,
+):
     clock = Clock(START)
     n = notifying(mongo_db, clock, {"inbox"})
     await prepare(n)
     await _roster_and_case(n, clock)
     await react(n, _task_opened("case-1", clock()))
     section_told = await _deliveries(mongo_db, template="task_opened")
-    assert [d["recipient"] for d in section_told] == []  # the section has no inbox and no address: nothing planned
+    assert [
+        d["recipient"] for d in section_told
+    ] == []  # the section has no inbox and no address: nothing planned
     assert await fire_due_steps(n) == 0
 
     expected = [
         (datetime(2026, 11, 27, 9, 1, tzinfo=SHANGHAI), "task_due_soon", {"staff:finance:s1"}),
         (datetime(2026, 11, 30, 9, 1, tzinfo=SHANGHAI), "task_due_today", {"staff:finance:s1"}),
-        (datetime(2026, 12, 1, 9, 1, tzinfo=SHANGHAI), "task_overdue", {"staff:finance:s1", "staff:finance:c1"}),
+        (
+            datetime(2026, 12, 1, 9, 1, tzinfo=SHANGHAI),
+            "task_overdue",
+            {"staff:finance:s1", "staff:finance:c1"},
+        ),
         (
             datetime(2026, 12, 2, 9, 1, tzinfo=SHANGHAI),
             "supervision_order",
@@ -149,7 +174,9 @@ async def test_an_overdue_task_climbs_the_ladder_to_a_supervision_order_which_se
     assert all(d["escalation"] for d in escalations) and order["order_id"] in escalations[0]["body"]
 
     closed_at = datetime(2026, 12, 3, 15, 0, tzinfo=SHANGHAI)
-    await react(n, on_case("case-1", 4, "CoordinationTaskClosed", {"task_id": "t1", "outcome": "已核对"}, closed_at))
+    await react(
+        n, on_case("case-1", 4, "CoordinationTaskClosed", {"task_id": "t1", "outcome": "已核对"}, closed_at)
+    )
     settled = (await n.recorder.read_stream(supervision_stream("case-1", "t1")))[1]
     assert settled.event_type == "SupervisionOrderSettled" and settled.data["outcome"] == "closed_in_time"
 
@@ -177,10 +204,16 @@ async def test_a_corrected_calendar_moves_pending_reminders(mongo_db):
     assert min(s["fire_at"] for s in before["steps"]).astimezone(SHANGHAI).day == 27
     year = await n.calendar.current()
     holidays = sorted(year.year(2026).holidays | {datetime(2026, 11, 27).date()})
-    data = {"year": 2026, "version": 2, "holidays": [d.isoformat() for d in holidays],
-            "makeup_workdays": [d.isoformat() for d in sorted(year.year(2026).makeup_workdays)],
-            "published_by": "国务院办公厅"}
-    recording = Recording(CALENDAR_STREAM, "calendar", 0, "zone", Actor(kind="service", id="t"), "cal-1", uuid.uuid4())
+    data = {
+        "year": 2026,
+        "version": 2,
+        "holidays": [d.isoformat() for d in holidays],
+        "makeup_workdays": [d.isoformat() for d in sorted(year.year(2026).makeup_workdays)],
+        "published_by": "国务院办公厅",
+    }
+    recording = Recording(
+        CALENDAR_STREAM, "calendar", 0, "zone", Actor(kind="service", id="t"), "cal-1", uuid.uuid4()
+    )
     result = await n.recorder.append(recording, [NewEvent("WorkdayCalendarPublished", 1, data)])
     await react(n, result.events[0])
     after = await n.deadlines.task("case-1", "t1")
@@ -198,9 +231,13 @@ async def test_a_failing_channel_retries_then_reports_the_failure_while_the_inbo
     import httpx
 
     async with httpx.AsyncClient(timeout=1) as client:
-        channels = {"inbox": InboxChannel(mongo_db, clock), "sms": SmsChannel(client, f"http://127.0.0.1:{free_port()}/x", None)}
-        dispatcher = Dispatcher(n.deliveries, channels, n.contacts, RetryPolicy(3, timedelta(seconds=5)), clock,
-                                quick_attempts=1)
+        channels = {
+            "inbox": InboxChannel(mongo_db, clock),
+            "sms": SmsChannel(client, f"http://127.0.0.1:{free_port()}/x", None),
+        }
+        dispatcher = Dispatcher(
+            n.deliveries, channels, n.contacts, RetryPolicy(3, timedelta(seconds=5)), clock, quick_attempts=1
+        )
         for _ in range(4):
             await dispatcher.run_once()
             clock.advance(minutes=1)
@@ -217,7 +254,9 @@ async def test_the_rating_link_works_once(mongo_db):
     await prepare(n)
     await n.contacts.put(f"enterprise:finance:{CREDIT}", "finance", {"email": "gm@gree.cn"}, {})
     await _roster_and_case(n, clock)
-    await react(n, on_case("case-1", 3, "CaseResolved", {"summary": "已到账", "settlement_intent": True}, clock()))
+    await react(
+        n, on_case("case-1", 3, "CaseResolved", {"summary": "已到账", "settlement_intent": True}, clock())
+    )
     invitation = (await _deliveries(mongo_db, template="rating_invitation"))[0]
     token = re.search(r"https://gx\.example\.cn/api/v1/feedback/(\S+)", invitation["body"]).group(1)
     claims = n.tokens.check(token, clock())
@@ -243,4 +282,6 @@ async def test_erasing_a_contact_leaves_no_readable_copy(mongo_db):
     assert await n.contacts.address(subject, "email") is None and await n.contacts.masked(subject) is None
     key = await mongo_db[SUBJECT_KEYS].find_one({"_id": subject})
     assert key["key"] is None and key["erased_at"]
-    assert await n.contacts._vault.open(sealed) is None  # a copy kept anywhere (an event, a backup) reads as erased
+    assert (
+        await n.contacts._vault.open(sealed) is None
+    )  # a copy kept anywhere (an event, a backup) reads as erased

@@ -26,7 +26,9 @@ from services.notification.adapters.channels.webhooks import (
 )
 from shared.devstack.processes import free_port
 
-MESSAGE = Message("d" * 32, "zhangsan", "【提醒】案件 case-1 的协调事项今日到期", "规划科办理的协调事项今日到期。")
+MESSAGE = Message(
+    "d" * 32, "zhangsan", "【提醒】案件 case-1 的协调事项今日到期", "规划科办理的协调事项今日到期。"
+)
 
 
 class Inbox:
@@ -77,7 +79,9 @@ class Webhook:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.requests.append({"path": self.path, "headers": dict(self.headers), "json": json.loads(body)})
+                outer.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "json": json.loads(body)}
+                )
                 code, answer = outer.answer
                 data = json.dumps(answer).encode()
                 self.send_response(code)
@@ -111,7 +115,9 @@ async def test_wecom_gets_a_text_message_that_mentions_the_recipient(hook):
 
 async def test_dingtalk_calls_are_signed_with_timestamp_and_hmac_as_dingtalk_documents(hook):
     async with httpx.AsyncClient() as client:
-        channel = DingTalkChannel(client, f"{hook.url}/robot/send?access_token=T", "SECsecret", lambda: 1700000000000)
+        channel = DingTalkChannel(
+            client, f"{hook.url}/robot/send?access_token=T", "SECsecret", lambda: 1700000000000
+        )
         await channel.send(MESSAGE)
     request = hook.requests[0]
     query = parse_qs(urlparse(request["path"]).query)
@@ -122,7 +128,9 @@ async def test_dingtalk_calls_are_signed_with_timestamp_and_hmac_as_dingtalk_doc
     import hashlib
     import hmac
 
-    expected = base64.b64encode(hmac.new(b"SECsecret", b"1700000000000\nSECsecret", hashlib.sha256).digest()).decode()
+    expected = base64.b64encode(
+        hmac.new(b"SECsecret", b"1700000000000\nSECsecret", hashlib.sha256).digest()
+    ).decode()
     assert query["sign"] == [expected]
     assert request["json"]["at"]["atUserIds"] == ["zhangsan"]
 
@@ -147,7 +155,11 @@ async def test_the_sms_gateway_gets_the_mobile_the_text_and_the_idempotency_key(
         )
     request = hook.requests[0]
     assert receipt == "sms-1" and request["headers"]["Authorization"] == "Bearer tok"
-    assert request["json"] == {"mobile": "13812341234", "content": "【高新区】【提醒】今日到期", "idempotency_key": "k" * 32}
+    assert request["json"] == {
+        "mobile": "13812341234",
+        "content": "【高新区】【提醒】今日到期",
+        "idempotency_key": "k" * 32,
+    }
 
 
 async def test_a_gateway_answering_500_is_transient_and_400_is_permanent(hook):

@@ -45,7 +45,9 @@ def test_a_task_due_on_monday_is_reminded_on_friday_not_on_the_weekend(calendar)
 
 
 def test_a_ladder_across_the_year_end_into_an_unpublished_year_is_marked_provisional(calendar):
-    timers = ladder(calendar, _local(2026, 12, 31, 23, 59, 59), EscalationRules(supervise_after_overdue_workdays=3))
+    timers = ladder(
+        calendar, _local(2026, 12, 31, 23, 59, 59), EscalationRules(supervise_after_overdue_workdays=3)
+    )
     supervision = next(t for t in timers if t.step is Step.SUPERVISION)
     assert supervision.fire_at.date().year == 2027 and supervision.provisional
 

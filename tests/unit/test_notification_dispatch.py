@@ -32,8 +32,11 @@ class FakeStore:
 
     async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
         due = [
-            d for d in self.items.values()
-            if d.status is Status.PENDING and d.not_before <= now and self.claimed.get(d.id, NOW - lease) <= now
+            d
+            for d in self.items.values()
+            if d.status is Status.PENDING
+            and d.not_before <= now
+            and self.claimed.get(d.id, NOW - lease) <= now
         ][:limit]
         for d in due:
             self.claimed[d.id] = now + lease
@@ -68,16 +71,31 @@ class Addresses:
 
 
 def _delivery(channel: str, cause: str = "e1") -> Delivery:
-    intent = Intent(cause, "finance", "case-1", "staff:finance:s1", "case_resolved",
-                    {"case_id": "case-1", "enterprise_name": "格力", "outcome": "ok"})
+    intent = Intent(
+        cause,
+        "finance",
+        "case-1",
+        "staff:finance:s1",
+        "case_resolved",
+        {"case_id": "case-1", "enterprise_name": "格力", "outcome": "ok"},
+    )
     audience = Audience(Preferences(channels=("inbox", "email", "sms"), quiet_start=None, quiet_end=None))
-    return next(d for d in deliveries_of(intent, audience, TemplateBook(), {"inbox", "email", "sms"}, NOW)
-                if d.channel == channel)
+    return next(
+        d
+        for d in deliveries_of(intent, audience, TemplateBook(), {"inbox", "email", "sms"}, NOW)
+        if d.channel == channel
+    )
 
 
 def _dispatcher(store: FakeStore, *channels: FakeChannel, now: list[datetime]) -> Dispatcher:
-    return Dispatcher(store, {c.name: c for c in channels}, Addresses(), RetryPolicy(3, timedelta(seconds=5)),
-                      lambda: now[0], quick_attempts=1)
+    return Dispatcher(
+        store,
+        {c.name: c for c in channels},
+        Addresses(),
+        RetryPolicy(3, timedelta(seconds=5)),
+        lambda: now[0],
+        quick_attempts=1,
+    )
 
 
 async def test_a_delivery_recorded_twice_is_sent_once():
@@ -148,6 +166,12 @@ async def test_no_address_on_a_channel_fails_that_delivery_with_the_reason():
 def test_enterprises_are_told_only_where_they_gave_an_address_and_staff_always_in_the_inbox():
     enabled = {"inbox", "email", "sms", "wecom"}
     assert channels_for("enterprise:finance:9144", Preferences(channels=("sms",)), enabled) == ["sms"]
-    assert channels_for("staff:finance:s1", Preferences(channels=("email", "wecom")), enabled) == ["inbox", "email", "wecom"]
+    assert channels_for("staff:finance:s1", Preferences(channels=("email", "wecom")), enabled) == [
+        "inbox",
+        "email",
+        "wecom",
+    ]
     assert channels_for("staff:finance:s1", Preferences(channels=("dingtalk",)), enabled) == ["inbox"]
-    assert channels_for("section:finance:规划科", Preferences(channels=("wecom", "sms")), enabled) == ["wecom"]
+    assert channels_for("section:finance:规划科", Preferences(channels=("wecom", "sms")), enabled) == [
+        "wecom"
+    ]

@@ -31,7 +31,9 @@ def test_every_template_renders_a_subject_and_a_body_when_given_its_variables(la
 
 
 def test_a_missing_variable_is_an_error_never_an_empty_string():
-    variables = {v: "x" for v in BOOK.variables("concierge_introduced", "zh-CN")} | {"concierge_contact": None}
+    variables = {v: "x" for v in BOOK.variables("concierge_introduced", "zh-CN")} | {
+        "concierge_contact": None
+    }
     del variables["concierge_contact"]
     with pytest.raises(MissingTemplateVariable, match="concierge_contact"):
         BOOK.render("concierge_introduced", "zh-CN", variables)
