@@ -1,16 +1,26 @@
-"""The case query service's only wiring: case-view projection consumer and the read API."""
+"""The case query service's only wiring: the case-view and case-story consumers, and the read API."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fastapi import FastAPI
 from pymongo.asynchronous.collection import AsyncCollection
 
+from services.casequery.application.calendar import CalendarReader
+from services.casequery.application.stories import MongoStories, Stories
 from services.casequery.entrypoints import http
-from services.casequery.entrypoints.kafka import subscribe_case_view
+from services.casequery.entrypoints.kafka import subscribe_case_stories, subscribe_case_view
 from services.casequery.projections.case_view import CASE_VIEW, CaseViews, ensure_view_indexes
+from services.casequery.projections.story_store import (
+    CASE_STORY,
+    CASE_STORY_BOARDS,
+    CaseStories,
+    ensure_story_indexes,
+)
 from services.casequery.settings import CaseQuerySettings
 from shared.auth.keys import ApiKeyStore, Authenticator
 from shared.eventstore.mongo import MongoRecorder
@@ -22,6 +32,10 @@ from shared.service import Mongo, broker_lifespan, health_router, install_error_
 TITLE = "Case query API"
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class Overrides:
     """Fakes for tests: when given, no MongoDB or Kafka connection is made (and no consumer runs)."""
@@ -29,46 +43,61 @@ class Overrides:
     views: AsyncCollection
     recorder: EventRecorder
     api_keys: Authenticator
+    stories: Stories
+    clock: Callable[[], datetime] = field(default=_utc_now)
+
+
+def _serve(app: FastAPI, views: AsyncCollection, recorder: EventRecorder, stories: Stories) -> None:
+    app.state.views, app.state.recorder, app.state.stories = views, recorder, stories
+    app.state.calendar = CalendarReader(recorder)
+    app.include_router(http.router)
+    install_error_handlers(app)
 
 
 def build_app(settings: CaseQuerySettings, overrides: Overrides | None = None) -> FastAPI:
     """Build the case query FastAPI app; connections open in its lifespan."""
     if overrides:
         app = FastAPI(title=TITLE)
-        app.state.views, app.state.recorder = overrides.views, overrides.recorder
-        app.state.api_keys = overrides.api_keys
-        app.include_router(http.router)
-        install_error_handlers(app)
+        _serve(app, overrides.views, overrides.recorder, overrides.stories)
+        app.state.api_keys, app.state.clock = overrides.api_keys, overrides.clock
         return app
 
     mongo = Mongo.from_settings(settings)
     recorder = MongoRecorder(mongo.client, mongo.db)
     broker = make_broker(settings, client_id="casequery")
-    subscriber = subscribe_case_view(
+
+    def dedupe(group: str) -> Deduplicator:
+        ttl = timedelta(days=settings.processed_marker_ttl_days)
+        return Deduplicator(mongo.client, mongo.db, group, marker_ttl=ttl)
+
+    views = subscribe_case_view(
         broker,
         views=CaseViews(mongo.db[CASE_VIEW], recorder),
-        dedupe=Deduplicator(
-            mongo.client,
-            mongo.db,
-            settings.consumer_group,
-            marker_ttl=timedelta(days=settings.processed_marker_ttl_days),
-        ),
+        dedupe=dedupe(settings.consumer_group),
         group=settings.consumer_group,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
-
-    app = FastAPI(
-        title=TITLE,
-        lifespan=broker_lifespan(settings, mongo, broker, lambda: ensure_view_indexes(mongo.db[CASE_VIEW])),
+    stories = subscribe_case_stories(
+        broker,
+        stories=CaseStories(mongo.db[CASE_STORY], mongo.db[CASE_STORY_BOARDS], recorder),
+        dedupe=dedupe(settings.story_consumer_group),
+        group=settings.story_consumer_group,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
-    install_error_handlers(app)
-    app.state.views = mongo.db[CASE_VIEW]
-    app.state.recorder = recorder
-    app.state.api_keys = ApiKeyStore(mongo.db)
-    app.include_router(http.router)
+
+    async def prepare() -> None:
+        await ensure_view_indexes(mongo.db[CASE_VIEW])
+        await ensure_story_indexes(mongo.db[CASE_STORY])
+
+    def consumers() -> dict[str, Any]:
+        return {**views.health(), "story_consumer": stories.health()}
+
+    app = FastAPI(title=TITLE, lifespan=broker_lifespan(settings, mongo, broker, prepare))
+    _serve(
+        app, mongo.db[CASE_VIEW], recorder, MongoStories(mongo.db[CASE_STORY], mongo.db[CASE_STORY_BOARDS])
+    )
+    app.state.api_keys, app.state.clock = ApiKeyStore(mongo.db), _utc_now
     app.include_router(
-        health_router(
-            "casequery", {"mongodb": mongo.ping, "kafka": lambda: require_ping(broker)}, subscriber.health
-        )
+        health_router("casequery", {"mongodb": mongo.ping, "kafka": lambda: require_ping(broker)}, consumers)
     )
     return app

@@ -1,6 +1,7 @@
-"""Rebuild the case view from the event store: `python -m services.casequery.rebuild` (or `make rebuild`).
+"""Rebuild the case view and the case stories from the event store: `python -m services.casequery.rebuild`
+(or `make rebuild`).
 
-It replays into a shadow collection and swaps it in, so readers keep the old view meanwhile; then it
+It replays into shadow collections and swaps them in, so readers keep the old view meanwhile; then it
 catches up with events recorded during the replay. Memory stays flat: events are streamed in pages.
 """
 
@@ -14,18 +15,33 @@ from pymongo.asynchronous.database import AsyncDatabase
 from tqdm import tqdm
 
 from services.casequery.projections.case_view import CASE_VIEW, CaseViews, ensure_view_indexes
+from services.casequery.projections.story_store import (
+    CASE_STORY,
+    CASE_STORY_BOARDS,
+    CaseStories,
+    ensure_story_indexes,
+)
 from services.casequery.settings import CaseQuerySettings
 from shared.eventstore.mongo import MongoRecorder
 from shared.service import Mongo
 
 
-async def replay(views: CaseViews, recorder: MongoRecorder, after: int, page: int, bar: tqdm | None) -> int:
+async def replay(
+    views: CaseViews,
+    recorder: MongoRecorder,
+    after: int,
+    page: int,
+    bar: tqdm | None,
+    stories: CaseStories | None = None,
+) -> int:
     """Apply every event after a position in pages; return the last position applied."""
     position = after
     while batch := await recorder.read_all(position, page):
         cases = [e for e in batch if e.stream_type == "case"]  # the global order holds every stream
         if cases:
             await views.apply_batch(cases)
+        if stories is not None:
+            await stories.apply_batch(batch)  # it takes the board events and skips the rest
         position = batch[-1].position or position
         if bar is not None:
             bar.update(len(batch))
@@ -40,24 +56,36 @@ async def rebuild(
     progress: bool = True,
     swapped: Callable[[], Awaitable[object]] | None = None,
 ) -> int:
-    """Drop and replay the case view; return the number of events replayed.
+    """Drop and replay the case view and the case stories; return the last position replayed.
 
     The live consumer keeps writing the view throughout. Every view write is guarded by the stream
     version (see CaseViews), so the catch-up and the consumer may write the same case in any order and
     the view still ends at the newest version. `swapped` runs between the swap and the catch-up (tests
     use it to let live traffic get ahead of the catch-up).
     """
-    shadow = db[f"{CASE_VIEW}__rebuild"]
-    await shadow.drop()
+    names = (CASE_VIEW, CASE_STORY, CASE_STORY_BOARDS)
+    shadows = {name: db[f"{name}__rebuild"] for name in names}
+    for shadow in shadows.values():
+        await shadow.drop()
     head = await recorder.head_position()
     with tqdm(total=head, unit="ev", desc="case_view", disable=not progress) as bar:
-        position = await replay(CaseViews(shadow, recorder), recorder, 0, page, bar)
-        await ensure_view_indexes(shadow)  # after the load: building once is cheaper than keeping up
-        await shadow.rename(CASE_VIEW, dropTarget=True)
+        stories = CaseStories(shadows[CASE_STORY], shadows[CASE_STORY_BOARDS], recorder)
+        position = await replay(CaseViews(shadows[CASE_VIEW], recorder), recorder, 0, page, bar, stories)
+        await ensure_view_indexes(
+            shadows[CASE_VIEW]
+        )  # after the load: building once is cheaper than keeping up
+        await ensure_story_indexes(shadows[CASE_STORY])
+        for name, shadow in shadows.items():
+            if name == CASE_VIEW or await shadow.estimated_document_count():
+                await shadow.rename(name, dropTarget=True)
+            else:  # no board events at all: a collection that was never created cannot be renamed
+                await db[name].delete_many({})
         if swapped is not None:
             await swapped()
-        # Events the live consumer applied to the old view during the replay went with it: apply them again.
-        position = await replay(CaseViews(db[CASE_VIEW], recorder), recorder, position, page, bar)
+        # Events the live consumers applied to the old collections during the replay went with them: apply
+        # them again.
+        live = CaseStories(db[CASE_STORY], db[CASE_STORY_BOARDS], recorder)
+        position = await replay(CaseViews(db[CASE_VIEW], recorder), recorder, position, page, bar, live)
     return position
 
 
@@ -66,7 +94,7 @@ async def _main(progress: bool) -> None:
     mongo = Mongo.from_settings(settings)
     try:
         replayed = await rebuild(mongo.db, MongoRecorder(mongo.client, mongo.db), progress=progress)
-        print(f"case_view rebuilt from {replayed} events")
+        print(f"case_view rebuilt from {replayed} events, with the case stories")
     finally:
         await mongo.client.close()
 

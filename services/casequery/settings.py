@@ -13,3 +13,4 @@ class CaseQuerySettings(ConnectionSettings):
     host: str = "127.0.0.1"
     port: int = 8102
     consumer_group: str = "case-view"
+    story_consumer_group: str = "case-story"

@@ -1,14 +1,20 @@
-"""The intake service's only wiring: MongoDB event store, API keys, Kafka subscriber, HTTP routes."""
+"""The intake service's only wiring: MongoDB event store, API keys, integration signing keys, Kafka
+subscriber, HTTP routes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 
-from services.intake.entrypoints import http
+from services.intake.entrypoints import http, integrations_http
 from services.intake.entrypoints.kafka import subscribe_intake_requests
 from services.intake.settings import IntakeSettings
+from shared.auth.integration_keys import (
+    InMemoryIntegrationKeyDirectory,
+    IntegrationKeyDirectory,
+    IntegrationKeyRegistry,
+)
 from shared.auth.keys import ApiKeyStore, Authenticator, BureauDirectory
 from shared.eventstore.mongo import MongoRecorder, ensure_indexes
 from shared.eventstore.recorder import EventRecorder
@@ -24,6 +30,7 @@ class Overrides:
 
     recorder: EventRecorder
     api_keys: Authenticator
+    integration_keys: IntegrationKeyRegistry = field(default_factory=InMemoryIntegrationKeyDirectory)
 
 
 def build_app(settings: IntakeSettings, overrides: Overrides | None = None) -> FastAPI:
@@ -32,27 +39,36 @@ def build_app(settings: IntakeSettings, overrides: Overrides | None = None) -> F
         app = FastAPI(title=TITLE)
         install_error_handlers(app)
         app.state.recorder, app.state.api_keys = overrides.recorder, overrides.api_keys
+        app.state.integration_keys = overrides.integration_keys
         app.include_router(http.router)
+        app.include_router(integrations_http.router)
         return app
 
     mongo = Mongo.from_settings(settings)
     broker = make_broker(settings, client_id="intake")
+    integration_keys = IntegrationKeyDirectory(mongo.db, cache_seconds=settings.signing_key_cache_seconds)
     subscriber = subscribe_intake_requests(
         broker,
         recorder=MongoRecorder(mongo.client, mongo.db),
         bureaus=BureauDirectory(mongo.db),
         group=settings.consumer_group,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        keys=integration_keys,
+        require_signed=settings.require_signed_messages,
     )
 
-    app = FastAPI(
-        title=TITLE, lifespan=broker_lifespan(settings, mongo, broker, lambda: ensure_indexes(mongo.db))
-    )
+    async def prepare() -> None:
+        await ensure_indexes(mongo.db)
+        await integration_keys.ensure_indexes()
+
+    app = FastAPI(title=TITLE, lifespan=broker_lifespan(settings, mongo, broker, prepare))
     install_error_handlers(app)
     app.state.recorder = MongoRecorder(mongo.client, mongo.db)
     app.state.api_keys = ApiKeyStore(mongo.db)
+    app.state.integration_keys = integration_keys
     app.state.broker = broker
     app.include_router(http.router)
+    app.include_router(integrations_http.router)
     app.include_router(
         health_router(
             "intake",

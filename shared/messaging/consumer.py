@@ -7,6 +7,7 @@ an exception seeks back so the message comes again). Nothing is lost and nothing
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -34,6 +35,22 @@ PROCESSED = "processed_messages"
 # changes nothing, and a policy's command id is derived from the event id, so it records nothing new.
 MARKER_TTL = timedelta(days=30)
 INDEX_CONFLICTS = (85, 86)  # IndexOptionsConflict (mongod), IndexKeySpecsConflict (SecantusDB)
+
+
+@dataclass(frozen=True)
+class Received:
+    """The message being handled, exactly as it came: its value bytes and headers (e.g. to check a signature)."""
+
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+_received: ContextVar[Received] = ContextVar("received")
+
+
+def received() -> Received:
+    """Return the message the current handler runs for (set for the handler and every retry of it)."""
+    return _received.get()
 
 
 class PoisonMessage(Exception):
@@ -183,6 +200,14 @@ class ReliableSubscriber(Generic[M]):
             raise AckMessage() from exc
 
     async def _handle_with_retries(self, item: M, message: KafkaMessage) -> None:
+        record: Any = message.raw_message
+        token = _received.set(Received(bytes(record.value or b""), list(record.headers or [])))
+        try:
+            await self._retrying(item, message)
+        finally:
+            _received.reset(token)
+
+    async def _retrying(self, item: M, message: KafkaMessage) -> None:
         attempt = 0
         while True:
             attempt += 1

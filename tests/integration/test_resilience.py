@@ -19,7 +19,7 @@ from shared.devstack.stack import Stack
 from shared.eventstore.mongo import connect
 from tests.api import Api
 from tests.conftest import stack_config
-from tests.kafka_client import aproduce, intake_request
+from tests.kafka_client import aproduce, intake_request, register_signer
 from tests.support import case_body, credit_code, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -92,7 +92,8 @@ async def test_killed_services_resume_without_losing_or_doubling(
 ) -> None:
     code, run, count = credit_code(402), uuid.uuid4().hex, 300
     requests = [intake_request(case_body(402), request_id=f"{run}-{i}") for i in range(count)]
-    await aproduce(own_stack.config.bootstrap, INTAKE_REQUESTS, requests)
+    signer = await register_signer(api.finance)
+    await aproduce(own_stack.config.bootstrap, INTAKE_REQUESTS, requests, signer=signer)
 
     await eventually(
         lambda: _at_least(db.events.count_documents({"data.request_ref": {"$regex": f"^{run}"}}), 30),

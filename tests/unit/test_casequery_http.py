@@ -1,4 +1,5 @@
-"""GET /api/v1/cases… on the case query app with fakes: bounds, odd ids, odd moments, non-case streams."""
+"""GET /api/v1/cases… on the case query app with fakes: bounds, odd ids, odd moments, non-case streams,
+filters refused with a reason, the story on the case, and every time in +08:00."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from services.casequery.bootstrap import Overrides, build_app
 from services.casequery.projections.case_view import View, fold_all
+from services.casequery.projections.story import Board, Story, fold_board, fold_story
 from services.casequery.settings import CaseQuerySettings
 from services.intake.domain.case import open_case
 from shared.auth.keys import Role
 from shared.contracts.cases import OpenCaseRequest
-from shared.contracts.envelope import Actor
+from shared.contracts.envelope import Actor, EventEnvelope
 from shared.eventstore.memory import InMemoryRecorder
 from shared.eventstore.recorder import NewEvent, Recording
 from tests.fakes import FakeApiKeys
@@ -64,6 +66,30 @@ class FakeViews:
             yield doc
 
 
+class InMemoryStories:
+    """The case stories and board states, folded in memory from board events as the consumer would."""
+
+    def __init__(self) -> None:
+        self.stories: dict[str, Story] = {}
+        self.boards: dict[str, Board] = {}
+
+    def fold(self, envelope: EventEnvelope) -> None:
+        """Fold one board event."""
+        board, notes = fold_board(self.boards.get(envelope.bureau), envelope)
+        self.boards[envelope.bureau] = board
+        for note in notes:
+            story = self.stories.get(note.case_id)
+            self.stories[note.case_id] = fold_story(story, note, envelope.version, envelope.bureau)
+
+    async def of_cases(self, bureau: str, case_ids: list[str]) -> dict[str, Story]:
+        """Return the stories of these cases of the bureau."""
+        return {c: s for c, s in self.stories.items() if c in case_ids and s["bureau"] == bureau}
+
+    async def board(self, bureau: str) -> Board | None:
+        """Return the bureau's board state."""
+        return self.boards.get(bureau)
+
+
 def recording(stream_id: str, stream_type: str, bureau: str = "finance") -> Recording:
     return Recording(
         stream_id=stream_id,
@@ -87,11 +113,18 @@ def views() -> FakeViews:
 
 
 @pytest.fixture
-async def client(recorder: InMemoryRecorder, views: FakeViews) -> AsyncIterator[httpx.AsyncClient]:
+def stories() -> InMemoryStories:
+    return InMemoryStories()
+
+
+@pytest.fixture
+async def client(
+    recorder: InMemoryRecorder, views: FakeViews, stories: InMemoryStories
+) -> AsyncIterator[httpx.AsyncClient]:
     keys = FakeApiKeys({"finance-key": ("finance", Role.VIEWER)})
     app = build_app(
         CaseQuerySettings(),
-        Overrides(views=cast(AsyncCollection, views), recorder=recorder, api_keys=keys),
+        Overrides(views=cast(AsyncCollection, views), recorder=recorder, api_keys=keys, stories=stories),
     )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
         yield http
@@ -149,7 +182,7 @@ async def test_given_a_page_out_of_bounds_when_listing_then_422_names_the_parame
 
 
 @pytest.mark.parametrize("case_id", ["%00", "abc%00def", "%0A", "%7F", "a%20b", "%E4%B8%AD"])
-@pytest.mark.parametrize("suffix", ["", "/events", "?as_of=2026-10-08T09:00:00%2B08:00"])
+@pytest.mark.parametrize("suffix", ["", "/events", "/history", "?as_of=2026-10-08T09:00:00%2B08:00"])
 async def test_given_an_id_with_control_or_odd_characters_when_read_then_400_or_404(
     client: httpx.AsyncClient, case_id: str, suffix: str
 ) -> None:
@@ -187,7 +220,7 @@ async def test_given_an_absurd_moment_when_asked_as_of_it_then_422(
 @pytest.mark.parametrize(
     ("stream_id", "stream_type"), [("board-finance", "board"), ("workday-calendar-CN", "calendar")]
 )
-@pytest.mark.parametrize("suffix", ["", "/events", "?as_of=2999-01-01T00:00:00%2B08:00"])
+@pytest.mark.parametrize("suffix", ["", "/events", "/history", "?as_of=2999-01-01T00:00:00%2B08:00"])
 async def test_given_a_stream_of_the_bureau_that_is_not_a_case_when_read_as_a_case_then_404(
     client: httpx.AsyncClient, recorder: InMemoryRecorder, stream_id: str, stream_type: str, suffix: str
 ) -> None:

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from itertools import takewhile
-from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
+from services.casequery.application.filters import CaseFilter
+from services.casequery.application.stories import Stories
 from services.casequery.projections.case_view import View, fold_all
-from shared.contracts.cases import CaseStatus, Category, Channel
+from services.casequery.projections.story import CURRENT, queue_place
 from shared.contracts.envelope import EventEnvelope
 from shared.eventstore.recorder import EventRecorder
+from shared.workdays.calendar import WorkdayCalendar
+
+__all__ = [
+    "CaseFilter",
+    "CaseNotFound",
+    "case_history",
+    "get_case",
+    "get_case_as_of",
+    "list_cases",
+    "with_story",
+]
 
 CASE_STREAM, OPENED = "case", "CaseOpened"  # every case stream, and only they, start with CaseOpened
 
@@ -22,31 +33,18 @@ class CaseNotFound(Exception):
     """No such case in the caller's bureau (another bureau's case is not found either)."""
 
 
-@dataclass(frozen=True)
-class CaseFilter:
-    """Optional filters of the case list."""
-
-    status: CaseStatus | None = None
-    category: Category | None = None
-    enterprise: str | None = None
-    channel: Channel | None = None
-
-    def query(self, bureau: str) -> dict[str, Any]:
-        """Return the MongoDB query for this filter within a bureau."""
-        q: dict[str, Any] = {"bureau": bureau}
-        for field, value in (("status", self.status), ("category", self.category), ("channel", self.channel)):
-            if value is not None:
-                q[field] = value.value
-        if self.enterprise:
-            q["enterprise.credit_code"] = self.enterprise.strip().upper()
-        return q
-
-
 async def list_cases(
-    bureau: str, filters: CaseFilter, limit: int, offset: int, *, views: AsyncCollection
+    bureau: str,
+    filters: CaseFilter,
+    limit: int,
+    offset: int,
+    *,
+    views: AsyncCollection,
+    now: datetime | None = None,
+    calendar: WorkdayCalendar | None = None,
 ) -> tuple[list[View], int]:
     """Return one page of the bureau's cases, newest first, and the total that match."""
-    query = filters.query(bureau)
+    query = filters.query(bureau, now, calendar)
     cursor = views.find(query).sort([("opened_at", DESCENDING), ("_id", ASCENDING)]).skip(offset).limit(limit)
     return [d async for d in cursor], await views.count_documents(query)
 
@@ -59,15 +57,40 @@ async def get_case(bureau: str, case_id: str, *, views: AsyncCollection) -> View
     return view
 
 
-async def get_case_as_of(bureau: str, case_id: str, as_of: datetime, *, recorder: EventRecorder) -> View:
-    """Return the case as it stood at a moment, folded from the events recorded until then."""
+async def with_story(bureau: str, views: list[View], *, stories: Stories) -> list[View]:
+    """Add to each case its current assignment decision (with its explanation) and its place in the queue."""
+    found = await stories.of_cases(bureau, [v["case_id"] for v in views])
+    waiting = {v["case_id"] for v in views if v.get("concierge") is None}
+    board = await stories.board(bureau) if waiting else None  # only a case with no concierge can wait
+    return [
+        {
+            **view,
+            "assignment": (found.get(view["case_id"]) or {}).get("assignment"),
+            "queue": queue_place(board, view["case_id"]) if view["case_id"] in waiting else None,
+        }
+        for view in views
+    ]
+
+
+async def get_case_as_of(
+    bureau: str, case_id: str, as_of: datetime, *, recorder: EventRecorder, stories: Stories | None = None
+) -> View:
+    """Return the case as it stood at a moment, folded from the events recorded until then.
+
+    With the stories, it carries the board decision in force then too (its queue place is shown for now only).
+    """
     events = await case_history(bureau, case_id, recorder=recorder)
     # A prefix, never a filter: writers' clocks may disagree, so version n+1 can carry a recorded_at
     # earlier than version n's; filtering would skip n and fold a stream with a hole in it.
     view = fold_all(takewhile(lambda e: e.recorded_at <= as_of, events))
     if view is None:
         raise CaseNotFound(case_id)
-    return view
+    if stories is None:
+        return view
+    story = (await stories.of_cases(bureau, [case_id])).get(case_id) or {}
+    then = list(takewhile(lambda e: e["recorded_at"] <= as_of, story.get("entries", [])))
+    in_force = [e["decision"] for e in then if e["decision"]["kind"] in CURRENT]
+    return {**view, "assignment": in_force[-1] if in_force else None}
 
 
 async def case_history(bureau: str, case_id: str, *, recorder: EventRecorder) -> list[EventEnvelope]:

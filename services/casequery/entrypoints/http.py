@@ -1,14 +1,16 @@
-"""HTTP entry point: GET /api/v1/cases, /api/v1/cases/{id}, /api/v1/cases/{id}/events."""
+"""HTTP entry point: GET /api/v1/cases, /api/v1/cases/{id}, its /history and its /events."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+from pydantic import AfterValidator, AwareDatetime
 
+from services.casequery.application.filters import MAX_WAITING_WORKDAYS
+from services.casequery.application.history import story_history
 from services.casequery.application.queries import (
     CaseFilter,
     CaseNotFound,
@@ -16,10 +18,18 @@ from services.casequery.application.queries import (
     get_case,
     get_case_as_of,
     list_cases,
+    with_story,
 )
-from services.casequery.projections.case_view import View
+from services.casequery.entrypoints.answers import (
+    CasePage,
+    CaseView,
+    HistoryEntry,
+    case_answer,
+    envelope_in_shanghai,
+    history_answer,
+)
 from shared.auth.http import Caller
-from shared.contracts.cases import CaseStatus, Category, Channel, Enterprise
+from shared.contracts.cases import CaseStatus, Category, Channel
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.text import ID_PATTERN
 
@@ -52,81 +62,38 @@ def _known_shape(case_id: str) -> None:
         raise _not_found(case_id)
 
 
-class Concierge(BaseModel):
-    """The case's dedicated concierge (专责店小二)."""
-
-    staff_id: str
-    name: str
-    since: datetime
-
-
-class Task(BaseModel):
-    """A coordination task (积极协调) for a section."""
-
-    task_id: str
-    section: str
-    description: str
-    due_at: datetime
-    due_provisional: bool
-    state: str
-    chased: int
-    opened_at: datetime
-    outcome: str | None = None
-    due_history: list[dict[str, Any]] = Field(
-        default=[], description="Earlier due dates, e.g. provisional ones"
-    )
+TrueFalse = Literal["true", "false"]
+LIST_PARAMETERS = frozenset(
+    {
+        "status",
+        "category",
+        "enterprise",
+        "channel",
+        "limit",
+        "offset",
+        "flagged_for_leadership",
+        "overdue",
+        "waiting_more_than",
+        "concierge",
+    }
+)
 
 
-class Steps(BaseModel):
-    """When each of the six steps was first taken (None: not yet)."""
-
-    clarify: datetime | None = None
-    coordinate: datetime | None = None
-    handle: datetime | None = None
-    resolve: datetime | None = None
-    recommend: datetime | None = None
-    review: datetime | None = None
-
-
-class CaseView(BaseModel):
-    """A case as the bureau sees it."""
-
-    case_id: str
-    bureau: str
-    status: CaseStatus
-    enterprise: Enterprise
-    category: Category
-    title: str
-    description: str
-    channel: Channel
-    legacy: bool
-    source: str
-    opened_at: datetime
-    updated_at: datetime
-    version: int
-    concierge: Concierge | None = None
-    steps: Steps = Steps()
-    problem: dict[str, Any] | None = None
-    tasks: list[Task] = []
-    open_tasks: int = 0
-    procedures: list[dict[str, Any]] = []
-    policies: list[dict[str, Any]] = []
-    resolution: dict[str, Any] | None = None
-    rating: dict[str, Any] | None = None
-    flagged_for_leadership: bool = False
+def _refuse_unknown_parameters(request: Request) -> None:
+    # A misspelt filter must not be ignored: the leader would read an unfiltered list as the answer.
+    unknown = sorted(set(request.query_params) - LIST_PARAMETERS)
+    if unknown:
+        raise HTTPException(
+            422,
+            [
+                {"loc": ["query", name], "msg": f"unknown filter {name!r}", "type": "extra_forbidden"}
+                for name in unknown
+            ],
+        )
 
 
-class CasePage(BaseModel):
-    """One page of the case list."""
-
-    items: list[CaseView]
-    total: int
-    limit: int
-    offset: int
-
-
-def _view(doc: View) -> CaseView:
-    return CaseView.model_validate({k: v for k, v in doc.items() if k != "_id"})
+def _flag(value: TrueFalse | None) -> bool | None:
+    return None if value is None else value == "true"
 
 
 @router.get("/cases", summary="List your bureau's cases, newest first")
@@ -137,13 +104,47 @@ async def get_cases(
     category: Category | None = None,
     enterprise: Annotated[str | None, Query(description="Unified social credit code")] = None,
     channel: Channel | None = None,
+    flagged_for_leadership: Annotated[
+        TrueFalse | None,
+        Query(description="true: cases flagged for leadership (rated 1 or 2); false: the others"),
+    ] = None,
+    overdue: Annotated[
+        TrueFalse | None,
+        Query(description="true: cases with an open coordination task past its due time; false: none"),
+    ] = None,
+    waiting_more_than: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=MAX_WAITING_WORKDAYS,
+            description="Cases waiting for a concierge for more than this many working days (Asia/Shanghai)",
+        ),
+    ] = None,
+    concierge: Annotated[
+        str | None, Query(pattern=ID_PATTERN, description="Cases whose concierge now is this staff id")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> CasePage:
     """List cases with filters and pagination."""
-    filters = CaseFilter(status=status_, category=category, enterprise=enterprise, channel=channel)
-    items, total = await list_cases(caller.bureau, filters, limit, offset, views=request.app.state.views)
-    return CasePage(items=[_view(d) for d in items], total=total, limit=limit, offset=offset)
+    _refuse_unknown_parameters(request)
+    filters = CaseFilter(
+        status=status_,
+        category=category,
+        enterprise=enterprise,
+        channel=channel,
+        flagged_for_leadership=_flag(flagged_for_leadership),
+        overdue=_flag(overdue),
+        waiting_more_than=waiting_more_than,
+        concierge=concierge,
+    )
+    state = request.app.state
+    calendar = await state.calendar.current() if waiting_more_than is not None else None
+    items, total = await list_cases(
+        caller.bureau, filters, limit, offset, views=state.views, now=state.clock(), calendar=calendar
+    )
+    items = await with_story(caller.bureau, items, stories=state.stories)
+    return CasePage(items=[case_answer(d) for d in items], total=total, limit=limit, offset=offset)
 
 
 @router.get("/cases/{case_id}", responses=NOT_FOUND, summary="A case now, or as it stood at `as_of`")
@@ -153,21 +154,43 @@ async def get_one_case(
     request: Request,
     as_of: Annotated[AsOf | None, Query(description="ISO 8601 time with offset")] = None,
 ) -> CaseView:
-    """Return one case of the caller's bureau."""
+    """Return one case of the caller's bureau with its assignment decision (and, now, its queue place)."""
     _known_shape(case_id)
+    state = request.app.state
     try:
         if as_of is None:
-            return _view(await get_case(caller.bureau, case_id, views=request.app.state.views))
-        return _view(await get_case_as_of(caller.bureau, case_id, as_of, recorder=request.app.state.recorder))
+            view = await get_case(caller.bureau, case_id, views=state.views)
+            return case_answer((await with_story(caller.bureau, [view], stories=state.stories))[0])
+        past = await get_case_as_of(
+            caller.bureau, case_id, as_of, recorder=state.recorder, stories=state.stories
+        )
+        return case_answer(past)
     except CaseNotFound:
         raise _not_found(case_id) from None
 
 
-@router.get("/cases/{case_id}/events", responses=NOT_FOUND, summary="The case's history (its events)")
+@router.get(
+    "/cases/{case_id}/history",
+    responses=NOT_FOUND,
+    summary="The case's story: its events and the board decisions about it, explained, in order",
+)
+async def get_case_story(case_id: str, caller: Caller, request: Request) -> list[HistoryEntry]:
+    """Return the case's history entries in order."""
+    _known_shape(case_id)
+    state = request.app.state
+    try:
+        entries = await story_history(caller.bureau, case_id, recorder=state.recorder, stories=state.stories)
+    except CaseNotFound:
+        raise _not_found(case_id) from None
+    return [history_answer(e) for e in entries]
+
+
+@router.get("/cases/{case_id}/events", responses=NOT_FOUND, summary="The case's events (envelopes) in order")
 async def get_case_events(case_id: str, caller: Caller, request: Request) -> list[EventEnvelope]:
     """Return the case's events in order."""
     _known_shape(case_id)
     try:
-        return await case_history(caller.bureau, case_id, recorder=request.app.state.recorder)
+        events = await case_history(caller.bureau, case_id, recorder=request.app.state.recorder)
     except CaseNotFound:
         raise _not_found(case_id) from None
+    return [envelope_in_shanghai(e) for e in events]

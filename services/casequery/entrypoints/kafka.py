@@ -1,12 +1,13 @@
-"""Kafka entry point: the case-view projection consumes case.events.v1."""
+"""Kafka entry points: the case view consumes case.events.v1; the case stories consume assignment.events.v1."""
 
 from __future__ import annotations
 
 from faststream.kafka import KafkaBroker
 
 from services.casequery.projections.case_view import CaseViews
+from services.casequery.projections.story_store import CaseStories
 from shared.contracts.envelope import EventEnvelope
-from shared.contracts.topics import CASE_EVENTS
+from shared.contracts.topics import ASSIGNMENT_EVENTS, CASE_EVENTS
 from shared.messaging.consumer import Deduplicator, ReliableSubscriber
 
 
@@ -26,4 +27,25 @@ def subscribe_case_view(
         handle=handle,
         fetch_max_wait_ms=fetch_max_wait_ms,
         description="Every case event (key = case id), relayed from the event store at least once.",
+    )
+
+
+def subscribe_case_stories(
+    broker: KafkaBroker, *, stories: CaseStories, dedupe: Deduplicator, group: str, fetch_max_wait_ms: int
+) -> ReliableSubscriber[EventEnvelope]:
+    """Fold each assignment board event into the stories of the cases it concerns, once per event id."""
+
+    async def handle(envelope: EventEnvelope) -> bool | None:
+        if envelope.stream_type != "board":
+            return None  # not a board event: nothing to tell
+        return await dedupe.once(str(envelope.event_id), lambda session: stories.apply(envelope, session))
+
+    return ReliableSubscriber(
+        broker=broker,
+        topic=ASSIGNMENT_EVENTS,
+        group=group,
+        model=EventEnvelope,
+        handle=handle,
+        fetch_max_wait_ms=fetch_max_wait_ms,
+        description="Every assignment board event (key = board-<bureau>): decisions explained on the case.",
     )

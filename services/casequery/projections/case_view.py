@@ -76,6 +76,7 @@ def _(payload: CaseOpened, view: View, envelope: EventEnvelope) -> View:
         "opened_at": envelope.occurred_at,
         "concierge": None,
         "waiting_for_concierge": None,
+        "waiting_since": envelope.occurred_at,  # waiting for a concierge since (filter waiting_more_than)
         "steps": {step: None for step in STEPS},
         "tasks": [],
         "open_tasks": 0,
@@ -108,6 +109,7 @@ def _(payload: ConciergeAssignedToCase, view: View, envelope: EventEnvelope) -> 
     if view["status"] == CaseStatus.OPEN.value:
         view["status"] = CaseStatus.IN_PROGRESS.value
     view["waiting_for_concierge"] = None
+    view["waiting_since"] = None
     return view
 
 
@@ -121,6 +123,7 @@ def _(payload: ConciergeWithdrawnFromCase, view: View, envelope: EventEnvelope) 
         "withdrawn_staff_id": payload.staff_id,
         "reason": payload.reason,
     }
+    view["waiting_since"] = envelope.occurred_at
     return view
 
 
@@ -208,6 +211,7 @@ def _(payload: CaseResolved, view: View, envelope: EventEnvelope) -> View:
         "at": envelope.occurred_at,
     }
     view["status"] = CaseStatus.RESOLVED.value
+    view["waiting_since"] = None  # resolved while waiting: nothing left to wait for
     _step(view, "resolve", envelope.occurred_at)
     return view
 
@@ -234,6 +238,8 @@ def _(payload: RatingCollected, view: View, envelope: EventEnvelope) -> View:
 @_apply.register
 def _(payload: CaseReopened, view: View, envelope: EventEnvelope) -> View:
     view["status"] = CaseStatus.REOPENED.value
+    if view.get("concierge") is None:  # it never had one (resolved while waiting): it waits again
+        view["waiting_since"] = envelope.occurred_at
     view["flagged_for_leadership"] = view["flagged_for_leadership"] or payload.flagged_for_leadership
     return view
 
@@ -241,7 +247,8 @@ def _(payload: CaseReopened, view: View, envelope: EventEnvelope) -> View:
 async def ensure_view_indexes(collection: AsyncCollection) -> None:
     """Indexes behind the list filters; every query is scoped to one bureau."""
     await collection.create_index([("bureau", ASCENDING), ("opened_at", DESCENDING), ("_id", ASCENDING)])
-    for field in ("status", "category", "channel", "enterprise.credit_code"):
+    fields = ("status", "category", "channel", "enterprise.credit_code", "flagged_for_leadership")
+    for field in (*fields, "concierge.staff_id", "waiting_since"):
         await collection.create_index([("bureau", ASCENDING), (field, ASCENDING), ("opened_at", DESCENDING)])
 
 

@@ -1,34 +1,74 @@
-"""Kafka entry point: other bureaus' systems submit cases on intake.requests.v1."""
+"""Kafka entry point: other bureaus' systems submit cases on intake.requests.v1, signed (shared.auth.signing)."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Protocol
 
 from faststream.kafka import KafkaBroker
 
 from services.intake.application.open_case import IdempotencyKeyReused, OpenCase, open_case
-from shared.auth.keys import BureauDirectory
+from shared.auth.integration_keys import IntegrationKeys
+from shared.auth.signing import (
+    KEY_ID_HEADER,
+    SIGNATURE_HEADER,
+    SIGNING_DESCRIPTION,
+    SignatureRejected,
+    verify_message,
+)
 from shared.contracts.cases import OpenCaseRequest
 from shared.contracts.envelope import Actor
 from shared.contracts.intake import IntakeRequestV1
 from shared.contracts.topics import INTAKE_REQUESTS
 from shared.eventstore.recorder import EventRecorder
-from shared.messaging.consumer import PoisonMessage, ReliableSubscriber
+from shared.messaging.consumer import PoisonMessage, ReliableSubscriber, received
 
 REQUEST_NAMESPACE = uuid.UUID("0f1e5b8a-3a52-4bb8-8f0e-6c4e7d2f9a10")
+DESCRIPTION = (
+    "Another bureau's system asks to open a case. request_id makes it idempotent. " + SIGNING_DESCRIPTION
+)
+
+
+class Bureaus(Protocol):
+    """Port: the registered bureaus (BureauDirectory, or a fake)."""
+
+    async def exists(self, bureau_id: str) -> bool:
+        """Tell whether a bureau is registered."""
+        ...
 
 
 def subscribe_intake_requests(
     broker: KafkaBroker,
     *,
     recorder: EventRecorder,
-    bureaus: BureauDirectory,
+    bureaus: Bureaus,
     group: str,
     fetch_max_wait_ms: int,
+    keys: IntegrationKeys | None = None,
+    require_signed: bool = True,
 ) -> ReliableSubscriber[IntakeRequestV1]:
-    """Open a case for each valid request; a request delivered twice opens one case."""
+    """Open a case for each valid, authenticated request; a request delivered twice opens one case.
+
+    With require_signed off, an unsigned request is believed as before (a migration aid); a signed one is
+    still verified. keys is None only where the subscriber is declared for its schema (services/published.py).
+    """
+
+    async def sender_of(request: IntakeRequestV1) -> Actor:
+        message = received()  # the exact bytes and headers: a signature covers what came, not a re-encoding
+        body, headers = message.value, message.headers
+        signed = any(name.lower() in (KEY_ID_HEADER, SIGNATURE_HEADER) for name, _ in headers)
+        if not signed and not require_signed:
+            return Actor(kind="integration", id=request.submitted_by or "kafka", bureau=request.bureau)
+        if keys is None:
+            raise RuntimeError("intake subscriber built without integration keys")
+        try:
+            sender = await verify_message(keys, body=body, headers=headers, claimed_bureau=request.bureau)
+        except SignatureRejected as exc:
+            raise PoisonMessage(exc.reason) from exc
+        return sender.actor()
 
     async def handle(request: IntakeRequestV1) -> bool:
+        actor = await sender_of(request)
         if not await bureaus.exists(request.bureau):
             raise PoisonMessage(f"unknown bureau {request.bureau!r}")
         command = OpenCase(
@@ -38,7 +78,7 @@ def subscribe_intake_requests(
             ),
             source="kafka",
             request_ref=request.request_id,
-            actor=Actor(kind="integration", id=request.submitted_by or "kafka", bureau=request.bureau),
+            actor=actor,
             correlation_id=uuid.uuid5(REQUEST_NAMESPACE, f"{request.bureau}:{request.request_id}"),
         )
         try:
@@ -54,5 +94,5 @@ def subscribe_intake_requests(
         model=IntakeRequestV1,
         handle=handle,
         fetch_max_wait_ms=fetch_max_wait_ms,
-        description="Another bureau's system asks to open a case. request_id makes it idempotent.",
+        description=DESCRIPTION,
     )

@@ -1,0 +1,151 @@
+"""The case stories in MongoDB: one board state per bureau and one story per case, rebuildable from the store.
+
+Every write is guarded by the board version, as the case view's writes are by the case version: a board state
+or a story only moves forward, so the live consumer and a rebuild's catch-up may write at once, and a replay of
+old board events (redelivery, a consumer-group reset) changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pymongo import ASCENDING, ReplaceOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from services.casequery.projections.case_view import DUPLICATE_KEY, ViewWriteRaced
+from services.casequery.projections.story import Board, Story, fold_board, fold_story
+from shared.contracts.envelope import EventEnvelope
+from shared.eventstore.recorder import EventRecorder
+
+CASE_STORY = "case_story"
+CASE_STORY_BOARDS = "case_story_boards"
+BOARD_STREAM = "board"
+
+
+async def ensure_story_indexes(stories: AsyncCollection) -> None:
+    """Stories are read by _id, always with the bureau: no other index is needed but the bureau's."""
+    await stories.create_index([("bureau", ASCENDING)])
+
+
+def _newer(doc: dict[str, Any], field: str) -> dict[str, Any]:
+    return {"_id": doc["_id"], field: {"$lt": doc[field]}}
+
+
+class _Batch:
+    """Board states and stories loaded and folded in memory, written once at the end."""
+
+    def __init__(self) -> None:
+        self.boards: dict[str, Board | None] = {}  # as loaded (None: not stored yet)
+        self.stories: dict[str, Story | None] = {}
+        self.folded_boards: dict[str, Board] = {}
+        self.folded_stories: dict[str, Story] = {}
+
+
+class CaseStories:
+    """Folds board events into board states and case stories (live consumer: one event; rebuild: pages)."""
+
+    def __init__(self, stories: AsyncCollection, boards: AsyncCollection, recorder: EventRecorder) -> None:
+        self._stories, self._boards, self._recorder = stories, boards, recorder
+
+    async def apply(self, envelope: EventEnvelope, session: AsyncClientSession | None = None) -> None:
+        """Apply one board event; older versions are ignored and a gap is filled from the event store."""
+        if envelope.stream_type != BOARD_STREAM:
+            return
+        batch = _Batch()
+        board = await self._boards.find_one({"_id": envelope.stream_id}, session=session)
+        batch.boards[envelope.stream_id] = board
+        await self._fold(batch, envelope, session, fresh_board=False)
+        await self._write(batch, session)
+
+    async def apply_batch(self, envelopes: Iterable[EventEnvelope]) -> None:
+        """Apply a page of events in global order with bulk writes (used by rebuild); others are skipped.
+
+        A board met at version 1 is new, and so are its stories (a story exists only through its board):
+        no read. Others are read once by _id.
+        """
+        batch = _Batch()
+        for envelope in envelopes:
+            if envelope.stream_type != BOARD_STREAM:
+                continue
+            fresh = False
+            if envelope.stream_id not in batch.boards:
+                fresh = envelope.version == 1
+                batch.boards[envelope.stream_id] = (
+                    None if fresh else await self._boards.find_one({"_id": envelope.stream_id})
+                )
+            fresh = fresh or batch.boards[envelope.stream_id] is None
+            await self._fold(batch, envelope, None, fresh_board=fresh)
+        await self._write(batch, None)
+
+    async def _fold(
+        self, batch: _Batch, envelope: EventEnvelope, session: AsyncClientSession | None, *, fresh_board: bool
+    ) -> None:
+        board = batch.folded_boards.get(envelope.stream_id) or batch.boards[envelope.stream_id]
+        for event in await self._pending(board, envelope):
+            board, notes = fold_board(board, event)
+            for note in notes:
+                if note.case_id not in batch.stories and note.case_id not in batch.folded_stories:
+                    batch.stories[note.case_id] = (
+                        None
+                        if fresh_board
+                        else await self._stories.find_one({"_id": note.case_id}, session=session)
+                    )
+                story = batch.folded_stories.get(note.case_id) or batch.stories[note.case_id]
+                batch.folded_stories[note.case_id] = fold_story(story, note, event.version, event.bureau)
+            batch.folded_boards[envelope.stream_id] = board
+
+    async def _pending(self, board: Board | None, envelope: EventEnvelope) -> list[EventEnvelope]:
+        version = board["version"] if board else 0
+        if envelope.version <= version:
+            return []
+        if envelope.version == version + 1:
+            return [envelope]
+        missing = await self._recorder.read_stream(envelope.stream_id, from_version=version + 1)
+        return [e for e in missing if e.version <= envelope.version]
+
+    async def _write(self, batch: _Batch, session: AsyncClientSession | None) -> None:
+        await self._save(self._stories, "board_version", batch.folded_stories, batch.stories, session)
+        await self._save(self._boards, "version", batch.folded_boards, batch.boards, session)
+
+    async def _save(
+        self,
+        collection: AsyncCollection,
+        field: str,
+        folded: dict[str, dict[str, Any]],
+        loaded: dict[str, Any],
+        session: AsyncClientSession | None,
+    ) -> None:
+        moved = {key: doc for key, doc in folded.items() if doc is not loaded.get(key)}  # unchanged: no write
+        fresh = [doc for key, doc in moved.items() if loaded.get(key) is None]
+        changed = [
+            ReplaceOne(_newer(doc, field), doc) for key, doc in moved.items() if loaded.get(key) is not None
+        ]
+        changed += [
+            ReplaceOne(_newer(doc, field), doc) for doc in await self._insert(collection, fresh, session)
+        ]
+        if changed:
+            await collection.bulk_write(changed, ordered=False, session=session)
+
+    async def _insert(
+        self, collection: AsyncCollection, docs: list[dict[str, Any]], session: AsyncClientSession | None
+    ) -> list[dict[str, Any]]:
+        """Insert documents not seen yet; return those another writer created meanwhile (to re-check)."""
+        if not docs:
+            return []
+        try:
+            if session is not None:
+                for doc in docs:  # inside a transaction: a duplicate aborts it, so the message is retried
+                    await collection.insert_one(doc, session=session)
+                return []
+            await collection.insert_many(docs, ordered=False)
+        except DuplicateKeyError:
+            raise ViewWriteRaced(str(docs[0]["_id"]), 0) from None
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            return [docs[e["index"]] for e in errors]
+        return []
