@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI
@@ -16,6 +16,8 @@ from services.assignment.application.boards import Boards, Cases
 from services.assignment.application.calendars import Calendars
 from services.assignment.application.scheduled import run_leave_checks
 from services.assignment.entrypoints import (
+    accounts_http,
+    auth_http,
     calendar_http,
     case_steps_http,
     http,
@@ -26,7 +28,12 @@ from services.assignment.entrypoints import (
 from services.assignment.entrypoints.kafka import subscribe_policies
 from services.assignment.projections.case_summaries import CASE_SUMMARIES, CaseSummaries, MongoCaseSummaries
 from services.assignment.settings import AssignmentSettings
+from shared.auth.accounts import ACCOUNTS, Accounts
 from shared.auth.keys import BUREAUS, ApiKeyStore, Authenticator, BureauDirectory
+from shared.auth.memory import MemoryDatabase
+from shared.auth.passwords import Passwords
+from shared.auth.sessions import Sessions
+from shared.auth.tokens import TOKENS, TokenStore
 from shared.eventstore.mongo import MongoRecorder, ensure_indexes
 from shared.eventstore.recorder import EventRecorder
 from shared.idempotency import IdempotencyStore, MongoIdempotencyStore
@@ -48,6 +55,9 @@ class Ports:
     summaries: CaseSummaries
     snapshots: BoardSnapshots | None = None
     capacity: int = 1
+    # Accounts and people's tokens (the service's Mongo database; in memory for unit tests).
+    auth_db: Any = field(default_factory=MemoryDatabase)
+    passwords: Passwords = field(default_factory=Passwords)
 
 
 IDEMPOTENCY_TTL_S = 30 * 24 * 3600
@@ -60,7 +70,12 @@ def mount(app: FastAPI, ports: Ports) -> tuple[Boards, Cases, Calendars]:
     app.state.boards, app.state.cases, app.state.calendars = boards, cases, calendars
     app.state.recorder, app.state.api_keys, app.state.bureaus = ports.recorder, ports.api_keys, ports.bureaus
     app.state.idempotency, app.state.summaries = ports.idempotency, ports.summaries
-    for module in (http, roster_http, case_steps_http, notices_http, calendar_http, settings_http):
+    tokens = TokenStore(ports.auth_db)
+    accounts = Accounts(ports.auth_db, ports.passwords, tokens)
+    app.state.tokens, app.state.accounts, app.state.passwords = tokens, accounts, ports.passwords
+    app.state.sessions = Sessions(accounts, tokens, ports.passwords)
+    routers = (http, roster_http, case_steps_http, notices_http, calendar_http, settings_http)
+    for module in (*routers, auth_http, accounts_http):
         app.include_router(module.router)
     install_error_handlers(app)
     return boards, cases, calendars
@@ -80,6 +95,12 @@ def build_app(settings: AssignmentSettings) -> FastAPI:
         # Idempotency-Key answers are kept for a retry window; past it a reused key is a new request (the
         # event store still records a command once, by its derived command id).
         await mongo.db[IDEMPOTENCY].create_index("recorded_at", expireAfterSeconds=IDEMPOTENCY_TTL_S)
+        # Sign-in finds an account by bureau and username; revocation finds tokens by session or account;
+        # expired tokens are deleted by the server (a personal token without expiry has none and stays).
+        await mongo.db[ACCOUNTS].create_index([("bureau", 1), ("username", 1)], unique=True)
+        await mongo.db[TOKENS].create_index("session_id")
+        await mongo.db[TOKENS].create_index("account_id")
+        await mongo.db[TOKENS].create_index("expires_at", expireAfterSeconds=0)
 
     async def bureau_ids() -> list[str]:
         # Every registered bureau (auth's small directory); a bureau with no board has no leaves to check.
@@ -110,6 +131,7 @@ def build_app(settings: AssignmentSettings) -> FastAPI:
         summaries=MongoCaseSummaries(mongo.db[CASE_SUMMARIES], recorder),
         snapshots=MongoBoardSnapshots(mongo.db[BOARD_SNAPSHOTS]),
         capacity=settings.enterprises_per_concierge,
+        auth_db=mongo.db,
     )
     boards, cases, calendars = mount(app, ports)
     subscribers = subscribe_policies(
@@ -118,6 +140,7 @@ def build_app(settings: AssignmentSettings) -> FastAPI:
         cases=cases,
         calendars=calendars,
         summaries=ports.summaries,
+        accounts=app.state.accounts,
         group=settings.consumer_group,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )

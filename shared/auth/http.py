@@ -9,7 +9,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.auth.keys import WRITE_ROLES, Authenticator, Principal
 
-bearer = HTTPBearer(auto_error=False, description="A bureau's API key")
+bearer = HTTPBearer(
+    auto_error=False, description="A bureau's API key, or a person's access or personal token"
+)
 
 
 async def current_principal(
@@ -26,7 +28,9 @@ async def current_principal(
     principal = await store.authenticate(credentials.credentials)
     if principal is None:
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key", {"WWW-Authenticate": "Bearer"}
+            status.HTTP_401_UNAUTHORIZED,
+            "未知、已撤销或已过期的凭据 (unknown, revoked or expired API key or token)",
+            {"WWW-Authenticate": "Bearer"},
         )
     return principal
 

@@ -49,6 +49,7 @@ class Principal(BaseModel):
     staff_id: str | None = None
     name: str | None = None
     post: str | None = None
+    section: str | None = None
 
 
 class Bureau(BaseModel):
@@ -61,7 +62,7 @@ class Bureau(BaseModel):
 
 
 class Authenticator(Protocol):
-    """Port: turn an API key into a principal (ApiKeyStore, or a fake in tests)."""
+    """Port: turn an API key or a person's token into a principal (ApiKeyStore, or a fake in tests)."""
 
     async def authenticate(self, key: str) -> Principal | None:
         """Return the key's principal, or None."""
@@ -88,6 +89,11 @@ class ApiKeyStore:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._db = db
+        # Imported here: tokens.py builds Principals from this module. People's tokens are checked on every
+        # request with no cache (revocation at once); API keys keep their short cache.
+        from shared.auth.tokens import TokenStore, is_person_token
+
+        self._people, self._is_person_token = TokenStore(db), is_person_token
         self._cache: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
         self._ttl, self._size, self._clock = cache_seconds, cache_size, clock
 
@@ -109,7 +115,9 @@ class ApiKeyStore:
         return key
 
     async def authenticate(self, key: str) -> Principal | None:
-        """Return the key's principal, or None for an unknown or revoked key."""
+        """Return the key's (or a person token's) principal, or None for an unknown or revoked one."""
+        if self._is_person_token(key):
+            return await self._people.authenticate(key)
         digest = hash_key(key)
         cached = self._cache.pop(digest, None)
         if cached and cached[0] > self._clock():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -17,30 +18,30 @@ DEMO_BUREAUS = (
 )
 
 
-def read_credentials(path: Path) -> dict[str, str]:
-    """Return the demo keys written earlier, or none."""
+def read_credentials(path: Path) -> dict[str, Any]:
+    """Return the demo keys (and people's sign-in details) written earlier, or none."""
     return dict(json.loads(path.read_text())) if path.exists() else {}
 
 
-def write_credentials(path: Path, keys: dict[str, str]) -> None:
-    """Write the demo keys where README says, readable by the owner only."""
+def write_credentials(path: Path, keys: dict[str, Any]) -> None:
+    """Write the demo keys (and people's sign-in details) where README says, readable by the owner only."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(keys, indent=2) + "\n")
     os.chmod(path, 0o600)
 
 
-async def seed_demo(db: AsyncDatabase, known: dict[str, str]) -> dict[str, str]:
+async def seed_demo(db: AsyncDatabase, known: dict[str, Any]) -> dict[str, str]:
     """Register the demo bureaus and return a working key for each, reusing the known ones."""
     directory, keys = BureauDirectory(db), ApiKeyStore(db, cache_seconds=0)
     result: dict[str, str] = {}
     for bureau in DEMO_BUREAUS:
         await directory.register(bureau)
-        key = known.get(bureau.id, "")
+        key = str(known.get(bureau.id, ""))
         principal = await keys.authenticate(key) if key else None
         if principal is None or principal.bureau != bureau.id:
             key = await keys.issue(bureau.id, Role.ADMIN, "demo key (make run)")
         result[bureau.id] = key
-    result["operator"] = await _operator_key(directory, keys, known.get("operator", ""))
+    result["operator"] = await _operator_key(directory, keys, str(known.get("operator", "")))
     return result
 
 

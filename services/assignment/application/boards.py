@@ -14,6 +14,8 @@ from services.assignment.adapters.board_snapshots import BoardSnapshots
 from services.assignment.domain.board import AssignmentBoard
 from services.assignment.domain.board_snapshot import board_from_snapshot, snapshot_of
 from services.assignment.domain.casework import CaseFile
+from shared.auth.actors import actor_of, service_actor
+from shared.auth.keys import Principal, Role
 from shared.contracts.envelope import Actor, EventEnvelope
 from shared.contracts.events import event_type_of, parse_event_data
 from shared.eventstore.recorder import ConcurrencyError, EventRecorder, NewEvent, Recording
@@ -197,10 +199,10 @@ def _recording(context: Context, stream: str, stream_type: str, version: int) ->
 
 
 def http_context(bureau: str, key_id: str, idempotency_key: str | None, correlation: UUID | None) -> Context:
-    """Context of a command sent over HTTP."""
+    """Context of a command sent over HTTP with a bureau key (routes use idempotent.command_context)."""
     return Context(
         bureau=bureau,
-        actor=Actor(kind="integration", id=key_id, bureau=bureau, key_id=key_id),
+        actor=actor_of(Principal(bureau=bureau, role=Role.INTEGRATION, key_id=key_id)),
         command_id=f"http:{bureau}:{idempotency_key or uuid.uuid4().hex}",
         correlation_id=correlation or uuid.uuid4(),
     )
@@ -210,7 +212,7 @@ def policy_context(envelope: EventEnvelope, policy: str, suffix: str = "") -> Co
     """Context of a policy reacting to an event: idempotent per (policy, event)."""
     return Context(
         bureau=envelope.bureau,
-        actor=Actor(kind="service", id=f"assignment:{policy}", bureau=envelope.bureau),
+        actor=service_actor(f"assignment:{policy}", envelope.bureau),
         command_id=f"{policy}:{envelope.event_id}{suffix}",
         correlation_id=envelope.correlation_id,
         causation_id=envelope.event_id,

@@ -10,6 +10,7 @@ from services.assignment.application.boards import Boards, Cases, Context, polic
 from services.assignment.application.calendars import Calendars
 from services.assignment.domain.casework import CaseFile
 from services.assignment.projections.case_summaries import CaseSummaries
+from shared.auth.actors import service_actor
 from shared.contracts.assignment import (
     CaseJoinedEnterprise,
     ConciergeAssigned,
@@ -18,7 +19,7 @@ from shared.contracts.assignment import (
 )
 from shared.contracts.calendar import WorkdayCalendarPublished
 from shared.contracts.casework import CoordinationTaskOpened
-from shared.contracts.envelope import Actor, EventEnvelope
+from shared.contracts.envelope import EventEnvelope
 from shared.contracts.events import CaseOpened, parse_event_data
 from shared.workdays.calendar import WorkdayCalendar
 
@@ -142,7 +143,7 @@ async def recompute_due_dates_when_calendar_published(
     async for case_id, bureau in summaries.cases():
         context = Context(
             bureau=bureau,
-            actor=Actor(kind="service", id="assignment:recompute_due_dates", bureau=bureau),
+            actor=service_actor("assignment:recompute_due_dates", bureau),
             command_id=f"recompute_due_dates_when_calendar_published:{envelope.event_id}:{case_id}",
             correlation_id=envelope.correlation_id,
             causation_id=envelope.event_id,

@@ -20,7 +20,8 @@ from pydantic import BaseModel
 
 from services.assignment.application.boards import Boards, Context
 from services.assignment.domain.board import AssignmentBoard
-from shared.contracts.envelope import Actor, EventEnvelope
+from shared.auth.actors import service_actor
+from shared.contracts.envelope import EventEnvelope
 from shared.workdays.calendar import SHANGHAI
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ def leave_context(bureau: str, leave_id: str, now: datetime) -> Context:
     command_id = f"advance_leave:{bureau}:{leave_id}:{now.astimezone(SHANGHAI).date().isoformat()}"
     return Context(
         bureau=bureau,
-        actor=Actor(kind="service", id=ACTOR_ID, bureau=bureau),
+        actor=service_actor(ACTOR_ID, bureau),
         command_id=command_id,
         correlation_id=uuid.uuid5(uuid.NAMESPACE_URL, command_id),
     )

@@ -20,8 +20,8 @@ from services.assignment.domain.board import AssignmentBoard
 from services.assignment.domain.rules import AssignmentRefused
 from services.assignment.entrypoints import http_models as m
 from services.assignment.entrypoints.idempotent import idempotent, new_id
-from shared.auth.http import Caller, Writer
-from shared.auth.keys import Principal, Role
+from shared.auth.keys import Principal
+from shared.auth.rights import FallbackApprover, Reader, Reassigner
 from shared.contracts.envelope import EventEnvelope
 from shared.workdays.calendar import SHANGHAI
 
@@ -30,13 +30,34 @@ IdempotencyKey = Annotated[str | None, Header(min_length=1, max_length=128)]
 REFUSED: dict[int | str, dict[str, Any]] = {409: {"description": "A rule refuses it now; detail says why"}}
 
 
-def leadership(principal: Principal) -> Principal:
-    """Refuse (403) a key that is not a bureau admin's."""
-    if principal.role is not Role.ADMIN:
+def approver(caller: Principal, named: str | None) -> str:
+    """The approving leader: the signed-in person, never a name in the body; a bureau key must name one."""
+    if caller.staff_id is not None:
+        if named is not None and named != caller.staff_id:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                [
+                    {
+                        "loc": ["body", "approved_by"],
+                        "type": "value_error",
+                        "msg": "审批人为登录的领导本人，请勿填写他人 (the approver is the signed-in leader: "
+                        "leave approved_by out)",
+                    }
+                ],
+            )
+        return caller.staff_id
+    if named is None:
         raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "only a bureau admin key may change the roster or assignments"
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                {
+                    "loc": ["body", "approved_by"],
+                    "type": "missing",
+                    "msg": "a bureau key names the approving leader (staff_id of 局长 or 党支部书记)",
+                }
+            ],
         )
-    return principal
+    return named
 
 
 def now() -> datetime:
@@ -68,7 +89,7 @@ async def board_decision(
     responses={422: {"description": "A malformed date, only one end, to before from, or over 5 years"}},
 )
 async def statistics(
-    caller: Caller,
+    caller: Reader,
     request: Request,
     first_day: Annotated[
         date | None, Query(alias="from", description="First day of the period (Asia/Shanghai), with `to`")
@@ -91,7 +112,7 @@ async def statistics(
 
 # ---- assignments -----------------------------------------------------------------------------
 @router.get("/assignments/queue", summary="Enterprises waiting for a concierge, oldest first")
-async def queue(caller: Caller, request: Request) -> list[m.Waiting]:
+async def queue(caller: Reader, request: Request) -> list[m.Waiting]:
     """The queue of the caller's bureau."""
     board = await request.app.state.boards.current(caller.bureau)
     return [
@@ -110,10 +131,13 @@ async def queue(caller: Caller, request: Request) -> list[m.Waiting]:
     "/assignments/approvals", status_code=201, responses=REFUSED, summary="Approve a fallback concierge"
 )
 async def approve(
-    body: m.ApproveFallback, caller: Writer, request: Request, idempotency_key: IdempotencyKey = None
+    body: m.ApproveFallback,
+    caller: FallbackApprover,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
 ) -> m.Recorded:
     """Leadership approves experienced staff or a service model; a free one is assigned at once."""
-    leadership(caller)
+    approved_by = approver(caller, body.approved_by)
 
     async def run(context: Context) -> m.Recorded:
         approval_id = new_id(context, "approval")
@@ -121,7 +145,7 @@ async def approve(
             request,
             context,
             lambda b: b.approve_fallback(
-                approval_id, body.credit_code, body.staff_id, body.approved_by, body.note, now()
+                approval_id, body.credit_code, body.staff_id, approved_by, body.note, now()
             ),
         )
         return answer(events, approval_id=approval_id)
@@ -133,14 +157,13 @@ async def approve(
     "/assignments/reassignments", status_code=201, responses=REFUSED, summary="Reassign an enterprise"
 )
 async def reassign(
-    body: m.Reassign, caller: Writer, request: Request, idempotency_key: IdempotencyKey = None
+    body: m.Reassign, caller: Reassigner, request: Request, idempotency_key: IdempotencyKey = None
 ) -> m.Recorded:
     """Leadership moves an enterprise to another concierge, with a reason."""
-    leadership(caller)
 
     async def run(context: Context) -> m.Recorded:
-        # Who approved: the caller's key for now (keys name a bureau and a role; a later issue adds people).
-        approved_by = caller.key_id
+        # Who approved: the signed-in leader's staff id; for a bureau admin key, the key (it names no person).
+        approved_by = caller.staff_id or caller.key_id
         events = await board_decision(
             request,
             context,

@@ -103,8 +103,14 @@ class ApproveFallback(_Body):
     credit_code: CreditCode
     staff_id: StaffId
     approved_by: Annotated[
-        Identifier, Field(description="staff_id of the approving director or party-branch secretary")
-    ]
+        Identifier | None,
+        Field(
+            description=(
+                "Only with a bureau key: staff_id of the approving director or party-branch secretary. "
+                "A signed-in leader leaves it out: the approver is the person signed in"
+            )
+        ),
+    ] = None
     note: OptionalText500 = "经局班子研究同意"
 
 

@@ -8,6 +8,7 @@ from faststream.kafka import KafkaBroker
 
 from services.assignment.application.boards import Boards, Cases
 from services.assignment.application.calendars import Calendars
+from services.assignment.application.people import keep_accounts_in_step_when_roster_changes
 from services.assignment.application.policies import (
     assign_concierge_when_case_opened,
     recompute_due_date_when_task_opened,
@@ -17,6 +18,7 @@ from services.assignment.application.policies import (
     return_case_to_concierge_when_reopened,
 )
 from services.assignment.projections.case_summaries import CaseSummaries
+from shared.auth.accounts import Accounts
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.topics import ASSIGNMENT_EVENTS, CALENDAR_EVENTS, CASE_EVENTS
 from shared.messaging.consumer import ReliableSubscriber
@@ -44,10 +46,12 @@ def case_event_handler(
     return on_case_event
 
 
-def board_event_handler(*, boards: Boards, cases: Cases) -> Handler:
-    """Return the handler of board events: decisions are written onto each case."""
+def board_event_handler(*, boards: Boards, cases: Cases, accounts: Accounts | None = None) -> Handler:
+    """Return the handler of board events: decisions are written onto each case, roster changes onto accounts."""
 
     async def on_board_event(envelope: EventEnvelope) -> bool | None:
+        if accounts is not None:
+            await keep_accounts_in_step_when_roster_changes(envelope, boards=boards, accounts=accounts)
         return await record_concierge_on_cases_when_assigned(envelope, boards=boards, cases=cases)
 
     return on_board_event
@@ -71,6 +75,7 @@ def subscribe_policies(
     cases: Cases,
     calendars: Calendars,
     summaries: CaseSummaries,
+    accounts: Accounts | None = None,
     group: str,
     fetch_max_wait_ms: int,
 ) -> list[ReliableSubscriber[EventEnvelope]]:
@@ -99,8 +104,11 @@ def subscribe_policies(
             topic=ASSIGNMENT_EVENTS,
             group=f"{group}-cases",
             model=EventEnvelope,
-            handle=board_event_handler(boards=boards, cases=cases),
+            handle=board_event_handler(boards=boards, cases=cases, accounts=accounts),
             fetch_max_wait_ms=fetch_max_wait_ms,
-            description="Board decisions (assigned, joined, reassigned, withdrawn) are written onto each case.",
+            description=(
+                "Board decisions (assigned, joined, reassigned, withdrawn) are written onto each case; "
+                "roster changes onto people's accounts."
+            ),
         ),
     ]

@@ -15,8 +15,7 @@ from services.assignment.entrypoints.http_models import Day
 from services.assignment.entrypoints.idempotent import idempotent
 from services.assignment.notice.content import PREFIX_PATTERN, NumberingRefused, default_number_prefix
 from services.assignment.notice.typeface import UnprintableText, uncovered
-from shared.auth.http import Caller, Writer
-from shared.auth.keys import Role
+from shared.auth.rights import NoticePublisher, Reader
 from shared.contracts.assignment import NoticePublished
 from shared.contracts.text import Line20, Line100
 from shared.workdays.calendar import SHANGHAI
@@ -54,13 +53,11 @@ class PublishNotice(BaseModel):
 @router.post("", status_code=201, summary="Publish the current assignments as an official notice")
 async def publish(
     body: PublishNotice,
-    caller: Writer,
+    caller: NoticePublisher,
     request: Request,
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=128)] = None,
 ) -> NoticePublished:
     """Render the notice (PDF and DOCX) and record NoticePublished with the board version it came from."""
-    if caller.role is not Role.ADMIN:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "only a bureau admin key may publish a notice")
 
     async def run(context: Context) -> NoticePublished:
         bureau = await request.app.state.bureaus.get(caller.bureau)
@@ -85,14 +82,14 @@ async def publish(
 
 
 @router.get("", summary="Notices published by your bureau")
-async def list_notices(caller: Caller, request: Request) -> list[NoticePublished]:
+async def list_notices(caller: Reader, request: Request) -> list[NoticePublished]:
     """Every notice of the caller's bureau, in publishing order."""
     board = await request.app.state.boards.current(caller.bureau)
     return list(board.notices.values())
 
 
 @router.get("/{notice_id}/document.{kind}", summary="Download a notice (regenerated from its events)")
-async def download(notice_id: str, kind: str, caller: Caller, request: Request) -> Response:
+async def download(notice_id: str, kind: str, caller: Reader, request: Request) -> Response:
     """Regenerate the PDF or DOCX from the events and check it against the published digest."""
     if kind not in MEDIA:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "documents are .pdf or .docx")

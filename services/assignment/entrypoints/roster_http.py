@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 
 from services.assignment.application.boards import Boards, Context
+from services.assignment.application.people import follow_roster
 from services.assignment.application.scheduled import advance_leaves
 from services.assignment.application.workload import workload_by_concierge
 from services.assignment.domain.roster import Staff
@@ -16,11 +17,10 @@ from services.assignment.entrypoints.http import (
     IdempotencyKey,
     answer,
     board_decision,
-    leadership,
     now,
 )
 from services.assignment.entrypoints.idempotent import idempotent, new_id
-from shared.auth.http import Caller, Writer
+from shared.auth.rights import Reader, RosterManager
 
 router = APIRouter(prefix="/api/v1", tags=["assignment"])
 IncludeDeparted = Annotated[
@@ -30,10 +30,9 @@ IncludeDeparted = Annotated[
 
 @router.post("/staff", status_code=201, responses=REFUSED, summary="Add a person to the roster")
 async def add_staff(
-    body: m.AddStaff, caller: Writer, request: Request, idempotency_key: IdempotencyKey = None
+    body: m.AddStaff, caller: RosterManager, request: Request, idempotency_key: IdempotencyKey = None
 ) -> m.Recorded:
     """Add a staff member; the answer carries the new staff_id."""
-    leadership(caller)
 
     async def run(context: Context) -> m.Recorded:
         staff_id = new_id(context, "staff")
@@ -59,19 +58,18 @@ async def add_staff(
 async def change_staff(
     staff_id: str,
     body: m.ChangeStaff,
-    caller: Writer,
+    caller: RosterManager,
     request: Request,
     idempotency_key: IdempotencyKey = None,
 ) -> m.Recorded:
     """Partial update: post, section or both; what is left out stays."""
-    leadership(caller)
 
     async def run(context: Context) -> m.Recorded:
-        return answer(
-            await board_decision(
-                request, context, lambda b: b.change_staff(staff_id, body.post, body.section, now())
-            )
+        events = await board_decision(
+            request, context, lambda b: b.change_staff(staff_id, body.post, body.section, now())
         )
+        await _follow(request, caller.bureau, staff_id)
+        return answer(events)
 
     return await idempotent(request, caller, idempotency_key, body, m.Recorded, run, status.HTTP_200_OK)
 
@@ -85,17 +83,16 @@ async def change_staff(
 async def depart(
     staff_id: str,
     body: m.Departure,
-    caller: Writer,
+    caller: RosterManager,
     request: Request,
     idempotency_key: IdempotencyKey = None,
 ) -> m.Recorded:
     """Record the departure; each enterprise goes to the next eligible person, or waits with the reason."""
-    leadership(caller)
 
     async def run(context: Context) -> m.Recorded:
-        return answer(
-            await board_decision(request, context, lambda b: b.depart(staff_id, body.reason, now()))
-        )
+        events = await board_decision(request, context, lambda b: b.depart(staff_id, body.reason, now()))
+        await _follow(request, caller.bureau, staff_id)
+        return answer(events)
 
     return await idempotent(request, caller, idempotency_key, body, m.Recorded, run)
 
@@ -104,12 +101,11 @@ async def depart(
 async def record_leave(
     staff_id: str,
     body: m.RecordLeave,
-    caller: Writer,
+    caller: RosterManager,
     request: Request,
     idempotency_key: IdempotencyKey = None,
 ) -> m.Recorded:
     """Record leave; it starts (hand-over) today if it covers today, else on its first day."""
-    leadership(caller)
 
     async def run(context: Context) -> m.Recorded:
         leave_id = new_id(context, "leave")
@@ -135,12 +131,11 @@ async def cancel_leave(
     staff_id: str,
     leave_id: str,
     body: m.CancelLeave,
-    caller: Writer,
+    caller: RosterManager,
     request: Request,
     idempotency_key: IdempotencyKey = None,
 ) -> m.Recorded:
     """Record StaffLeaveCancelled; waiting enterprises are served by whoever is now free."""
-    leadership(caller)
 
     async def run(context: Context) -> m.Recorded:
         return answer(
@@ -156,16 +151,15 @@ async def cancel_leave(
     "/staff/leave-check",
     summary="Run the scheduled leave check for the caller's bureau now (leaves due to start or end)",
 )
-async def leave_check(caller: Writer, request: Request) -> m.Recorded:
+async def leave_check(caller: RosterManager, request: Request) -> m.Recorded:
     """Start and end the leaves whose day came, as the scheduled check does; a repeat records nothing."""
-    leadership(caller)
     boards: Boards = request.app.state.boards
     return answer(await advance_leaves(boards, caller.bureau, now()))
 
 
 @router.get("/staff", summary="The roster")
 async def roster(
-    caller: Caller, request: Request, include_departed: IncludeDeparted = False
+    caller: Reader, request: Request, include_departed: IncludeDeparted = False
 ) -> list[m.StaffCard]:
     """Every person of the caller's bureau (people who left only with include_departed=true)."""
     return [c for c in await _cards(request, caller.bureau) if include_departed or not c.departed]
@@ -175,7 +169,7 @@ async def roster(
     "/concierges", summary="Concierges: post, current enterprise, cases served, open and overdue tasks"
 )
 async def concierges(
-    caller: Caller, request: Request, include_departed: IncludeDeparted = False
+    caller: Reader, request: Request, include_departed: IncludeDeparted = False
 ) -> list[m.StaffCard]:
     """Everyone who serves or has served as a concierge, with their workload."""
     return [
@@ -183,6 +177,12 @@ async def concierges(
         for c in await _cards(request, caller.bureau)
         if (c.enterprises_served or c.current_enterprises) and (include_departed or not c.departed)
     ]
+
+
+async def _follow(request: Request, bureau: str, staff_id: str) -> None:
+    # The account follows at once (the board-event policy does it too, for changes made elsewhere): a
+    # departed person's token answers 401 on the next request, a new post's rights apply on the next one.
+    await follow_roster(request.app.state.boards, request.app.state.accounts, bureau, staff_id)
 
 
 async def _cards(request: Request, bureau: str) -> list[m.StaffCard]:

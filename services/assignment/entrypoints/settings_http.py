@@ -11,8 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.assignment.application.boards import Boards, Context
 from services.assignment.domain.rules import AssignmentRefused
 from services.assignment.entrypoints.idempotent import idempotent
-from shared.auth.http import Caller, Writer
-from shared.auth.keys import Role
+from shared.auth.rights import Reader, SettingsChanger
 from shared.workdays.calendar import SHANGHAI
 
 router = APIRouter(prefix="/api/v1/assignments", tags=["assignment"])
@@ -38,7 +37,7 @@ class SettingsChanged(BaseModel):
 
 
 @router.get("/settings", summary="The bureau's assignment settings")
-async def get_settings(caller: Caller, request: Request) -> AssignmentSettings:
+async def get_settings(caller: Reader, request: Request) -> AssignmentSettings:
     """Return the settings in force for the caller's bureau."""
     board = await request.app.state.boards.current(caller.bureau)
     return AssignmentSettings(enterprises_per_concierge=board.capacity)
@@ -51,13 +50,11 @@ async def get_settings(caller: Caller, request: Request) -> AssignmentSettings:
 )
 async def put_settings(
     body: AssignmentSettings,
-    caller: Writer,
+    caller: SettingsChanger,
     request: Request,
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=128)] = None,
 ) -> SettingsChanged:
     """Record ConciergeCapacitySet; enterprises waiting in the queue are served by whoever is now free."""
-    if caller.role is not Role.ADMIN:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "only a bureau admin key may change the settings")
     boards: Boards = request.app.state.boards
 
     async def run(context: Context) -> SettingsChanged:

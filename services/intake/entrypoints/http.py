@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from services.intake.application.open_case import IdempotencyKeyReused, OpenCase, open_case
 from shared.auth.actors import actor_of
-from shared.auth.http import Writer
+from shared.auth.rights import CaseOpener
 from shared.contracts.cases import CaseStatus, OpenCaseRequest
 from shared.service import control_character_in
 
@@ -36,7 +36,7 @@ class CaseAccepted(BaseModel):
 )
 async def post_case(
     body: OpenCaseRequest,
-    principal: Writer,
+    principal: CaseOpener,
     request: Request,
     response: Response,
     idempotency_key: Annotated[

@@ -1,0 +1,216 @@
+"""Accounts of roster people: who may sign in, with which password, second factor and role.
+
+An account belongs to one person of one bureau's roster (its _id is `bureau:staff_id`); its name, post and
+section follow the roster (see `follow_roster`), and a person who leaves the bureau loses the account. Accounts
+are credentials, like API keys, so they live in a collection and not on the event streams."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from shared.auth import totp
+from shared.auth.keys import Role
+from shared.auth.passwords import Passwords, generate_password
+from shared.auth.tokens import TokenStore
+from shared.contracts.assignment import LEADERSHIP_POSTS
+
+ACCOUNTS = "accounts"
+ACCOUNT_ROLES = (Role.STAFF, Role.ADMIN, Role.VIEWER)  # admin: the bureau admin (roster and accounts)
+
+
+class AccountRefused(Exception):
+    """The account change cannot be made; `status` is the HTTP answer and the message says why."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class RosterPerson:
+    """A person as the bureau's roster has them now."""
+
+    bureau: str
+    staff_id: str
+    name: str
+    post: str
+    section: str
+    departed: bool = False
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    """What creating an account (or resetting its secrets) hands out once."""
+
+    account: dict[str, Any]
+    password: str | None = None  # set when generated
+    totp_secret: str | None = None
+    totp_uri: str | None = None
+
+
+def account_id(bureau: str, staff_id: str) -> str:
+    """Return the id of a person's account."""
+    return f"{bureau}:{staff_id}"
+
+
+def needs_second_factor(post: str) -> bool:
+    """Tell whether a post must sign in with a TOTP code (bureau leadership)."""
+    return post in {p.value for p in LEADERSHIP_POSTS}
+
+
+class Accounts:
+    """Creates, changes and reads accounts; keeps their tokens in step."""
+
+    def __init__(
+        self,
+        db: Any,
+        passwords: Passwords,
+        tokens: TokenStore,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._accounts = db[ACCOUNTS]
+        self._passwords, self._tokens, self._clock = passwords, tokens, clock
+
+    async def create(
+        self, person: RosterPerson, username: str, password: str | None, role: Role, created_by: str
+    ) -> NewAccount:
+        """Create a person's account; a leadership post is enrolled in TOTP at once (secret shown once)."""
+        if person.departed:
+            raise AccountRefused(409, f"{person.name} 已离开本局 (has left the bureau)")
+        if role not in ACCOUNT_ROLES:
+            raise AccountRefused(422, f"role {role.value} is not an account role (staff, admin, viewer)")
+        generated = None if password is not None else generate_password()
+        now = self._clock()
+        doc: dict[str, Any] = {
+            "_id": account_id(person.bureau, person.staff_id),
+            "bureau": person.bureau,
+            "staff_id": person.staff_id,
+            "username": username,
+            "name": person.name,
+            "post": person.post,
+            "section": person.section,
+            "role": role.value,
+            "password_hash": await self._passwords.hash_off_loop(password or generated or ""),
+            "totp_secret": None,
+            "totp_step": None,
+            "failed_attempts": 0,
+            "locked_until": None,
+            "disabled": False,
+            "disabled_reason": None,
+            "created_at": now,
+            "created_by": created_by,
+        }
+        secret = totp.new_secret() if needs_second_factor(person.post) else None
+        doc["totp_secret"] = secret
+        try:
+            await self._accounts.insert_one(doc)
+        except DuplicateKeyError as exc:
+            raise AccountRefused(
+                409, "该人员已有账号或用户名已被使用 (the person has an account, or the username is taken)"
+            ) from exc
+        uri = totp.provisioning_uri(secret, f"{person.bureau}/{username}") if secret else None
+        return NewAccount(doc, generated, secret, uri)
+
+    async def get(self, bureau: str, staff_id: str) -> dict[str, Any] | None:
+        """Return a person's account."""
+        return await self._accounts.find_one({"_id": account_id(bureau, staff_id)})  # type: ignore[no-any-return]
+
+    async def by_username(self, bureau: str, username: str) -> dict[str, Any] | None:
+        """Return the account a bureau's username names."""
+        return await self._accounts.find_one({"bureau": bureau, "username": username})  # type: ignore[no-any-return]
+
+    async def of_bureau(self, bureau: str) -> list[dict[str, Any]]:
+        """Return the bureau's accounts by username."""
+        return [doc async for doc in self._accounts.find({"bureau": bureau}).sort("username", 1)]
+
+    async def disable(self, bureau: str, staff_id: str, reason: str) -> dict[str, Any]:
+        """Disable an account and revoke every token it holds, at once."""
+        account = await self._require(bureau, staff_id)
+        await self._set(account, {"disabled": True, "disabled_reason": reason})
+        await self._tokens.revoke_account(account["_id"])
+        return {**account, "disabled": True, "disabled_reason": reason}
+
+    async def enable(self, bureau: str, staff_id: str, person: RosterPerson) -> dict[str, Any]:
+        """Enable a disabled account again (not for a person who left) and clear its lockout."""
+        account = await self._require(bureau, staff_id)
+        if person.departed:
+            raise AccountRefused(409, f"{person.name} 已离开本局 (has left the bureau)")
+        changes = {"disabled": False, "disabled_reason": None, "failed_attempts": 0, "locked_until": None}
+        await self._set(account, changes)
+        return {**account, **changes}
+
+    async def reset_password(self, bureau: str, staff_id: str, password: str | None) -> NewAccount:
+        """Set a new password (generated when none is given), clear the lockout and end every session."""
+        account = await self._require(bureau, staff_id)
+        generated = None if password is not None else generate_password()
+        changes = {
+            "password_hash": await self._passwords.hash_off_loop(password or generated or ""),
+            "failed_attempts": 0,
+            "locked_until": None,
+        }
+        await self._set(account, changes)
+        await self._tokens.revoke_account(account["_id"])
+        return NewAccount({**account, **changes}, generated)
+
+    async def enrol_totp(self, bureau: str, staff_id: str) -> NewAccount:
+        """Give the account a new TOTP secret (shown once); codes of the old one stop working."""
+        account = await self._require(bureau, staff_id)
+        secret = totp.new_secret()
+        await self._set(account, {"totp_secret": secret, "totp_step": None})
+        uri = totp.provisioning_uri(secret, f"{bureau}/{account['username']}")
+        return NewAccount({**account, "totp_secret": secret}, None, secret, uri)
+
+    async def follow_roster(self, person: RosterPerson) -> bool:
+        """Keep the account's name, post and section as the roster has them; a departure disables it."""
+        account = await self.get(person.bureau, person.staff_id)
+        if account is None:
+            return False
+        changes: dict[str, Any] = {"name": person.name, "post": person.post, "section": person.section}
+        if person.departed and not account.get("disabled"):
+            changes |= {"disabled": True, "disabled_reason": "离开本局 (left the bureau)"}
+        if all(account.get(k) == v for k, v in changes.items()):
+            return False
+        await self._set(account, changes)
+        if changes.get("disabled"):
+            await self._tokens.revoke_account(account["_id"])
+        else:
+            await self._tokens.follow_person({**account, **changes})
+        return True
+
+    async def note_failure(self, account: dict[str, Any], locked_until: datetime | None) -> None:
+        """Count a failed sign-in and, past the free attempts, lock the account until then."""
+        await self._accounts.update_one(
+            {"_id": account["_id"]},
+            {"$inc": {"failed_attempts": 1}, "$set": {"locked_until": locked_until}},
+        )
+
+    async def note_success(self, account: dict[str, Any], totp_step: int | None) -> None:
+        """Clear the failure count and remember the TOTP step used (no replay of the same code)."""
+        changes: dict[str, Any] = {
+            "failed_attempts": 0,
+            "locked_until": None,
+            "last_sign_in_at": self._clock(),
+        }
+        if totp_step is not None:
+            changes["totp_step"] = totp_step
+        await self._accounts.update_one({"_id": account["_id"]}, {"$set": changes})
+
+    async def rehash(self, account: dict[str, Any], password: str) -> None:
+        """Store a stronger hash of a password just verified (when the parameters were raised)."""
+        await self._set(account, {"password_hash": await self._passwords.hash_off_loop(password)})
+
+    async def _require(self, bureau: str, staff_id: str) -> dict[str, Any]:
+        account = await self.get(bureau, staff_id)
+        if account is None:
+            raise AccountRefused(404, "account not found")
+        return account
+
+    async def _set(self, account: dict[str, Any], changes: dict[str, Any]) -> None:
+        await self._accounts.update_one(
+            {"_id": account["_id"]}, {"$set": {**changes, "updated_at": self._clock()}}
+        )

@@ -1,0 +1,122 @@
+"""People through the gateway on real Tansu and SecantusDB: rights by post, history names, sign-out."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.auth.keys import ApiKeyStore, Bureau, BureauDirectory, Role
+from shared.devstack.stack import Stack
+from tests.support import case_body, eventually
+
+pytestmark = pytest.mark.integration
+PASSWORD = "长城-Great-Wall-2026"
+CLARIFY = {"summary": "补贴未到账", "sections": ["国库科"]}
+RESOLVE = {"summary": "已到账", "settlement_intent": True}
+
+
+@pytest.fixture
+async def admin(stack: Stack, stack_db: AsyncDatabase) -> AsyncIterator[httpx.AsyncClient]:
+    """A fresh bureau of its own and a client with its admin key."""
+    bureau_id = f"p{uuid.uuid4().hex[:8]}"
+    await BureauDirectory(stack_db).register(Bureau(id=bureau_id, name_zh="测试局", name_en="Test bureau"))
+    key = await ApiKeyStore(stack_db).issue(bureau_id, Role.ADMIN, "people test")
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=stack.config.url("gateway"), headers=headers, timeout=30) as client:
+        client.bureau = bureau_id  # type: ignore[attr-defined]
+        yield client
+
+
+async def person(admin: httpx.AsyncClient, name: str, post: str, username: str) -> str:
+    """Put a person on the roster and give them an account; return the staff id."""
+    added = await admin.post("/api/v1/staff", json={"name": name, "post": post, "section": "国库科"})
+    assert added.status_code == 201, added.text
+    staff_id = str(added.json()["detail"]["staff_id"])
+    account = {"staff_id": staff_id, "username": username, "password": PASSWORD}
+    created = await admin.post("/api/v1/accounts", json=account)
+    assert created.status_code == 201, created.text
+    return staff_id
+
+
+async def signed_in(admin: httpx.AsyncClient, username: str) -> dict[str, str]:
+    """Sign in through the gateway (no key) and return the bearer headers of the access token."""
+    body = {"bureau": admin.bureau, "username": username, "password": PASSWORD}  # type: ignore[attr-defined]
+    async with httpx.AsyncClient(base_url=str(admin.base_url), timeout=30) as anonymous:
+        answer = await anonymous.post("/api/v1/auth/sign-in", json=body)
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+async def test_a_clerk_may_not_resolve_the_concierge_may_and_the_history_names_them_until_sign_out(
+    admin: httpx.AsyncClient,
+) -> None:
+    chief = await person(admin, "李国库", "section_chief", "li")
+    await person(admin, "赵经办", "clerk", "zhao")
+    case_id = (await admin.post("/api/v1/cases", json=case_body(4101))).json()["case_id"]
+
+    async def served() -> Any:
+        view = (await admin.get(f"/api/v1/cases/{case_id}")).json()
+        return (view.get("concierge") or {}).get("staff_id") == chief
+
+    await eventually(served, 60, f"{chief} as concierge of {case_id}")
+    clerk, concierge = await signed_in(admin, "zhao"), await signed_in(admin, "li")
+
+    # A clerk: 403 with the reason, nothing recorded.
+    refused = await admin.post(f"/api/v1/cases/{case_id}/resolution", json=RESOLVE, headers=clerk)
+    assert refused.status_code == 403
+    assert (
+        "post clerk may not take the six steps of a case: only the case's concierge"
+        in refused.json()["detail"]
+    )
+
+    # The concierge: both steps recorded, and the case's history (case query service) names the person.
+    assert (
+        await admin.post(f"/api/v1/cases/{case_id}/clarification", json=CLARIFY, headers=concierge)
+    ).status_code == 201
+    assert (
+        await admin.post(f"/api/v1/cases/{case_id}/resolution", json=RESOLVE, headers=concierge)
+    ).status_code == 201
+
+    async def resolved_event() -> Any:
+        answer = await admin.get(f"/api/v1/cases/{case_id}/events", headers=concierge)
+        return next((e for e in answer.json() if e["event_type"] == "CaseResolved"), None)
+
+    actor = (await eventually(resolved_event, 60, "CaseResolved in the history"))["actor"]
+    assert (actor["kind"], actor["staff_id"], actor["name"], actor["post"]) == (
+        "person",
+        chief,
+        "李国库",
+        "section_chief",
+    )
+
+    # Sign-out: the very next request answers 401, in the assignment service and in the case query service.
+    assert (await admin.post("/api/v1/auth/sign-out", headers=concierge)).status_code == 204
+    assert (await admin.get("/api/v1/auth/me", headers=concierge)).status_code == 401
+    assert (await admin.get(f"/api/v1/cases/{case_id}", headers=concierge)).status_code == 401
+
+
+async def test_a_person_token_is_accepted_by_intake_and_the_case_names_who_opened_it(
+    admin: httpx.AsyncClient,
+) -> None:
+    await person(admin, "赵经办", "clerk", "zhao")
+    clerk = await signed_in(admin, "zhao")
+
+    opened = await admin.post("/api/v1/cases", json=case_body(4102), headers=clerk)
+
+    assert opened.status_code == 201, opened.text
+
+    async def history() -> Any:
+        answer = await admin.get(f"/api/v1/cases/{opened.json()['case_id']}/events")
+        return answer.json() if answer.status_code == 200 and answer.json() else None
+
+    first = (await eventually(history, 60, "the opened case's history"))[0]
+    assert (first["actor"]["kind"], first["actor"]["name"], first["actor"]["post"]) == (
+        "person",
+        "赵经办",
+        "clerk",
+    )
