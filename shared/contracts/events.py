@@ -25,10 +25,10 @@ class CaseOpened(BaseModel):
 
 
 def _registry() -> dict[tuple[str, int], type[BaseModel]]:
-    from shared.contracts import assignment, calendar, casework
+    from shared.contracts import assignment, calendar, casework, notification
 
     models: list[type[BaseModel]] = [CaseOpened]
-    for module in (assignment, casework, calendar):
+    for module in (assignment, casework, calendar, notification):
         models += [
             cls
             for cls in vars(module).values()

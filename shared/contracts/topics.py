@@ -4,6 +4,10 @@ INTAKE_REQUESTS = "intake.requests.v1"
 CASE_EVENTS = "case.events.v1"
 ASSIGNMENT_EVENTS = "assignment.events.v1"
 CALENDAR_EVENTS = "calendar.events.v1"
+# Other bureaus' finance systems report disbursement stages and payments here (signed, request_id).
+DISBURSEMENT_REQUESTS = "disbursements.requests.v1"
+DISBURSEMENT_EVENTS = "disbursement.events.v1"  # disbursement, arrears and their settings' events
+NOTIFICATION_EVENTS = "notification.events.v1"  # supervision orders (督办), enterprises' ratings, escalation rules
 
 
 def dlq(topic: str) -> str:
@@ -23,11 +27,27 @@ ALL_TOPICS = (
     dlq(ASSIGNMENT_EVENTS),
     CALENDAR_EVENTS,
     dlq(CALENDAR_EVENTS),
+    DISBURSEMENT_REQUESTS,
+    dlq(DISBURSEMENT_REQUESTS),
+    DISBURSEMENT_EVENTS,
+    dlq(DISBURSEMENT_EVENTS),
+    NOTIFICATION_EVENTS,
+    dlq(NOTIFICATION_EVENTS),
     RELAY_HEARTBEAT,
 )
 
 # Events are published on one topic per aggregate type, keyed by stream id.
-TOPIC_BY_STREAM_TYPE = {"case": CASE_EVENTS, "board": ASSIGNMENT_EVENTS, "calendar": CALENDAR_EVENTS}
+TOPIC_BY_STREAM_TYPE = {
+    "case": CASE_EVENTS,
+    "board": ASSIGNMENT_EVENTS,
+    "calendar": CALENDAR_EVENTS,
+    "disbursement": DISBURSEMENT_EVENTS,
+    "arrears": DISBURSEMENT_EVENTS,
+    "disbursement_settings": DISBURSEMENT_EVENTS,
+    "supervision": NOTIFICATION_EVENTS,
+    "feedback": NOTIFICATION_EVENTS,
+    "notification-rules": NOTIFICATION_EVENTS,
+}
 
 
 def topic_for(stream_type: str) -> str:

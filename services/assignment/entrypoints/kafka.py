@@ -8,6 +8,7 @@ from faststream.kafka import KafkaBroker
 
 from services.assignment.application.boards import Boards, Cases
 from services.assignment.application.calendars import Calendars
+from services.assignment.application.feedback import record_the_enterprises_rating_on_its_case
 from services.assignment.application.people import keep_accounts_in_step_when_roster_changes
 from services.assignment.application.policies import (
     assign_concierge_when_case_opened,
@@ -20,7 +21,7 @@ from services.assignment.application.policies import (
 from services.assignment.projections.case_summaries import CaseSummaries
 from shared.auth.accounts import Accounts
 from shared.contracts.envelope import EventEnvelope
-from shared.contracts.topics import ASSIGNMENT_EVENTS, CALENDAR_EVENTS, CASE_EVENTS
+from shared.contracts.topics import ASSIGNMENT_EVENTS, CALENDAR_EVENTS, CASE_EVENTS, NOTIFICATION_EVENTS
 from shared.messaging.consumer import ReliableSubscriber
 
 Handler = Callable[[EventEnvelope], Awaitable[bool | None]]
@@ -110,5 +111,14 @@ def subscribe_policies(
                 "Board decisions (assigned, joined, reassigned, withdrawn) are written onto each case; "
                 "roster changes onto people's accounts."
             ),
+        ),
+        ReliableSubscriber(
+            broker=broker,
+            topic=NOTIFICATION_EVENTS,
+            group=f"{group}-feedback",
+            model=EventEnvelope,
+            handle=lambda envelope: record_the_enterprises_rating_on_its_case(envelope, cases=cases),
+            fetch_max_wait_ms=fetch_max_wait_ms,
+            description="An enterprise's rating through its link is recorded on the case (1 or 2 reopens it).",
         ),
     ]
