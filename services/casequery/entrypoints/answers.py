@@ -168,6 +168,27 @@ class WaitingForConcierge(BaseModel):
     reason: str
 
 
+class SupervisionOrder(BaseModel):
+    """A supervision order (督办) on an overdue coordination task, issued by the notification service's ladder."""
+
+    order_id: str
+    task_id: str
+    section: str
+    issued_by: str = Field(
+        description="Staff id of the leader it is issued in the name of ('system' when none)"
+    )
+    issued_by_name: str
+    issued_to: list[str]
+    overdue_workdays: int
+    task_due_at: datetime
+    order_due_at: datetime = Field(description="The order's own deadline")
+    issued_at: datetime
+    outcome: str | None = Field(
+        default=None, description="closed_in_time | closed_late | cancelled; None: open"
+    )
+    settled_at: datetime | None = None
+
+
 class CaseView(BaseModel):
     """A case as the bureau sees it."""
 
@@ -204,6 +225,9 @@ class CaseView(BaseModel):
     rating: dict[str, Any] | None = None
     ratings: list[dict[str, Any]] = Field(default=[], description="Every rating, in order")
     flagged_for_leadership: bool = False
+    supervision_orders: list[SupervisionOrder] = Field(
+        default=[], description="Supervision orders (督办) on the case's overdue tasks, with their outcome"
+    )
 
 
 class CasePage(BaseModel):
@@ -218,7 +242,9 @@ class CasePage(BaseModel):
 class HistoryEntry(BaseModel):
     """One entry of the case's history: an event of the case, or a board decision about it."""
 
-    source: Literal["case", "board"] = Field(description="case: the case's own stream; board: board-<bureau>")
+    source: Literal["case", "board", "supervision"] = Field(
+        description="case: the case's own stream; board: board-<bureau>; supervision: supervision-<case>-<task>"
+    )
     stream_id: str
     version: int = Field(description="Position of the event in its own stream")
     position: int | None = Field(default=None, description="Global order in the event store")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import AfterValidator, AwareDatetime
 
 from services.casequery.application.filters import MAX_WAITING_WORKDAYS
-from services.casequery.application.history import story_history
+from services.casequery.application.history import merge, story_history
 from services.casequery.application.queries import (
     CaseFilter,
     CaseNotFound,
@@ -20,6 +20,7 @@ from services.casequery.application.queries import (
     list_cases,
     with_story,
 )
+from services.casequery.application.supervision import supervision_of
 from services.casequery.entrypoints.answers import (
     CasePage,
     CaseView,
@@ -160,7 +161,10 @@ async def get_one_case(
     try:
         if as_of is None:
             view = await get_case(caller.bureau, case_id, views=state.views)
-            return case_answer((await with_story(caller.bureau, [view], stories=state.stories))[0])
+            [view] = await with_story(caller.bureau, [view], stories=state.stories)
+            tasks = [t["task_id"] for t in view.get("tasks", [])]
+            orders, _ = await supervision_of(case_id, tasks, recorder=state.recorder)
+            return case_answer({**view, "supervision_orders": orders})
         past = await get_case_as_of(
             caller.bureau, case_id, as_of, recorder=state.recorder, stories=state.stories
         )
@@ -180,6 +184,9 @@ async def get_case_story(case_id: str, caller: Caller, request: Request) -> list
     state = request.app.state
     try:
         entries = await story_history(caller.bureau, case_id, recorder=state.recorder, stories=state.stories)
+        tasks = sorted({e["data"]["task_id"] for e in entries if e["event_type"] == "CoordinationTaskOpened"})
+        _, supervision = await supervision_of(case_id, tasks, recorder=state.recorder)
+        entries = merge(entries, supervision)
     except CaseNotFound:
         raise _not_found(case_id) from None
     return [history_answer(e) for e in entries]
