@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from shared.config import ConnectionSettings, configure_logging
 from shared.contracts.topics import ALL_TOPICS
 from shared.messaging.kafka import ensure_topics
+from shared.metrics import HttpMetrics, MongoCommandMetrics, metrics_router
 
 log = logging.getLogger(__name__)
 HealthCheck = Callable[[], Awaitable[object]]
@@ -47,12 +48,19 @@ class Mongo:
             tzinfo=UTC,
             serverSelectionTimeoutMS=timeout_ms,
             connectTimeoutMS=timeout_ms,
+            event_listeners=[MongoCommandMetrics()],  # mongodb_commands_total by command and collection
         )
         return cls(client, client[settings.mongodb_database])
 
     async def ping(self) -> object:
         """Round-trip to the server."""
         return await self.db.command("ping")
+
+
+def instrument(app: FastAPI) -> None:
+    """Count and time every HTTP request and serve GET /metrics (Prometheus text format)."""
+    app.add_middleware(HttpMetrics)
+    app.include_router(metrics_router())
 
 
 def broker_lifespan(

@@ -38,7 +38,7 @@ from shared.eventstore.mongo import MongoRecorder, ensure_indexes
 from shared.eventstore.recorder import EventRecorder
 from shared.idempotency import IdempotencyStore, MongoIdempotencyStore
 from shared.messaging.kafka import make_broker, require_ping
-from shared.service import Mongo, broker_lifespan, health_router, install_error_handlers
+from shared.service import Mongo, broker_lifespan, health_router, install_error_handlers, instrument
 
 TITLE = "Assignment (专责店小二) API"
 IDEMPOTENCY = "assignment_idempotency"  # recorded answers to Idempotency-Keys, owned by this service
@@ -78,6 +78,7 @@ def mount(app: FastAPI, ports: Ports) -> tuple[Boards, Cases, Calendars]:
     for module in (*routers, auth_http, accounts_http):
         app.include_router(module.router)
     install_error_handlers(app)
+    instrument(app)
     return boards, cases, calendars
 
 

@@ -27,7 +27,7 @@ from shared.eventstore.mongo import MongoRecorder
 from shared.eventstore.recorder import EventRecorder
 from shared.messaging.consumer import Deduplicator
 from shared.messaging.kafka import make_broker, require_ping
-from shared.service import Mongo, broker_lifespan, health_router, install_error_handlers
+from shared.service import Mongo, broker_lifespan, health_router, install_error_handlers, instrument
 
 TITLE = "Case query API"
 
@@ -52,6 +52,7 @@ def _serve(app: FastAPI, views: AsyncCollection, recorder: EventRecorder, storie
     app.state.calendar = CalendarReader(recorder)
     app.include_router(http.router)
     install_error_handlers(app)
+    instrument(app)
 
 
 def build_app(settings: CaseQuerySettings, overrides: Overrides | None = None) -> FastAPI:

@@ -19,7 +19,7 @@ from shared.auth.keys import ApiKeyStore, Authenticator, BureauDirectory
 from shared.eventstore.mongo import MongoRecorder, ensure_indexes
 from shared.eventstore.recorder import EventRecorder
 from shared.messaging.kafka import make_broker, require_ping
-from shared.service import Mongo, broker_lifespan, health_router, install_error_handlers
+from shared.service import Mongo, broker_lifespan, health_router, install_error_handlers, instrument
 
 TITLE = "Intake (立案) API"
 
@@ -63,6 +63,7 @@ def build_app(settings: IntakeSettings, overrides: Overrides | None = None) -> F
 
     app = FastAPI(title=TITLE, lifespan=broker_lifespan(settings, mongo, broker, prepare))
     install_error_handlers(app)
+    instrument(app)
     app.state.recorder = MongoRecorder(mongo.client, mongo.db)
     app.state.api_keys = ApiKeyStore(mongo.db)
     app.state.integration_keys = integration_keys

@@ -35,7 +35,14 @@ from shared.crypto.vault import MongoKeyStore, Vault
 from shared.eventstore.mongo import MongoRecorder, ensure_indexes
 from shared.eventstore.recorder import EventRecorder
 from shared.messaging.kafka import make_broker, require_ping
-from shared.service import HealthCheck, Mongo, broker_lifespan, health_router, install_error_handlers
+from shared.service import (
+    HealthCheck,
+    Mongo,
+    broker_lifespan,
+    health_router,
+    install_error_handlers,
+    instrument,
+)
 from shared.workdays.calendar import SHANGHAI
 from shared.workdays.published import PublishedCalendar
 
@@ -172,6 +179,7 @@ def build_app(settings: NotificationSettings) -> FastAPI:
     app.include_router(http.router)
     app.include_router(feedback_http.router)
     install_error_handlers(app)
+    instrument(app)
 
     def details() -> dict[str, object]:
         dispatcher = getattr(app.state, "dispatcher", None)

@@ -6,12 +6,14 @@ an exception seeks back so the message comes again). Nothing is lost and nothing
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
+from aiokafka import TopicPartition
 from faststream import AckPolicy
 from faststream.exceptions import AckMessage
 from faststream.kafka import KafkaBroker
@@ -24,6 +26,7 @@ from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailur
 
 from shared.contracts.topics import dlq
 from shared.eventstore.recorder import ConcurrencyError
+from shared.metrics import metrics, record_consumed
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -202,10 +205,28 @@ class ReliableSubscriber(Generic[M]):
     async def _handle_with_retries(self, item: M, message: KafkaMessage) -> None:
         record: Any = message.raw_message
         token = _received.set(Received(bytes(record.value or b""), list(record.headers or [])))
+        started = time.perf_counter()
         try:
             await self._retrying(item, message)
         finally:
             _received.reset(token)
+        record_consumed(
+            record.topic,
+            self._group,
+            record.partition,
+            record.offset,
+            self._highwater(record),
+            time.perf_counter() - started,
+        )
+
+    def _highwater(self, record: Any) -> int | None:
+        consumer = getattr(self.subscriber, "consumer", None)
+        if consumer is None:
+            return None
+        try:
+            return consumer.highwater(TopicPartition(record.topic, record.partition))  # type: ignore[no-any-return]
+        except Exception:  # a rebalance may have taken the partition away: no lag figure this time
+            return None
 
     async def _retrying(self, item: M, message: KafkaMessage) -> None:
         attempt = 0
@@ -266,4 +287,6 @@ class ReliableSubscriber(Generic[M]):
         )
         # Raw bytes and key as received: the DLQ keeps the original for replay.
         await self._broker.publish(record.value, topic=dlq(record.topic), key=record.key, headers=headers)
+        metrics().dead_letters.labels(record.topic, self._group).inc()
+        metrics().kafka_produced.labels(dlq(record.topic)).inc()
         self.stats.dead_lettered += 1
