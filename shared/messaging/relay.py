@@ -43,6 +43,7 @@ from shared.eventstore.mongo import MongoRecorder, majority
 from shared.eventstore.sequencer import LeaseLost, Sequencer
 from shared.eventstore.watch import AppendWatcher
 from shared.messaging.kafka import envelope_headers
+from shared.metrics import metrics
 
 log = logging.getLogger(__name__)
 CHECKPOINTS = "relay_checkpoints"
@@ -233,6 +234,7 @@ class OutboxRelay:
         )
         if not events:
             self.status.last_progress = time.monotonic()
+            metrics().relay_lag.set(0)
             return 0
         try:
             await self._publish(events, checkpoint)
@@ -250,6 +252,10 @@ class OutboxRelay:
             return 0
         self.status.published += len(events)
         self.status.last_progress = time.monotonic()
+        for e in events:
+            metrics().kafka_produced.labels(topic_for(e.stream_type)).inc()
+        if self._sequencer.head is not None:
+            metrics().relay_lag.set(max(self._sequencer.head - checkpoint.position, 0))
         return len(events)
 
     def _stand_by(self) -> None:
