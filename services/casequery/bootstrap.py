@@ -23,6 +23,7 @@ from services.casequery.projections.story_store import (
 )
 from services.casequery.settings import CaseQuerySettings
 from shared.auth.keys import ApiKeyStore, Authenticator
+from shared.crypto.vault import MemoryKeyStore, MongoKeyStore, Vault
 from shared.eventstore.mongo import MongoRecorder
 from shared.eventstore.recorder import EventRecorder
 from shared.messaging.consumer import Deduplicator
@@ -45,6 +46,7 @@ class Overrides:
     api_keys: Authenticator
     stories: Stories
     clock: Callable[[], datetime] = field(default=_utc_now)
+    vault: Vault = field(default_factory=lambda: Vault(MemoryKeyStore()))
 
 
 def _serve(app: FastAPI, views: AsyncCollection, recorder: EventRecorder, stories: Stories) -> None:
@@ -61,6 +63,7 @@ def build_app(settings: CaseQuerySettings, overrides: Overrides | None = None) -
         app = FastAPI(title=TITLE)
         _serve(app, overrides.views, overrides.recorder, overrides.stories)
         app.state.api_keys, app.state.clock = overrides.api_keys, overrides.clock
+        app.state.vault = overrides.vault
         return app
 
     mongo = Mongo.from_settings(settings)
@@ -98,6 +101,7 @@ def build_app(settings: CaseQuerySettings, overrides: Overrides | None = None) -
         app, mongo.db[CASE_VIEW], recorder, MongoStories(mongo.db[CASE_STORY], mongo.db[CASE_STORY_BOARDS])
     )
     app.state.api_keys, app.state.clock = ApiKeyStore(mongo.db), _utc_now
+    app.state.vault = Vault(MongoKeyStore(mongo.db))  # opens enterprises' contacts to show them masked
     app.include_router(
         health_router("casequery", {"mongodb": mongo.ping, "kafka": lambda: require_ping(broker)}, consumers)
     )

@@ -16,6 +16,7 @@ from shared.auth.integration_keys import (
     IntegrationKeyRegistry,
 )
 from shared.auth.keys import ApiKeyStore, Authenticator, BureauDirectory
+from shared.crypto.vault import MemoryKeyStore, MongoKeyStore, Vault
 from shared.eventstore.mongo import MongoRecorder, ensure_indexes
 from shared.eventstore.recorder import EventRecorder
 from shared.messaging.kafka import make_broker, require_ping
@@ -31,6 +32,7 @@ class Overrides:
     recorder: EventRecorder
     api_keys: Authenticator
     integration_keys: IntegrationKeyRegistry = field(default_factory=InMemoryIntegrationKeyDirectory)
+    vault: Vault = field(default_factory=lambda: Vault(MemoryKeyStore()))
 
 
 def build_app(settings: IntakeSettings, overrides: Overrides | None = None) -> FastAPI:
@@ -39,7 +41,7 @@ def build_app(settings: IntakeSettings, overrides: Overrides | None = None) -> F
         app = FastAPI(title=TITLE)
         install_error_handlers(app)
         app.state.recorder, app.state.api_keys = overrides.recorder, overrides.api_keys
-        app.state.integration_keys = overrides.integration_keys
+        app.state.integration_keys, app.state.vault = overrides.integration_keys, overrides.vault
         app.include_router(http.router)
         app.include_router(integrations_http.router)
         return app
@@ -47,6 +49,7 @@ def build_app(settings: IntakeSettings, overrides: Overrides | None = None) -> F
     mongo = Mongo.from_settings(settings)
     broker = make_broker(settings, client_id="intake")
     integration_keys = IntegrationKeyDirectory(mongo.db, cache_seconds=settings.signing_key_cache_seconds)
+    vault = Vault(MongoKeyStore(mongo.db))  # enterprises' contacts are sealed under their own key
     subscriber = subscribe_intake_requests(
         broker,
         recorder=MongoRecorder(mongo.client, mongo.db),
@@ -55,6 +58,7 @@ def build_app(settings: IntakeSettings, overrides: Overrides | None = None) -> F
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         keys=integration_keys,
         require_signed=settings.require_signed_messages,
+        sealer=vault,
     )
 
     async def prepare() -> None:
@@ -66,7 +70,7 @@ def build_app(settings: IntakeSettings, overrides: Overrides | None = None) -> F
     instrument(app)
     app.state.recorder = MongoRecorder(mongo.client, mongo.db)
     app.state.api_keys = ApiKeyStore(mongo.db)
-    app.state.integration_keys = integration_keys
+    app.state.integration_keys, app.state.vault = integration_keys, vault
     app.state.broker = broker
     app.include_router(http.router)
     app.include_router(integrations_http.router)

@@ -5,10 +5,18 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
 
 from shared.contracts.credit_code import validate_credit_code
-from shared.contracts.text import Line200, Text10000
+from shared.contracts.text import Email, Line100, Line200, Mobile, Text10000
 
 
 class Category(StrEnum):
@@ -66,6 +74,33 @@ class Enterprise(BaseModel):
     credit_code: CreditCode
 
 
+class EnterpriseContact(BaseModel):
+    """The enterprise's contact person: personal data, stored encrypted under the enterprise's own key,
+    shown masked, erased with `DELETE /api/v1/contacts/enterprise:<bureau>:<credit code>`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    name: Line100
+    mobile: Mobile | None = None
+    email: Email | None = None
+
+    @model_validator(mode="after")
+    def _reachable(self) -> EnterpriseContact:
+        if self.mobile is None and self.email is None:
+            raise ValueError("give a mobile or an email, or leave the contact out")
+        return self
+
+
+class SealedContact(BaseModel):
+    """A contact as events carry it: AES-GCM under the subject's key (unreadable once the subject is erased)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    subject: str = Field(description="enterprise:<bureau>:<credit code>")
+    nonce: str
+    ciphertext: str
+
+
 class OpenCaseRequest(BaseModel):
     """Body of `POST /api/v1/cases`: an enterprise's problem to open as a case."""
 
@@ -77,3 +112,7 @@ class OpenCaseRequest(BaseModel):
     description: Text10000
     channel: Channel
     legacy: StrictBool = Field(default=False, description="A legacy problem (遗留问题): true or false only")
+    contact: EnterpriseContact | None = Field(
+        default=None,
+        description="Who the concierge and notices reach at the enterprise (optional; kept encrypted)",
+    )

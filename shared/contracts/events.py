@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts.cases import Category, Channel, Enterprise
+from shared.contracts.cases import Category, Channel, Enterprise, SealedContact
 
 
 class CaseOpened(BaseModel):
@@ -22,6 +22,10 @@ class CaseOpened(BaseModel):
     source: str = Field(description="http | kafka: the intake path")
     request_ref: str = Field(description="Idempotency-Key (HTTP) or request_id (Kafka)")
     request_hash: str = Field(description="SHA-256 of the canonical request, to detect key reuse")
+    contact: SealedContact | None = Field(
+        default=None,
+        description="The enterprise's contact, sealed under the enterprise's key (crypto-shredding)",
+    )
 
 
 def _registry() -> dict[tuple[str, int], type[BaseModel]]:

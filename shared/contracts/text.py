@@ -75,3 +75,18 @@ Identifier = Annotated[
     StringConstraints(strict=True, pattern=ID_PATTERN),
     Field(description="An id: 1-64 characters of A-Z a-z 0-9 _ -, starting with a letter or digit"),
 ]
+
+
+# Contact details (personal data): a mainland mobile number, and an email address.
+Mobile = Annotated[
+    str,
+    StringConstraints(strict=True, pattern=r"^1[3-9]\d{9}$"),
+    Field(description="A mainland mobile number"),
+]
+Email = Annotated[
+    str,
+    StringConstraints(
+        strict=True, max_length=254, pattern=r"^[^@\s\x00-\x1f]{1,64}@[A-Za-z0-9.-]{1,185}\.[A-Za-z]{2,}$"
+    ),
+    Field(description="An email address"),
+]

@@ -31,7 +31,7 @@ class KeyStore(Protocol):
         ...
 
     async def create_key(self, subject: str) -> bytes | None:
-        """Return the subject's key, creating it if needed; None when the subject was erased."""
+        """Return the subject's key, creating it (again, after an erasure) if needed."""
         ...
 
     async def erase(self, subject: str) -> bool:
@@ -40,7 +40,8 @@ class KeyStore(Protocol):
 
 
 class MongoKeyStore:
-    """Subject keys in MongoDB; an erased subject keeps a tombstone so no new key is made for it by accident."""
+    """Subject keys in MongoDB. Erasing destroys the key; contact details given again later get a new key,
+    which cannot open anything sealed under the destroyed one (AES-GCM authenticates)."""
 
     def __init__(self, db: AsyncDatabase) -> None:
         self._keys = db[SUBJECT_KEYS]
@@ -83,8 +84,8 @@ class MemoryKeyStore:
         return self._keys.get(subject)
 
     async def create_key(self, subject: str) -> bytes | None:
-        """Return the subject's key, creating it if needed; None when the subject was erased."""
-        if subject not in self._keys:
+        """Return the subject's key, creating it (again, after an erasure) if needed."""
+        if self._keys.get(subject) is None:
             self._keys[subject] = AESGCM.generate_key(256)
         return self._keys[subject]
 

@@ -285,3 +285,24 @@ async def test_erasing_a_contact_leaves_no_readable_copy(mongo_db):
     assert (
         await n.contacts._vault.open(sealed) is None
     )  # a copy kept anywhere (an event, a backup) reads as erased
+
+
+async def test_the_contact_given_at_intake_is_told_and_erasing_it_leaves_no_readable_copy(mongo_db):
+    clock = Clock(START)
+    n = notifying(mongo_db, clock, {"inbox", "email"})
+    await prepare(n)
+    subject = f"enterprise:finance:{CREDIT}"
+    sealed = await n.contacts._vault.seal(subject, {"name": "王经理", "email": "wang@gree.cn"})
+    opened = case_opened("case-1", clock())
+    opened = opened.model_copy(update={"data": {**opened.data, "contact": sealed}})
+    await _roster_and_case(n, clock)  # records the plain CaseOpened first (version 1)
+    await react(n, opened.model_copy(update={"event_id": uuid.uuid4()}))  # delivered again, now with its contact
+    assert await n.contacts.address(subject, "email") == "wang@gree.cn"
+    await react(n, assigned(4, "case-1", "s1", "李副局长", clock()))
+    [told] = await _deliveries(mongo_db, recipient=subject)
+    assert told["channel"] == "email" and told["address_masked"] is None  # masked once sent
+    assert await n.contacts.erase(subject)
+    assert await n.contacts._vault.open(sealed) is None  # the copy in the event reads as erased
+    assert await mongo_db["notification_contacts"].find_one({"_id": subject}) is None
+    raw = [d async for d in mongo_db["notification_deliveries"].find({})]
+    assert "wang@gree.cn" not in str(raw)

@@ -14,6 +14,8 @@ from pydantic import BaseModel, Field
 from shared.contracts.cases import CaseStatus, Category, Channel, Enterprise
 from shared.contracts.envelope import Actor, EventEnvelope
 from shared.contracts.events import EVENT_MODELS
+from shared.crypto.masking import mask_email, mask_mobile, mask_name
+from shared.crypto.vault import Vault
 from shared.workdays.calendar import SHANGHAI
 
 
@@ -189,6 +191,15 @@ class SupervisionOrder(BaseModel):
     settled_at: datetime | None = None
 
 
+class ContactShown(BaseModel):
+    """The enterprise's contact as lists show it: masked; `erased` once the enterprise's key was destroyed."""
+
+    name: str | None = None
+    mobile: str | None = None
+    email: str | None = None
+    erased: bool = False
+
+
 class CaseView(BaseModel):
     """A case as the bureau sees it."""
 
@@ -225,6 +236,7 @@ class CaseView(BaseModel):
     rating: dict[str, Any] | None = None
     ratings: list[dict[str, Any]] = Field(default=[], description="Every rating, in order")
     flagged_for_leadership: bool = False
+    contact: ContactShown | None = Field(default=None, description="The enterprise's contact, masked")
     supervision_orders: list[SupervisionOrder] = Field(
         default=[], description="Supervision orders (督办) on the case's overdue tasks, with their outcome"
     )
@@ -256,6 +268,20 @@ class HistoryEntry(BaseModel):
     summary: str = Field(description="What happened, in words (Chinese first)")
     data: dict[str, Any] | None = Field(default=None, description="The case event's payload")
     decision: AssignmentDecision | None = Field(default=None, description="A board decision's explanation")
+
+
+async def shown_contact(sealed: dict[str, Any] | None, vault: Vault) -> dict[str, Any] | None:
+    """Open a sealed contact and mask it; an erased one says so."""
+    if not sealed:
+        return None
+    opened = await vault.open(sealed)
+    if opened is None:
+        return {"erased": True}
+    return {
+        "name": mask_name(opened["name"]) if opened.get("name") else None,
+        "mobile": mask_mobile(opened["mobile"]) if opened.get("mobile") else None,
+        "email": mask_email(opened["email"]) if opened.get("email") else None,
+    }
 
 
 def case_answer(doc: dict[str, Any]) -> CaseView:

@@ -28,6 +28,7 @@ from services.casequery.entrypoints.answers import (
     case_answer,
     envelope_in_shanghai,
     history_answer,
+    shown_contact,
 )
 from shared.auth.http import Caller
 from shared.contracts.cases import CaseStatus, Category, Channel
@@ -145,6 +146,7 @@ async def get_cases(
         caller.bureau, filters, limit, offset, views=state.views, now=state.clock(), calendar=calendar
     )
     items = await with_story(caller.bureau, items, stories=state.stories)
+    items = [{**d, "contact": await shown_contact(d.get("contact"), state.vault)} for d in items]
     return CasePage(items=[case_answer(d) for d in items], total=total, limit=limit, offset=offset)
 
 
@@ -164,11 +166,12 @@ async def get_one_case(
             [view] = await with_story(caller.bureau, [view], stories=state.stories)
             tasks = [t["task_id"] for t in view.get("tasks", [])]
             orders, _ = await supervision_of(case_id, tasks, recorder=state.recorder)
-            return case_answer({**view, "supervision_orders": orders})
+            contact = await shown_contact(view.get("contact"), state.vault)
+            return case_answer({**view, "supervision_orders": orders, "contact": contact})
         past = await get_case_as_of(
             caller.bureau, case_id, as_of, recorder=state.recorder, stories=state.stories
         )
-        return case_answer(past)
+        return case_answer({**past, "contact": await shown_contact(past.get("contact"), state.vault)})
     except CaseNotFound:
         raise _not_found(case_id) from None
 

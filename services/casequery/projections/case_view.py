@@ -87,6 +87,8 @@ def _(payload: CaseOpened, view: View, envelope: EventEnvelope) -> View:
         "clarifications": [],
         "ratings": [],
         "flagged_for_leadership": False,
+        # Sealed as the event carries it: opened (and masked) only when answering; erased stays unreadable.
+        "contact": payload.contact.model_dump() if payload.contact else None,
     }
 
 

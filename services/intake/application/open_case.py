@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from services.intake.domain.case import case_id_for
+from services.intake.domain.case import case_id_for, contact_subject
 from services.intake.domain.case import open_case as decide_open_case
-from shared.contracts.cases import OpenCaseRequest
+from shared.contracts.cases import OpenCaseRequest, SealedContact
 from shared.contracts.envelope import Actor
 from shared.contracts.events import CaseOpened, event_type_of
 from shared.eventstore.recorder import EventRecorder, NewEvent, Recording
@@ -48,12 +49,34 @@ class OpenedCase:
     replayed: bool
 
 
-async def open_case(command: OpenCase, *, recorder: EventRecorder) -> OpenedCase:
+class Sealer(Protocol):
+    """Port: seals personal data under its subject's key (shared.crypto.vault.Vault)."""
+
+    async def seal(self, subject: str, fields: Mapping[str, Any]) -> dict[str, str]:
+        """Return the fields encrypted under the subject's key."""
+        ...
+
+
+async def open_case(
+    command: OpenCase, *, recorder: EventRecorder, sealer: Sealer | None = None
+) -> OpenedCase:
     """Record CaseOpened for the command, or return the case an identical earlier command opened."""
     command_id = command.command_id()
     case_id = case_id_for(command_id)
+    contact = None
+    if command.request.contact is not None:
+        if sealer is None:
+            raise RuntimeError("intake was built without a vault: it cannot keep an enterprise's contact")
+        subject = contact_subject(command.bureau, command.request)
+        contact = SealedContact(
+            **await sealer.seal(subject, command.request.contact.model_dump(exclude_none=True))
+        )
     event = decide_open_case(
-        case_id, command.request, source=command.source, request_ref=command.request_ref or ""
+        case_id,
+        command.request,
+        source=command.source,
+        request_ref=command.request_ref or "",
+        contact=contact,
     )
     event_type, schema_version = event_type_of(event)
     recording = Recording(

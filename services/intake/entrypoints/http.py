@@ -58,7 +58,7 @@ async def post_case(
         correlation_id=x_correlation_id or uuid.uuid4(),
     )
     try:
-        opened = await open_case(command, recorder=request.app.state.recorder)
+        opened = await open_case(command, recorder=request.app.state.recorder, sealer=request.app.state.vault)
     except IdempotencyKeyReused as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, f"Idempotency-Key {exc}") from exc
     response.headers["Location"] = f"/api/v1/cases/{opened.case_id}"

@@ -7,7 +7,7 @@ from typing import Protocol
 
 from faststream.kafka import KafkaBroker
 
-from services.intake.application.open_case import IdempotencyKeyReused, OpenCase, open_case
+from services.intake.application.open_case import IdempotencyKeyReused, OpenCase, Sealer, open_case
 from shared.auth.integration_keys import IntegrationKeys
 from shared.auth.signing import (
     KEY_ID_HEADER,
@@ -46,6 +46,7 @@ def subscribe_intake_requests(
     fetch_max_wait_ms: int,
     keys: IntegrationKeys | None = None,
     require_signed: bool = True,
+    sealer: Sealer | None = None,
 ) -> ReliableSubscriber[IntakeRequestV1]:
     """Open a case for each valid, authenticated request; a request delivered twice opens one case.
 
@@ -82,7 +83,7 @@ def subscribe_intake_requests(
             correlation_id=uuid.uuid5(REQUEST_NAMESPACE, f"{request.bureau}:{request.request_id}"),
         )
         try:
-            opened = await open_case(command, recorder=recorder)
+            opened = await open_case(command, recorder=recorder, sealer=sealer)
         except IdempotencyKeyReused as exc:
             raise PoisonMessage(f"request_id {exc}") from exc
         return not opened.replayed

@@ -6,19 +6,23 @@ events that carried the sealed contact, and every rebuild of either then read as
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import UTC, datetime, time
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.notification.application.fanout import Audience
 from services.notification.application.intents import ENTERPRISE, kind_of
-from services.notification.domain.masking import mask_address
 from services.notification.domain.quiet_hours import Preferences
+from shared.crypto.masking import mask_address
 from shared.crypto.vault import Vault
 
 CONTACTS = "notification_contacts"
 ADDRESS_FIELDS = {"email": "email", "sms": "mobile", "wecom": "wecom_user_id", "dingtalk": "dingtalk_user_id"}
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _time(text: str | None) -> time | None:
@@ -47,13 +51,21 @@ class ContactBook:
         await self._c.update_one({"_id": subject}, {"$set": doc}, upsert=True)
         return {"subject": subject, "addresses": masked, "preferences": prefs}
 
-    async def put_sealed(self, subject: str, bureau: str, sealed: dict[str, str]) -> None:
-        """Keep a contact that arrived sealed in an event (the intake's enterprise contact), unless one is set."""
-        details = await self._vault.open(sealed) or {}
+    async def put_sealed(self, subject: str, bureau: str, sealed: dict[str, str], at: datetime) -> None:
+        """Keep a contact that arrived sealed in an event (the enterprise's, given at intake): the latest wins."""
+        known = await self._c.find_one({"_id": subject}, {"given_at": 1})
+        if known and known.get("given_at") and _aware(known["given_at"]) >= at:
+            return  # a replayed older case: the contact given since stays
+        details = await self._vault.open(sealed)
+        if details is None:
+            return  # erased since: nothing to keep
         masked = {ch: mask_address(ch, details[f]) for ch, f in ADDRESS_FIELDS.items() if details.get(f)}
         await self._c.update_one(
             {"_id": subject},
-            {"$setOnInsert": {"bureau": bureau, "sealed": sealed, "masked": masked, "preferences": {}}},
+            {
+                "$set": {"bureau": bureau, "sealed": sealed, "masked": masked, "name": details.get("name")},
+                "$setOnInsert": {"preferences": {}},
+            },
             upsert=True,
         )
 

@@ -17,7 +17,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from services.notification.adapters.channels.base import Channel, ChannelError, Message
 from services.notification.application.ports import AddressBook, DeliveryStore
 from services.notification.domain.deliveries import Delivery, RetryPolicy, Status, after_failure
-from services.notification.domain.masking import mask_address
+from shared.crypto.masking import mask_address
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from shared.contracts.casework import (
     CoordinationTaskOpened,
 )
 from shared.contracts.envelope import EventEnvelope
-from shared.contracts.events import EVENT_MODELS, parse_event_data
+from shared.contracts.events import EVENT_MODELS, CaseOpened, parse_event_data
 from shared.messaging.consumer import PoisonMessage
 from shared.workdays.calendar import SHANGHAI
 
@@ -39,6 +39,10 @@ async def react(n: Notifying, envelope: EventEnvelope) -> int:
     except ValidationError as exc:
         raise PoisonMessage(f"invalid {envelope.event_type} v{envelope.schema_version}: {exc}") from None
     await n.knowledge.fold(payload, envelope)
+    if isinstance(payload, CaseOpened) and payload.contact is not None:
+        await n.contacts.put_sealed(
+            payload.contact.subject, envelope.bureau, payload.contact.model_dump(), envelope.occurred_at
+        )
     await plan_deadlines(n, payload, envelope)
     policy = POLICIES.get(type(payload))
     if policy is None:

@@ -7,15 +7,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
-from shared.contracts.text import Line50, Line100, OptionalText500
+from shared.contracts.text import Email, Line50, Line100, Mobile, OptionalText500
 from shared.workdays.calendar import SHANGHAI
 
 ChannelName = Literal["inbox", "email", "wecom", "dingtalk", "sms"]
 HourMinute = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, Asia/Shanghai")]
-Mobile = Annotated[str, Field(pattern=r"^1[3-9]\d{9}$", description="A mainland mobile number")]
-Email = Annotated[
-    str, Field(max_length=254, pattern=r"^[^@\s\x00-\x1f]{1,64}@[A-Za-z0-9.-]{1,185}\.[A-Za-z]{2,}$")
-]
 
 
 def shanghai(at: datetime | None) -> str | None:

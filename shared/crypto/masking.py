@@ -19,6 +19,12 @@ def mask_email(email: str) -> str:
     return f"{local[:1]}***@{domain}"
 
 
+def mask_name(name: str) -> str:
+    """Return a name as 王** (the family name only)."""
+    name = name.strip()
+    return f"{name[:1]}{'*' * max(len(name) - 1, 1)}" if name else ""
+
+
 def mask_address(channel: str, address: str) -> str:
     """Return how a channel's address may appear in a list or a log line."""
     if channel == "sms":
