@@ -12,7 +12,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from services.casequery.application.calendar import CalendarReader
 from services.casequery.application.stories import MongoStories, Stories
-from services.casequery.entrypoints import http
+from services.casequery.entrypoints import feed_http, http
 from services.casequery.entrypoints.kafka import subscribe_case_stories, subscribe_case_view
 from services.casequery.projections.case_view import CASE_VIEW, CaseViews, ensure_view_indexes
 from services.casequery.projections.story_store import (
@@ -24,6 +24,7 @@ from services.casequery.projections.story_store import (
 from services.casequery.settings import CaseQuerySettings
 from shared.auth.keys import ApiKeyStore, Authenticator
 from shared.crypto.vault import MemoryKeyStore, MongoKeyStore, Vault
+from shared.eventstore.feed import BureauFeed, RecorderFeed
 from shared.eventstore.mongo import MongoRecorder
 from shared.eventstore.recorder import EventRecorder
 from shared.messaging.consumer import Deduplicator
@@ -53,6 +54,7 @@ def _serve(app: FastAPI, views: AsyncCollection, recorder: EventRecorder, storie
     app.state.views, app.state.recorder, app.state.stories = views, recorder, stories
     app.state.calendar = CalendarReader(recorder)
     app.include_router(http.router)
+    app.include_router(feed_http.router)
     install_error_handlers(app)
     instrument(app)
 
@@ -63,7 +65,7 @@ def build_app(settings: CaseQuerySettings, overrides: Overrides | None = None) -
         app = FastAPI(title=TITLE)
         _serve(app, overrides.views, overrides.recorder, overrides.stories)
         app.state.api_keys, app.state.clock = overrides.api_keys, overrides.clock
-        app.state.vault = overrides.vault
+        app.state.vault, app.state.feed = overrides.vault, RecorderFeed(overrides.recorder)
         return app
 
     mongo = Mongo.from_settings(settings)
@@ -89,7 +91,10 @@ def build_app(settings: CaseQuerySettings, overrides: Overrides | None = None) -
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
 
+    feed = BureauFeed(mongo.db)
+
     async def prepare() -> None:
+        await feed.ensure_index()
         await ensure_view_indexes(mongo.db[CASE_VIEW])
         await ensure_story_indexes(mongo.db[CASE_STORY])
 
@@ -101,6 +106,7 @@ def build_app(settings: CaseQuerySettings, overrides: Overrides | None = None) -
         app, mongo.db[CASE_VIEW], recorder, MongoStories(mongo.db[CASE_STORY], mongo.db[CASE_STORY_BOARDS])
     )
     app.state.api_keys, app.state.clock = ApiKeyStore(mongo.db), _utc_now
+    app.state.feed = feed
     app.state.vault = Vault(MongoKeyStore(mongo.db))  # opens enterprises' contacts to show them masked
     app.include_router(
         health_router("casequery", {"mongodb": mongo.ping, "kafka": lambda: require_ping(broker)}, consumers)
