@@ -7,7 +7,14 @@ CALENDAR_EVENTS = "calendar.events.v1"
 # Other bureaus' finance systems report disbursement stages and payments here (signed, request_id).
 DISBURSEMENT_REQUESTS = "disbursements.requests.v1"
 DISBURSEMENT_EVENTS = "disbursement.events.v1"  # disbursement, arrears and their settings' events
-NOTIFICATION_EVENTS = "notification.events.v1"  # supervision orders (督办), enterprises' ratings, escalation rules
+NOTIFICATION_EVENTS = (
+    "notification.events.v1"  # supervision orders (督办), enterprises' ratings, escalation rules
+)
+
+
+def bureau_topic(bureau: str) -> str:
+    """Return a bureau's own outbound feed: its events only, the same envelope, keyed by stream id."""
+    return f"bureau.{bureau}.events.v1"
 
 
 def dlq(topic: str) -> str:

@@ -38,7 +38,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from shared.contracts.envelope import EventEnvelope
-from shared.contracts.topics import RELAY_HEARTBEAT, topic_for
+from shared.contracts.topics import RELAY_HEARTBEAT, bureau_topic, topic_for
 from shared.eventstore.mongo import MongoRecorder, majority
 from shared.eventstore.sequencer import LeaseLost, Sequencer
 from shared.eventstore.watch import AppendWatcher
@@ -198,6 +198,7 @@ class OutboxRelay:
         parked: ParkedEvents,
         batch_size: int = 500,
         on_broker_reset: Callable[[], Awaitable[None]] | None = None,
+        ensure_topic: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self._recorder = recorder
         self._sequencer = sequencer
@@ -206,6 +207,9 @@ class OutboxRelay:
         self._parked = parked
         self._batch_size = batch_size
         self._on_broker_reset = on_broker_reset
+        # Given: every event also goes to its bureau's own feed topic, created on first use.
+        self._ensure_topic = ensure_topic
+        self._known_topics: set[str] = set()
         self._cached: Checkpoint | None = None
         self.status = RelayStatus()
 
@@ -253,7 +257,8 @@ class OutboxRelay:
         self.status.published += len(events)
         self.status.last_progress = time.monotonic()
         for e in events:
-            metrics().kafka_produced.labels(topic_for(e.stream_type)).inc()
+            for topic in self._topics_of(e):
+                metrics().kafka_produced.labels(topic).inc()
         if self._sequencer.head is not None:
             metrics().relay_lag.set(max(self._sequencer.head - checkpoint.position, 0))
         return len(events)
@@ -264,35 +269,50 @@ class OutboxRelay:
         self.status.state = "standby"
         self._cached = None  # the holder moves the checkpoint meanwhile: read it again on taking over
 
+    def _topics_of(self, e: EventEnvelope) -> list[str]:
+        topics = [topic_for(e.stream_type)]
+        if self._ensure_topic is not None:
+            topics.append(bureau_topic(e.bureau))
+        return topics
+
+    async def _ensure_bureau_topics(self, events: list[EventEnvelope]) -> None:
+        if self._ensure_topic is None:
+            return
+        for topic in sorted({bureau_topic(e.bureau) for e in events} - self._known_topics):
+            await self._ensure_topic(topic)
+            self._known_topics.add(topic)
+
     async def _publish(self, events: list[EventEnvelope], checkpoint: Checkpoint) -> None:
-        sent: list[tuple[EventEnvelope, asyncio.Future[RecordMetadata]]] = []
-        refused: list[tuple[EventEnvelope, BaseException]] = []
+        await self._ensure_bureau_topics(events)
+        sent: list[tuple[EventEnvelope, str, asyncio.Future[RecordMetadata]]] = []
+        refused: dict[uuid.UUID, tuple[EventEnvelope, BaseException]] = {}
         for e in events:
-            try:
-                sent.append((e, await self._send(e)))
-            except UNPUBLISHABLE as exc:  # refused before it left this process
-                refused.append((e, exc))
-        outcomes = await asyncio.gather(*(f for _, f in sent), return_exceptions=True)
+            for topic in self._topics_of(e):
+                try:
+                    sent.append((e, topic, await self._send(e, topic)))
+                except UNPUBLISHABLE as exc:  # refused before it left this process
+                    refused.setdefault(e.event_id, (e, exc))
+        outcomes = await asyncio.gather(*(f for _, _, f in sent), return_exceptions=True)
         batch_refused = []
-        for (e, _), outcome in zip(sent, outcomes, strict=True):
+        for (e, topic, _), outcome in zip(sent, outcomes, strict=True):
             if isinstance(outcome, UNPUBLISHABLE):
-                batch_refused.append(e)
+                batch_refused.append((e, topic))
             elif isinstance(outcome, BaseException):
                 raise outcome
             else:
                 _advance(checkpoint, outcome)
         # The broker refuses a whole producer batch: send those one by one so only the culprit is parked.
-        for e in batch_refused:
+        for e, topic in batch_refused:
             try:
-                _advance(checkpoint, await (await self._send(e)))
+                _advance(checkpoint, await (await self._send(e, topic)))
             except UNPUBLISHABLE as again:
-                refused.append((e, again))
-        for e, why in refused:
+                refused.setdefault(e.event_id, (e, again))
+        for e, why in refused.values():
             await self._park(e, why)
 
-    async def _send(self, e: EventEnvelope) -> asyncio.Future[RecordMetadata]:
+    async def _send(self, e: EventEnvelope, topic: str) -> asyncio.Future[RecordMetadata]:
         future: asyncio.Future[RecordMetadata] = await self._producer.send(
-            topic_for(e.stream_type),
+            topic,
             value=e.model_dump_json().encode(),
             key=e.stream_id.encode(),
             headers=envelope_headers(e),
