@@ -30,7 +30,7 @@ from shared.contracts.assignment import (
     StaffMemberChanged,
 )
 from shared.contracts.envelope import EventEnvelope
-from shared.contracts.events import EVENT_MODELS, parse_event_data
+from shared.contracts.events import is_known_event, parse_event_data
 
 Board = dict[str, Any]
 Story = dict[str, Any]
@@ -78,7 +78,7 @@ def fold_board(board: Board | None, envelope: EventEnvelope) -> tuple[Board, lis
     state["queue"] = [dict(e) for e in state["queue"]]
     decisions: Decisions = []
     # A board event this service does not know yet (a newer producer) concerns no case it can explain.
-    if (envelope.event_type, envelope.schema_version) in EVENT_MODELS:
+    if is_known_event(envelope.event_type):
         payload = parse_event_data(envelope.event_type, envelope.schema_version, envelope.data)
         decisions = _decide(payload, state, envelope)
     state["version"] = envelope.version

@@ -23,7 +23,7 @@ from shared.contracts.casework import (
     CoordinationTaskOpened,
 )
 from shared.contracts.envelope import EventEnvelope
-from shared.contracts.events import EVENT_MODELS, CaseOpened, parse_event_data
+from shared.contracts.events import CaseOpened, is_known_event, parse_event_data
 from shared.messaging.consumer import PoisonMessage
 from shared.workdays.calendar import SHANGHAI
 
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 async def react(n: Notifying, envelope: EventEnvelope) -> int:
     """Handle one event; return how many deliveries it added (0 for a redelivered or unrelated event)."""
-    if (envelope.event_type, envelope.schema_version) not in EVENT_MODELS:
+    if not is_known_event(envelope.event_type):
         return 0  # an event this service has no use for (a newer type, another service's)
     try:
         payload = parse_event_data(envelope.event_type, envelope.schema_version, envelope.data)
