@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-unit test-integration test-soak fuzz bench rebuild contracts lint clean
+.PHONY: install run test test-unit test-integration test-soak fuzz bench rebuild verify contracts lint clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "need Python 3.11: make PYTHON=/path/to/python3.11"; exit 1; }
@@ -41,6 +41,9 @@ bench: $(STAMP)  ## benchmarks with ratios against raw ceilings (not part of mak
 
 rebuild: $(STAMP)  ## drop the case read model and replay it from the event store
 	$(PY) -m services.casequery.rebuild
+
+verify: $(STAMP)  ## walk the event store's hash chain: the first break, or "intact up to position N, head hash H"
+	$(PY) -m shared.audit.verify
 
 contracts: $(STAMP)  ## regenerate the committed JSON Schemas, AsyncAPI and OpenAPI documents
 	$(PY) -m services.published

@@ -1,4 +1,5 @@
-"""The relay service's only wiring: sequencer + outbox relay from the event store to Kafka."""
+"""The relay service's only wiring: sequencer + outbox relay from the event store to Kafka, and the audit
+route that verifies the hash chain the sequencer writes."""
 
 from __future__ import annotations
 
@@ -7,15 +8,19 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
+from services.relay import audit
 from services.relay.health import RelayHealth
 from services.relay.settings import RelaySettings
+from shared.auth.keys import ApiKeyStore, Authenticator
 from shared.contracts.topics import ALL_TOPICS
-from shared.eventstore.mongo import EVENTS, MongoRecorder, ensure_indexes
+from shared.eventstore.chain import ChainSource
+from shared.eventstore.mongo import EVENTS, MongoChain, MongoRecorder, ensure_indexes
 from shared.eventstore.sequencer import Sequencer
 from shared.eventstore.watch import AppendWatcher
 from shared.messaging.kafka import ensure_topics
@@ -23,6 +28,7 @@ from shared.messaging.relay import CheckpointStore, OutboxRelay, ParkedEvents
 from shared.service import Mongo, health_router, install_error_handlers
 
 log = logging.getLogger(__name__)
+TITLE = "Outbox relay and audit"
 
 
 def _report_end(task: asyncio.Task[None]) -> None:
@@ -31,8 +37,26 @@ def _report_end(task: asyncio.Task[None]) -> None:
         log.critical("the relay loop ended: nothing is published any more", exc_info=task.exception())
 
 
-def build_app(settings: RelaySettings) -> FastAPI:
-    """Build the relay: a supervised background loop and a /healthz endpoint."""
+@dataclass
+class Overrides:
+    """Fakes for tests of the audit route: when given, no MongoDB or Kafka connection is made."""
+
+    chain: ChainSource
+    api_keys: Authenticator
+
+
+def _audit_state(app: FastAPI, chain: ChainSource, api_keys: Authenticator) -> None:
+    app.state.chain, app.state.api_keys, app.state.audit_lock = chain, api_keys, asyncio.Lock()
+    app.include_router(audit.router)
+
+
+def build_app(settings: RelaySettings, overrides: Overrides | None = None) -> FastAPI:
+    """Build the relay: a supervised background loop, /healthz, and the audit route."""
+    if overrides:
+        app = FastAPI(title=TITLE)
+        install_error_handlers(app)
+        _audit_state(app, overrides.chain, overrides.api_keys)
+        return app
     mongo = Mongo.from_settings(settings)
     recorder = MongoRecorder(mongo.client, mongo.db)
     checkpoints = CheckpointStore(mongo.db, "kafka", lease_seconds=settings.lease_seconds)
@@ -96,8 +120,9 @@ def build_app(settings: RelaySettings) -> FastAPI:
     def details() -> dict[str, Any]:
         return running["health"].details() if "health" in running else {}
 
-    app = FastAPI(title="Outbox relay", lifespan=lifespan)
+    app = FastAPI(title=TITLE, lifespan=lifespan)
     install_error_handlers(app)
+    _audit_state(app, MongoChain(mongo.db, settings.audit_batch_size), ApiKeyStore(mongo.db))
     checks = {"mongodb": mongo.ping, "kafka": kafka_ok} | {n: check(n) for n in RelayHealth.CHECKS}
     app.include_router(health_router("relay", checks, details))
     return app

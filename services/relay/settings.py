@@ -21,3 +21,5 @@ class RelaySettings(ConnectionSettings):
     stall_seconds: float = Field(60.0, gt=0)
     # A second instance stands by; it takes over this long after the publishing one stopped renewing.
     lease_seconds: float = Field(15.0, gt=0)
+    # GET /api/v1/audit/verify reads the chain in windows of this many positions (memory stays flat).
+    audit_batch_size: int = Field(2000, ge=1, le=50_000)

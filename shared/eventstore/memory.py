@@ -1,12 +1,17 @@
-"""In-memory event recorder: the fake used by unit tests; passes the same contract suite."""
+"""In-memory event recorder: the fake used by unit tests; passes the same contract suite.
+
+It chains events as the MongoDB store's sequencer does (chain.py), at append time since it numbers
+them then, so code that verifies the chain runs against the fake too.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
 from shared.contracts.envelope import EventEnvelope
+from shared.eventstore.chain import GENESIS, ChainedEvent, ChainHead, envelope_fields, event_hash
 from shared.eventstore.recorder import AppendResult, ConcurrencyError, NewEvent, Recording, envelopes_for
 
 
@@ -15,6 +20,7 @@ class InMemoryRecorder:
 
     def __init__(self) -> None:
         self._all: list[EventEnvelope] = []
+        self._hashes: list[str] = []  # the chain hash of each event in _all
         self._streams: dict[str, list[EventEnvelope]] = {}
         self._commands: dict[str, list[EventEnvelope]] = {}
         self._lock = asyncio.Lock()
@@ -31,6 +37,9 @@ class InMemoryRecorder:
                 e.model_copy(update={"position": len(self._all) + i})
                 for i, e in enumerate(envelopes_for(recording, events, datetime.now(UTC)), start=1)
             ]
+            for e in recorded:
+                previous = self._hashes[-1] if self._hashes else GENESIS
+                self._hashes.append(event_hash(previous, envelope_fields(e)))
             stream.extend(recorded)
             self._all.extend(recorded)
             self._commands[recording.command_id] = recorded
@@ -53,3 +62,28 @@ class InMemoryRecorder:
     async def stream_version(self, stream_id: str) -> int:
         """Return the stream's current version."""
         return len(self._streams.get(stream_id, []))
+
+    def chain(self) -> InMemoryRecorder:
+        """Return the chain source (the recorder itself)."""
+        return self
+
+    async def chain_head(self) -> ChainHead:
+        """Return the last position, its hash, and the chain's first position (always 1 here)."""
+        return ChainHead(len(self._all), self._hashes[-1] if self._hashes else GENESIS, 1)
+
+    async def stored_hash(self, position: int) -> str | None:
+        """Return the hash of the event at a position."""
+        return self._hashes[position - 1] if 0 < position <= len(self._hashes) else None
+
+    async def chained_events(self, after: int, up_to: int) -> AsyncIterator[ChainedEvent]:
+        """Yield events with positions in (after, up_to] with their hashes."""
+        for i in range(max(after, 0), min(up_to, len(self._all))):
+            e = self._all[i]
+            yield ChainedEvent(
+                position=i + 1,
+                event_id=str(e.event_id),
+                bureau=e.bureau,
+                fields=envelope_fields(e),
+                hash=self._hashes[i],
+                prev_hash=self._hashes[i - 1] if i else GENESIS,
+            )

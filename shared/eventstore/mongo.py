@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
 from shared.contracts.envelope import EventEnvelope
+from shared.eventstore.chain import GENESIS, ChainedEvent, ChainHead, document_fields
 from shared.eventstore.recorder import (
     AppendResult,
     ConcurrencyError,
@@ -35,6 +36,8 @@ from shared.eventstore.recorder import (
 EVENTS = "events"
 META = "eventstore_meta"
 HEAD_ID = "head"
+# Stored beside the envelope: command bookkeeping, the sequencer's queue mark, the chain (chain.py).
+NOT_IN_ENVELOPE = frozenset({"_id", "command_id", "command_seq", "pending", "hash", "prev_hash"})
 KNOWN_STREAMS = 100_000  # streams whose reached version an append can trust without a lookup
 
 
@@ -73,7 +76,7 @@ def to_document(envelope: EventEnvelope, command_id: str, command_seq: int) -> d
 
 def from_document(doc: dict[str, Any]) -> EventEnvelope:
     """Map a stored document back to its envelope."""
-    fields = {k: v for k, v in doc.items() if k not in ("_id", "command_id", "command_seq", "pending")}
+    fields = {k: v for k, v in doc.items() if k not in NOT_IN_ENVELOPE}
     return EventEnvelope.model_validate({**fields, "event_id": doc["_id"]})
 
 
@@ -226,3 +229,47 @@ class MongoRecorder:
             {"stream_id": stream_id}, {"version": 1}, sort=[("version", DESCENDING)], session=session
         )
         return int(doc["version"]) if doc else 0
+
+    def chain(self, batch_size: int = 2000) -> MongoChain:
+        """Return the store's hash chain, for verification."""
+        return MongoChain(self._db, batch_size)
+
+
+class MongoChain:
+    """Reads the hash chain as the sequencer stored it: streamed in bounded position windows."""
+
+    def __init__(self, db: AsyncDatabase, batch_size: int = 2000) -> None:
+        self._events = majority(db, EVENTS)
+        self._meta = majority(db, META)
+        self._batch_size = batch_size
+
+    async def chain_head(self) -> ChainHead:
+        """Return the head watermark with its hash and where the chain starts."""
+        doc = await self._meta.find_one({"_id": HEAD_ID}) or {}
+        position = int(doc.get("position", 0))
+        # No chain_start: no sequencer has run since the chain was introduced, so nothing is chained.
+        return ChainHead(position, doc.get("hash") or GENESIS, int(doc.get("chain_start", position + 1)))
+
+    async def stored_hash(self, position: int) -> str | None:
+        """Return the stored hash of the event at a position."""
+        doc = await self._events.find_one({"position": position}, {"hash": 1})
+        return doc.get("hash") if doc else None
+
+    async def chained_events(self, after: int, up_to: int) -> AsyncIterator[ChainedEvent]:
+        """Yield events with positions in (after, up_to] in order; one bounded window in memory at a time."""
+        low = after
+        while low < up_to:
+            # A bounded range, as in read_all: SecantusDB sorts a whole open-ended range before a limit.
+            high = min(up_to, low + self._batch_size)
+            query = {"position": {"$gt": low, "$lte": high}}
+            cursor = self._events.find(query, batch_size=self._batch_size).sort("position", ASCENDING)
+            async for doc in cursor:
+                yield ChainedEvent(
+                    position=int(doc["position"]),
+                    event_id=str(doc.get("_id")),
+                    bureau=doc.get("bureau"),
+                    fields=document_fields(doc),
+                    hash=doc.get("hash"),
+                    prev_hash=doc.get("prev_hash"),
+                )
+            low = high

@@ -4,6 +4,12 @@ Why: MongoDB insert order is not commit order, so positions taken at insert time
 visible out of order and a tailing reader would skip one. Here only committed events get
 positions, one process (holding a lease) assigns them in increasing order, and readers read up
 to the head, which moves only after every position below it is written.
+
+The sequencer also chains the events (see chain.py): each position is written together with the
+event's hash (over its canonical envelope and the previous event's hash) and that previous hash, and
+the head document keeps the head hash, so the chain is never computed on read. A store that has
+events from before the chain keeps them unchained: the chain starts at the first position numbered
+after the upgrade (`chain_start` in the head document).
 """
 
 from __future__ import annotations
@@ -19,10 +25,13 @@ from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from shared.eventstore.chain import GENESIS, document_fields, event_hash
 from shared.eventstore.mongo import EVENTS, HEAD_ID, META, majority
 
 log = logging.getLogger(__name__)
 LEASE_ID = "sequencer-lease"
+# Storage bookkeeping the sequencer does not need to chain an event.
+_NOT_CHAINED = {"command_id": 0, "command_seq": 0}
 
 
 class LeaseLost(Exception):
@@ -41,32 +50,46 @@ class Sequencer:
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._lease_until: datetime | None = None
         self.head: int | None = None  # the head we last wrote; None until recovered from the database
+        self.head_hash: str | None = None  # the chain hash at that head
 
     async def sequence_once(self) -> int:
-        """Number one batch of pending events; return how many got a position."""
+        """Number and chain one batch of pending events; return how many got a position."""
         try:
             return await self._sequence_batch()
         except (LeaseLost, BulkWriteError):
-            self.head = None  # someone else moved things: read the truth again next round
+            self.head = self.head_hash = None  # someone else moved things: read the truth again next round
             raise
 
     async def _sequence_batch(self) -> int:
         await self._hold_lease()
-        head = self.head if self.head is not None else await self._recover_head()
-        self.head = head
+        if self.head is None or self.head_hash is None:
+            self.head, self.head_hash = await self._recover_head()
+        head, previous = self.head, self.head_hash
         batch = await self._pending_batch()
         if not batch:
             return 0
-        updates = [
-            UpdateOne(
-                {"_id": doc["_id"], "pending": {"$exists": True}},
-                {"$set": {"position": head + i}, "$unset": {"pending": ""}},
+        updates = []
+        for position, doc in enumerate(batch, start=head + 1):
+            digest = event_hash(previous, document_fields(doc, position))
+            updates.append(
+                UpdateOne(
+                    {"_id": doc["_id"], "pending": {"$exists": True}},
+                    {
+                        "$set": {"position": position, "hash": digest, "prev_hash": previous},
+                        "$unset": {"pending": ""},
+                    },
+                )
             )
-            for i, doc in enumerate(batch, start=1)
-        ]
-        await self._events.bulk_write(updates, ordered=True)
-        await self._move_head(head, head + len(batch))
-        self.head = head + len(batch)
+            previous = digest
+        result = await self._events.bulk_write(updates, ordered=True)
+        if result.matched_count != len(batch):
+            # Another sequencer took the lease while this one stalled and numbered some of these events.
+            # Leave the head to it: its recovery adopts positions written above its head, whose hashes
+            # chain from the same head in the same pending order (a different order would show up in
+            # `make verify` as a break at that position, never pass silently).
+            raise LeaseLost("events of this batch were numbered by another sequencer")
+        await self._move_head(head, head + len(batch), previous)
+        self.head, self.head_hash = head + len(batch), previous
         return len(batch)
 
     async def _hold_lease(self) -> None:
@@ -84,26 +107,52 @@ class Sequencer:
             raise LeaseLost(LEASE_ID) from None
         self._lease_until = now + self._lease
 
-    async def _recover_head(self) -> int:
-        # A sequencer that died between numbering and moving the head left positions above it.
-        meta = await self._meta.find_one({"_id": HEAD_ID})
-        head = int(meta["position"]) if meta else 0
+    async def _recover_head(self) -> tuple[int, str]:
+        """Return the head position and hash, repairing what a crashed sequencer left behind."""
+        meta = await self._meta.find_one({"_id": HEAD_ID}) or {}
+        head = int(meta.get("position", 0))
+        head_hash = meta.get("hash")
+        # A sequencer that died between numbering and moving the head left positions above it; their
+        # hashes were chained from the head hash, so the top one is the head hash now.
         top = await self._events.find_one(
-            {"position": {"$gt": head}}, {"position": 1}, sort=[("position", -1)]
+            {"position": {"$gt": head}}, {"position": 1, "hash": 1}, sort=[("position", -1)]
         )
         if top:
-            await self._move_head(head, int(top["position"]))
-            return int(top["position"])
-        return head
+            top_hash = top.get("hash")
+            await self._move_head(head, int(top["position"]), top_hash)
+            head, head_hash = int(top["position"]), top_hash
+        if "chain_start" not in meta:
+            # A store from before the chain (or a new one): the chain begins after the head, for good.
+            await self._start_chain(head)
+            head_hash = GENESIS
+        elif head_hash is None:
+            # The head lost its hash (edited, or an old sequencer moved it): go on from GENESIS without
+            # moving chain_start, so `make verify` reports the break here instead of hiding what precedes.
+            log.error("the head at position %d has no chain hash: the chain is broken there", head)
+            head_hash = GENESIS
+        return head, head_hash
 
-    async def _move_head(self, old: int, new: int) -> None:
-        result = await self._meta.update_one({"_id": HEAD_ID, "position": old}, {"$set": {"position": new}})
+    async def _start_chain(self, head: int) -> None:
+        result = await self._meta.update_one(
+            {"_id": HEAD_ID, "position": head},
+            {"$set": {"hash": GENESIS, "chain_start": head + 1}},
+            upsert=head == 0,
+        )
+        if result.matched_count == 0 and result.upserted_id is None:
+            raise LeaseLost("head moved by another sequencer")
+        log.info("event chain starts at position %d", head + 1)
+
+    async def _move_head(self, old: int, new: int, head_hash: str | None) -> None:
+        result = await self._meta.update_one(
+            {"_id": HEAD_ID, "position": old}, {"$set": {"position": new, "hash": head_hash}}
+        )
         if result.matched_count == 0:
             raise LeaseLost("head moved by another sequencer")
 
     async def _pending_batch(self) -> list[dict[str, Any]]:
         cursor = (
-            self._events.find({"pending": {"$exists": True}}, {"stream_id": 1, "version": 1})
+            # Whole documents: the sequencer hashes what it numbers.
+            self._events.find({"pending": {"$exists": True}}, _NOT_CHAINED)
             .sort("pending", ASCENDING)
             .limit(self._batch_size)
         )

@@ -10,10 +10,13 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol, cast
 
 import pytest
 
+from shared.audit.walk import verify_chain
 from shared.contracts.envelope import Actor
+from shared.eventstore.chain import GENESIS, ChainSource, envelope_fields, event_hash
 from shared.eventstore.recorder import (
     MAX_EVENT_BYTES,
     ConcurrencyError,
@@ -32,6 +35,14 @@ class StoreHarness:
 
     recorder: EventRecorder
     settle: Callable[[], Awaitable[None]]
+
+
+class ChainedRecorder(Protocol):
+    """A recorder whose global order is hash-chained (every recorder under this contract)."""
+
+    def chain(self) -> ChainSource:
+        """Return the chain, for verification."""
+        ...
 
 
 def recording(stream: str, expected: int, command: str | None = None, bureau: str = "finance") -> Recording:
@@ -194,3 +205,39 @@ class RecorderContract:
         await r.append(recording("fits", 0), [fits])
         [read] = await r.read_stream("fits")
         assert read.data == fits.data
+
+    async def test_every_event_is_chained_to_the_one_before_it_in_global_order(
+        self, store: StoreHarness
+    ) -> None:
+        r = store.recorder
+        for s in range(3):
+            await r.append(recording(f"c{s}", 0), [event(s), event(s + 10)])
+            await r.append(recording(f"c{s}", 2), [event(s + 20)])
+        await store.settle()
+        chain = cast(ChainedRecorder, r).chain()
+        head = await chain.chain_head()
+        envelopes = await r.read_all(0, limit=100)
+        stored = [e async for e in chain.chained_events(0, head.position)]
+        assert [e.position for e in envelopes] == [e.position for e in stored] and len(stored) == 9
+        # Each stored hash covers the envelope as read back and the hash before it; the head keeps the last.
+        previous = GENESIS
+        for envelope, link in zip(envelopes, stored, strict=True):
+            expected = event_hash(previous, envelope_fields(envelope))
+            assert (link.prev_hash, link.hash) == (previous, expected)
+            previous = expected
+        assert head.hash == previous and head.chain_start == 1
+        report = await verify_chain(chain)
+        assert report.intact and report.complete and report.verified_up_to == head.position
+
+    async def test_reading_the_events_again_changes_no_hash(self, store: StoreHarness) -> None:
+        r = store.recorder
+        await r.append(recording("again", 0), [event(1), event(2)])
+        await store.settle()
+        chain = cast(ChainedRecorder, r).chain()
+        head = await chain.chain_head()
+        before = [(e.position, e.hash) async for e in chain.chained_events(0, head.position)]
+        await r.read_all(0, limit=100)
+        await r.read_stream("again")
+        await store.settle()
+        assert [(e.position, e.hash) async for e in chain.chained_events(0, head.position)] == before
+        assert (await chain.chain_head()).hash == head.hash
