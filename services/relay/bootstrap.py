@@ -25,7 +25,7 @@ from shared.eventstore.sequencer import Sequencer
 from shared.eventstore.watch import AppendWatcher
 from shared.messaging.kafka import ensure_topics
 from shared.messaging.relay import CheckpointStore, OutboxRelay, ParkedEvents
-from shared.service import Mongo, health_router, install_error_handlers
+from shared.service import Mongo, health_router, install_error_handlers, instrument
 
 log = logging.getLogger(__name__)
 TITLE = "Outbox relay and audit"
@@ -80,6 +80,7 @@ def build_app(settings: RelaySettings, overrides: Overrides | None = None) -> Fa
             parked=parked,
             batch_size=settings.batch_size,
             on_broker_reset=lambda: ensure_topics(settings, ALL_TOPICS),
+            ensure_topic=(lambda topic: ensure_topics(settings, [topic])) if settings.bureau_feeds else None,
         )
         return relay, producer
 
@@ -122,6 +123,7 @@ def build_app(settings: RelaySettings, overrides: Overrides | None = None) -> Fa
 
     app = FastAPI(title=TITLE, lifespan=lifespan)
     install_error_handlers(app)
+    instrument(app)
     _audit_state(app, MongoChain(mongo.db, settings.audit_batch_size), ApiKeyStore(mongo.db))
     checks = {"mongodb": mongo.ping, "kafka": kafka_ok} | {n: check(n) for n in RelayHealth.CHECKS}
     app.include_router(health_router("relay", checks, details))

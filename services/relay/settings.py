@@ -23,3 +23,6 @@ class RelaySettings(ConnectionSettings):
     lease_seconds: float = Field(15.0, gt=0)
     # GET /api/v1/audit/verify reads the chain in windows of this many positions (memory stays flat).
     audit_batch_size: int = Field(2000, ge=1, le=50_000)
+    # Also publish every event to its bureau's own topic (bureau.<id>.events.v1), so a bureau's systems can be
+    # allowed to read their events only (README, "Bureau feeds").
+    bureau_feeds: bool = True

@@ -361,6 +361,7 @@ class OutboxRelay:
         )
         if self._on_broker_reset:
             await self._on_broker_reset()  # e.g. create the topics again with their configured partitions
+        self._known_topics.clear()  # the bureaus' feed topics too, on their next event
         self._cached = Checkpoint()
         await self._checkpoints.save(self._cached)
 
