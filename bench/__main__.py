@@ -13,7 +13,10 @@ from pathlib import Path
 
 from bench.appends import bench_append_scale, bench_appends
 from bench.assignment import bench_assignment
+from bench.auth import bench_auth
+from bench.chain import bench_chain
 from bench.latency import bench_latency
+from bench.notification import bench_notification
 from bench.rebuild import bench_rebuild
 from shared.devstack.processes import free_port
 from shared.devstack.stack import SERVICES, Stack, StackConfig
@@ -38,9 +41,12 @@ def main() -> None:
     )
     parser.add_argument("--events", type=int, default=100_000, help="events for the rebuild benchmark")
     parser.add_argument("--requests", type=int, default=200, help="HTTP requests at 20/s for latency")
+    parser.add_argument("--notifications", type=int, default=1000, help="events for the notification fan-out")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
-        "--only", choices=["appends", "scale", "rebuild", "latency", "assignment"], help="run one benchmark"
+        "--only",
+        choices=["appends", "scale", "rebuild", "chain", "notification", "latency", "assignment", "auth"],
+        help="run one benchmark",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
@@ -50,6 +56,9 @@ def main() -> None:
             mongo_port=free_port(),
             ports={s.name: free_port() for s in SERVICES},
             log_level="WARNING",
+            seed_people=True,  # the sign-in benchmark signs in a seeded person
+            # bench_auth sends about 60 requests/s on one token: over the gateway's per-key limit of 20/s
+            service_env_overrides={"GATEWAY_RATE_PER_SECOND": "0"},
         )
         stack = Stack(config)
         try:
@@ -67,7 +76,13 @@ def main() -> None:
                 results["rebuild"] = _report(
                     "rebuild", asyncio.run(bench_rebuild(config.mongo_uri, args.events))
                 )
-            if args.only in (None, "latency", "assignment"):
+            if args.only in (None, "chain"):
+                results["chain"] = _report("chain", asyncio.run(bench_chain(config.mongo_uri)))
+            if args.only in (None, "notification"):
+                results["notification"] = _report(
+                    "notification", asyncio.run(bench_notification(config.mongo_uri, args.notifications))
+                )
+            if args.only in (None, "latency", "assignment", "auth"):
                 stack.start()
             if args.only in (None, "latency"):
                 results["latency"] = _report("latency", asyncio.run(bench_latency(stack, args.requests)))
@@ -75,6 +90,8 @@ def main() -> None:
                 results["assignment"] = _report(
                     "assignment", asyncio.run(bench_assignment(stack, args.requests))
                 )
+            if args.only in (None, "auth"):
+                results["auth"] = _report("auth", asyncio.run(bench_auth(stack, args.requests)))
         finally:
             stack.stop()
     if args.json:

@@ -27,6 +27,7 @@ import aiosmtplib
 import httpx
 from aiosmtpd.controller import Controller
 
+from services.notification.adapters.channels.base import Channel
 from services.notification.adapters.channels.email import EmailChannel, SmtpSettings
 from services.notification.adapters.channels.webhooks import WeComChannel
 from services.notification.adapters.deadlines import DEADLINES, UNCLAIMED
@@ -130,7 +131,7 @@ async def fan_out(mongo_uri: str, smtp_port: int, hook_url: str, events: int) ->
         await react(n, assigned(i + 2, f"case-{i}", "s1", "李副局长", clock()))
     recorded = time.perf_counter() - started
     async with httpx.AsyncClient() as http:
-        channels = {
+        channels: dict[str, Channel] = {
             "email": EmailChannel(SmtpSettings("127.0.0.1", smtp_port)),
             "wecom": WeComChannel(http, hook_url),
             "inbox": InboxChannel(db, clock),
