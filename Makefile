@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-unit test-integration test-soak fuzz bench rebuild verify contracts lint clean
+.PHONY: add-bureau install run test test-unit test-integration test-soak fuzz bench rebuild verify contracts lint clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "need Python 3.11: make PYTHON=/path/to/python3.11"; exit 1; }
@@ -44,6 +44,10 @@ rebuild: $(STAMP)  ## drop the case read model and replay it from the event stor
 
 verify: $(STAMP)  ## walk the event store's hash chain: the first break, or "intact up to position N, head hash H"
 	$(PY) -m shared.audit.verify
+
+add-bureau: $(STAMP)  ## onboard a bureau: make add-bureau ID=planning NAME_ZH=规划建设局 NAME_EN="Planning Bureau"
+	@test -n "$(ID)" -a -n "$(NAME_ZH)" -a -n "$(NAME_EN)" || { echo 'usage: make add-bureau ID=… NAME_ZH=… NAME_EN=…'; exit 2; }
+	$(PY) -m shared.auth.add_bureau "$(ID)" --name-zh "$(NAME_ZH)" --name-en "$(NAME_EN)"
 
 contracts: $(STAMP)  ## regenerate the committed JSON Schemas, AsyncAPI and OpenAPI documents
 	$(PY) -m services.published
