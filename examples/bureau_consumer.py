@@ -49,10 +49,19 @@ def follow(args: argparse.Namespace) -> int:
             "group.id": args.group,
             "enable.auto.commit": False,  # commit after handling: a restart resumes after the last handled event
             "auto.offset.reset": "earliest",
+            # Also the rebalance timeout a group join may wait for other members (the embedded Tansu waits it
+            # out on every join): keep it to what one event's handling can take.
+            "max.poll.interval.ms": args.max_poll_interval_ms,
+            "session.timeout.ms": min(45_000, args.max_poll_interval_ms),
         }
     )
-    consumer.subscribe([f"bureau.{args.bureau}.events.v1"])
     handled, last_seen = 0, time.monotonic()
+
+    def assigned(_consumer: Consumer, _partitions: list) -> None:
+        nonlocal last_seen
+        last_seen = time.monotonic()  # idle time counts from when the partitions are ours
+
+    consumer.subscribe([f"bureau.{args.bureau}.events.v1"], on_assign=assigned)
     try:
         while handled < args.max_events and time.monotonic() - last_seen < args.idle_seconds:
             message = consumer.poll(0.5)
@@ -90,6 +99,7 @@ def main() -> None:
     )
     parser.add_argument("--max-events", type=int, default=sys.maxsize)
     parser.add_argument("--idle-seconds", type=float, default=float("inf"))
+    parser.add_argument("--max-poll-interval-ms", type=int, default=300_000)
     print(f"handled {follow(parser.parse_args())} events", file=sys.stderr)
 
 
