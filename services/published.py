@@ -21,14 +21,30 @@ from services.assignment.settings import AssignmentSettings
 from services.casequery.bootstrap import build_app as build_casequery
 from services.casequery.entrypoints.kafka import subscribe_case_view
 from services.casequery.settings import CaseQuerySettings
+from services.disbursement.bootstrap import build_app as build_disbursement
+from services.disbursement.entrypoints.kafka import subscribe_read_models, subscribe_reports
+from services.disbursement.settings import DisbursementSettings
 from services.intake.bootstrap import build_app as build_intake
 from services.intake.entrypoints.kafka import subscribe_intake_requests
 from services.intake.settings import IntakeSettings
 from shared.contracts.cases import OpenCaseRequest
+from shared.contracts.disbursement import (
+    DISBURSEMENT_EVENT_MODELS,
+    DisbursementReportV1,
+    OpenArrearsRequest,
+    OpenDisbursementRequest,
+)
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.events import EVENT_MODELS
 from shared.contracts.intake import IntakeRequestV1
-from shared.contracts.topics import ASSIGNMENT_EVENTS, CASE_EVENTS, INTAKE_REQUESTS, dlq
+from shared.contracts.topics import (
+    ASSIGNMENT_EVENTS,
+    CASE_EVENTS,
+    DISBURSEMENT_EVENTS,
+    DISBURSEMENT_REQUESTS,
+    INTAKE_REQUESTS,
+    dlq,
+)
 
 CONTRACTS = Path(__file__).resolve().parents[1] / "contracts"
 API_TITLE = "专责店小二 (dedicated concierge) API"
@@ -51,6 +67,7 @@ def openapi() -> dict[str, Any]:
         build_intake(IntakeSettings()),
         build_casequery(CaseQuerySettings()),
         build_assignment(AssignmentSettings()),
+        build_disbursement(DisbursementSettings()),
     )
     for app in apps:
         doc = app.openapi()
@@ -80,13 +97,29 @@ def asyncapi() -> dict[str, Any]:
         group="assignment",
         fetch_max_wait_ms=20,
     )
+    subscribe_reports(broker, recorder=unused, bureaus=unused, group="disbursement", fetch_max_wait_ms=20)
+    subscribe_read_models(
+        broker, writer=unused, dedupe=unused, group="disbursement-views", fetch_max_wait_ms=20
+    )
+    broker.publisher(
+        DISBURSEMENT_EVENTS,
+        schema=EventEnvelope,
+        title=f"{DISBURSEMENT_EVENTS}:relay",
+        description="Every recorded disbursement, arrears and settings event, key = stream id, at least once.",
+    )
     broker.publisher(
         CASE_EVENTS,
         schema=EventEnvelope,
         title=f"{CASE_EVENTS}:relay",
         description="Every recorded case event, key = case id, at least once; dedupe by event_id.",
     )
-    for topic in (INTAKE_REQUESTS, CASE_EVENTS, ASSIGNMENT_EVENTS):
+    for topic in (
+        INTAKE_REQUESTS,
+        CASE_EVENTS,
+        ASSIGNMENT_EVENTS,
+        DISBURSEMENT_REQUESTS,
+        DISBURSEMENT_EVENTS,
+    ):
         broker.publisher(
             dlq(topic),
             schema=bytes,
@@ -104,8 +137,12 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         "EventEnvelope": EventEnvelope,
         "IntakeRequestV1": IntakeRequestV1,
         "OpenCaseRequest": OpenCaseRequest,
+        "DisbursementReportV1": DisbursementReportV1,
+        "OpenDisbursementRequest": OpenDisbursementRequest,
+        "OpenArrearsRequest": OpenArrearsRequest,
     }
-    models.update({f"{name}.v{version}": cls for (name, version), cls in EVENT_MODELS.items()})
+    events = {**EVENT_MODELS, **DISBURSEMENT_EVENT_MODELS}
+    models.update({f"{name}.v{version}": cls for (name, version), cls in events.items()})
     return {f"{name}.json": cls.model_json_schema() for name, cls in sorted(models.items())}
 
 

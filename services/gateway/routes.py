@@ -39,10 +39,16 @@ def route_table(settings: GatewaySettings) -> list[Route]:
         Route(("GET",), "/api/v1/statistics", settings.assignment_url),
         Route(ALL_METHODS, "/api/v1/notices", settings.assignment_url),
         Route(ALL_METHODS, "/api/v1/calendar", settings.assignment_url),
-        Route(ALL_METHODS, "/api/v1/auth", settings.assignment_url),  # people sign in: accounts live by the roster
+        Route(
+            ALL_METHODS, "/api/v1/auth", settings.assignment_url
+        ),  # people sign in: accounts live by the roster
         Route(ALL_METHODS, "/api/v1/accounts", settings.assignment_url),
-        Route(ALL_METHODS, "/api/v1/integrations", settings.intake_url),  # integration keys that sign messages
+        Route(
+            ALL_METHODS, "/api/v1/integrations", settings.intake_url
+        ),  # integration keys that sign messages
         Route(("GET",), "/api/v1/audit", settings.relay_url),  # the event store's hash chain
+        Route(ALL_METHODS, "/api/v1/disbursements", settings.disbursement_url),
+        Route(ALL_METHODS, "/api/v1/arrears", settings.disbursement_url),
     ]
 
 
@@ -53,6 +59,7 @@ def upstreams(settings: GatewaySettings) -> dict[str, str]:
         "casequery": settings.casequery_url,
         "assignment": settings.assignment_url,
         "relay": settings.relay_url,
+        "disbursement": settings.disbursement_url,
     }
 
 

@@ -13,7 +13,9 @@ class Actor(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: str = Field(description="person | integration | service (api_key: events recorded before people signed in)")
+    kind: str = Field(
+        description="person | integration | service (api_key: events recorded before people signed in)"
+    )
     id: str = Field(description="Staff id, integration key id, or service policy name")
     bureau: str | None = None
     staff_id: str | None = Field(default=None, description="A person's roster id")

@@ -8,6 +8,7 @@ import sys
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from shared.auth.seed import read_credentials, seed_demo, write_credentials
 from shared.config import ConnectionSettings
@@ -31,6 +32,7 @@ SERVICES = (
     ServiceSpec("intake", "services.intake", "INTAKE_", 8101),
     ServiceSpec("casequery", "services.casequery", "CASEQUERY_", 8102),
     ServiceSpec("assignment", "services.assignment", "ASSIGNMENT_", 8104),
+    ServiceSpec("disbursement", "services.disbursement", "DISBURSEMENT_", 8105),
     ServiceSpec("gateway", "services.gateway", "GATEWAY_", 8000),
 )
 
@@ -54,6 +56,9 @@ class StackConfig:
     log_level: str = "INFO"
     mongo_cache_size: str | None = None  # embedded SecantusDB's WiredTiger cache; None: as mongod sizes it
     service_env_overrides: dict[str, str] = field(default_factory=dict)  # e.g. tests raise the rate limit
+    # Demo people (director, section chief, clerk per demo bureau) on the rosters, with accounts: `make run`
+    # turns it on (SEED_PEOPLE=0 turns it off); test stacks that count roster members leave it off.
+    seed_people: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StackConfig:
@@ -70,6 +75,7 @@ class StackConfig:
             database=env.get("MONGODB_DATABASE", "concierge"),
             log_level=env.get("LOG_LEVEL", "INFO"),
             mongo_cache_size=env.get("EMBEDDED_MONGODB_CACHE_SIZE") or None,
+            seed_people=env.get("SEED_PEOPLE", "1") != "0",
         )
 
     @property
@@ -92,7 +98,7 @@ class Stack:
         self.kafka: Child | None = None
         self.mongo: Child | None = None
         self.services: dict[str, Child] = {}
-        self.credentials: dict[str, str] = {}
+        self.credentials: dict[str, Any] = {}  # keys by name (str); "people": sign-in details by bureau
 
     @property
     def logs(self) -> Path:
@@ -128,10 +134,16 @@ class Stack:
                 c.mongo_port,
             )
 
-    async def _seed(self, known: dict[str, str]) -> dict[str, str]:
+    async def _seed(self, known: dict[str, Any]) -> dict[str, Any]:
         mongo = Mongo.from_settings(self.connection_settings())
         try:
-            return await seed_demo(mongo.db, known)
+            credentials: dict[str, Any] = dict(await seed_demo(mongo.db, known))
+            if self.config.seed_people:
+                # Imported here: the launcher needs the assignment service's domain only when seeding people.
+                from services.assignment.seed import seed_people
+
+                credentials["people"] = await seed_people(mongo.client, mongo.db, known.get("people", {}))
+            return credentials
         finally:
             await mongo.client.close()
 
@@ -157,6 +169,7 @@ class Stack:
             GATEWAY_CASEQUERY_URL=c.url("casequery"),
             GATEWAY_RELAY_URL=c.url("relay"),
             GATEWAY_ASSIGNMENT_URL=c.url("assignment"),
+            GATEWAY_DISBURSEMENT_URL=c.url("disbursement"),
         )
         env.update(c.service_env_overrides)
         env[f"{spec.env_prefix}HOST"] = c.host

@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings
 
 from services.assignment.settings import AssignmentSettings
 from services.casequery.settings import CaseQuerySettings
+from services.disbursement.settings import DisbursementSettings
 from services.gateway.settings import GatewaySettings
 from services.intake.settings import IntakeSettings
 from services.relay.settings import RelaySettings
@@ -20,6 +21,7 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "casequery": CaseQuerySettings,
     "relay": RelaySettings,
     "assignment": AssignmentSettings,
+    "disbursement": DisbursementSettings,
     "gateway": GatewaySettings,
 }
 

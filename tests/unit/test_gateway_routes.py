@@ -4,7 +4,10 @@ from services.gateway.routes import Route, resolve, route_table
 from services.gateway.settings import GatewaySettings
 
 SETTINGS = GatewaySettings(
-    intake_url="http://intake", casequery_url="http://casequery", assignment_url="http://assignment"
+    intake_url="http://intake",
+    casequery_url="http://casequery",
+    assignment_url="http://assignment",
+    disbursement_url="http://disbursement",
 )
 
 
@@ -26,3 +29,12 @@ def test_unknown_paths_and_methods_are_told_apart() -> None:
     assert upstream("GET", "/api/v1/casesX") is None
     assert upstream("GET", "/admin") is None
     assert upstream("DELETE", "/api/v1/cases/abc") == "method"
+
+
+def test_disbursements_and_arrears_go_to_the_disbursement_service() -> None:
+    assert upstream("POST", "/api/v1/disbursements") == "http://disbursement"
+    assert upstream("GET", "/api/v1/disbursements/dashboard") == "http://disbursement"
+    assert upstream("GET", "/api/v1/disbursements/report.xlsx") == "http://disbursement"
+    assert upstream("POST", "/api/v1/disbursements/d1/payments") == "http://disbursement"
+    assert upstream("POST", "/api/v1/arrears/a1/repayments") == "http://disbursement"
+    assert upstream("GET", "/api/v1/disbursementsX") is None

@@ -1,0 +1,112 @@
+"""Arrears owed to a private enterprise (拖欠民营企业账款) under the SME payment regulation.
+
+保障中小企业款项支付条例 (in force 2020-09-01): government bodies pay within 30 days of delivery or
+acceptance; a contract may agree a longer term, at most 60 days. The term runs in calendar days, as the
+regulation counts them: delivered on day D with a 30-day term, payment is due on D+30 and overdue from D+31.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from pydantic import BaseModel
+
+from services.disbursement.domain import rules
+from services.disbursement.domain.rules import Refused
+from shared.contracts.disbursement import ArrearsRecorded, ArrearsRepaid, OpenArrearsRequest, RepaymentReport
+
+ZERO = Decimal("0.00")
+DEFAULT_TERM_DAYS = 30
+MAX_TERM_DAYS = 60
+
+
+def due_on(delivered_on: date, term_days: int) -> date:
+    """Return the last day payment is on time."""
+    return delivered_on + timedelta(days=term_days)
+
+
+def record_arrears(arrears_id: str, request: OpenArrearsRequest) -> ArrearsRecorded:
+    """Return the event that records arrears with the due date of their term."""
+    return ArrearsRecorded(
+        arrears_id=arrears_id,
+        enterprise=request.enterprise,
+        debtor=request.debtor,
+        purpose=request.purpose,
+        amount_owed=request.amount_owed,
+        delivered_on=request.delivered_on,
+        agreed_term_days=request.agreed_term_days,
+        due_on=due_on(request.delivered_on, request.agreed_term_days),
+        contract_reference=request.contract_reference,
+        case_id=request.case_id,
+    )
+
+
+@dataclass
+class Arrears:
+    """State folded from an arrears stream."""
+
+    recorded: ArrearsRecorded
+    version: int = 1
+    repayments: list[ArrearsRepaid] = field(default_factory=list)
+
+    @property
+    def repaid(self) -> Decimal:
+        """The sum repaid so far."""
+        return sum((r.amount for r in self.repayments), ZERO)
+
+    @property
+    def outstanding(self) -> Decimal:
+        """What is still owed."""
+        return self.recorded.amount_owed - self.repaid
+
+    @property
+    def settled_on(self) -> date | None:
+        """The day the last of it was repaid, once nothing is owed."""
+        return max(r.repaid_on for r in self.repayments) if self.outstanding == 0 else None
+
+    def overdue_days(self, today: date) -> int:
+        """Calendar days past the due date with money still owed (0 when not overdue)."""
+        if self.outstanding == 0:
+            return 0
+        return max(0, (today - self.recorded.due_on).days)
+
+    def is_overdue(self, today: date) -> bool:
+        """Whether money is still owed after the due date."""
+        return self.overdue_days(today) > 0
+
+    def days_late(self) -> int:
+        """For settled arrears, how many calendar days after the due date they were settled."""
+        settled = self.settled_on
+        return max(0, (settled - self.recorded.due_on).days) if settled else 0
+
+    def repay(self, repayment: RepaymentReport, today: date) -> list[BaseModel]:
+        """Decide a repayment: never more than is owed."""
+        if repayment.repaid_on > today + timedelta(days=1):  # a day of slack for time zones
+            raise Refused(
+                rules.NO_TIME_IN_THE_FUTURE,
+                f"还款日期在未来 / repaid_on {repayment.repaid_on} is in the future",
+            )
+        if repayment.amount > self.outstanding:
+            raise Refused(
+                rules.NO_REPAYMENT_BEYOND_OUTSTANDING,
+                f"还款超过欠款余额 / {repayment.amount:.2f} is more than the {self.outstanding:.2f} still owed",
+            )
+        return [
+            ArrearsRepaid(
+                arrears_id=self.recorded.arrears_id,
+                amount=repayment.amount,
+                repaid_on=repayment.repaid_on,
+                reference=repayment.reference,
+                note=repayment.note,
+                outstanding=self.outstanding - repayment.amount,
+                days_late=max(0, (repayment.repaid_on - self.recorded.due_on).days),
+            )
+        ]
+
+    def apply(self, event: BaseModel, version: int) -> None:
+        """Apply a recorded event."""
+        if isinstance(event, ArrearsRepaid):
+            self.repayments.append(event)
+        self.version = version

@@ -1,0 +1,174 @@
+"""HTTP entry points of disbursements: open, report stages and payments, read one, list."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
+
+from services.disbursement.application import commands, queries
+from services.disbursement.application.answers import (
+    DisbursementDetail,
+    DisbursementPage,
+    DisbursementRecorded,
+)
+from services.disbursement.application.commands import Context, NotFound, Outcome
+from services.disbursement.domain import rules
+from services.disbursement.domain.rules import Refused
+from services.disbursement.entrypoints.idempotent import idempotent
+from services.disbursement.entrypoints.state import Services
+from shared.auth.http import Caller, Writer
+from shared.auth.keys import Role
+from shared.contracts.disbursement import OpenDisbursementRequest, PaymentReport, Stage, StageReport, Status
+from shared.contracts.text import ID_PATTERN
+from shared.eventstore.recorder import ConcurrencyError
+
+router = APIRouter(prefix="/api/v1/disbursements", tags=["disbursement"])
+IdempotencyKey = Annotated[str | None, Header(min_length=1, max_length=128)]
+DisbursementId = Annotated[str, Path(pattern=ID_PATTERN, description="The disbursement id")]
+REFUSED: dict[int | str, dict[str, Any]] = {
+    409: {"description": "A rule refuses it now (the reason says which); nothing was recorded"}
+}
+NOT_FOUND = "没有这笔拨付 / no such disbursement in your bureau"
+
+
+async def run_command(command: Callable[[], Awaitable[Outcome]], not_found: str) -> DisbursementRecorded:
+    """Run a command and map its refusals: 409 with the rule's reason, 404 for another bureau's id."""
+    try:
+        outcome = await command()
+    except Refused as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    except NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, not_found) from exc
+    except ConcurrencyError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"并发冲突，请重试 / {exc}; retry") from exc
+    return DisbursementRecorded(
+        id=outcome.id, version=outcome.version, recorded=outcome.recorded, replayed=outcome.replayed
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Open a disbursement with its allocated amount")
+async def open_disbursement(
+    body: OpenDisbursementRequest,
+    caller: Writer,
+    request: Request,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> DisbursementRecorded:
+    """Record DisbursementOpened (and the allocation's arrival, when given)."""
+    services = Services.of(request)
+
+    async def run(context: Context) -> DisbursementRecorded:
+        return await run_command(
+            lambda: commands.open_disbursement(body, context, recorder=services.recorder), NOT_FOUND
+        )
+
+    answer = await idempotent(request, caller, idempotency_key, body, run)
+    response.headers["Location"] = f"/api/v1/disbursements/{answer.id}"
+    return answer
+
+
+@router.post(
+    "/{disbursement_id}/stages",
+    status_code=status.HTTP_201_CREATED,
+    summary="Report a stage with its own time (approvals name the signed-in approver)",
+    responses=REFUSED,
+)
+async def report_stage(
+    disbursement_id: DisbursementId,
+    body: StageReport,
+    caller: Writer,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> DisbursementRecorded:
+    """Record DisbursementStageReported; an exact repeat records nothing; refusals answer 409."""
+    services = Services.of(request)
+    approver = None
+    if body.stage is Stage.APPROVED:
+        if caller.role is not Role.ADMIN:
+            reason = "审批须由局领导账户作出 / only a bureau admin (leadership) may approve a disbursement"
+            raise HTTPException(status.HTTP_409_CONFLICT, f"{reason} [{rules.ONLY_LEADERSHIP_APPROVES}]")
+        approver = caller.name or caller.staff_id or caller.key_id
+
+    async def run(context: Context) -> DisbursementRecorded:
+        return await run_command(
+            lambda: commands.report_stage(
+                disbursement_id, body, context, recorder=services.recorder, approver=approver
+            ),
+            NOT_FOUND,
+        )
+
+    return await idempotent(request, caller, idempotency_key, body, run)
+
+
+@router.post(
+    "/{disbursement_id}/payments",
+    status_code=status.HTTP_201_CREATED,
+    summary="Record money credited to the enterprise's account (partial payments allowed)",
+    responses=REFUSED,
+)
+async def record_payment(
+    disbursement_id: DisbursementId,
+    body: PaymentReport,
+    caller: Writer,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> DisbursementRecorded:
+    """Record DisbursementPaymentCredited; never above the allocation, never while on hold or cancelled."""
+    services = Services.of(request)
+
+    async def run(context: Context) -> DisbursementRecorded:
+        return await run_command(
+            lambda: commands.record_payment(disbursement_id, body, context, recorder=services.recorder),
+            NOT_FOUND,
+        )
+
+    return await idempotent(request, caller, idempotency_key, body, run)
+
+
+@router.get("", summary="The bureau's disbursements, newest first")
+async def list_disbursements(
+    caller: Caller,
+    request: Request,
+    enterprise: Annotated[str | None, Query(min_length=1, max_length=18, description="Credit code")] = None,
+    stage: Annotated[Status | None, Query(description="Where it stands now")] = None,
+    overdue: Annotated[
+        bool | None, Query(description="Stuck: no stage change for the bureau's N working days")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> DisbursementPage:
+    """List from the read model (it follows the events within moments)."""
+    services = Services.of(request)
+    return await queries.list_disbursements(
+        services.db,
+        services.names,
+        caller.bureau,
+        enterprise=enterprise,
+        stage=stage.value if stage else None,
+        overdue=overdue,
+        stuck_before=await services.stuck_before(caller.bureau),
+        limit=limit,
+        offset=offset,
+        now=datetime.now(UTC),
+    )
+
+
+@router.get("/{disbursement_id}", summary="A disbursement: its timeline and the time spent in each stage")
+async def get_disbursement(
+    disbursement_id: DisbursementId, caller: Caller, request: Request
+) -> DisbursementDetail:
+    """Fold the disbursement from its stream (always current); another bureau's is not found."""
+    services = Services.of(request)
+    try:
+        return await queries.disbursement_detail(
+            disbursement_id,
+            caller.bureau,
+            recorder=services.recorder,
+            calendar=await services.calendars.current(),
+            now=datetime.now(UTC),
+        )
+    except NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from exc

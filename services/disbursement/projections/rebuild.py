@@ -1,0 +1,120 @@
+"""Rebuild the disbursement read models from the event store (views and dashboard counters).
+
+The replay reads the disbursement and arrears streams one at a time (a range of the event store's
+(stream_id, version) index), writes the views and the summed dashboard counters into shadow collections,
+and the caller swaps them in and catches up with what was recorded meanwhile. The counters of a rebuild
+are the sum of every view's contribution, the same function the live consumer applies as differences, so
+a rebuilt dashboard equals the live one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.disbursement.domain.streams import ARREARS, DISBURSEMENT
+from services.disbursement.projections.store import (
+    LIVE,
+    ReadModels,
+    ReadModelWriter,
+    ViewRaced,
+    ensure_read_model_indexes,
+)
+from services.disbursement.projections.views import Counters, Doc, add, contributions, counters_as_documents
+from shared.contracts.envelope import EventEnvelope
+from shared.eventstore.mongo import EVENTS, MongoRecorder, from_document
+from shared.eventstore.recorder import EventRecorder
+from shared.workdays.calendar import WorkdayCalendar
+
+CHUNK = 2000
+
+
+async def _streams(db: AsyncDatabase, prefix: str) -> AsyncIterator[list[EventEnvelope]]:
+    """Yield each stream whose id starts with prefix, its events in version order (one stream in memory)."""
+    # A range over the unique (stream_id, version) index: the events of one stream come together, so memory
+    # holds one stream at a time whatever the store's size, and nothing else in the store is read.
+    query = {"stream_id": {"$gte": prefix, "$lt": prefix[:-1] + chr(ord(prefix[-1]) + 1)}}
+    cursor = db[EVENTS].find(query, batch_size=5000).sort([("stream_id", 1), ("version", 1)])
+    current: list[EventEnvelope] = []
+    async for doc in cursor:
+        envelope = from_document(doc)
+        if current and current[0].stream_id != envelope.stream_id:
+            yield current
+            current = []
+        current.append(envelope)
+    if current:
+        yield current
+
+
+async def replay_into(
+    db: AsyncDatabase,
+    recorder: MongoRecorder,
+    calendar: Callable[[], Awaitable[WorkdayCalendar]],
+    names: ReadModels,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Fill the named (emptied) collections from every disbursement and arrears stream.
+
+    Returns the store's head position taken before the replay: what was recorded after it is applied by
+    catch_up (version-guarded, so a stream the replay already saw whole is skipped).
+    """
+    for name in (names.views, names.arrears, names.dashboard):
+        await db[name].drop()
+    head = await recorder.head_position()
+    writer = ReadModelWriter(db, recorder, calendar, names)
+    in_force = await calendar()  # once: the live consumer reads it per event, the replay per run
+    counters: Counters = {}
+    for stream_type, prefix, target in (
+        (DISBURSEMENT, "disbursement-", names.views),
+        (ARREARS, "arrears-", names.arrears),
+    ):
+        batch: list[Doc] = []
+        async for events in _streams(db, prefix):
+            if progress:
+                progress(len(events))
+            if events[0].stream_type != stream_type:
+                continue  # the settings streams share the prefix and have no view
+            view = await writer.view_of(stream_type, events, in_force)
+            if view is None:
+                continue
+            batch.append(view)
+            add(counters, contributions(view))
+            if len(batch) >= CHUNK:
+                await db[target].insert_many(batch, ordered=False)
+                batch = []
+        if batch:
+            await db[target].insert_many(batch, ordered=False)
+    documents = counters_as_documents(counters)
+    for begin in range(0, len(documents), CHUNK):
+        await db[names.dashboard].insert_many(documents[begin : begin + CHUNK], ordered=False)
+    await ensure_read_model_indexes(db, names)
+    return head
+
+
+async def catch_up(writer: ReadModelWriter, recorder: EventRecorder, after: int, page: int = 1000) -> int:
+    """Apply what was recorded after a position (version-guarded: what the live consumer did is skipped)."""
+    position = after
+    while batch := await recorder.read_all(position, page):
+        for e in batch:
+            for _ in range(5):  # the live consumer may write the same view at the same moment: read again
+                try:
+                    await writer.apply(e)
+                    break
+                except ViewRaced:
+                    continue
+        position = batch[-1].position or position
+    return position
+
+
+async def swap_in(db: AsyncDatabase, shadow: ReadModels, live: ReadModels = LIVE) -> None:
+    """Rename the shadow collections over the live ones."""
+    for source, target in (
+        (shadow.views, live.views),
+        (shadow.arrears, live.arrears),
+        (shadow.dashboard, live.dashboard),
+    ):
+        if await db[source].estimated_document_count():
+            await db[source].rename(target, dropTarget=True)
+        else:  # nothing recorded yet: an empty collection cannot be renamed
+            await db[target].delete_many({})

@@ -1,0 +1,190 @@
+"""The disbursement HTTP API with fakes: money format, refusals (409, nothing appended), tenancy, idempotency."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from services.disbursement.bootstrap import Overrides, build_app
+from services.disbursement.settings import DisbursementSettings
+from shared.auth.keys import Bureau, Role
+from shared.eventstore.memory import InMemoryRecorder
+from tests.fakes import FakeApiKeys
+from tests.support import credit_code
+
+ADMIN = {"Authorization": "Bearer admin"}
+STAFF = {"Authorization": "Bearer staff"}
+OTHER = {"Authorization": "Bearer other"}
+
+
+class Bureaus:
+    """Two registered bureaus."""
+
+    async def exists(self, bureau_id: str) -> bool:
+        return bureau_id in ("finance", "innovation")
+
+    async def get(self, bureau_id: str) -> Bureau | None:
+        return (
+            Bureau(id=bureau_id, name_zh="财政金融局", name_en="Finance")
+            if await self.exists(bureau_id)
+            else None
+        )
+
+
+def opening(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "enterprise": {"name": "格力电器(郑州)有限公司", "credit_code": credit_code(1)},
+        "source": "市财政局",
+        "fund_type": "subsidy",
+        "allocated": "70000000.00",
+        "allocation_received_at": "2026-10-12T16:00:00+08:00",
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+def recorder() -> InMemoryRecorder:
+    return InMemoryRecorder()
+
+
+@pytest.fixture
+async def client(recorder: InMemoryRecorder) -> AsyncIterator[httpx.AsyncClient]:
+    keys = FakeApiKeys(
+        {
+            "admin": ("finance", Role.ADMIN),
+            "staff": ("finance", Role.STAFF),
+            "other": ("innovation", Role.ADMIN),
+        }
+    )
+    db: Any = None  # the routes under test read the event store only
+    app = build_app(
+        DisbursementSettings(), Overrides(recorder=recorder, api_keys=keys, db=db, bureaus=Bureaus())
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        yield http
+
+
+async def open_one(client: httpx.AsyncClient, **overrides: Any) -> str:
+    answer = await client.post("/api/v1/disbursements", json=opening(**overrides), headers=ADMIN)
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+@pytest.mark.parametrize(
+    ("amount", "why"),
+    [
+        (70000000.00, "JSON string"),
+        ("70000000.001", "two decimal places"),
+        ("-5.00", "negative"),
+        ("0.00", "more than zero"),
+        ("1e6", "up to 12 digits"),
+    ],
+)
+async def test_an_amount_that_is_not_a_positive_two_place_decimal_string_is_422_with_the_reason(
+    client: httpx.AsyncClient, recorder: InMemoryRecorder, amount: object, why: str
+) -> None:
+    answer = await client.post("/api/v1/disbursements", json=opening(allocated=amount), headers=ADMIN)
+    assert answer.status_code == 422 and why in answer.text
+    assert await recorder.read_all() == []
+
+
+async def test_opening_answers_the_id_and_get_shows_exact_amounts_in_shanghai_time(
+    client: httpx.AsyncClient,
+) -> None:
+    disbursement_id = await open_one(client, allocated="70000000")
+    view = (await client.get(f"/api/v1/disbursements/{disbursement_id}", headers=STAFF)).json()
+    assert view["allocated"] == "70000000.00" and view["credited"] == "0.00"
+    assert view["status"] == "allocation_received" and view["timeline"][0]["at"].endswith("+08:00")
+
+
+async def test_approval_names_the_approver_and_a_non_admin_approval_is_refused_with_409(
+    client: httpx.AsyncClient, recorder: InMemoryRecorder
+) -> None:
+    disbursement_id = await open_one(client)
+    approval = {"stage": "approved", "at": "2026-10-12T18:00:00+08:00"}
+    refused = await client.post(
+        f"/api/v1/disbursements/{disbursement_id}/stages", json=approval, headers=STAFF
+    )
+    assert refused.status_code == 409 and "OnlyLeadershipApproves" in refused.text
+    assert len(await recorder.read_all()) == 2
+
+    ok = await client.post(f"/api/v1/disbursements/{disbursement_id}/stages", json=approval, headers=ADMIN)
+    assert ok.status_code == 201 and ok.json()["recorded"] == ["DisbursementStageReported"]
+    view = (await client.get(f"/api/v1/disbursements/{disbursement_id}", headers=STAFF)).json()
+    assert view["timeline"][-1]["approver"] == "fake-finance-admin"
+
+
+async def test_an_overpayment_is_409_with_the_reason_and_appends_nothing(
+    client: httpx.AsyncClient, recorder: InMemoryRecorder
+) -> None:
+    disbursement_id = await open_one(client, allocated="100.00")
+    pay = {"amount": "100.01", "credited_at": "2026-10-13T10:00:00+08:00", "bank_reference": "ICBC-1"}
+    answer = await client.post(f"/api/v1/disbursements/{disbursement_id}/payments", json=pay, headers=STAFF)
+    assert answer.status_code == 409 and "CreditedNeverExceedsAllocated" in answer.text
+    assert len(await recorder.read_all()) == 2
+
+
+async def test_a_report_needing_a_reason_without_one_is_422(client: httpx.AsyncClient) -> None:
+    disbursement_id = await open_one(client)
+    answer = await client.post(
+        f"/api/v1/disbursements/{disbursement_id}/stages",
+        json={"stage": "cancelled", "at": "2026-10-13T10:00:00+08:00"},
+        headers=ADMIN,
+    )
+    assert answer.status_code == 422 and "reason" in answer.text
+
+
+async def test_another_bureaus_disbursement_is_not_found_for_reads_and_writes(
+    client: httpx.AsyncClient,
+) -> None:
+    disbursement_id = await open_one(client)
+    assert (await client.get(f"/api/v1/disbursements/{disbursement_id}", headers=OTHER)).status_code == 404
+    pay = {"amount": "1.00", "credited_at": "2026-10-13T10:00:00+08:00", "bank_reference": "x"}
+    written = await client.post(f"/api/v1/disbursements/{disbursement_id}/payments", json=pay, headers=OTHER)
+    assert written.status_code == 404
+
+
+async def test_an_idempotency_key_records_a_payment_once(
+    client: httpx.AsyncClient, recorder: InMemoryRecorder
+) -> None:
+    disbursement_id = await open_one(client, allocated="100.00")
+    pay = {"amount": "40.00", "credited_at": "2026-10-13T10:00:00+08:00", "bank_reference": "ICBC-9"}
+    headers = {**STAFF, "Idempotency-Key": "pay-1"}
+    url = f"/api/v1/disbursements/{disbursement_id}/payments"
+    first, second = (
+        await client.post(url, json=pay, headers=headers),
+        await client.post(url, json=pay, headers=headers),
+    )
+    assert first.status_code == second.status_code == 201 and second.json()["replayed"]
+    assert (await client.get(f"/api/v1/disbursements/{disbursement_id}", headers=STAFF)).json()[
+        "credited"
+    ] == "40.00"
+
+
+async def test_arrears_are_due_after_their_term_and_a_repayment_above_the_debt_is_409(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {
+        "enterprise": {"name": "启明星辰(郑州)有限公司", "credit_code": credit_code(3)},
+        "debtor": "高新区建设局",
+        "purpose": "安全运维服务",
+        "amount_owed": "31800000.00",
+        "delivered_on": "2026-09-01",
+        "agreed_term_days": 60,
+    }
+    created = await client.post("/api/v1/arrears", json=body, headers=ADMIN)
+    assert created.status_code == 201, created.text
+    arrears_id = created.json()["id"]
+    repaid = await client.post(
+        f"/api/v1/arrears/{arrears_id}/repayments",
+        json={"amount": "31800000.01", "repaid_on": "2026-10-01"},
+        headers=ADMIN,
+    )
+    assert repaid.status_code == 409 and "RepaidNeverExceedsOwed" in repaid.text
+    view = (await client.get(f"/api/v1/arrears/{arrears_id}", headers=STAFF)).json()
+    assert view["due_on"] == "2026-10-31" and view["outstanding"] == "31800000.00"
+    assert (await client.get(f"/api/v1/arrears/{arrears_id}", headers=OTHER)).status_code == 404
