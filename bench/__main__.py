@@ -15,6 +15,7 @@ from bench.appends import bench_append_scale, bench_appends
 from bench.assignment import bench_assignment
 from bench.auth import bench_auth
 from bench.chain import bench_chain
+from bench.disbursement import bench as bench_disbursement
 from bench.latency import bench_latency
 from bench.notification import bench_notification
 from bench.rebuild import bench_rebuild
@@ -45,7 +46,17 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
         "--only",
-        choices=["appends", "scale", "rebuild", "chain", "notification", "latency", "assignment", "auth"],
+        choices=[
+            "appends",
+            "scale",
+            "rebuild",
+            "chain",
+            "notification",
+            "disbursement",
+            "latency",
+            "assignment",
+            "auth",
+        ],
         help="run one benchmark",
     )
     args = parser.parse_args()
@@ -81,6 +92,10 @@ def main() -> None:
             if args.only in (None, "notification"):
                 results["notification"] = _report(
                     "notification", asyncio.run(bench_notification(config.mongo_uri, args.notifications))
+                )
+            if args.only in (None, "disbursement"):
+                results["disbursement"] = _report(
+                    "disbursement", asyncio.run(bench_disbursement(config.mongo_uri, 100_000, 200))
                 )
             if args.only in (None, "latency", "assignment", "auth"):
                 stack.start()

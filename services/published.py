@@ -19,7 +19,7 @@ from services.assignment.bootstrap import build_app as build_assignment
 from services.assignment.entrypoints.kafka import subscribe_policies
 from services.assignment.settings import AssignmentSettings
 from services.casequery.bootstrap import build_app as build_casequery
-from services.casequery.entrypoints.kafka import subscribe_case_view
+from services.casequery.entrypoints.kafka import subscribe_case_stories, subscribe_case_view
 from services.casequery.settings import CaseQuerySettings
 from services.disbursement.bootstrap import build_app as build_disbursement
 from services.disbursement.entrypoints.kafka import subscribe_read_models, subscribe_reports
@@ -27,6 +27,11 @@ from services.disbursement.settings import DisbursementSettings
 from services.intake.bootstrap import build_app as build_intake
 from services.intake.entrypoints.kafka import subscribe_intake_requests
 from services.intake.settings import IntakeSettings
+from services.notification.bootstrap import build_app as build_notification
+from services.notification.entrypoints.kafka import subscribe_notifications
+from services.notification.settings import NotificationSettings
+from services.relay.bootstrap import build_app as build_relay
+from services.relay.settings import RelaySettings
 from shared.contracts.cases import OpenCaseRequest
 from shared.contracts.disbursement import (
     DISBURSEMENT_EVENT_MODELS,
@@ -43,6 +48,8 @@ from shared.contracts.topics import (
     DISBURSEMENT_EVENTS,
     DISBURSEMENT_REQUESTS,
     INTAKE_REQUESTS,
+    NOTIFICATION_EVENTS,
+    bureau_topic,
     dlq,
 )
 
@@ -58,7 +65,8 @@ def openapi() -> dict[str, Any]:
         "info": {
             "title": API_TITLE,
             "version": VERSION,
-            "description": "One base URL; every /api call needs `Authorization: Bearer <api key>`.",
+            "description": "One base URL; every /api call needs `Authorization: Bearer <token>` (a person's "
+            "token or a bureau's API key), except sign-in, refresh and the enterprise's rating link.",
         },
         "paths": {},
         "components": {"schemas": {}, "securitySchemes": {}},
@@ -68,6 +76,8 @@ def openapi() -> dict[str, Any]:
         build_casequery(CaseQuerySettings()),
         build_assignment(AssignmentSettings()),
         build_disbursement(DisbursementSettings()),
+        build_notification(NotificationSettings()),
+        build_relay(RelaySettings()),
     )
     for app in apps:
         doc = app.openapi()
@@ -88,6 +98,8 @@ def asyncapi() -> dict[str, Any]:
     unused: Any = None  # the handlers are declared for their schemas only, never called
     subscribe_intake_requests(broker, recorder=unused, bureaus=unused, group="intake", fetch_max_wait_ms=20)
     subscribe_case_view(broker, views=unused, dedupe=unused, group="case-view", fetch_max_wait_ms=20)
+    subscribe_case_stories(broker, stories=unused, dedupe=unused, group="case-story", fetch_max_wait_ms=20)
+    subscribe_notifications(broker, notifying=lambda: unused, group="notification", fetch_max_wait_ms=20)
     subscribe_policies(
         broker,
         boards=unused,
@@ -108,6 +120,20 @@ def asyncapi() -> dict[str, Any]:
         description="Every recorded disbursement, arrears and settings event, key = stream id, at least once.",
     )
     broker.publisher(
+        NOTIFICATION_EVENTS,
+        schema=EventEnvelope,
+        title=f"{NOTIFICATION_EVENTS}:relay",
+        description="Supervision orders (督办), enterprises' ratings through their link, escalation rules; "
+        "key = stream id, at least once.",
+    )
+    broker.publisher(
+        bureau_topic("{bureau}"),
+        schema=EventEnvelope,
+        title="bureau.{bureau}.events.v1:relay",
+        description="A bureau's own feed: its events only, every aggregate, key = stream id, in global order "
+        "(per stream in version order), at least once; dedupe by event_id. Readable by that bureau's Kafka user.",
+    )
+    broker.publisher(
         CASE_EVENTS,
         schema=EventEnvelope,
         title=f"{CASE_EVENTS}:relay",
@@ -119,6 +145,7 @@ def asyncapi() -> dict[str, Any]:
         ASSIGNMENT_EVENTS,
         DISBURSEMENT_REQUESTS,
         DISBURSEMENT_EVENTS,
+        NOTIFICATION_EVENTS,
     ):
         broker.publisher(
             dlq(topic),

@@ -49,6 +49,11 @@ def route_table(settings: GatewaySettings) -> list[Route]:
         Route(("GET",), "/api/v1/audit", settings.relay_url),  # the event store's hash chain
         Route(ALL_METHODS, "/api/v1/disbursements", settings.disbursement_url),
         Route(ALL_METHODS, "/api/v1/arrears", settings.disbursement_url),
+        Route(("GET",), "/api/v1/feed", settings.casequery_url, exact=True),  # a bureau's own events
+        Route(ALL_METHODS, "/api/v1/inbox", settings.notification_url),
+        Route(ALL_METHODS, "/api/v1/notifications", settings.notification_url),
+        Route(ALL_METHODS, "/api/v1/contacts", settings.notification_url),
+        Route(ALL_METHODS, "/api/v1/feedback", settings.notification_url),  # the rating link: no account
     ]
 
 
@@ -58,6 +63,7 @@ def upstreams(settings: GatewaySettings) -> dict[str, str]:
         "intake": settings.intake_url,
         "casequery": settings.casequery_url,
         "assignment": settings.assignment_url,
+        "notification": settings.notification_url,
         "relay": settings.relay_url,
         "disbursement": settings.disbursement_url,
     }

@@ -15,6 +15,7 @@ class GatewaySettings(BaseSettings):
     casequery_url: str = "http://127.0.0.1:8102"
     assignment_url: str = "http://127.0.0.1:8104"
     disbursement_url: str = "http://127.0.0.1:8105"
+    notification_url: str = "http://127.0.0.1:8106"
     relay_url: str = "http://127.0.0.1:8103"
     # How long an upstream may take to answer (notices render PDFs), to accept a connection, and how long a
     # request may wait for a free pooled connection; past any of them the caller gets 503 + Retry-After.

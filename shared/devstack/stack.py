@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared.auth.seed import read_credentials, seed_demo, write_credentials
+from shared.auth.integration_keys_cli import seed_demo_signing_keys
+from shared.auth.seed import DEMO_BUREAUS, read_credentials, seed_demo, write_credentials
 from shared.config import ConnectionSettings
 from shared.devstack import servers
 from shared.devstack.processes import Child, wait_until
@@ -33,6 +34,7 @@ SERVICES = (
     ServiceSpec("casequery", "services.casequery", "CASEQUERY_", 8102),
     ServiceSpec("assignment", "services.assignment", "ASSIGNMENT_", 8104),
     ServiceSpec("disbursement", "services.disbursement", "DISBURSEMENT_", 8105),
+    ServiceSpec("notification", "services.notification", "NOTIFICATION_", 8106),
     ServiceSpec("gateway", "services.gateway", "GATEWAY_", 8000),
 )
 
@@ -138,6 +140,10 @@ class Stack:
         mongo = Mongo.from_settings(self.connection_settings())
         try:
             credentials: dict[str, Any] = dict(await seed_demo(mongo.db, known))
+            # A demo signing key per demo bureau for its Kafka messages (README, signed Kafka intake).
+            credentials["signing"] = await seed_demo_signing_keys(
+                mongo.db, self.config.var_dir / "signing", [b.id for b in DEMO_BUREAUS]
+            )
             if self.config.seed_people:
                 # Imported here: the launcher needs the assignment service's domain only when seeding people.
                 from services.assignment.seed import seed_people
@@ -170,6 +176,8 @@ class Stack:
             GATEWAY_RELAY_URL=c.url("relay"),
             GATEWAY_ASSIGNMENT_URL=c.url("assignment"),
             GATEWAY_DISBURSEMENT_URL=c.url("disbursement"),
+            GATEWAY_NOTIFICATION_URL=c.url("notification"),
+            NOTIFICATION_PUBLIC_URL=c.url("gateway"),
         )
         env.update(c.service_env_overrides)
         env[f"{spec.env_prefix}HOST"] = c.host

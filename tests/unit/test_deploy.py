@@ -11,6 +11,7 @@ from services.assignment.settings import AssignmentSettings
 from services.casequery.settings import CaseQuerySettings
 from services.disbursement.settings import DisbursementSettings
 from services.gateway.settings import GatewaySettings
+from services.notification.settings import NotificationSettings
 from services.intake.settings import IntakeSettings
 from services.relay.settings import RelaySettings
 from shared.devstack.stack import SERVICES
@@ -22,6 +23,7 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "relay": RelaySettings,
     "assignment": AssignmentSettings,
     "disbursement": DisbursementSettings,
+    "notification": NotificationSettings,
     "gateway": GatewaySettings,
 }
 
