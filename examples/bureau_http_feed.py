@@ -38,7 +38,7 @@ def follow(args: argparse.Namespace) -> int:
     handled, last_seen = 0, time.monotonic()
     with httpx.Client(base_url=args.url, headers={"Authorization": f"Bearer {args.key}"}, timeout=40) as http:
         while handled < args.max_events and time.monotonic() - last_seen < args.idle_seconds:
-            answer = http.get("/api/v1/feed", params={"after": cursor, "limit": 100, "wait": 5})
+            answer = http.get("/api/v1/feed", params={"after": cursor, "limit": 100, "wait": args.wait})
             if answer.status_code in (429, 503):
                 time.sleep(float(answer.headers.get("Retry-After", "1")))
                 continue
@@ -74,6 +74,9 @@ def main() -> None:
     parser.add_argument("--cursor-file", required=True)
     parser.add_argument("--max-events", type=int, default=sys.maxsize)
     parser.add_argument("--idle-seconds", type=float, default=float("inf"))
+    parser.add_argument(
+        "--wait", type=float, default=20, help="long-poll: seconds the feed may wait for an event"
+    )
     print(f"handled {follow(parser.parse_args())} events", file=sys.stderr)
 
 

@@ -58,7 +58,9 @@ def http_reader(stack: Stack, key: str, cursor: Path) -> list[dict]:
         "--cursor-file",
         str(cursor),
         "--idle-seconds",
-        "6",
+        "3",
+        "--wait",
+        "1",
     ]
     return _run(args)
 
@@ -123,7 +125,8 @@ async def test_each_bureau_reads_only_its_events_over_http_and_resumes_from_its_
     cursor = tmp_path / "finance.cursor"
 
     async def visible() -> bool:
-        return all((await api.finance.get(f"/api/v1/cases/{c}")).status_code == 200 for c in finance)
+        answers = [(await api.finance.get(f"/api/v1/cases/{c}")).status_code for c in finance]
+        return all(code == 200 for code in answers)
 
     await eventually(visible, 60, "the cases visible")
     first = http_reader(stack, stack.credentials["finance"], cursor)
