@@ -111,8 +111,21 @@ def test_kafka_is_reachable_from_other_bureaus_on_an_external_listener_set_by_en
     listeners = dict(item.split("://", 1) for item in env["KAFKA_LISTENERS"].split(","))
     advertised = dict(item.split("://", 1) for item in env["KAFKA_ADVERTISED_LISTENERS"].split(","))
     protocols = dict(item.split(":", 1) for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
-    assert listeners["EXTERNAL"] == ":9094" and protocols["EXTERNAL"] == "PLAINTEXT"
+    assert listeners["EXTERNAL"] == ":9094" and protocols["EXTERNAL"] == "SASL_PLAINTEXT"  # SCRAM users per bureau
     assert advertised["PLAINTEXT"] == "kafka:9092"  # the services keep the internal name
     assert advertised["EXTERNAL"] == "${KAFKA_EXTERNAL_HOST:-localhost}:${KAFKA_EXTERNAL_PORT:-9094}"
     assert "${KAFKA_EXTERNAL_PORT:-9094}:9094" in kafka["ports"]
     assert env["KAFKA_INTER_BROKER_LISTENER_NAME"] == "PLAINTEXT"
+
+
+def test_the_external_kafka_listener_takes_only_scram_users_and_acls_deny_what_they_do_not_allow(
+    compose: dict[str, Any],
+) -> None:
+    kafka = compose["services"]["kafka"]["environment"]
+    protocols = dict(p.split(":") for p in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    assert protocols["EXTERNAL"] == "SASL_PLAINTEXT" and kafka["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
+    assert kafka["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+    assert kafka["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    # Only the external listener is published; the internal ones (whose ANONYMOUS principal is a super user) are not.
+    assert compose["services"]["kafka"]["ports"] == ["${KAFKA_EXTERNAL_PORT:-9094}:9094"]
+    assert "EXTERNAL://:9094" in kafka["KAFKA_LISTENERS"]
