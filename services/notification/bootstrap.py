@@ -22,6 +22,7 @@ from services.notification.adapters.deliveries import InboxChannel, MongoDeliver
 from services.notification.application.context import Notifying
 from services.notification.application.dispatch import Dispatcher
 from services.notification.application.loop import LoopHealth, run_forever
+from services.notification.application.money import Disbursements
 from services.notification.application.rules import EscalationRuleBook
 from services.notification.domain.deliveries import RetryPolicy
 from services.notification.domain.feedback_tokens import FeedbackTokens
@@ -121,6 +122,7 @@ def notifying_of(
         enabled_channels=enabled,
         public_url=settings.public_url.rstrip("/"),
         bureau_name=bureau_name,
+        disbursements=Disbursements(db),
         clock=clock,
     )
 

@@ -33,6 +33,7 @@ from tests.integration.notification_support import (
     Clock,
     assigned,
     case_opened,
+    envelope,
     notifying,
     on_case,
     prepare,
@@ -296,7 +297,9 @@ async def test_the_contact_given_at_intake_is_told_and_erasing_it_leaves_no_read
     opened = case_opened("case-1", clock())
     opened = opened.model_copy(update={"data": {**opened.data, "contact": sealed}})
     await _roster_and_case(n, clock)  # records the plain CaseOpened first (version 1)
-    await react(n, opened.model_copy(update={"event_id": uuid.uuid4()}))  # delivered again, now with its contact
+    await react(
+        n, opened.model_copy(update={"event_id": uuid.uuid4()})
+    )  # delivered again, now with its contact
     assert await n.contacts.address(subject, "email") == "wang@gree.cn"
     await react(n, assigned(4, "case-1", "s1", "李副局长", clock()))
     [told] = await _deliveries(mongo_db, recipient=subject)
@@ -306,3 +309,34 @@ async def test_the_contact_given_at_intake_is_told_and_erasing_it_leaves_no_read
     assert await mongo_db["notification_contacts"].find_one({"_id": subject}) is None
     raw = [d async for d in mongo_db["notification_deliveries"].find({})]
     assert "wang@gree.cn" not in str(raw)
+
+
+async def test_the_enterprise_is_told_when_money_reaches_its_account(mongo_db):
+    clock = Clock(START)
+    n = notifying(mongo_db, clock, {"inbox", "email"})
+    await prepare(n)
+    await n.contacts.put(f"enterprise:finance:{CREDIT}", "finance", {"email": "gm@gree.cn"}, {})
+    opened = {
+        "disbursement_id": "d-1",
+        "enterprise": {"name": "格力电器(郑州)有限公司", "credit_code": CREDIT},
+        "case_id": "case-1",
+        "source": "市财政局",
+        "fund_type": "subsidy",
+        "allocated": "70000000.00",
+    }
+    credited = {
+        "disbursement_id": "d-1",
+        "payment_id": "p-1",
+        "amount": "70000000.00",
+        "credited_at": "2026-11-27T01:30:00+00:00",
+        "bank_reference": "ICBC-1",
+        "reported_by": "国库系统",
+        "credited_total": "70000000.00",
+        "fully_credited": True,
+    }
+    assert await react(n, envelope("d-1", "disbursement", 1, "DisbursementOpened", opened, clock())) == 0
+    paid = envelope("d-1", "disbursement", 2, "DisbursementPaymentCredited", credited, clock())
+    assert await react(n, paid) == 1 and await react(n, paid) == 0  # told once, also when delivered again
+    [told] = await _deliveries(mongo_db, template="money_credited")
+    assert told["recipient"] == f"enterprise:finance:{CREDIT}" and "70,000,000.00" in told["body"]
+    assert "补贴资金" in told["body"] and "2026-11-27 09:30" in told["body"]

@@ -11,6 +11,7 @@ from services.notification.adapters.deadlines import Deadlines
 from services.notification.adapters.deliveries import MongoDeliveryStore
 from services.notification.application.fanout import record_intents
 from services.notification.application.intents import Intent
+from services.notification.application.money import Disbursements
 from services.notification.application.rules import EscalationRuleBook
 from services.notification.domain.feedback_tokens import FeedbackTokens
 from services.notification.domain.templates import TemplateBook
@@ -35,6 +36,7 @@ class Notifying:
     enabled_channels: set[str]
     public_url: str
     bureau_name: Callable[[str], Awaitable[str]]
+    disbursements: Disbursements
     clock: Callable[[], datetime] = field(default=lambda: datetime.now().astimezone())
 
     async def tell(self, intents: list[Intent]) -> int:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from services.notification.application.context import Notifying
 from services.notification.application.intents import staff_subject
+from services.notification.application.money import tell_the_enterprise_when_money_is_credited
 from services.notification.application.policies import NO_CONTACT_LINE, POLICIES, Known, TaskFacts
 from services.notification.application.supervision import settle_supervision
 from services.notification.domain.deadlines import ladder
@@ -22,6 +23,11 @@ from shared.contracts.casework import (
     CoordinationTaskDueRecomputed,
     CoordinationTaskOpened,
 )
+from shared.contracts.disbursement import (
+    DisbursementOpened,
+    DisbursementPaymentCredited,
+    parse_disbursement_event,
+)
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.events import CaseOpened, is_known_event, parse_event_data
 from shared.messaging.consumer import PoisonMessage
@@ -32,6 +38,8 @@ log = logging.getLogger(__name__)
 
 async def react(n: Notifying, envelope: EventEnvelope) -> int:
     """Handle one event; return how many deliveries it added (0 for a redelivered or unrelated event)."""
+    if envelope.stream_type == "disbursement":
+        return await react_to_money(n, envelope)
     if not is_known_event(envelope.event_type):
         return 0  # an event this service has no use for (a newer type, another service's)
     try:
@@ -133,3 +141,22 @@ async def replan_all(n: Notifying) -> int:
         await n.deadlines.replan(doc, ladder(calendar, doc["due_at"], rules))
         moved += 1
     return moved
+
+
+async def react_to_money(n: Notifying, envelope: EventEnvelope) -> int:
+    """Learn which enterprise a disbursement pays; tell it when a payment is credited."""
+    if envelope.event_type not in ("DisbursementOpened", "DisbursementPaymentCredited"):
+        return 0
+    try:
+        payload = parse_disbursement_event(envelope.event_type, envelope.schema_version, envelope.data)
+    except ValidationError as exc:
+        raise PoisonMessage(f"invalid {envelope.event_type}: {exc}") from None
+    if isinstance(payload, DisbursementOpened):
+        await n.disbursements.learn(payload, envelope)
+        return 0
+    assert isinstance(payload, DisbursementPaymentCredited)
+    known = await n.disbursements.get(payload.disbursement_id)
+    if known is None:
+        # Its opening is on the same stream, so it came first; gone only if the stream was never opened here.
+        raise PoisonMessage(f"payment credited on unknown disbursement {payload.disbursement_id}")
+    return await n.tell(tell_the_enterprise_when_money_is_credited(payload, envelope, known))

@@ -9,13 +9,14 @@ from faststream.kafka import KafkaBroker
 from services.notification.application.context import Notifying
 from services.notification.application.react import react
 from shared.contracts.envelope import EventEnvelope
-from shared.contracts.topics import ASSIGNMENT_EVENTS, CALENDAR_EVENTS, CASE_EVENTS
+from shared.contracts.topics import ASSIGNMENT_EVENTS, CALENDAR_EVENTS, CASE_EVENTS, DISBURSEMENT_EVENTS
 from shared.messaging.consumer import ReliableSubscriber
 
 TOPICS = {
     CASE_EVENTS: "Case events: tasks (deadlines, sections), resolution (rating link), reopening (leadership).",
     ASSIGNMENT_EVENTS: "Board events: assignments and reassignments (concierge, enterprise), queueing (leadership).",
     CALENDAR_EVENTS: "Working-day calendar: a published or corrected year moves pending reminders.",
+    DISBURSEMENT_EVENTS: "Disbursements: a payment credited to the account tells the enterprise (资金到账).",
 }
 
 
