@@ -19,7 +19,11 @@ from services.assignment.bootstrap import build_app as build_assignment
 from services.assignment.entrypoints.kafka import subscribe_policies
 from services.assignment.settings import AssignmentSettings
 from services.casequery.bootstrap import build_app as build_casequery
-from services.casequery.entrypoints.kafka import subscribe_case_stories, subscribe_case_view
+from services.casequery.entrypoints.kafka import (
+    subscribe_case_money,
+    subscribe_case_stories,
+    subscribe_case_view,
+)
 from services.casequery.settings import CaseQuerySettings
 from services.disbursement.bootstrap import build_app as build_disbursement
 from services.disbursement.entrypoints.kafka import subscribe_read_models, subscribe_reports
@@ -99,6 +103,7 @@ def asyncapi() -> dict[str, Any]:
     subscribe_intake_requests(broker, recorder=unused, bureaus=unused, group="intake", fetch_max_wait_ms=20)
     subscribe_case_view(broker, views=unused, dedupe=unused, group="case-view", fetch_max_wait_ms=20)
     subscribe_case_stories(broker, stories=unused, dedupe=unused, group="case-story", fetch_max_wait_ms=20)
+    subscribe_case_money(broker, money=unused, dedupe=unused, group="case-money", fetch_max_wait_ms=20)
     subscribe_notifications(broker, notifying=lambda: unused, group="notification", fetch_max_wait_ms=20)
     subscribe_policies(
         broker,

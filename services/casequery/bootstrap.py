@@ -1,4 +1,4 @@
-"""The case query service's only wiring: the case-view and case-story consumers, and the read API."""
+"""The case query service's only wiring: the case-view, case-story and case-money consumers, and the read API."""
 
 from __future__ import annotations
 
@@ -13,8 +13,19 @@ from pymongo.asynchronous.collection import AsyncCollection
 from services.casequery.application.calendar import CalendarReader
 from services.casequery.application.stories import MongoStories, Stories
 from services.casequery.entrypoints import feed_http, http
-from services.casequery.entrypoints.kafka import subscribe_case_stories, subscribe_case_view
+from services.casequery.entrypoints.kafka import (
+    subscribe_case_money,
+    subscribe_case_stories,
+    subscribe_case_view,
+)
 from services.casequery.projections.case_view import CASE_VIEW, CaseViews, ensure_view_indexes
+from services.casequery.projections.money import CASE_MONEY
+from services.casequery.projections.money_store import (
+    CaseMoney,
+    InMemoryCaseMoney,
+    MongoCaseMoney,
+    ensure_money_indexes,
+)
 from services.casequery.projections.story_store import (
     CASE_STORY,
     CASE_STORY_BOARDS,
@@ -48,10 +59,14 @@ class Overrides:
     stories: Stories
     clock: Callable[[], datetime] = field(default=_utc_now)
     vault: Vault = field(default_factory=lambda: Vault(MemoryKeyStore()))
+    money: CaseMoney = field(default_factory=InMemoryCaseMoney)
 
 
-def _serve(app: FastAPI, views: AsyncCollection, recorder: EventRecorder, stories: Stories) -> None:
+def _serve(
+    app: FastAPI, views: AsyncCollection, recorder: EventRecorder, stories: Stories, money: CaseMoney
+) -> None:
     app.state.views, app.state.recorder, app.state.stories = views, recorder, stories
+    app.state.money = money
     app.state.calendar = CalendarReader(recorder)
     app.include_router(http.router)
     app.include_router(feed_http.router)
@@ -63,7 +78,7 @@ def build_app(settings: CaseQuerySettings, overrides: Overrides | None = None) -
     """Build the case query FastAPI app; connections open in its lifespan."""
     if overrides:
         app = FastAPI(title=TITLE)
-        _serve(app, overrides.views, overrides.recorder, overrides.stories)
+        _serve(app, overrides.views, overrides.recorder, overrides.stories, overrides.money)
         app.state.api_keys, app.state.clock = overrides.api_keys, overrides.clock
         app.state.vault, app.state.feed = overrides.vault, RecorderFeed(overrides.recorder)
         return app
@@ -90,6 +105,14 @@ def build_app(settings: CaseQuerySettings, overrides: Overrides | None = None) -
         group=settings.story_consumer_group,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
+    money = MongoCaseMoney(mongo.db[CASE_MONEY])
+    money_consumer = subscribe_case_money(
+        broker,
+        money=money,
+        dedupe=dedupe(settings.money_consumer_group),
+        group=settings.money_consumer_group,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+    )
 
     feed = BureauFeed(mongo.db)
 
@@ -97,13 +120,22 @@ def build_app(settings: CaseQuerySettings, overrides: Overrides | None = None) -
         await feed.ensure_index()
         await ensure_view_indexes(mongo.db[CASE_VIEW])
         await ensure_story_indexes(mongo.db[CASE_STORY])
+        await ensure_money_indexes(mongo.db[CASE_MONEY])
 
     def consumers() -> dict[str, Any]:
-        return {**views.health(), "story_consumer": stories.health()}
+        return {
+            **views.health(),
+            "story_consumer": stories.health(),
+            "money_consumer": money_consumer.health(),
+        }
 
     app = FastAPI(title=TITLE, lifespan=broker_lifespan(settings, mongo, broker, prepare))
     _serve(
-        app, mongo.db[CASE_VIEW], recorder, MongoStories(mongo.db[CASE_STORY], mongo.db[CASE_STORY_BOARDS])
+        app,
+        mongo.db[CASE_VIEW],
+        recorder,
+        MongoStories(mongo.db[CASE_STORY], mongo.db[CASE_STORY_BOARDS]),
+        money,
     )
     app.state.api_keys, app.state.clock = ApiKeyStore(mongo.db), _utc_now
     app.state.feed = feed

@@ -14,3 +14,4 @@ class CaseQuerySettings(ConnectionSettings):
     port: int = 8102
     consumer_group: str = "case-view"
     story_consumer_group: str = "case-story"
+    money_consumer_group: str = "case-money"

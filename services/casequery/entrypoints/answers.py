@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from shared.contracts.cases import CaseStatus, Category, Channel, Enterprise
+from shared.contracts.disbursement import DISBURSEMENT_EVENT_MODELS
 from shared.contracts.envelope import Actor, EventEnvelope
 from shared.contracts.events import EVENT_MODELS
 from shared.crypto.masking import mask_email, mask_mobile, mask_name
@@ -32,7 +33,9 @@ def in_shanghai(value: Any) -> Any:
 
 def event_data_in_shanghai(event_type: str, schema_version: int, data: dict[str, Any]) -> dict[str, Any]:
     """Return an event's payload with its time fields (as its model declares them) in Asia/Shanghai."""
-    model = EVENT_MODELS.get((event_type, schema_version))
+    model = EVENT_MODELS.get((event_type, schema_version)) or DISBURSEMENT_EVENT_MODELS.get(
+        (event_type, schema_version)
+    )
     if model is None:
         return data
     converted = dict(data)
@@ -191,6 +194,36 @@ class SupervisionOrder(BaseModel):
     settled_at: datetime | None = None
 
 
+class TimeToAccount(BaseModel):
+    """From the allocation reaching the zone (资金到区) to the enterprise's account holding all of it."""
+
+    hours: float = Field(description="Wall-clock hours, two decimals")
+    workdays: int = Field(
+        description="Working days after the arrival's day up to the credited day (Shanghai)"
+    )
+    within_one_working_day: bool = Field(
+        description="一天到账: credited at most one working day after arrival"
+    )
+
+
+class CaseDisbursement(BaseModel):
+    """A disbursement (资金拨付) linked to the case: its money and where it stands. Amounts are yuan strings."""
+
+    disbursement_id: str
+    allocated: str = Field(description='Yuan as a decimal string, e.g. "70000000.00"')
+    credited: str = Field(description='The sum credited so far, e.g. "0.00"')
+    status: str = Field(
+        description="opened, allocation_received, ..., partially_credited, credited, cancelled"
+    )
+    source: str = Field(description="Who allocated it, e.g. 市财政局")
+    fund_type: str
+    policy_reference: str | None = None
+    opened_at: datetime
+    allocation_received_at: datetime | None = None
+    fully_credited_at: datetime | None = None
+    time_to_account: TimeToAccount | None = Field(default=None, description="Once fully credited")
+
+
 class ContactShown(BaseModel):
     """The enterprise's contact as lists show it: masked; `erased` once the enterprise's key was destroyed."""
 
@@ -240,6 +273,10 @@ class CaseView(BaseModel):
     supervision_orders: list[SupervisionOrder] = Field(
         default=[], description="Supervision orders (督办) on the case's overdue tasks, with their outcome"
     )
+    disbursements: list[CaseDisbursement] = Field(
+        default=[],
+        description="Disbursements linked to the case, oldest first (the case now only; not in lists)",
+    )
 
 
 class CasePage(BaseModel):
@@ -252,10 +289,11 @@ class CasePage(BaseModel):
 
 
 class HistoryEntry(BaseModel):
-    """One entry of the case's history: an event of the case, or a board decision about it."""
+    """One entry of the case's history: an event of the case, a board decision, supervision, or its money."""
 
-    source: Literal["case", "board", "supervision"] = Field(
-        description="case: the case's own stream; board: board-<bureau>; supervision: supervision-<case>-<task>"
+    source: Literal["case", "board", "supervision", "disbursement"] = Field(
+        description="case: the case's own stream; board: board-<bureau>; supervision: supervision-<case>-<task>;"
+        " disbursement: disbursement-<id> of a disbursement linked to the case"
     )
     stream_id: str
     version: int = Field(description="Position of the event in its own stream")

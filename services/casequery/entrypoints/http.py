@@ -11,6 +11,7 @@ from pydantic import AfterValidator, AwareDatetime
 
 from services.casequery.application.filters import MAX_WAITING_WORKDAYS
 from services.casequery.application.history import merge, story_history
+from services.casequery.application.money import disbursement_history, disbursements_of
 from services.casequery.application.queries import (
     CaseFilter,
     CaseNotFound,
@@ -167,7 +168,10 @@ async def get_one_case(
             tasks = [t["task_id"] for t in view.get("tasks", [])]
             orders, _ = await supervision_of(case_id, tasks, recorder=state.recorder)
             contact = await shown_contact(view.get("contact"), state.vault)
-            return case_answer({**view, "supervision_orders": orders, "contact": contact})
+            money = await disbursements_of(caller.bureau, case_id, money=state.money, calendar=state.calendar)
+            return case_answer(
+                {**view, "supervision_orders": orders, "contact": contact, "disbursements": money}
+            )
         past = await get_case_as_of(
             caller.bureau, case_id, as_of, recorder=state.recorder, stories=state.stories
         )
@@ -179,7 +183,7 @@ async def get_one_case(
 @router.get(
     "/cases/{case_id}/history",
     responses=NOT_FOUND,
-    summary="The case's story: its events and the board decisions about it, explained, in order",
+    summary="The case's story: its events, the board decisions, supervision and its money, explained, in order",
 )
 async def get_case_story(case_id: str, caller: Caller, request: Request) -> list[HistoryEntry]:
     """Return the case's history entries in order."""
@@ -190,6 +194,8 @@ async def get_case_story(case_id: str, caller: Caller, request: Request) -> list
         tasks = sorted({e["data"]["task_id"] for e in entries if e["event_type"] == "CoordinationTaskOpened"})
         _, supervision = await supervision_of(case_id, tasks, recorder=state.recorder)
         entries = merge(entries, supervision)
+        money = await disbursement_history(caller.bureau, case_id, money=state.money, recorder=state.recorder)
+        entries = merge(entries, money)
     except CaseNotFound:
         raise _not_found(case_id) from None
     return [history_answer(e) for e in entries]

@@ -1,0 +1,66 @@
+"""The case's money: its linked disbursements (amount, stage, time to account) and their events in its history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.casequery.application.calendar import CalendarReader
+from services.casequery.application.history import Entry, case_entry
+from services.casequery.projections.money import time_to_account
+from services.casequery.projections.money_store import CaseMoney
+from shared.eventstore.recorder import EventRecorder
+
+STAGES = {
+    "allocation_received": "资金到区 (allocation received)",
+    "documents_complete": "材料齐全 (documents complete)",
+    "approved": "审批通过 (approved)",
+    "coordination": "园区/银行协调 (coordination)",
+    "payment_instructed": "支付指令已下达 (payment instructed)",
+    "returned_by_bank": "银行退回 (returned by the bank)",
+    "on_hold": "暂缓 (on hold)",
+    "resumed": "恢复 (resumed)",
+    "cancelled": "撤销 (cancelled)",
+}
+
+
+def _summary(event_type: str, data: dict[str, Any]) -> str:
+    if event_type == "DisbursementOpened":
+        return f"资金拨付：登记拨付 {data.get('allocated')} 元 (disbursement opened)"
+    if event_type == "DisbursementStageReported":
+        return f"资金拨付：{STAGES.get(str(data.get('stage')), data.get('stage'))}"
+    if event_type == "DisbursementPaymentCredited":
+        return f"资金拨付：到账 {data.get('amount')} 元 (payment credited)"
+    return f"资金拨付：{event_type}"
+
+
+async def disbursements_of(
+    bureau: str, case_id: str, *, money: CaseMoney, calendar: CalendarReader
+) -> list[dict[str, Any]]:
+    """Return the case's disbursements with their time to account (the calendar read only when needed)."""
+    entries = [doc["entry"] for doc in await money.of_case(bureau, case_id)]
+    credited = [e for e in entries if e["allocation_received_at"] and e["fully_credited_at"]]
+    in_force = await calendar.current() if credited else None
+    return [
+        {
+            **e,
+            "time_to_account": None
+            if in_force is None
+            else time_to_account(e["allocation_received_at"], e["fully_credited_at"], in_force),
+        }
+        for e in entries
+    ]
+
+
+async def disbursement_history(
+    bureau: str, case_id: str, *, money: CaseMoney, recorder: EventRecorder
+) -> list[Entry]:
+    """Return the events of the case's disbursements as history entries, in the store's order."""
+    entries: list[Entry] = []
+    for doc in await money.of_case(bureau, case_id):
+        entries += [
+            {**case_entry(e), "source": "disbursement", "summary": _summary(e.event_type, e.data)}
+            for e in await recorder.read_stream(doc["stream_id"])
+            if e.bureau == bureau
+        ]
+    entries.sort(key=lambda e: (e["position"] is None, e["position"] or 0, e["recorded_at"]))
+    return entries
