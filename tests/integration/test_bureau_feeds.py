@@ -66,8 +66,13 @@ def http_reader(stack: Stack, key: str, cursor: Path) -> list[dict]:
 
 
 def _in_order_per_stream(events: list[dict]) -> bool:
+    # At least once: a republished event (a relay replay) comes again with its event_id; a reader dedupes by it.
     last: dict[str, int] = {}
+    seen: set[str] = set()
     for e in events:
+        if e["event_id"] in seen:
+            continue
+        seen.add(e["event_id"])
         if e["version"] <= last.get(e["stream_id"], 0):
             return False
         last[e["stream_id"]] = e["version"]
