@@ -38,7 +38,7 @@ class Api:
             yield cls(finance, innovation, anonymous)
 
     async def wait_for_case(
-        self, case_id: str, client: httpx.AsyncClient | None = None, timeout: float = 20
+        self, case_id: str, client: httpx.AsyncClient | None = None, timeout: float = 60
     ) -> Any:
         """Wait until the case projection shows the case; return it."""
         http = client or self.finance

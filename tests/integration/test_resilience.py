@@ -74,7 +74,7 @@ async def test_two_projection_instances_share_the_partitions_without_doubling(
         (await api.finance.post("/api/v1/cases", json=case_body(401, title=f"问题{i}"))).json()["case_id"]
         for i in range(40)
     ]
-    await eventually(lambda: _equals(total_cases(api, code), 40), 30, "40 cases projected")
+    await eventually(lambda: _equals(total_cases(api, code), 40), 90, "40 cases projected")
 
     handled = [(await health(u))["consumer"]["handled"] for u in urls]
     assert all(h > 0 for h in handled), handled
@@ -143,7 +143,7 @@ async def test_events_reach_the_projection_after_the_broker_restarts_empty(
     before = [
         (await api.finance.post("/api/v1/cases", json=case_body(403))).json()["case_id"] for _ in range(10)
     ]
-    await eventually(lambda: _relayed(db, before), 30, "the relay to publish them")
+    await eventually(lambda: _relayed(db, before), 90, "the relay to publish them")
 
     own_stack.kafka.kill() if own_stack.kafka else None  # ... and are lost with it
     during = [
