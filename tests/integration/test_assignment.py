@@ -50,7 +50,9 @@ async def concierge_of(client: httpx.AsyncClient, case_id: str) -> str:
         view = answer.json() if answer.status_code == 200 else {}
         return (view.get("concierge") or {}).get("staff_id")
 
-    return await eventually(probe, 30, f"a concierge on case {case_id}")
+    return await eventually(
+        probe, 90, f"a concierge on case {case_id}"
+    )  # the first case waits for every consumer group to join
 
 
 async def queue(client: httpx.AsyncClient) -> list[dict[str, Any]]:
