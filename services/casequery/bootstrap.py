@@ -10,7 +10,6 @@ from typing import Any
 from fastapi import FastAPI
 from pymongo.asynchronous.collection import AsyncCollection
 
-from services.casequery.application.calendar import CalendarReader
 from services.casequery.application.stories import MongoStories, Stories
 from services.casequery.entrypoints import feed_http, http
 from services.casequery.entrypoints.kafka import (
@@ -41,6 +40,7 @@ from shared.eventstore.recorder import EventRecorder
 from shared.messaging.consumer import Deduplicator
 from shared.messaging.kafka import make_broker, require_ping
 from shared.service import Mongo, broker_lifespan, health_router, install_error_handlers, instrument
+from shared.workdays.published import PublishedCalendar
 
 TITLE = "Case query API"
 
@@ -67,7 +67,7 @@ def _serve(
 ) -> None:
     app.state.views, app.state.recorder, app.state.stories = views, recorder, stories
     app.state.money = money
-    app.state.calendar = CalendarReader(recorder)
+    app.state.calendar = PublishedCalendar(recorder)
     app.include_router(http.router)
     app.include_router(feed_http.router)
     install_error_handlers(app)

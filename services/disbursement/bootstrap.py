@@ -9,7 +9,6 @@ from typing import Any
 from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.disbursement.application.calendars import Calendars
 from services.disbursement.entrypoints import arrears_http, dashboard_http, http
 from services.disbursement.entrypoints.kafka import subscribe_read_models, subscribe_reports
 from services.disbursement.entrypoints.state import Bureaus, Services
@@ -23,6 +22,7 @@ from shared.idempotency import IdempotencyStore, InMemoryIdempotencyStore, Mongo
 from shared.messaging.consumer import Deduplicator, ReliableSubscriber
 from shared.messaging.kafka import make_broker, require_ping
 from shared.service import Mongo, broker_lifespan, health_router, install_error_handlers
+from shared.workdays.published import PublishedCalendar as Calendars
 
 TITLE = "Disbursement (资金拨付) API"
 IDEMPOTENCY = "disbursement_idempotency"  # recorded answers to Idempotency-Keys, owned by this service

@@ -10,12 +10,12 @@ import asyncio
 
 from tqdm import tqdm
 
-from services.disbursement.application.calendars import Calendars
 from services.disbursement.projections.rebuild import catch_up, replay_into, swap_in
 from services.disbursement.projections.store import ReadModels, ReadModelWriter
 from services.disbursement.settings import DisbursementSettings
 from shared.eventstore.mongo import MongoRecorder
 from shared.service import Mongo
+from shared.workdays.published import PublishedCalendar as Calendars
 
 
 async def main_async(settings: DisbursementSettings) -> int:

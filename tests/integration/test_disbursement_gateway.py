@@ -14,7 +14,6 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.disbursement.application import queries
-from services.disbursement.application.calendars import Calendars
 from services.disbursement.projections.dashboard import dashboard
 from services.disbursement.projections.rebuild import replay_into
 from services.disbursement.projections.store import ReadModels
@@ -22,6 +21,7 @@ from shared.auth.keys import ApiKeyStore, Bureau, BureauDirectory, Role
 from shared.contracts.topics import DISBURSEMENT_REQUESTS, dlq
 from shared.devstack.stack import Stack
 from shared.eventstore.mongo import MongoRecorder
+from shared.workdays.published import PublishedCalendar as Calendars
 from tests.kafka_client import IntakeSigner, aproduce, aread_topic, register_signer
 from tests.support import case_body, credit_code, eventually
 

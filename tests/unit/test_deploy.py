@@ -11,8 +11,8 @@ from services.assignment.settings import AssignmentSettings
 from services.casequery.settings import CaseQuerySettings
 from services.disbursement.settings import DisbursementSettings
 from services.gateway.settings import GatewaySettings
-from services.notification.settings import NotificationSettings
 from services.intake.settings import IntakeSettings
+from services.notification.settings import NotificationSettings
 from services.relay.settings import RelaySettings
 from shared.devstack.stack import SERVICES
 
@@ -111,7 +111,9 @@ def test_kafka_is_reachable_from_other_bureaus_on_an_external_listener_set_by_en
     listeners = dict(item.split("://", 1) for item in env["KAFKA_LISTENERS"].split(","))
     advertised = dict(item.split("://", 1) for item in env["KAFKA_ADVERTISED_LISTENERS"].split(","))
     protocols = dict(item.split(":", 1) for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
-    assert listeners["EXTERNAL"] == ":9094" and protocols["EXTERNAL"] == "SASL_PLAINTEXT"  # SCRAM users per bureau
+    assert (
+        listeners["EXTERNAL"] == ":9094" and protocols["EXTERNAL"] == "SASL_PLAINTEXT"
+    )  # SCRAM users per bureau
     assert advertised["PLAINTEXT"] == "kafka:9092"  # the services keep the internal name
     assert advertised["EXTERNAL"] == "${KAFKA_EXTERNAL_HOST:-localhost}:${KAFKA_EXTERNAL_PORT:-9094}"
     assert "${KAFKA_EXTERNAL_PORT:-9094}:9094" in kafka["ports"]
@@ -123,7 +125,10 @@ def test_the_external_kafka_listener_takes_only_scram_users_and_acls_deny_what_t
 ) -> None:
     kafka = compose["services"]["kafka"]["environment"]
     protocols = dict(p.split(":") for p in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
-    assert protocols["EXTERNAL"] == "SASL_PLAINTEXT" and kafka["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
+    assert (
+        protocols["EXTERNAL"] == "SASL_PLAINTEXT"
+        and kafka["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
+    )
     assert kafka["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
     assert kafka["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
     # Only the external listener is published; the internal ones (whose ANONYMOUS principal is a super user) are not.

@@ -35,7 +35,10 @@ async def test_requests_are_counted_by_route_template_and_status_never_by_id():
     assert counted[(("method", "GET"), route, ("status", "200"))] == 2
     assert counted[(("method", "GET"), route, ("status", "404"))] == 1
     assert counted[(("method", "GET"), ("route", "unmatched"), ("status", "404"))] == 1
-    assert 'http_request_duration_seconds_bucket{le="0.005",method="GET",route="/api/v1/cases/{case_id}"}' in text
+    assert (
+        'http_request_duration_seconds_bucket{le="0.005",method="GET",route="/api/v1/cases/{case_id}"}'
+        in text
+    )
 
 
 class _Event:

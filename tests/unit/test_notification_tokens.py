@@ -27,7 +27,7 @@ def test_an_expired_token_is_refused_with_the_reason():
 def test_a_token_edited_to_name_another_case_or_signed_with_another_secret_is_forged():
     token, _ = TOKENS.issue("finance", "case-1", NOW)
     other, _ = FeedbackTokens(b"x" * 32).issue("finance", "case-1", NOW)
-    body, signature = token.split(".")
+    _, signature = token.split(".")
     edited = TOKENS.issue("finance", "case-2", NOW)[0].split(".")[0] + "." + signature
     for forged in (other, edited):
         with pytest.raises(TokenRejected, match="not genuine"):

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from services.assignment.application.boards import Context, new_events
 from shared.contracts.calendar import CALENDAR_STREAM, WorkdayCalendarPublished
 from shared.eventstore.recorder import ConcurrencyError, EventRecorder, Recording
-from shared.workdays.calendar import CalendarYear, WorkdayCalendar
+from shared.workdays.calendar import WorkdayCalendar
+from shared.workdays.published import calendar_year
 from shared.workdays.seed import default_calendar
-
-
-def calendar_year(event: WorkdayCalendarPublished, published_at: datetime) -> CalendarYear:
-    """Return the calendar year an event publishes."""
-    return CalendarYear(
-        year=event.year,
-        holidays=frozenset(event.holidays),
-        makeup_workdays=frozenset(event.makeup_workdays),
-        version=event.version,
-        published_by=event.published_by,
-        published_at=published_at,
-    )
 
 
 class Calendars:

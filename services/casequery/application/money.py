@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.casequery.application.calendar import CalendarReader
 from services.casequery.application.history import Entry, case_entry
 from services.casequery.projections.money import time_to_account
 from services.casequery.projections.money_store import CaseMoney
 from shared.eventstore.recorder import EventRecorder
+from shared.workdays.published import PublishedCalendar
 
 STAGES = {
     "allocation_received": "资金到区 (allocation received)",
@@ -34,7 +34,7 @@ def _summary(event_type: str, data: dict[str, Any]) -> str:
 
 
 async def disbursements_of(
-    bureau: str, case_id: str, *, money: CaseMoney, calendar: CalendarReader
+    bureau: str, case_id: str, *, money: CaseMoney, calendar: PublishedCalendar
 ) -> list[dict[str, Any]]:
     """Return the case's disbursements with their time to account (the calendar read only when needed)."""
     entries = [doc["entry"] for doc in await money.of_case(bureau, case_id)]

@@ -9,13 +9,13 @@ from typing import Protocol
 from fastapi import Request
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.disbursement.application.calendars import Calendars
 from services.disbursement.application.commands import stuck_after_workdays
 from services.disbursement.projections.dashboard import stuck_cutoff
 from services.disbursement.projections.store import LIVE, ReadModels
 from shared.auth.keys import Bureau
 from shared.eventstore.recorder import EventRecorder
 from shared.workdays.calendar import SHANGHAI
+from shared.workdays.published import PublishedCalendar as Calendars
 
 
 class KnownBureaus(Protocol):
