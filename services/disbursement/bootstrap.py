@@ -21,7 +21,7 @@ from shared.eventstore.recorder import EventRecorder
 from shared.idempotency import IdempotencyStore, InMemoryIdempotencyStore, MongoIdempotencyStore
 from shared.messaging.consumer import Deduplicator, ReliableSubscriber
 from shared.messaging.kafka import make_broker, require_ping
-from shared.service import Mongo, broker_lifespan, health_router, install_error_handlers
+from shared.service import Mongo, broker_lifespan, health_router, install_error_handlers, instrument
 from shared.workdays.published import PublishedCalendar as Calendars
 
 TITLE = "Disbursement (资金拨付) API"
@@ -100,6 +100,7 @@ def build_app(settings: DisbursementSettings, overrides: Overrides | None = None
         await mongo.db[IDEMPOTENCY].create_index("recorded_at", expireAfterSeconds=IDEMPOTENCY_TTL_S)
 
     app = FastAPI(title=TITLE, lifespan=broker_lifespan(settings, mongo, broker, prepare))
+    instrument(app)
     services = Services(
         recorder=recorder,
         db=mongo.db,

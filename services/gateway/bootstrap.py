@@ -19,7 +19,7 @@ from services.gateway.limits import TokenBuckets, caller_key, retry_after
 from services.gateway.proxy import BodyTooLarge, forward, read_body
 from services.gateway.routes import Route, resolve, route_table, upstreams
 from services.gateway.settings import GatewaySettings
-from shared.service import install_error_handlers
+from shared.service import install_error_handlers, instrument
 
 
 def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
@@ -43,6 +43,7 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
         title="专责店小二 API gateway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
     install_error_handlers(app)
+    instrument(app)  # before the catch-all below, so that /metrics is the gateway's own
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
@@ -84,6 +85,8 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
             return JSONResponse({"detail": f"{request.method} is not allowed on /{path}"}, status_code=405)
         if not isinstance(route, Route):
             return JSONResponse({"detail": f"no API at /{path}"}, status_code=404)
+        # Label the request metrics with the route table's entry, not the catch-all (bounded cardinality).
+        request.scope["metrics_route"] = route.prefix if route.exact else f"{route.prefix}/…"
         try:
             body = await read_body(request, settings.max_body_bytes)
         except BodyTooLarge as exc:

@@ -79,6 +79,7 @@ def build_app(settings: RelaySettings, overrides: Overrides | None = None) -> Fa
             producer=producer,
             parked=parked,
             batch_size=settings.batch_size,
+            checkpoint_every_s=settings.checkpoint_every_s,
             on_broker_reset=lambda: ensure_topics(settings, ALL_TOPICS),
             ensure_topic=(lambda topic: ensure_topics(settings, [topic])) if settings.bureau_feeds else None,
         )
@@ -104,6 +105,7 @@ def build_app(settings: RelaySettings, overrides: Overrides | None = None) -> Fa
         with contextlib.suppress(asyncio.CancelledError, TimeoutError):
             await asyncio.wait_for(task, 5)
         with contextlib.suppress(Exception):
+            await relay.flush()  # progress saved, so a standby does not publish it again
             await relay.stand_down()  # a standby instance takes over at once
         await watcher.stop()
         await producer.stop()

@@ -15,6 +15,9 @@ class RelaySettings(ConnectionSettings):
     port: int = 8103
     batch_size: int = 500
     linger_ms: int = 2
+    # Progress is saved at most this often while events flow (and at once when idle or stopping): a crash
+    # republishes at most this window, which consumers drop. Fewer saves, fewer database round trips.
+    checkpoint_every_s: float = Field(1.0, ge=0)
     # /healthz answers 503 when the store's head is more than this many events ahead of what was relayed ...
     max_lag: int = Field(10_000, ge=1)
     # ... or when events wait and the relay has neither published nor been caught up for this long.

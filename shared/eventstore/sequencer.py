@@ -51,6 +51,9 @@ class Sequencer:
         self._lease_until: datetime | None = None
         self.head: int | None = None  # the head we last wrote; None until recovered from the database
         self.head_hash: str | None = None  # the chain hash at that head
+        # The documents the last batch numbered, as now stored (position and hash set): the relay publishes
+        # them without reading them back when it was caught up.
+        self.numbered: list[dict[str, Any]] = []
 
     async def sequence_once(self) -> int:
         """Number and chain one batch of pending events; return how many got a position."""
@@ -61,6 +64,7 @@ class Sequencer:
             raise
 
     async def _sequence_batch(self) -> int:
+        self.numbered = []
         await self._hold_lease()
         if self.head is None or self.head_hash is None:
             self.head, self.head_hash = await self._recover_head()
@@ -68,9 +72,13 @@ class Sequencer:
         batch = await self._pending_batch()
         if not batch:
             return 0
-        updates = []
+        updates, numbered = [], []
         for position, doc in enumerate(batch, start=head + 1):
             digest = event_hash(previous, document_fields(doc, position))
+            numbered.append(
+                {k: v for k, v in doc.items() if k != "pending"}
+                | {"position": position, "hash": digest, "prev_hash": previous}
+            )
             updates.append(
                 UpdateOne(
                     {"_id": doc["_id"], "pending": {"$exists": True}},
@@ -90,6 +98,7 @@ class Sequencer:
             raise LeaseLost("events of this batch were numbered by another sequencer")
         await self._move_head(head, head + len(batch), previous)
         self.head, self.head_hash = head + len(batch), previous
+        self.numbered = numbered
         return len(batch)
 
     async def _hold_lease(self) -> None:

@@ -39,7 +39,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.topics import RELAY_HEARTBEAT, bureau_topic, topic_for
-from shared.eventstore.mongo import MongoRecorder, majority
+from shared.eventstore.mongo import MongoRecorder, from_document, majority
 from shared.eventstore.sequencer import LeaseLost, Sequencer
 from shared.eventstore.watch import AppendWatcher
 from shared.messaging.kafka import envelope_headers
@@ -199,6 +199,7 @@ class OutboxRelay:
         batch_size: int = 500,
         on_broker_reset: Callable[[], Awaitable[None]] | None = None,
         ensure_topic: Callable[[str], Awaitable[None]] | None = None,
+        checkpoint_every_s: float = 1.0,
     ) -> None:
         self._recorder = recorder
         self._sequencer = sequencer
@@ -211,6 +212,9 @@ class OutboxRelay:
         self._ensure_topic = ensure_topic
         self._known_topics: set[str] = set()
         self._cached: Checkpoint | None = None
+        self._checkpoint_every_s = checkpoint_every_s
+        self._unsaved = False
+        self._saved_at = 0.0
         self.status = RelayStatus()
 
     @property
@@ -227,18 +231,18 @@ class OutboxRelay:
             log.info("relay %s holds the publisher lease: publishing", self._checkpoints.owner)
             self.status.state = "active"
             self.status.last_progress = time.monotonic()  # its stall clock starts when it takes over
+        head_before = self._sequencer.head
         try:
             await self._sequencer.sequence_once()
         except (LeaseLost, BulkWriteError):
             # The previous holder's sequencer lease has not expired yet: publish what is numbered.
             log.info("the sequencer lease is still held elsewhere; publishing what is sequenced")
         checkpoint = await self._checkpoint()
-        events = await self._recorder.read_all(
-            checkpoint.position, self._batch_size, up_to=self._sequencer.head
-        )
+        events = await self._next_events(checkpoint, head_before)
         if not events:
             self.status.last_progress = time.monotonic()
             metrics().relay_lag.set(0)
+            await self._save_checkpoint(checkpoint, force=True)  # idle: make the progress durable now
             return 0
         try:
             await self._publish(events, checkpoint)
@@ -249,8 +253,9 @@ class OutboxRelay:
             self._cached = None  # partly advanced in memory: reload the saved truth
             raise
         checkpoint.position = events[-1].position or checkpoint.position
+        self._unsaved = True
         try:
-            await self._checkpoints.save(checkpoint)
+            await self._save_checkpoint(checkpoint)
         except PublisherLeaseLost:
             self._stand_by()  # published, not saved: the new holder publishes these again (at least once)
             return 0
@@ -263,11 +268,35 @@ class OutboxRelay:
             metrics().relay_lag.set(max(self._sequencer.head - checkpoint.position, 0))
         return len(events)
 
+    async def _next_events(self, checkpoint: Checkpoint, head_before: int | None) -> list[EventEnvelope]:
+        numbered = self._sequencer.numbered
+        if not numbered and self._sequencer.head is not None and checkpoint.position >= self._sequencer.head:
+            return []  # caught up with the head this process moved: nothing to read
+        if numbered and head_before is not None and checkpoint.position == head_before:
+            # Caught up before this batch: the events to publish are exactly the ones just numbered, as
+            # stored. Publishing them from memory saves reading them back.
+            return [from_document(doc) for doc in numbered[: self._batch_size]]
+        return await self._recorder.read_all(checkpoint.position, self._batch_size, up_to=self._sequencer.head)
+
+    async def _save_checkpoint(self, checkpoint: Checkpoint, *, force: bool = False) -> None:
+        # Saved at most every `checkpoint_every_s` while events flow, and whenever the relay is idle or
+        # stops: a crash republishes at most that window, which consumers drop by event id and version.
+        if not self._unsaved or (not force and time.monotonic() - self._saved_at < self._checkpoint_every_s):
+            return
+        await self._checkpoints.save(checkpoint)
+        self._unsaved, self._saved_at = False, time.monotonic()
+
+    async def flush(self) -> None:
+        """Save progress not saved yet (at shutdown, before giving up the lease)."""
+        if self._cached is not None and self.status.state == "active":
+            await self._save_checkpoint(self._cached, force=True)
+
     def _stand_by(self) -> None:
         if self.status.state != "standby":
             log.info("another relay instance holds the publisher lease: standing by")
         self.status.state = "standby"
         self._cached = None  # the holder moves the checkpoint meanwhile: read it again on taking over
+        self._unsaved = False
 
     def _topics_of(self, e: EventEnvelope) -> list[str]:
         topics = [topic_for(e.stream_type)]
@@ -364,27 +393,32 @@ class OutboxRelay:
         self._known_topics.clear()  # the bureaus' feed topics too, on their next event
         self._cached = Checkpoint()
         await self._checkpoints.save(self._cached)
+        self._unsaved, self._saved_at = False, time.monotonic()
 
     async def run(self, watcher: AppendWatcher, stop: asyncio.Event, idle_check_s: float = 2.0) -> None:
         """Relay until stop is set; any failure is logged, backed off and retried, never fatal."""
         backoff = 0.1
-        idle_since_check = 0.0
+        checked = time.monotonic()  # when the broker last proved it kept what it acknowledged
         try:
             while not stop.is_set():
                 try:
-                    if await self.step():
-                        backoff = 0.1
-                        continue
-                    await watcher.wait(timeout=0.5)
-                    idle_since_check += 0.5
-                    if idle_since_check >= idle_check_s:
-                        idle_since_check = 0.0
-                        await self.verify_broker_kept_messages()
+                    published = await self.step()
                     backoff = 0.1
+                    if published:
+                        checked = time.monotonic()  # its acknowledgements just checked the offsets
+                    if published >= self._batch_size:
+                        continue  # a full batch: more may be waiting
+                    # A short batch or none: wait for the next append (the flag may already be set).
+                    await watcher.wait(timeout=0.5)
+                    if not published and time.monotonic() - checked >= idle_check_s:
+                        # Idle: only a record of our own tells whether the broker lost messages meanwhile.
+                        checked = time.monotonic()
+                        await self.verify_broker_kept_messages()
                 except Exception as exc:
                     # Anything else (a bug, a topic that cannot be created after a broker restart, ...)
                     # must not end the loop for good: log it with its traceback and try again.
                     self._cached = None
+                    self._unsaved = False
                     self.status.errors += 1
                     self.status.last_error = f"{type(exc).__name__}: {exc}"
                     if isinstance(exc, OUTAGES):
@@ -393,7 +427,7 @@ class OutboxRelay:
                         log.exception("relay step failed unexpectedly; retrying in %.1fs", backoff)
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
-                    idle_since_check = idle_check_s  # check the broker's offsets as soon as it answers again
+                    checked = 0.0  # check the broker's offsets as soon as it answers again
         finally:
             self.status.state = "stopped"
 
