@@ -9,18 +9,18 @@ import argparse
 import asyncio
 import json
 import tempfile
+from importlib import import_module
 from pathlib import Path
+from typing import Any
 
-from bench.appends import bench_append_scale, bench_appends
-from bench.assignment import bench_assignment
-from bench.auth import bench_auth
-from bench.chain import bench_chain
-from bench.disbursement import bench as bench_disbursement
-from bench.latency import bench_latency
-from bench.notification import bench_notification
-from bench.rebuild import bench_rebuild
+from bench.cost import CASES
 from shared.devstack.processes import free_port
 from shared.devstack.stack import SERVICES, Stack, StackConfig
+
+
+def _bench(module: str, name: str) -> Any:
+    """Import one benchmark when it runs: a part that does not import (code moved under it) stops only itself."""
+    return getattr(import_module(f"bench.{module}"), name)
 
 
 def _report(name: str, result: dict[str, object]) -> dict[str, object]:
@@ -43,6 +43,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000, help="events for the rebuild benchmark")
     parser.add_argument("--requests", type=int, default=200, help="HTTP requests at 20/s for latency")
     parser.add_argument("--notifications", type=int, default=1000, help="events for the notification fan-out")
+    parser.add_argument("--cases", type=int, default=CASES, help="cases opened at 4/s for the cost per case")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
         "--only",
@@ -56,6 +57,7 @@ def main() -> None:
             "latency",
             "assignment",
             "auth",
+            "cost",
         ],
         help="run one benchmark",
     )
@@ -77,36 +79,52 @@ def main() -> None:
             results: dict[str, object] = {}
             if args.only in (None, "appends"):
                 results["appends"] = _report(
-                    "appends", asyncio.run(bench_appends(config.mongo_uri, args.appends))
+                    "appends", asyncio.run(_bench("appends", "bench_appends")(config.mongo_uri, args.appends))
                 )
             if args.only in (None, "scale"):
                 results["append_scale"] = _report(
-                    "append_scale", asyncio.run(bench_append_scale(config.mongo_uri, *args.store_sizes))
+                    "append_scale",
+                    asyncio.run(_bench("appends", "bench_append_scale")(config.mongo_uri, *args.store_sizes)),
                 )
             if args.only in (None, "rebuild"):
                 results["rebuild"] = _report(
-                    "rebuild", asyncio.run(bench_rebuild(config.mongo_uri, args.events))
+                    "rebuild", asyncio.run(_bench("rebuild", "bench_rebuild")(config.mongo_uri, args.events))
                 )
             if args.only in (None, "chain"):
-                results["chain"] = _report("chain", asyncio.run(bench_chain(config.mongo_uri)))
+                results["chain"] = _report(
+                    "chain", asyncio.run(_bench("chain", "bench_chain")(config.mongo_uri))
+                )
             if args.only in (None, "notification"):
                 results["notification"] = _report(
-                    "notification", asyncio.run(bench_notification(config.mongo_uri, args.notifications))
+                    "notification",
+                    asyncio.run(
+                        _bench("notification", "bench_notification")(config.mongo_uri, args.notifications)
+                    ),
                 )
             if args.only in (None, "disbursement"):
                 results["disbursement"] = _report(
-                    "disbursement", asyncio.run(bench_disbursement(config.mongo_uri, 100_000, 200))
+                    "disbursement",
+                    asyncio.run(_bench("disbursement", "bench")(config.mongo_uri, 100_000, 200)),
                 )
-            if args.only in (None, "latency", "assignment", "auth"):
+            if args.only in (None, "latency", "assignment", "auth", "cost"):
                 stack.start()
+            # First on the fresh stack: the cost per case is the figure issue 13 tracks, before other loads.
+            if args.only in (None, "cost"):
+                cost = _report("cost", asyncio.run(_bench("cost", "bench_cost")(stack, args.cases)))
+                print(_bench("cost", "table")(cost), flush=True)
+                results["cost"] = cost
             if args.only in (None, "latency"):
-                results["latency"] = _report("latency", asyncio.run(bench_latency(stack, args.requests)))
+                results["latency"] = _report(
+                    "latency", asyncio.run(_bench("latency", "bench_latency")(stack, args.requests))
+                )
             if args.only in (None, "assignment"):
                 results["assignment"] = _report(
-                    "assignment", asyncio.run(bench_assignment(stack, args.requests))
+                    "assignment", asyncio.run(_bench("assignment", "bench_assignment")(stack, args.requests))
                 )
             if args.only in (None, "auth"):
-                results["auth"] = _report("auth", asyncio.run(bench_auth(stack, args.requests)))
+                results["auth"] = _report(
+                    "auth", asyncio.run(_bench("auth", "bench_auth")(stack, args.requests))
+                )
         finally:
             stack.stop()
     if args.json:

@@ -25,7 +25,6 @@ import httpx
 from pydantic import BaseModel
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.disbursement.application.calendars import Calendars
 from services.disbursement.bootstrap import Overrides, build_app
 from services.disbursement.domain.disbursement import Disbursement
 from services.disbursement.domain.streams import DISBURSEMENT, disbursement_stream
@@ -41,6 +40,7 @@ from shared.devstack import servers
 from shared.devstack.processes import free_port
 from shared.eventstore.mongo import EVENTS, HEAD_ID, META, MongoRecorder, connect, ensure_indexes, to_document
 from shared.workdays.calendar import SHANGHAI
+from shared.workdays.published import PublishedCalendar as Calendars
 from tests.support import credit_code
 
 BUREAU = "finance"

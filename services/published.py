@@ -160,7 +160,19 @@ def asyncapi() -> dict[str, Any]:
             "dlq-source-partition, dlq-source-offset, dlq-consumer-group, dlq-failed-at.",
         )
     app = FastStream(broker, specification=AsyncAPI(title=API_TITLE + " — Kafka", version=VERSION))
-    return dict(app.schema.to_specification().to_jsonable())
+    return _records_not_batches(dict(app.schema.to_specification().to_jsonable()))
+
+
+def _records_not_batches(document: dict[str, Any]) -> dict[str, Any]:
+    """Describe what one record on the topic holds: a batch subscriber's handler takes a list of them."""
+    schemas = document.get("components", {}).get("schemas", {})
+    for message in document.get("components", {}).get("messages", {}).values():
+        name = message.get("payload", {}).get("$ref", "").rsplit("/", 1)[-1]
+        schema = schemas.get(name, {})
+        if schema.get("type") == "array" and "$ref" in schema.get("items", {}):
+            message["payload"] = {"$ref": schema["items"]["$ref"]}
+            del schemas[name]
+    return document
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:

@@ -262,31 +262,29 @@ class ReliableSubscriber(Generic[M]):
             await asyncio.sleep(self._retry.delay(attempt))
 
     async def _dead_letter(self, message: KafkaMessage, reason: str) -> None:
-        record: Any = message.raw_message
-        headers = {
-            k: v.decode(errors="replace") if isinstance(v, bytes) else str(v)
-            for k, v in message.headers.items()
-        }
-        headers.update(
-            {
-                "dlq-reason": reason[:4000],
-                "dlq-source-topic": record.topic,
-                "dlq-source-partition": str(record.partition),
-                "dlq-source-offset": str(record.offset),
-                "dlq-consumer-group": self._group,
-                "dlq-failed-at": datetime.now(UTC).isoformat(),
-            }
-        )
-        log.error(
-            "%s: dead-lettering %s[%s]@%s: %s",
-            self._group,
-            record.topic,
-            record.partition,
-            record.offset,
-            reason,
-        )
-        # Raw bytes and key as received: the DLQ keeps the original for replay.
-        await self._broker.publish(record.value, topic=dlq(record.topic), key=record.key, headers=headers)
-        metrics().dead_letters.labels(record.topic, self._group).inc()
-        metrics().kafka_produced.labels(dlq(record.topic)).inc()
+        await dead_letter(self._broker, message.raw_message, reason, self._group)
         self.stats.dead_lettered += 1
+
+
+async def dead_letter(broker: KafkaBroker, record: Any, reason: str, group: str) -> None:
+    """Publish a record, its value, key and headers as received, to its topic's DLQ with the reason."""
+    headers = {
+        k: v.decode(errors="replace") if isinstance(v, bytes) else str(v) for k, v in (record.headers or [])
+    }
+    headers.update(
+        {
+            "dlq-reason": reason[:4000],
+            "dlq-source-topic": record.topic,
+            "dlq-source-partition": str(record.partition),
+            "dlq-source-offset": str(record.offset),
+            "dlq-consumer-group": group,
+            "dlq-failed-at": datetime.now(UTC).isoformat(),
+        }
+    )
+    log.error(
+        "%s: dead-lettering %s[%s]@%s: %s", group, record.topic, record.partition, record.offset, reason
+    )
+    # Raw bytes and key as received: the DLQ keeps the original for replay.
+    await broker.publish(record.value, topic=dlq(record.topic), key=record.key, headers=headers)
+    metrics().dead_letters.labels(record.topic, group).inc()
+    metrics().kafka_produced.labels(dlq(record.topic)).inc()

@@ -78,12 +78,13 @@ async def test_two_projection_instances_share_the_partitions_without_doubling(
 
     handled = [(await health(u))["consumer"]["handled"] for u in urls]
     assert all(h > 0 for h in handled), handled
-    events = [d["_id"] async for d in db.events.find({"stream_id": {"$in": ids}}, {"_id": 1})]
-    markers = await db.processed_messages.count_documents(
-        {"_id": {"$in": [f"case-view:{e}" for e in events]}}
-    )
-    assert markers == len(events) == 40
-    assert {d["version"] async for d in db.case_view.find({"_id": {"$in": ids}})} == {1}
+    # Each event folded once into one view: 40 views, each at its stream's version, none doubled in the list.
+    assert sum(handled) >= 40, handled
+    views = [d async for d in db.case_view.find({"_id": {"$in": ids}})]
+    assert sorted(v["_id"] for v in views) == sorted(ids)
+    assert {v["version"] for v in views} == {1}
+    listed = (await api.finance.get("/api/v1/cases", params={"enterprise": code, "limit": 100})).json()
+    assert sorted(c["case_id"] for c in listed["items"]) == sorted(ids)
     own_stack.services.pop("casequery-2").stop()
 
 

@@ -1,5 +1,9 @@
 """Kafka entry points: the case view consumes case.events.v1; the case stories consume assignment.events.v1;
-the case's money consumes disbursement.events.v1."""
+the case's money consumes disbursement.events.v1.
+
+Each consumes in batches and writes a batch's effects in bulk. No processed-message marker or transaction:
+every write is guarded by the stream version, so a redelivered or replayed event changes nothing.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +15,25 @@ from services.casequery.projections.money_store import CaseMoney
 from services.casequery.projections.story_store import CaseStories
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.topics import ASSIGNMENT_EVENTS, CASE_EVENTS, DISBURSEMENT_EVENTS
-from shared.messaging.consumer import Deduplicator, ReliableSubscriber
+from shared.messaging.batches import BatchSubscriber
+from shared.messaging.consumer import Deduplicator
 
 
 def subscribe_case_view(
-    broker: KafkaBroker, *, views: CaseViews, dedupe: Deduplicator, group: str, fetch_max_wait_ms: int
-) -> ReliableSubscriber[EventEnvelope]:
-    """Fold each case event into the case view, once per event id."""
+    broker: KafkaBroker,
+    *,
+    views: CaseViews,
+    group: str,
+    fetch_max_wait_ms: int,
+    dedupe: Deduplicator | None = None,
+) -> BatchSubscriber[EventEnvelope]:
+    """Fold each batch of case events into the case views (guarded by version: a repeat changes nothing)."""
 
-    async def handle(envelope: EventEnvelope) -> bool:
-        return await dedupe.once(str(envelope.event_id), lambda session: views.apply(envelope, session))
+    async def handle(envelopes: list[EventEnvelope]) -> int:
+        await views.apply_batch(envelopes)
+        return len(envelopes)
 
-    return ReliableSubscriber(
+    return BatchSubscriber(
         broker=broker,
         topic=CASE_EVENTS,
         group=group,
@@ -34,16 +45,22 @@ def subscribe_case_view(
 
 
 def subscribe_case_stories(
-    broker: KafkaBroker, *, stories: CaseStories, dedupe: Deduplicator, group: str, fetch_max_wait_ms: int
-) -> ReliableSubscriber[EventEnvelope]:
-    """Fold each assignment board event into the stories of the cases it concerns, once per event id."""
+    broker: KafkaBroker,
+    *,
+    stories: CaseStories,
+    group: str,
+    fetch_max_wait_ms: int,
+    dedupe: Deduplicator | None = None,
+) -> BatchSubscriber[EventEnvelope]:
+    """Fold each batch of assignment board events into the stories of the cases they concern."""
 
-    async def handle(envelope: EventEnvelope) -> bool | None:
-        if envelope.stream_type != "board":
-            return None  # not a board event: nothing to tell
-        return await dedupe.once(str(envelope.event_id), lambda session: stories.apply(envelope, session))
+    async def handle(envelopes: list[EventEnvelope]) -> int:
+        boards = [e for e in envelopes if e.stream_type == "board"]  # others: nothing to tell
+        if boards:
+            await stories.apply_batch(boards)
+        return len(boards)
 
-    return ReliableSubscriber(
+    return BatchSubscriber(
         broker=broker,
         topic=ASSIGNMENT_EVENTS,
         group=group,
@@ -55,16 +72,22 @@ def subscribe_case_stories(
 
 
 def subscribe_case_money(
-    broker: KafkaBroker, *, money: CaseMoney, dedupe: Deduplicator, group: str, fetch_max_wait_ms: int
-) -> ReliableSubscriber[EventEnvelope]:
-    """Fold each disbursement event into the money of the case it is linked to, once per event id."""
+    broker: KafkaBroker,
+    *,
+    money: CaseMoney,
+    group: str,
+    fetch_max_wait_ms: int,
+    dedupe: Deduplicator | None = None,
+) -> BatchSubscriber[EventEnvelope]:
+    """Fold each batch of disbursement events into the money of the cases they are linked to."""
 
-    async def handle(envelope: EventEnvelope) -> bool | None:
-        if envelope.stream_type != DISBURSEMENT_STREAM:
-            return None  # arrears and settings share the topic: nothing a case shows
-        return await dedupe.once(str(envelope.event_id), lambda session: money.apply(envelope, session))
+    async def handle(envelopes: list[EventEnvelope]) -> int:
+        linked = [e for e in envelopes if e.stream_type == DISBURSEMENT_STREAM]  # not arrears or settings
+        if linked:
+            await money.apply_batch(linked)
+        return len(linked)
 
-    return ReliableSubscriber(
+    return BatchSubscriber(
         broker=broker,
         topic=DISBURSEMENT_EVENTS,
         group=group,

@@ -1,0 +1,239 @@
+"""Cost per case: MongoDB commands and Kafka records per case opened, read from every service's own /metrics.
+
+Cases are opened at a fixed rate for one enterprise that already has a concierge, until each case and its
+concierge are visible; the idle rate of the same run (heartbeats, ticks, health polls) is measured first and
+subtracted. Visibility is polled on the database directly, not through the API: polling through the gateway would
+itself add casequery commands to what is counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench.assignment import own_bureau
+from bench.latency import at_fixed_rate
+from shared.devstack.stack import SERVICES, Stack
+from shared.eventstore.mongo import connect
+from tests.support import case_body
+
+CASES, RATE_PER_S, IDLE_S = 40, 4.0, 20.0
+BUREAU = "cost"
+ENTERPRISE = 7_700  # every case of the run is for this enterprise: it keeps the concierge it got on warm-up
+
+# What is counted, by service: ("mongo", command, collection), ("produced", topic, ""), ("consumed", topic, group).
+Key = tuple[str, str, str, str]
+Counts = dict[Key, float]
+
+
+def counts_of(service: str, text: str) -> Counts:
+    """Read the cost counters out of one service's /metrics answer."""
+    out: Counts = defaultdict(float)
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == "mongodb_commands_total":
+                out[(service, "mongo", s.labels["command"], s.labels["collection"])] += s.value
+            elif s.name == "kafka_records_produced_total":
+                out[(service, "produced", s.labels["topic"], "")] += s.value
+            elif s.name == "kafka_records_consumed_total":
+                out[(service, "consumed", s.labels["topic"], s.labels["group"])] += s.value
+    return dict(out)
+
+
+async def scrape(stack: Stack) -> Counts:
+    """Read the cost counters of every service."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        answers = await asyncio.gather(*(http.get(f"{stack.config.url(s.name)}/metrics") for s in SERVICES))
+    out: Counts = {}
+    for spec, answer in zip(SERVICES, answers, strict=True):
+        answer.raise_for_status()
+        out.update(counts_of(spec.name, answer.text))
+    return out
+
+
+def grown(before: Counts, after: Counts) -> Counts:
+    """Return what each counter grew by between two scrapes (counters only grow while a process lives)."""
+    return {k: v - before.get(k, 0.0) for k, v in after.items() if v - before.get(k, 0.0)}
+
+
+def per_case(busy: Counts, seconds: float, idle: Counts, idle_seconds: float, n: int) -> Counts:
+    """Return each counter's growth per case with the idle rate over the same time subtracted."""
+    keys = set(busy) | set(idle)
+    return {
+        k: (busy.get(k, 0.0) - idle.get(k, 0.0) * seconds / idle_seconds) / n
+        for k in keys
+        if busy.get(k, 0.0) or idle.get(k, 0.0)
+    }
+
+
+async def _lags(stack: Stack) -> float:
+    """Return the relay's lag plus every consumer's lag, as the services report them."""
+    lag = 0.0
+    async with httpx.AsyncClient(timeout=10) as http:
+        for spec in SERVICES:
+            text = (await http.get(f"{stack.config.url(spec.name)}/metrics")).text
+            for family in text_string_to_metric_families(text):
+                if family.name in ("relay_lag_events", "kafka_consumer_lag"):
+                    lag += sum(s.value for s in family.samples)
+    return lag
+
+
+async def _quiet(stack: Stack, timeout: float = 120) -> float:
+    """Wait until everything stored is published and every consumer handled what it was sent; return the lag left.
+
+    A lag gauge moves only when its consumer handles a record, so a lag left after the timeout is reported, not
+    waited on forever."""
+    deadline = time.monotonic() + timeout
+    while (lag := await _lags(stack)) > 0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+    return lag
+
+
+async def _all_visible(db: Any, ids: list[str], timeout: float = 180) -> dict[str, float]:
+    """Wait until every case is in the case view with its concierge; return when each of the two was seen."""
+    deadline = time.monotonic() + timeout
+    case_seen: float | None = None
+    while time.monotonic() < deadline:
+        views = [v async for v in db.case_view.find({"_id": {"$in": ids}}, {"concierge": 1})]
+        if case_seen is None and len(views) == len(ids):
+            case_seen = time.monotonic()
+        if len(views) == len(ids) and all(v.get("concierge") for v in views):
+            return {"case_visible": case_seen or time.monotonic(), "concierge_visible": time.monotonic()}
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"not every case and concierge visible within {timeout}s")
+
+
+async def _enterprise_with_concierge(http: httpx.AsyncClient, db: Any) -> None:
+    """Put a management-post person on the roster and give the enterprise its concierge (one warm-up case)."""
+    added = await http.post(
+        "/api/v1/staff", json={"name": "成本科长", "post": "section_chief", "section": "预算科"}
+    )
+    added.raise_for_status()
+    warm = await http.post("/api/v1/cases", json=case_body(ENTERPRISE))
+    warm.raise_for_status()
+    await _all_visible(db, [warm.json()["case_id"]], timeout=120)
+
+
+async def bench_cost(
+    stack: Stack, n: int = CASES, rate: float = RATE_PER_S, idle_s: float = IDLE_S
+) -> dict[str, Any]:
+    """Open n cases at `rate` for one enterprise with a concierge; return the cost per case from /metrics."""
+    await own_bureau(stack, BUREAU)
+    client = connect(stack.config.mongo_uri)
+    db = client[stack.config.database]
+    headers = {"Authorization": f"Bearer {stack.credentials[BUREAU]}"}
+    try:
+        async with httpx.AsyncClient(
+            base_url=stack.config.url("gateway"), headers=headers, timeout=60
+        ) as http:
+            await _enterprise_with_concierge(http, db)
+            await _quiet(stack)
+            await asyncio.sleep(2)  # trailing reactions (notification ticks) of the warm-up case
+
+            before, began = await scrape(stack), time.monotonic()
+            await asyncio.sleep(idle_s)
+            idle, idle_seconds = grown(before, await scrape(stack)), time.monotonic() - began
+
+            ids: list[str] = []
+
+            async def send(i: int) -> None:
+                answer = await http.post("/api/v1/cases", json=case_body(ENTERPRISE))
+                answer.raise_for_status()
+                ids.append(answer.json()["case_id"])
+
+            before, began = await scrape(stack), time.monotonic()
+            await at_fixed_rate(n, send, rate)
+            seen = await _all_visible(db, ids)
+            at_concierge = await scrape(stack)
+            lag_left = await _quiet(stack)
+            settled, settled_at = await scrape(stack), time.monotonic()
+    finally:
+        await client.close()
+    visible = per_case(grown(before, at_concierge), seen["concierge_visible"] - began, idle, idle_seconds, n)
+    whole = per_case(grown(before, settled), settled_at - began, idle, idle_seconds, n)
+    return {
+        **summary(n, rate, idle_seconds, seen["concierge_visible"] - began, visible, whole),
+        "lag_left": lag_left,
+    }
+
+
+def _total(counts: Counts, kind: str) -> float:
+    return round(sum(v for k, v in counts.items() if k[1] == kind), 2)
+
+
+def summary(
+    n: int, rate: float, idle_s: float, busy_s: float, visible: Counts, whole: Counts
+) -> dict[str, Any]:
+    """Return the report: totals per case, then each counter per case (until concierge visible, and settled)."""
+    rows = [
+        {
+            "service": k[0],
+            "kind": k[1],
+            "name": k[2],
+            "label": k[3],
+            "per_case_to_concierge_visible": round(visible.get(k, 0.0), 2),
+            "per_case_settled": round(whole.get(k, 0.0), 2),
+        }
+        for k in sorted(set(visible) | set(whole))
+        if abs(visible.get(k, 0.0)) >= 0.005 or abs(whole.get(k, 0.0)) >= 0.005
+    ]
+    return {
+        "cases": n,
+        "rate_per_s": rate,
+        "idle_window_s": round(idle_s, 1),
+        "opened_to_all_concierges_visible_s": round(busy_s, 1),
+        "mongodb_commands_per_case": {
+            "to_concierge_visible": _total(visible, "mongo"),
+            "settled": _total(whole, "mongo"),
+        },
+        "kafka_records_produced_per_case": {
+            "to_concierge_visible": _total(visible, "produced"),
+            "settled": _total(whole, "produced"),
+        },
+        "kafka_records_consumed_per_case": {
+            "to_concierge_visible": _total(visible, "consumed"),
+            "settled": _total(whole, "consumed"),
+        },
+        "by_service": {
+            service: _total({k: v for k, v in visible.items() if k[0] == service}, "mongo")
+            for service in {k[0] for k in visible}
+        },
+        "rows": rows,
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    """Return the report as a Markdown table (per case, idle subtracted)."""
+    lines = [
+        f"Cost per case: {result['cases']} cases at {result['rate_per_s']}/s for one enterprise with a concierge; "
+        f"idle rate over {result['idle_window_s']} s subtracted; all concierges visible after "
+        f"{result['opened_to_all_concierges_visible_s']} s.",
+        "",
+        "| per case | to concierge visible | settled (all consumers done) |",
+        "|---|---:|---:|",
+    ]
+    for title, key in (
+        ("MongoDB commands", "mongodb_commands_per_case"),
+        ("Kafka records produced", "kafka_records_produced_per_case"),
+        ("Kafka records consumed", "kafka_records_consumed_per_case"),
+    ):
+        lines.append(f"| {title} | {result[key]['to_concierge_visible']} | {result[key]['settled']} |")
+    lines += ["", "| MongoDB commands per case, by service | to concierge visible |", "|---|---:|"]
+    for service, count in sorted(result["by_service"].items(), key=lambda item: -item[1]):
+        lines.append(f"| {service} | {count} |")
+    lines += [
+        "",
+        "| service | kind | command / topic | collection / group | to concierge visible | settled |",
+    ]
+    lines.append("|---|---|---|---|---:|---:|")
+    for row in sorted(result["rows"], key=lambda r: (r["kind"], r["service"], -r["per_case_settled"])):
+        lines.append(
+            f"| {row['service']} | {row['kind']} | {row['name']} | {row['label'] or '-'} | "
+            f"{row['per_case_to_concierge_visible']} | {row['per_case_settled']} |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,162 @@
+"""Batch consumption: the effects of a whole poll written together, a poison record isolated and dead-lettered.
+
+For projections whose writes are idempotent by themselves (guarded by the stream version), so they need no
+processed-message marker or transaction: a batch that comes again changes nothing. A batch is handled in one go;
+if that fails for a reason another try cannot fix, it is split and each record is handled alone with the usual
+retries, so the good records apply (once) and only the bad one goes to the dead-letter topic with the reason.
+Offsets are committed after the whole batch; an outage rewinds every partition of the batch (NACK_ON_ERROR).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from aiokafka import TopicPartition
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import BaseModel
+
+from shared.messaging.consumer import ConsumerStats, PoisonMessage, RetryPolicy, dead_letter, is_transient
+from shared.metrics import record_consumed
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+MAX_RECORDS = 500  # per poll: bounds memory and the size of one bulk write
+POLL_TIMEOUT_MS = 10  # how long one poll waits for records already fetched (the fetch itself runs apart)
+
+
+class BatchSubscriber(Generic[M]):
+    """Subscribes a batch handler to a topic with validation, bulk effects, retries and per-record dead-lettering."""
+
+    def __init__(
+        self,
+        *,
+        broker: KafkaBroker,
+        topic: str,
+        group: str,
+        model: type[M],
+        handle: Callable[[list[M]], Awaitable[int]],
+        fetch_max_wait_ms: int,
+        retry: RetryPolicy | None = None,
+        max_records: int = MAX_RECORDS,
+        description: str = "",
+    ) -> None:
+        self._broker, self._topic, self._group, self._model = broker, topic, group, model
+        self._handle = handle  # returns how many of the records it acted on (the rest were not its business)
+        self._retry = retry or RetryPolicy()
+        self._valid: dict[int, list[tuple[Any, M]]] = {}
+        self.stats = ConsumerStats()
+
+        async def on_batch(body: list[Any], message: KafkaMessage) -> None:
+            await self._on_batch(message)
+
+        on_batch.__annotations__["body"] = list[model]  # type: ignore[valid-type]
+        on_batch.__name__ = f"{group}_{topic.replace('.', '_')}"
+        self.subscriber = broker.subscriber(
+            topic,
+            group_id=group,
+            batch=True,
+            max_records=max_records,
+            batch_timeout_ms=POLL_TIMEOUT_MS,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=fetch_max_wait_ms,
+            decoder=self._decode,
+            title=f"{topic}:{group}",
+            description=description or None,
+        )
+        self.subscriber(on_batch)
+
+    def assigned_partitions(self) -> list[str]:
+        """Return the topic-partitions this instance holds in its group now."""
+        consumer = getattr(self.subscriber, "consumer", None)
+        return sorted(f"{tp.topic}[{tp.partition}]" for tp in consumer.assignment()) if consumer else []
+
+    def health(self) -> dict[str, Any]:
+        """Return counters and assignment for /healthz."""
+        return {
+            "topic": self._topic,
+            "group": self._group,
+            "consumer": vars(self.stats),
+            "assigned_partitions": self.assigned_partitions(),
+        }
+
+    async def _decode(self, message: KafkaMessage, _default: Any) -> Any:
+        # Validate each record here: an invalid one goes to the DLQ now and never reaches the handler.
+        valid: list[tuple[Any, M]] = []
+        for record in message.raw_message:
+            try:
+                valid.append((record, self._model.model_validate_json(record.value or b"")))
+            except Exception as exc:
+                await dead_letter(self._broker, record, f"invalid {self._model.__name__}: {exc}", self._group)
+                self.stats.dead_lettered += 1
+        self._valid[id(message.raw_message)] = valid
+        return [item.model_dump(mode="json") for _, item in valid]
+
+    async def _on_batch(self, message: KafkaMessage) -> None:
+        valid = self._valid.pop(id(message.raw_message), [])
+        if not valid:
+            return
+        started = time.perf_counter()
+        items = [item for _, item in valid]
+        dead_before = self.stats.dead_lettered
+        try:
+            acted = await self._until_done(items, whole_batch=True)
+        except _SplitBatch as split:
+            log.warning("%s: a batch of %d failed (%s); one by one now", self._group, len(items), split)
+            acted = 0
+            for record, item in valid:
+                acted += await self._alone(record, item)
+        self.stats.handled += acted
+        self.stats.ignored += len(items) - acted - (self.stats.dead_lettered - dead_before)
+        seconds = (time.perf_counter() - started) / len(valid)
+        for record, _ in valid:
+            record_consumed(
+                record.topic, self._group, record.partition, record.offset, self._highwater(record), seconds
+            )
+
+    async def _alone(self, record: Any, item: M) -> int:
+        try:
+            return await self._until_done([item], whole_batch=False)
+        except _SplitBatch as failure:
+            await dead_letter(self._broker, record, str(failure), self._group)
+            self.stats.dead_lettered += 1
+            return 0
+
+    async def _until_done(self, items: Sequence[M], *, whole_batch: bool) -> int:
+        """Handle items, retrying transient failures without end; raise _SplitBatch when retrying cannot help."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._handle(list(items))
+            except PoisonMessage as exc:
+                raise _SplitBatch(str(exc)) from exc
+            except Exception as exc:
+                if not is_transient(exc) and (whole_batch or attempt >= self._retry.max_attempts):
+                    if not whole_batch:
+                        log.exception("%s: giving up after %d attempts", self._group, attempt)
+                    raise _SplitBatch(
+                        f"failed after {attempt} attempts: {type(exc).__name__}: {exc}"
+                    ) from exc
+                log.warning("%s: %s (%s), attempt %d", self._group, type(exc).__name__, exc, attempt)
+            self.stats.retries += 1
+            await asyncio.sleep(self._retry.delay(attempt))
+
+    def _highwater(self, record: Any) -> int | None:
+        consumer = getattr(self.subscriber, "consumer", None)
+        if consumer is None:
+            return None
+        try:
+            return consumer.highwater(TopicPartition(record.topic, record.partition))  # type: ignore[no-any-return]
+        except Exception:  # a rebalance may have taken the partition away: no lag figure this time
+            return None
+
+
+class _SplitBatch(Exception):
+    """Handling failed in a way no retry of the same records can fix."""
