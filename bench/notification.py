@@ -5,7 +5,8 @@ local webhook server, then measures in one run:
 - raw ceiling: aiosmtplib straight to aiosmtpd, httpx straight to the webhook server;
 - the service: N events that each need 3 notifications (concierge by email and WeCom, enterprise by email),
   reacted to (deliveries recorded once) and sent by the dispatcher, as deliveries per second;
-- the scheduler: one round's time with 100,000 pending deadlines (none due, then 100 due), against a scan.
+- the scheduler: one round's time with 100,000 pending deadlines (none due, then 100 due), against a scan,
+  and a round firing 100 stuck-disbursement reminders (each recorded as a delivery) among them.
 """
 
 from __future__ import annotations
@@ -192,6 +193,7 @@ async def scheduler_cost(mongo_uri: str, pending: int) -> dict[str, Any]:
         started = time.perf_counter()
         await fire_due_steps(n)
         idle.append(time.perf_counter() - started)
+    money_ms, money_told = await _stuck_round(n, db, clock())
     started = time.perf_counter()
     scanned = await db[DEADLINES].count_documents(
         {"steps.fired_at": None, "bureau": "finance"}
@@ -205,10 +207,46 @@ async def scheduler_cost(mongo_uri: str, pending: int) -> dict[str, Any]:
         "round_with_100_due_ms": round(due_round * 1000, 1),
         "steps_fired": fired,
         "idle_round_median_ms": round(idle_ms, 2),
+        "round_with_100_stuck_disbursements_ms": money_ms,
+        "stuck_reminders_recorded": money_told,
         "full_scan_ms": round(scan * 1000, 1),
         "scan_over_idle_round": round(scan * 1000 / idle_ms, 1),
         "scanned": scanned,
     }
+
+
+async def _stuck_round(n: Any, db: Any, now: datetime) -> tuple[float, int]:
+    """One round firing 100 stuck-disbursement reminders (each tells the bureau's director) among the pending."""
+    await react(n, staff(1, "d1", "张局长", "director", "局领导", now))
+    due = now - timedelta(minutes=1)
+    docs = [
+        {
+            "_id": f"disbursement|d{i}",
+            "kind": "disbursement",
+            "bureau": "finance",
+            "case_id": None,
+            "disbursement_id": f"d{i}",
+            "enterprise_name": "格力电器(郑州)有限公司",
+            "fund_type": "subsidy",
+            "allocated": "70000000.00",
+            "status": "approved",
+            "last_change_at": now - timedelta(days=7),
+            "stuck_after": 3,
+            "due_at": due,
+            "v": 2,
+            "open": True,
+            "next_at": due,
+            "claimed_until": UNCLAIMED,
+            "steps": [{"step": "stuck", "fire_at": due, "fired_at": None}],
+        }
+        for i in range(100)
+    ]
+    await db[DEADLINES].insert_many(docs)
+    started = time.perf_counter()
+    await fire_due_steps(n, limit=1000)
+    elapsed = time.perf_counter() - started
+    told = await db["notification_deliveries"].count_documents({"template": "disbursement_stuck"})
+    return round(elapsed * 1000, 1), told
 
 
 async def bench_notification(mongo_uri: str, events: int = 1000, pending: int = 100_000) -> dict[str, Any]:

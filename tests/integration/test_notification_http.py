@@ -171,6 +171,44 @@ async def test_rules_change_by_version_and_only_by_an_admin(api):
     assert bad.status_code == 422
 
 
+async def test_the_money_ladders_have_defaults_and_a_change_leaving_them_out_keeps_them(api):
+    client, n, _ = api
+    current = (await client.get("/api/v1/notifications/rules", headers=auth("clerk-key"))).json()
+    assert current["stuck_escalate_after_workdays"] == 2 and current["arrears_remind_workdays_before"] == 3
+    assert current["money_section"] == ""
+    money = {
+        "expected_version": 1,
+        "remind_workdays_before": 1,
+        "remind_on_due_day": True,
+        "supervise_after_overdue_workdays": 2,
+        "supervision_deadline_workdays": 2,
+        "arrears_escalate_after_overdue_workdays": 5,
+        "money_section": "资金科",
+    }
+    changed = await client.put("/api/v1/notifications/rules", json=money, headers=auth("admin-key"))
+    assert changed.status_code == 200 and changed.json()["money_section"] == "资金科"
+    task_only = {
+        k: v
+        for k, v in money.items()
+        if k not in ("arrears_escalate_after_overdue_workdays", "money_section")
+    }
+    again = await client.put(
+        "/api/v1/notifications/rules",
+        json={**task_only, "expected_version": 2, "remind_workdays_before": 2},
+        headers=auth("admin-key"),
+    )
+    kept = again.json()  # a client of the first rules version leaves the money ladders as they were
+    assert kept["version"] == 3 and kept["remind_workdays_before"] == 2
+    assert kept["arrears_escalate_after_overdue_workdays"] == 5 and kept["money_section"] == "资金科"
+    bad = await client.put(
+        "/api/v1/notifications/rules",
+        json={**task_only, "expected_version": 3, "stuck_escalate_after_workdays": 0},
+        headers=auth("admin-key"),
+    )
+    assert bad.status_code == 422
+    assert (await n.rules.current("finance")).arrears_escalate_after_overdue_workdays == 5
+
+
 async def test_the_rating_link_needs_no_account_works_once_and_refuses_forgeries(api):
     client, n, clock = api
     await n.contacts.put(f"enterprise:finance:{CREDIT}", "finance", {"email": "gm@gree.cn"}, {})
@@ -179,7 +217,9 @@ async def test_the_rating_link_needs_no_account_works_once_and_refuses_forgeries
         n, on_case("case-1", 2, "CaseResolved", {"summary": "已到账", "settlement_intent": True}, clock())
     )
     body = (await n.deliveries.find("finance", {"template": "rating_invitation"}, 1, 0))[0].body
-    token = re.search(r"http://gw/api/v1/feedback/(\S+)", body).group(1)
+    link = re.search(r"http://gw/api/v1/feedback/(\S+)", body)
+    assert link is not None
+    token = link.group(1)
     page = await client.get(f"/api/v1/feedback/{token}")
     assert page.status_code == 200 and page.json()["enterprise_name"].startswith("格力")
     assert (await client.post(f"/api/v1/feedback/{token}", json={"rating": 6})).status_code == 422

@@ -18,8 +18,8 @@ def calendar() -> WorkdayCalendar:
     return default_calendar()
 
 
-def _local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=SHANGHAI)
+def _local(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=SHANGHAI)
 
 
 def _steps(timers: list) -> dict[Step, datetime]:

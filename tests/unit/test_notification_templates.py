@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
+from typing import Any
+
 import pytest
 
+from services.notification.application import scheduled
+from services.notification.application.intents import Intent
+from services.notification.application.money import tell_the_enterprise_when_money_is_credited
+from services.notification.application.money_steps import TEMPLATES, arrears_variables, disbursement_variables
+from services.notification.application.policies import POLICIES, CaseFacts, Known, TaskFacts
 from services.notification.domain.templates import (
     LANGUAGES,
     MissingTemplateVariable,
     TemplateBook,
     UnknownTemplate,
 )
+from shared.contracts.assignment import ConciergeAssigned, ConciergeReassigned, EnterpriseQueued
+from shared.contracts.casework import (
+    CaseReopened,
+    CaseResolved,
+    CoordinationTaskChased,
+    CoordinationTaskOpened,
+)
+from shared.contracts.disbursement import DisbursementPaymentCredited
+from shared.contracts.envelope import Actor, EventEnvelope
+from shared.workdays.calendar import SHANGHAI
 
 BOOK = TemplateBook()
 
@@ -49,3 +68,153 @@ def test_chinese_is_the_default_and_an_unknown_language_falls_back_to_it():
 def test_an_unknown_template_says_so():
     with pytest.raises(UnknownTemplate):
         BOOK.render("no_such_template", "zh-CN", {})
+
+
+# -- Every template rendered with the variables the code gives it (not with its own variable list) --
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI)
+ENTERPRISE = {"name": "格力电器(郑州)有限公司", "credit_code": "91440400MA4UJ1XQ18"}
+FACTS = CaseFacts(
+    "case-1",
+    "finance",
+    ENTERPRISE["name"],
+    ENTERPRISE["credit_code"],
+    "补贴资金拨付进度",
+    "s1",
+    "李副局长",
+    1,
+    "太慢",
+)
+KNOWN = Known(
+    bureau_name="财政金融局",
+    facts=FACTS,
+    leaders=(("d1", "张局长"),),
+    concierge_contact="13800000001",
+    task=TaskFacts("规划科", NOW),
+    rating_link=("https://gx.example.cn/api/v1/feedback/t", "2026-12-15"),
+)
+
+
+def _env(event_type: str) -> EventEnvelope:
+    return EventEnvelope(
+        event_id=uuid.uuid4(),
+        event_type=event_type,
+        schema_version=1,
+        stream_id="case-1",
+        stream_type="case",
+        version=3,
+        bureau="finance",
+        occurred_at=NOW,
+        recorded_at=NOW,
+        actor=Actor(kind="service", id="test", bureau="finance"),
+        correlation_id=uuid.uuid4(),
+        data={},
+    )
+
+
+def _policy_intents() -> list[Intent]:
+    common = {"enterprise": ENTERPRISE, "case_ids": ["case-1"], "reason": "管理岗位，空闲最久"}
+    events = [
+        ConciergeAssigned(
+            **common,
+            staff_id="s1",
+            staff_name="李副局长",
+            post="deputy_director",
+            category="fund_disbursement",
+            candidates=[],
+            rule_version="1",
+        ),
+        ConciergeReassigned(**common, from_staff_id="s0", to_staff_id="s1", to_staff_name="李副局长"),
+        EnterpriseQueued(
+            enterprise=ENTERPRISE, case_id="case-1", category="fund_disbursement", reason="无空闲"
+        ),
+        CoordinationTaskOpened(
+            task_id="t1",
+            section="规划科",
+            description="请核对",
+            working_days=2,
+            opened_at=NOW,
+            due_at=NOW,
+            due_provisional=False,
+        ),
+        CoordinationTaskChased(task_id="t1", note="请加快", overdue=True),
+        CaseResolved(summary="已到账", settlement_intent=True),
+        CaseReopened(reason="评价低", flagged_for_leadership=True),
+    ]
+    intents = []
+    for event in events:
+        intents += POLICIES[type(event)](event, _env(type(event).__name__), KNOWN)
+    return intents
+
+
+def _ladder_intents() -> list[Intent]:
+    doc = {"_id": "case-1|t1", "bureau": "finance", "case_id": "case-1", "section": "规划科", "due_at": NOW}
+    variables = scheduled._variables(FACTS, doc, 2)
+    order = {**variables, "order_id": "DB-1", "issued_by": "张局长", "order_due_date": "2026-12-03"}
+    people: scheduled.People = [("s1", "李副局长")]
+    return [
+        *scheduled._to(people, doc, "c", "task_due_soon", variables, False),
+        *scheduled._to(people, doc, "c", "task_due_today", variables, False),
+        *scheduled._to(people, doc, "c", "task_overdue", variables, True),
+        *scheduled._to(people, doc, "c", "supervision_order", order, True),
+    ]
+
+
+def _money_variables() -> list[tuple[str, dict[str, Any]]]:
+    disbursement = {
+        "kind": "disbursement",
+        "case_id": None,
+        "disbursement_id": "d-1",
+        "enterprise_name": ENTERPRISE["name"],
+        "fund_type": "subsidy",
+        "allocated": "70000000.00",
+        "status": "approved",
+        "last_change_at": datetime(2026, 11, 26, 15, 0, tzinfo=SHANGHAI),
+    }
+    arrears = {
+        "kind": "arrears",
+        "case_id": "case-1",
+        "arrears_id": "a-1",
+        "enterprise_name": ENTERPRISE["name"],
+        "debtor": "高新区建设局",
+        "purpose": "厂房施工款",
+        "outstanding": "1200000.00",
+        "due_on": "2026-11-27",
+    }
+    credited = DisbursementPaymentCredited(
+        disbursement_id="d-1",
+        payment_id="p-1",
+        amount="70000000.00",
+        credited_at=NOW,
+        bank_reference="ICBC-1",
+        reported_by="国库系统",
+        credited_total="70000000.00",
+        fully_credited=True,
+    )
+    known = {"enterprise_name": ENTERPRISE["name"], "fund_type": "subsidy", "credit_code": "x"}
+    [money] = tell_the_enterprise_when_money_is_credited(credited, _env("DisbursementPaymentCredited"), known)
+    named = {"recipient_name": "李副局长"}
+    pairs = [(money.template, money.variables)]
+    for step, (template, _) in TEMPLATES.items():
+        if step.value.startswith("arrears"):
+            pairs.append((template, {**arrears_variables(arrears, NOW), **named}))
+        else:
+            pairs.append((template, {**disbursement_variables(disbursement, NOW, 3), **named}))
+    return pairs
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_template_renders_with_the_data_its_event_or_step_gives(language):
+    pairs = [(i.template, i.variables) for i in _policy_intents() + _ladder_intents()] + _money_variables()
+    assert {template for template, _ in pairs} == set(BOOK.names(language))  # none left untried
+    for template, variables in pairs:
+        rendered = BOOK.render(template, language, variables)
+        assert rendered.subject and rendered.body and "None" not in rendered.body, template
+
+
+def test_a_stuck_disbursement_reads_its_stage_amount_and_days_in_both_languages():
+    [(_, variables)] = [p for p in _money_variables() if p[0] == "disbursement_stuck"]
+    zh = BOOK.render("disbursement_stuck", "zh-CN", variables)
+    assert "70,000,000.00 元" in zh.body and "审批通过" in zh.body and "3 个工作日" in zh.body
+    assert "2026-11-26" in zh.body and "—" in zh.body  # no case: a dash, never "None"
+    assert "approved" in BOOK.render("disbursement_stuck", "en", variables).body

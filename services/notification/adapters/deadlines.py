@@ -1,4 +1,5 @@
-"""Deadlines as data: one document per coordination task, with its ladder's steps and the next moment due.
+"""Deadlines as data: one document per coordination task, disbursement or arrears, with its ladder's steps
+and the next moment due (`kind`: absent for tasks, `disbursement`, `arrears`).
 
 The scheduler asks for `open` deadlines whose `next_at` has come (an index, not a scan); a step is marked
 fired only after its notifications are recorded, so a crash in between fires it again with the same
@@ -55,18 +56,21 @@ class Deadlines:
 
     async def plan(self, key: dict[str, Any], due_at: datetime, version: int, timers: list[Timer]) -> None:
         """Set a task's due date and the ladder for it; steps already fired stay (with their day)."""
-        doc_id = f"{key['case_id']}|{key['task_id']}"
+        await self.plan_for(f"{key['case_id']}|{key['task_id']}", {**key, "due_at": due_at}, version, timers)
+
+    async def plan_for(self, doc_id: str, fields: dict[str, Any], version: int, timers: list[Timer]) -> None:
+        """Set a deadline's facts and ladder as of a stream version; an older (replayed) version changes nothing."""
         current = await self._c.find_one({"_id": doc_id})
         if current is not None and current.get("v", 0) >= version:
             return  # a replayed older event
         steps = _merge(current.get("steps", []) if current else [], timers)
         changes = {
-            **key,
-            "due_at": due_at,
+            **fields,
             "v": version,
             "open": True,
             "steps": steps,
             "next_at": _next_at(steps),
+            "rev": uuid.uuid4().hex,  # any change of the ladder: a firing round started before it notices
         }
         try:
             await self._c.update_one(
@@ -77,13 +81,26 @@ class Deadlines:
         except DuplicateKeyError:
             pass
 
-    async def replan(self, doc: dict[str, Any], timers: list[Timer]) -> None:
-        """Move a deadline's pending steps (the calendar changed); unchanged when its task moved meanwhile."""
+    async def replan(
+        self, doc: dict[str, Any], timers: list[Timer], changes: dict[str, Any] | None = None
+    ) -> None:
+        """Move a deadline's pending steps (the calendar or a setting changed); unchanged when it moved meanwhile."""
         steps = _merge(doc.get("steps", []), timers)
         await self._c.update_one(
             {"_id": doc["_id"], "v": doc["v"], "open": True},
-            {"$set": {"steps": steps, "next_at": _next_at(steps)}},
+            {
+                "$set": {
+                    **(changes or {}),
+                    "steps": steps,
+                    "next_at": _next_at(steps),
+                    "rev": uuid.uuid4().hex,
+                }
+            },
         )
+
+    async def get(self, doc_id: str) -> dict[str, Any] | None:
+        """Return a deadline by its id."""
+        return await self._c.find_one({"_id": doc_id})
 
     async def task(self, case_id: str, task_id: str) -> dict[str, Any] | None:
         """Return a task's deadline as known (section, due date, steps)."""
@@ -91,12 +108,22 @@ class Deadlines:
 
     async def settle(self, case_id: str, task_id: str, version: int, outcome: str) -> dict[str, Any] | None:
         """Close a task's deadline (closed or cancelled); return it as it was, or None when unknown/replayed."""
-        doc_id = f"{case_id}|{task_id}"
-        before = await self._c.find_one_and_update(
+        return await self.close(f"{case_id}|{task_id}", version, outcome)
+
+    async def close(self, doc_id: str, version: int, outcome: str) -> dict[str, Any] | None:
+        """Close a deadline as of a stream version; return it as it was, or None when unknown/replayed."""
+        return await self._c.find_one_and_update(
             {"_id": doc_id, "v": {"$lt": version}},
-            {"$set": {"open": False, "outcome": outcome, "v": version, "next_at": NEVER}},
+            {
+                "$set": {
+                    "open": False,
+                    "outcome": outcome,
+                    "v": version,
+                    "next_at": NEVER,
+                    "rev": uuid.uuid4().hex,
+                }
+            },
         )
-        return before
 
     async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[dict[str, Any]]:
         """Claim open deadlines with a step due by now."""
@@ -118,14 +145,37 @@ class Deadlines:
             {**s, "fired_at": now} if s["step"] in fired and s.get("fired_at") is None else s
             for s in doc["steps"]
         ]
+        release = {"claim": None, "claimed_until": UNCLAIMED}
+        result = await self._c.update_one(
+            {"_id": doc["_id"], "claim": doc.get("claim"), "rev": doc.get("rev")},
+            {"$set": {"steps": steps, "next_at": _next_at(steps), **release}},
+        )
+        if result.matched_count:
+            return
+        # Re-planned while its steps fired (a new stage, a moved due date, a calendar): keep the new ladder and
+        # mark fired the steps of it that fired on the same day, so they are not told twice.
+        current = await self._c.find_one({"_id": doc["_id"]})
+        if current is None:
+            return
+        told = {(s["step"], _as_utc(s["fire_at"]).date()) for s in steps if s["step"] in fired}
+        merged = [
+            {**s, "fired_at": now}
+            if s.get("fired_at") is None and (s["step"], _as_utc(s["fire_at"]).date()) in told
+            else s
+            for s in current.get("steps", [])
+        ]
         await self._c.update_one(
-            {"_id": doc["_id"], "claim": doc.get("claim")},
-            {"$set": {"steps": steps, "next_at": _next_at(steps), "claim": None, "claimed_until": UNCLAIMED}},
+            {"_id": doc["_id"], "rev": current.get("rev")},
+            {"$set": {"steps": merged, "next_at": _next_at(merged) if current["open"] else NEVER, **release}},
         )
 
     async def open_deadlines(self) -> list[dict[str, Any]]:
         """Return every open deadline (a calendar correction re-plans them)."""
         return [d async for d in self._c.find({"open": True})]
+
+    async def open_money(self, kind: str, bureau: str) -> list[dict[str, Any]]:
+        """Return a bureau's open deadlines of one kind (a changed setting re-plans them; rare)."""
+        return [d async for d in self._c.find({"open": True, "kind": kind, "bureau": bureau})]
 
     async def for_case(self, case_id: str) -> list[dict[str, Any]]:
         """Return a case's deadlines."""

@@ -15,6 +15,7 @@ from shared.contracts.envelope import EventEnvelope
 from shared.workdays.calendar import SHANGHAI
 
 MONEY = "notification_disbursements"
+MONEY_SETTINGS = "notification_money_settings"  # each bureau's "stuck after N working days", from its events
 FUND_NAMES = {
     "subsidy": "补贴资金",
     "rent_subsidy": "房租补贴",
@@ -36,6 +37,24 @@ class Disbursements:
 
     def __init__(self, db: AsyncDatabase) -> None:
         self._c = db[MONEY]
+        self._settings = db[MONEY_SETTINGS]
+
+    async def stuck_after(self, bureau: str, default: int) -> int:
+        """Return the bureau's "stuck after N working days" as its last settings event said (else the default)."""
+        doc = await self._settings.find_one({"_id": bureau})
+        return int(doc["stuck_after_workdays"]) if doc else default
+
+    async def set_stuck_after(self, bureau: str, workdays: int, version: int) -> bool:
+        """Keep a bureau's setting as of its stream version; False for a replayed older event."""
+        try:
+            result = await self._settings.update_one(
+                {"_id": bureau, "v": {"$lt": version}},
+                {"$set": {"stuck_after_workdays": workdays, "v": version}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False
+        return result.modified_count > 0 or result.upserted_id is not None
 
     async def learn(self, opened: DisbursementOpened, env: EventEnvelope) -> None:
         """Remember the enterprise and the fund of a disbursement (once: an opening never changes)."""

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 from services.notification.application.context import Notifying
 from services.notification.application.intents import staff_subject
 from services.notification.application.money import tell_the_enterprise_when_money_is_credited
+from services.notification.application.money_deadlines import money_timers, plan_money_deadlines
 from services.notification.application.policies import NO_CONTACT_LINE, POLICIES, Known, TaskFacts
 from services.notification.application.supervision import settle_supervision
 from services.notification.domain.deadlines import ladder
@@ -24,6 +25,7 @@ from shared.contracts.casework import (
     CoordinationTaskOpened,
 )
 from shared.contracts.disbursement import (
+    DISBURSEMENT_EVENT_MODELS,
     DisbursementOpened,
     DisbursementPaymentCredited,
     parse_disbursement_event,
@@ -34,11 +36,12 @@ from shared.messaging.consumer import PoisonMessage
 from shared.workdays.calendar import SHANGHAI
 
 log = logging.getLogger(__name__)
+MONEY_STREAM_TYPES = frozenset({"disbursement", "arrears", "disbursement_settings"})
 
 
 async def react(n: Notifying, envelope: EventEnvelope) -> int:
     """Handle one event; return how many deliveries it added (0 for a redelivered or unrelated event)."""
-    if envelope.stream_type == "disbursement":
+    if envelope.stream_type in MONEY_STREAM_TYPES:
         return await react_to_money(n, envelope)
     if not is_known_event(envelope.event_type):
         return 0  # an event this service has no use for (a newer type, another service's)
@@ -138,23 +141,27 @@ async def replan_all(n: Notifying) -> int:
     moved = 0
     for doc in await n.deadlines.open_deadlines():
         rules = await n.rules.current(doc["bureau"])
-        await n.deadlines.replan(doc, ladder(calendar, doc["due_at"], rules))
+        if doc.get("kind") is None:
+            await n.deadlines.replan(doc, ladder(calendar, doc["due_at"], rules))
+        else:
+            await n.deadlines.replan(doc, money_timers(doc, calendar, rules))
         moved += 1
     return moved
 
 
 async def react_to_money(n: Notifying, envelope: EventEnvelope) -> int:
-    """Learn which enterprise a disbursement pays; tell it when a payment is credited."""
-    if envelope.event_type not in ("DisbursementOpened", "DisbursementPaymentCredited"):
-        return 0
+    """Learn which enterprise a disbursement pays, keep its ladders; tell it when a payment is credited."""
+    if (envelope.event_type, envelope.schema_version) not in DISBURSEMENT_EVENT_MODELS:
+        return 0  # a newer event or version this service does not know yet
     try:
         payload = parse_disbursement_event(envelope.event_type, envelope.schema_version, envelope.data)
     except ValidationError as exc:
         raise PoisonMessage(f"invalid {envelope.event_type}: {exc}") from None
     if isinstance(payload, DisbursementOpened):
         await n.disbursements.learn(payload, envelope)
+    await plan_money_deadlines(n, payload, envelope)
+    if not isinstance(payload, DisbursementPaymentCredited):
         return 0
-    assert isinstance(payload, DisbursementPaymentCredited)
     known = await n.disbursements.get(payload.disbursement_id)
     if known is None:
         # Its opening is on the same stream, so it came first; gone only if the stream was never opened here.

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
+from typing import Any
+
+from pydantic import Field
 
 from services.notification.domain.deadlines import EscalationRules
 from shared.contracts.envelope import Actor
@@ -10,6 +14,26 @@ from shared.contracts.notification import EscalationRulesSet
 from shared.eventstore.recorder import ConcurrencyError, EventRecorder, NewEvent, Recording
 
 RULES_STREAM_TYPE = "notification-rules"
+RULES_SCHEMA_VERSION = 2
+
+
+class EscalationRulesSetV2(EscalationRulesSet):
+    """Schema version 2: the task ladder plus the money ladders (stuck disbursements, arrears due dates).
+
+    Version 1 events stay readable: the money fields take their defaults. (Kept here until the contract in
+    shared/contracts/notification.py carries it.)"""
+
+    stuck_escalate_after_workdays: int = Field(2, ge=1, le=30)
+    arrears_remind_workdays_before: int = Field(3, ge=0, le=10)
+    arrears_remind_on_due_day: bool = True
+    arrears_escalate_after_overdue_workdays: int = Field(3, ge=1, le=30)
+    money_section: str = Field("", max_length=100)
+
+
+def rules_of(schema_version: int, data: dict[str, Any]) -> EscalationRules:
+    """Return the rules a stored event says, whichever schema version it was written in."""
+    model = EscalationRulesSetV2 if schema_version >= 2 else EscalationRulesSet
+    return EscalationRules(**model.model_validate(data).model_dump())
 
 
 def rules_stream(bureau: str) -> str:
@@ -32,25 +56,18 @@ class EscalationRuleBook:
         events = await self._recorder.read_stream(rules_stream(bureau))
         if not events:
             return EscalationRules()
-        latest = EscalationRulesSet.model_validate(events[-1].data)
-        return EscalationRules(**latest.model_dump())
+        return rules_of(events[-1].schema_version, events[-1].data)
 
     async def change(
         self, bureau: str, rules: EscalationRules, actor: Actor, expected_version: int
     ) -> EscalationRules:
         """Record new rules as the next version; the caller states the version it saw."""
         events = await self._recorder.read_stream(rules_stream(bureau))
-        current = EscalationRulesSet.model_validate(events[-1].data).version if events else 1
+        current = int(events[-1].data["version"]) if events else 1
         if current != expected_version:
             raise RulesChangedMeanwhile(f"rules are at version {current}, not {expected_version}")
         new = EscalationRules(**{**rules.__dict__, "version": current + 1})
-        payload = EscalationRulesSet(
-            version=new.version,
-            remind_workdays_before=new.remind_workdays_before,
-            remind_on_due_day=new.remind_on_due_day,
-            supervise_after_overdue_workdays=new.supervise_after_overdue_workdays,
-            supervision_deadline_workdays=new.supervision_deadline_workdays,
-        )
+        payload = EscalationRulesSetV2(**asdict(new))
         recording = Recording(
             stream_id=rules_stream(bureau),
             stream_type=RULES_STREAM_TYPE,
@@ -62,7 +79,8 @@ class EscalationRuleBook:
         )
         try:
             await self._recorder.append(
-                recording, [NewEvent("EscalationRulesSet", 1, payload.model_dump(mode="json"))]
+                recording,
+                [NewEvent("EscalationRulesSet", RULES_SCHEMA_VERSION, payload.model_dump(mode="json"))],
             )
         except ConcurrencyError:
             raise RulesChangedMeanwhile("the rules were changed meanwhile") from None

@@ -12,6 +12,7 @@ from typing import Any
 
 from services.notification.application.context import Notifying
 from services.notification.application.intents import Intent, section_subject, staff_subject
+from services.notification.application.money_steps import money_step_intents
 from services.notification.application.policies import CaseFacts, day_of
 from services.notification.application.supervision import issue_order, new_order
 from services.notification.domain.deadlines import Step, overdue_workdays
@@ -38,6 +39,8 @@ async def intents_for_step(
     n: Notifying, doc: dict[str, Any], step: dict[str, Any], now: datetime
 ) -> list[Intent]:
     """Return who a ladder step tells, issuing the supervision order when the step is the last."""
+    if doc.get("kind") is not None:
+        return await money_step_intents(n, doc, step, now)  # a disbursement or arrears ladder
     facts = await n.knowledge.case(doc["case_id"])
     if facts is None:
         return []

@@ -22,6 +22,13 @@ class Step(StrEnum):
     DUE_TODAY = "due_today"  # remind on the due day
     OVERDUE = "overdue"  # tell the concierge and escalate to the section chief
     SUPERVISION = "supervision"  # issue a supervision order (督办) to leadership
+    # Money (domain/money_deadlines.py): a disbursement stuck in a stage, arrears near or past their due date.
+    STUCK = "stuck"  # remind whoever answers for the disbursement
+    STUCK_ESCALATED = "stuck_escalated"  # still stuck: tell leadership
+    ARREARS_DUE_SOON = "arrears_due_soon"
+    ARREARS_DUE_TODAY = "arrears_due_today"
+    ARREARS_OVERDUE = "arrears_overdue"  # tell the responsible person and the money section's chiefs
+    ARREARS_ESCALATED = "arrears_escalated"  # still unpaid: tell leadership
 
 
 @dataclass(frozen=True)
@@ -33,10 +40,22 @@ class EscalationRules:
     remind_on_due_day: bool = True
     supervise_after_overdue_workdays: int = 2  # working days overdue before the 督办 order
     supervision_deadline_workdays: int = 2  # the order's own deadline, in working days
+    # Money ladders (added in rules v2 events; older stored rules read these defaults).
+    stuck_escalate_after_workdays: int = 2  # working days after the stuck reminder before leadership hears
+    arrears_remind_workdays_before: int = 3  # 0: no early reminder
+    arrears_remind_on_due_day: bool = True
+    arrears_escalate_after_overdue_workdays: int = 3  # working days overdue before leadership hears
+    money_section: str = ""  # the section (e.g. 资金科) whose chiefs answer for money without a concierge
 
     def problems(self) -> list[str]:
         """Return why these rules cannot be used (empty when fine)."""
         problems = []
+        if not 1 <= self.stuck_escalate_after_workdays <= 30:
+            problems.append("stuck_escalate_after_workdays must be 1..30")
+        if not 0 <= self.arrears_remind_workdays_before <= 10:
+            problems.append("arrears_remind_workdays_before must be 0..10")
+        if not 1 <= self.arrears_escalate_after_overdue_workdays <= 30:
+            problems.append("arrears_escalate_after_overdue_workdays must be 1..30")
         if not 0 <= self.remind_workdays_before <= 10:
             problems.append("remind_workdays_before must be 0..10")
         if not 1 <= self.supervise_after_overdue_workdays <= 30:

@@ -155,7 +155,9 @@ async def put_rules(request: Request, caller: Caller, body: RulesBody) -> dict[s
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "only leadership or a bureau admin may change the rules"
         )
-    rules = EscalationRules(**body.model_dump(exclude={"expected_version"}))
+    current = await _n(request).rules.current(caller.bureau)
+    given = body.model_dump(exclude={"expected_version"}, exclude_none=True)
+    rules = EscalationRules(**{**dataclasses.asdict(current), **given})
     if problems := rules.problems():
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "; ".join(problems))
     try:

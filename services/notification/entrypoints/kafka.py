@@ -16,7 +16,8 @@ TOPICS = {
     CASE_EVENTS: "Case events: tasks (deadlines, sections), resolution (rating link), reopening (leadership).",
     ASSIGNMENT_EVENTS: "Board events: assignments and reassignments (concierge, enterprise), queueing (leadership).",
     CALENDAR_EVENTS: "Working-day calendar: a published or corrected year moves pending reminders.",
-    DISBURSEMENT_EVENTS: "Disbursements: a payment credited to the account tells the enterprise (资金到账).",
+    DISBURSEMENT_EVENTS: "Disbursements and arrears: a payment credited tells the enterprise (资金到账); a "
+    "disbursement stuck in a stage and arrears near or past their due date are chased (deadline ladders).",
 }
 
 

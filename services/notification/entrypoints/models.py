@@ -58,6 +58,23 @@ class RulesBody(BaseModel):
     remind_on_due_day: bool
     supervise_after_overdue_workdays: int = Field(ge=1, le=30)
     supervision_deadline_workdays: int = Field(ge=1, le=30)
+    # The money ladders: left out, they keep their values in force (clients of rules v1 keep working).
+    stuck_escalate_after_workdays: int | None = Field(
+        default=None, ge=1, le=30, description="Working days after the stuck reminder before leadership hears"
+    )
+    arrears_remind_workdays_before: int | None = Field(
+        default=None, ge=0, le=10, description="Remind this many working days before arrears are due (0: no)"
+    )
+    arrears_remind_on_due_day: bool | None = None
+    arrears_escalate_after_overdue_workdays: int | None = Field(
+        default=None, ge=1, le=30, description="Working days overdue before leadership hears of arrears"
+    )
+    money_section: str | None = Field(
+        default=None,
+        max_length=100,
+        pattern=r"^[^\x00-\x1f]*$",
+        description="Section whose chiefs answer for money with no concierge; empty: leadership",
+    )
 
 
 class DeliveryView(BaseModel):

@@ -1,0 +1,159 @@
+"""Money that waits is chased: deadline ladders for disbursements stuck in a stage and for arrears due dates.
+
+Each disbursement and each arrears record has one deadline document (the task deadlines' collection, with a
+`kind`), planned from its stream's events and guarded by the stream version: a redelivered or replayed older
+event changes nothing, a new stage moves the ladder, the credit or the repayment closes it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from services.notification.application.context import Notifying
+from services.notification.domain.deadlines import EscalationRules, Timer
+from services.notification.domain.money_deadlines import (
+    DEFAULT_STUCK_AFTER_WORKDAYS,
+    FINAL_STATUSES,
+    arrears_ladder,
+    stuck_ladder,
+)
+from shared.contracts.disbursement import (
+    ArrearsRecorded,
+    ArrearsRepaid,
+    DisbursementOpened,
+    DisbursementPaymentCredited,
+    DisbursementSettingsChanged,
+    DisbursementStageReported,
+)
+from shared.contracts.envelope import EventEnvelope
+from shared.workdays.calendar import SHANGHAI, WorkdayCalendar
+
+log = logging.getLogger(__name__)
+DISBURSEMENT, ARREARS = "disbursement", "arrears"
+
+
+def deadline_id(kind: str, aggregate_id: str) -> str:
+    """Return the deadline document id of a disbursement or arrears record."""
+    return f"{kind}|{aggregate_id}"
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def money_timers(doc: dict[str, Any], calendar: WorkdayCalendar, rules: EscalationRules) -> list[Timer]:
+    """Return the ladder a money deadline document calls for under a calendar and rules."""
+    if doc["kind"] == DISBURSEMENT:
+        return stuck_ladder(calendar, _aware(doc["last_change_at"]), doc["stuck_after"], rules)
+    return arrears_ladder(calendar, date.fromisoformat(doc["due_on"]), rules)
+
+
+async def plan_money_deadlines(n: Notifying, payload: BaseModel, env: EventEnvelope) -> None:
+    """Keep each disbursement's stuck ladder and each arrears ladder in step with its stream's events."""
+    if isinstance(payload, DisbursementOpened):
+        fields = {
+            "kind": DISBURSEMENT,
+            "bureau": env.bureau,
+            "case_id": payload.case_id,
+            "disbursement_id": payload.disbursement_id,
+            "enterprise_name": payload.enterprise.name,
+            "fund_type": payload.fund_type.value,
+            "allocated": str(payload.allocated),
+            "status": "opened",
+            "last_change_at": env.occurred_at,  # the disbursement service's opening time, too
+        }
+        await _plan_stuck(n, env, deadline_id(DISBURSEMENT, payload.disbursement_id), fields)
+    elif isinstance(payload, DisbursementStageReported):
+        status = payload.status.value if payload.status else None
+        await _moved(n, env, payload.disbursement_id, payload.at, status or payload.stage.value, status)
+    elif isinstance(payload, DisbursementPaymentCredited):
+        status = "credited" if payload.fully_credited else "partially_credited"
+        await _moved(n, env, payload.disbursement_id, payload.credited_at, status, status)
+    elif isinstance(payload, DisbursementSettingsChanged):
+        if await n.disbursements.set_stuck_after(env.bureau, payload.stuck_after_workdays, env.version):
+            await replan_money(n, env.bureau, payload.stuck_after_workdays)
+    elif isinstance(payload, ArrearsRecorded):
+        await _plan_arrears(n, env, payload)
+    elif isinstance(payload, ArrearsRepaid):
+        await _repaid(n, env, payload)
+
+
+async def _plan_stuck(n: Notifying, env: EventEnvelope, doc_id: str, fields: dict[str, Any]) -> None:
+    calendar = await n.calendar.current()
+    rules = await n.rules.current(env.bureau)
+    stuck_after = await n.disbursements.stuck_after(env.bureau, DEFAULT_STUCK_AFTER_WORKDAYS)
+    fields = {**fields, "stuck_after": stuck_after}
+    timers = stuck_ladder(calendar, fields["last_change_at"], stuck_after, rules)
+    await n.deadlines.plan_for(doc_id, {**fields, "due_at": timers[0].fire_at}, env.version, timers)
+
+
+async def _moved(
+    n: Notifying, env: EventEnvelope, disbursement_id: str, at: datetime, status: str, said: str | None
+) -> None:
+    # A new stage or a payment restarts the count from its own time; the credit or a cancellation ends it.
+    doc_id = deadline_id(DISBURSEMENT, disbursement_id)
+    doc = await n.deadlines.get(doc_id)
+    if doc is None:
+        log.warning("stage of disbursement %s before its opening: no ladder", disbursement_id)
+        return
+    if not doc["open"] and said is None:
+        return  # a late report after the credit, from before events said the status: it stays ended
+    if status in FINAL_STATUSES:
+        await n.deadlines.close(doc_id, env.version, status)
+        return
+    last_change = max(_aware(doc["last_change_at"]), at)  # a late report of an earlier stage moves nothing
+    keep = {k: doc[k] for k in ("kind", "bureau", "case_id", "disbursement_id", "enterprise_name")}
+    facts = {**keep, "fund_type": doc["fund_type"], "allocated": doc["allocated"]}
+    await _plan_stuck(n, env, doc_id, {**facts, "status": status, "last_change_at": last_change})
+
+
+async def replan_money(n: Notifying, bureau: str, stuck_after: int) -> int:
+    """Move a bureau's open stuck ladders to its new "stuck after N working days"; return how many."""
+    calendar = await n.calendar.current()
+    rules = await n.rules.current(bureau)
+    moved = 0
+    for doc in await n.deadlines.open_money(DISBURSEMENT, bureau):
+        doc = {**doc, "stuck_after": stuck_after}
+        timers = money_timers(doc, calendar, rules)
+        await n.deadlines.replan(doc, timers, {"stuck_after": stuck_after, "due_at": timers[0].fire_at})
+        moved += 1
+    return moved
+
+
+async def _plan_arrears(n: Notifying, env: EventEnvelope, e: ArrearsRecorded) -> None:
+    fields = {
+        "kind": ARREARS,
+        "bureau": env.bureau,
+        "case_id": e.case_id,
+        "arrears_id": e.arrears_id,
+        "enterprise_name": e.enterprise.name,
+        "debtor": e.debtor,
+        "purpose": e.purpose,
+        "outstanding": str(e.amount_owed),
+        "due_on": e.due_on.isoformat(),
+        "due_at": datetime.combine(e.due_on, datetime.max.time(), SHANGHAI),
+    }
+    timers = arrears_ladder(await n.calendar.current(), e.due_on, await n.rules.current(env.bureau))
+    await n.deadlines.plan_for(deadline_id(ARREARS, e.arrears_id), fields, env.version, timers)
+
+
+async def _repaid(n: Notifying, env: EventEnvelope, e: ArrearsRepaid) -> None:
+    doc_id = deadline_id(ARREARS, e.arrears_id)
+    if e.outstanding <= 0:
+        await n.deadlines.close(doc_id, env.version, "repaid")
+        return
+    doc = await n.deadlines.get(doc_id)
+    if doc is None:
+        log.warning("repayment of arrears %s before its record: no ladder", e.arrears_id)
+        return
+    # Partly repaid: the ladder goes on, telling what is still owed.
+    fields = {k: v for k, v in doc.items() if k not in ("_id", "v", "open", "steps", "next_at", "claim")}
+    fields.pop("claimed_until", None)
+    timers = arrears_ladder(
+        await n.calendar.current(), date.fromisoformat(doc["due_on"]), await n.rules.current(env.bureau)
+    )
+    await n.deadlines.plan_for(doc_id, {**fields, "outstanding": str(e.outstanding)}, env.version, timers)

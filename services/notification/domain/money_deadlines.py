@@ -1,0 +1,82 @@
+"""Money ladders: a disbursement stuck in one stage, and arrears near or past their due date.
+
+Counted like the task ladders (working days of the versioned calendar, Asia/Shanghai, reminders at 09:00), so
+a published or corrected year moves them: re-derive and replace. "Stuck after N working days" means what the
+disbursement dashboard means: N working days lie after the day of the last change, up to today.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from services.notification.domain.deadlines import (
+    EscalationRules,
+    Step,
+    Timer,
+    next_workday,
+    previous_workday,
+    workday_morning,
+)
+from shared.workdays.calendar import SHANGHAI, WorkdayCalendar
+
+# The disbursement service's default (DISBURSEMENT_STUCK_AFTER_WORKDAYS) until the bureau's
+# DisbursementSettingsChanged is seen; both read the same number so the dashboard and the reminder agree.
+DEFAULT_STUCK_AFTER_WORKDAYS = 3
+FINAL_STATUSES = frozenset({"credited", "cancelled"})  # nothing left to chase
+
+
+def _nth_workday_morning(calendar: WorkdayCalendar, start: datetime, workdays: int) -> Timer:
+    deadline = calendar.add_workdays(start, workdays)
+    return Timer(
+        Step.STUCK,
+        workday_morning(calendar, deadline.due.date()),
+        deadline.provisional,
+        dict(deadline.calendar_versions),
+    )
+
+
+def stuck_ladder(
+    calendar: WorkdayCalendar, last_change_at: datetime, stuck_after: int, rules: EscalationRules
+) -> list[Timer]:
+    """Return the timers of a disbursement whose stage last changed at last_change_at."""
+    stuck = _nth_workday_morning(calendar, last_change_at, stuck_after)
+    later = _nth_workday_morning(calendar, last_change_at, stuck_after + rules.stuck_escalate_after_workdays)
+    escalated = Timer(Step.STUCK_ESCALATED, later.fire_at, later.provisional, later.calendar_versions)
+    return [stuck, escalated]
+
+
+def last_workday_on_or_before(calendar: WorkdayCalendar, day: date) -> date:
+    """Return the day itself when it is a working day, else the working day before it."""
+    while not calendar.is_workday(day):
+        day -= timedelta(days=1)
+    return day
+
+
+def arrears_ladder(calendar: WorkdayCalendar, due_on: date, rules: EscalationRules) -> list[Timer]:
+    """Return the timers of arrears due on a calendar day (the term is in calendar days, not working days)."""
+    # A due date on a weekend or holiday is reminded on the working day before it: nobody reads it that day,
+    # and the money must leave before the date passes.
+    reminder_day = last_workday_on_or_before(calendar, due_on)
+    timers = []
+    if rules.arrears_remind_workdays_before:
+        day = previous_workday(calendar, reminder_day, rules.arrears_remind_workdays_before)
+        timers.append(Timer(Step.ARREARS_DUE_SOON, workday_morning(calendar, day)))
+    if rules.arrears_remind_on_due_day:
+        timers.append(Timer(Step.ARREARS_DUE_TODAY, workday_morning(calendar, reminder_day)))
+    timers.append(Timer(Step.ARREARS_OVERDUE, workday_morning(calendar, next_workday(calendar, due_on))))
+    end_of_due_day = datetime.combine(due_on, datetime.max.time(), SHANGHAI)
+    escalation = calendar.add_workdays(end_of_due_day, rules.arrears_escalate_after_overdue_workdays)
+    timers.append(
+        Timer(
+            Step.ARREARS_ESCALATED,
+            workday_morning(calendar, escalation.due.date()),
+            escalation.provisional,
+            dict(escalation.calendar_versions),
+        )
+    )
+    return sorted(timers, key=lambda t: t.fire_at)
+
+
+def overdue_days(due_on: date, now: datetime) -> int:
+    """Count the calendar days arrears are late at now (0 on or before the due date), as the regulation counts."""
+    return max((now.astimezone(SHANGHAI).date() - due_on).days, 0)

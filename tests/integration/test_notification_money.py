@@ -1,0 +1,274 @@
+"""Money that waits is chased, on real SecantusDB: a disbursement stuck in a stage reminds its concierge once,
+a new stage moves the ladder, the credit ends it; arrears are reminded and escalate; replays change nothing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from services.notification.adapters.deliveries import DELIVERIES, INBOX, InboxChannel
+from services.notification.application.dispatch import Dispatcher
+from services.notification.application.react import react
+from services.notification.application.scheduled import fire_due_steps
+from services.notification.domain.deadlines import EscalationRules
+from services.notification.domain.deliveries import RetryPolicy
+from shared.contracts.calendar import CALENDAR_STREAM
+from shared.contracts.envelope import Actor, EventEnvelope
+from shared.eventstore.recorder import NewEvent, Recording
+from shared.workdays.calendar import SHANGHAI
+from tests.integration.notification_support import (
+    ENTERPRISE,
+    Clock,
+    case_opened,
+    envelope,
+    on_case,
+    prepare,
+    staff,
+)
+from tests.integration.notification_support import notifying as notifying_on
+
+pytestmark = pytest.mark.asyncio
+START = datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)  # a Thursday
+
+
+def _local(month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=SHANGHAI)
+
+
+def _money(version: int, event_type: str, data: dict[str, Any], at: datetime) -> EventEnvelope:
+    return envelope("disbursement-d-1", "disbursement", version, event_type, data, at)
+
+
+def _opened(at: datetime) -> EventEnvelope:
+    data = {
+        "disbursement_id": "d-1",
+        "enterprise": ENTERPRISE,
+        "case_id": "case-1",
+        "source": "市财政局",
+        "fund_type": "subsidy",
+        "allocated": "70000000.00",
+    }
+    return _money(1, "DisbursementOpened", data, at)
+
+
+def _stage(version: int, stage: str, at: datetime) -> EventEnvelope:
+    data = {
+        "disbursement_id": "d-1",
+        "stage": stage,
+        "at": at.isoformat(),
+        "reported_by": "王会计",
+        "status": stage,
+    }
+    return _money(version, "DisbursementStageReported", data, at)
+
+
+def _credited(version: int, at: datetime) -> EventEnvelope:
+    data = {
+        "disbursement_id": "d-1",
+        "payment_id": "p-1",
+        "amount": "70000000.00",
+        "credited_at": at.isoformat(),
+        "bank_reference": "ICBC-1",
+        "reported_by": "国库系统",
+        "credited_total": "70000000.00",
+        "fully_credited": True,
+        "status": "credited",
+    }
+    return _money(version, "DisbursementPaymentCredited", data, at)
+
+
+def _stuck_after(version: int, workdays: int, at: datetime) -> EventEnvelope:
+    data = {"stuck_after_workdays": workdays}
+    return envelope(
+        "disbursement-settings-finance",
+        "disbursement_settings",
+        version,
+        "DisbursementSettingsChanged",
+        data,
+        at,
+    )
+
+
+async def _world(mongo_db, clock: Clock):
+    n = notifying_on(mongo_db, clock, {"inbox"})
+    await prepare(n)
+    roster = [
+        ("s1", "李副局长", "deputy_director", "局领导"),
+        ("c1", "赵科长", "section_chief", "资金科"),
+        ("d1", "张局长", "director", "局领导"),
+    ]
+    for version, (sid, name, post, section) in enumerate(roster, start=1):
+        await react(n, staff(version, sid, name, post, section, clock()))
+    await react(n, case_opened("case-1", clock()))
+    data = {"staff_id": "s1", "staff_name": "李副局长", "board_event_id": "b", "board_version": 4}
+    await react(n, on_case("case-1", 2, "ConciergeAssignedToCase", data, clock()))
+    return n
+
+
+async def _told(db, **query) -> list[dict]:
+    return [d async for d in db[DELIVERIES].find(query).sort("created_at", 1)]
+
+
+async def test_a_disbursement_left_in_a_stage_past_its_limit_reminds_its_concierge_once(mongo_db):
+    clock = Clock(START)
+    n = await _world(mongo_db, clock)
+    history = [
+        _opened(START),
+        _stage(2, "allocation_received", START),
+        _stuck_after(1, 2, START),  # the bureau: stuck after 2 working days (Fri 27, Mon 30)
+    ]
+    for event in history:
+        await react(n, event)
+    clock.now = _local(11, 30, 8, 59)
+    assert await fire_due_steps(n) == 0  # Monday, before the morning round
+    clock.now = _local(11, 30, 9, 1)
+    assert await fire_due_steps(n) == 1
+    assert await fire_due_steps(n) == 0
+    for event in history:  # everything delivered again, and the service restarted
+        await react(n, event.model_copy(update={"event_id": uuid.uuid4()}))
+    assert await fire_due_steps(n) == 0
+    dispatcher = Dispatcher(
+        n.deliveries, {"inbox": InboxChannel(mongo_db, clock)}, n.contacts, RetryPolicy(), clock
+    )
+    assert await dispatcher.run_once() == 1
+    assert await dispatcher.run_once() == 0
+    [told] = await _told(mongo_db, template="disbursement_stuck")
+    assert told["recipient"] == "staff:finance:s1" and told["status"] == "sent"
+    [message] = [m async for m in mongo_db[INBOX].find({"recipient": "staff:finance:s1"})]
+    assert (
+        "70,000,000.00" in message["body"]
+        and "资金到区" in message["body"]
+        and "2 个工作日" in message["body"]
+    )
+
+    # A new stage on Monday afternoon restarts the count: not stuck on Tuesday, stuck again on Wednesday.
+    await react(n, _stage(3, "documents_complete", _local(11, 30, 14, 0)))
+    clock.now = _local(12, 1, 9, 1)
+    assert await fire_due_steps(n) == 0
+    clock.now = _local(12, 2, 9, 1)
+    assert await fire_due_steps(n) == 1  # the new stage's reminder; the old stage's escalation was dropped
+    assert len(await _told(mongo_db, template="disbursement_stuck")) == 2
+
+    # Credited: the ladder ends, and replaying the older events does not open it again.
+    await react(n, _credited(4, _local(12, 2, 10, 0)))
+    late = _stage(
+        5, "approved", _local(11, 30, 15, 0)
+    )  # reported after the credit: the status stays credited
+    await react(n, late.model_copy(update={"data": {**late.data, "status": "credited", "late": True}}))
+    for event in history:
+        await react(n, event.model_copy(update={"event_id": uuid.uuid4()}))
+    clock.now = _local(12, 31, 9, 1)
+    assert await fire_due_steps(n) == 0
+    doc = await n.deadlines.get("disbursement|d-1")
+    assert doc is not None and not doc["open"] and doc["outcome"] == "credited"
+    assert await _told(mongo_db, template="disbursement_stuck_escalated") == []
+
+
+async def test_a_disbursement_still_stuck_is_escalated_to_leadership(mongo_db):
+    clock = Clock(START)
+    n = await _world(mongo_db, clock)
+    await react(n, _opened(START))  # default: stuck after 3 working days, escalated 2 later
+    clock.now = _local(12, 3, 9, 1)  # the service was down from Thursday to the next Thursday
+    assert await fire_due_steps(n) == 2
+    assert await fire_due_steps(n) == 0
+    escalated = await _told(mongo_db, template="disbursement_stuck_escalated")
+    assert {d["recipient"] for d in escalated} == {"staff:finance:s1", "staff:finance:d1"}
+    assert all(d["escalation"] for d in escalated)
+
+
+async def test_arrears_are_reminded_before_and_on_the_due_day_then_escalate_until_repaid(mongo_db):
+    clock = Clock(datetime(2026, 11, 20, 10, 0, tzinfo=SHANGHAI))
+    n = await _world(mongo_db, clock)
+    admin = Actor(kind="user", id="admin", bureau="finance")
+    await n.rules.change("finance", EscalationRules(money_section="资金科"), admin, expected_version=1)
+    assert (await n.rules.current("finance")).money_section == "资金科"  # rules v2 read back
+    recorded = {
+        "arrears_id": "a-1",
+        "enterprise": ENTERPRISE,
+        "debtor": "高新区建设局",
+        "purpose": "厂房施工款",
+        "amount_owed": "1200000.00",
+        "delivered_on": "2026-10-28",
+        "agreed_term_days": 30,
+        "due_on": "2026-11-27",
+    }
+    arrears = envelope("arrears-a-1", "arrears", 1, "ArrearsRecorded", recorded, clock())
+    await react(n, arrears)
+    repaid = {
+        "arrears_id": "a-1",
+        "amount": "200000.00",
+        "repaid_on": "2026-11-25",
+        "outstanding": "1000000.00",
+        "days_late": 0,
+    }
+    expected = [
+        (_local(11, 24, 9, 1), "arrears_due_soon", {"staff:finance:c1"}),
+        (_local(11, 27, 9, 1), "arrears_due_today", {"staff:finance:c1"}),
+        (_local(11, 30, 9, 1), "arrears_overdue", {"staff:finance:c1"}),
+        (_local(12, 2, 9, 1), "arrears_escalated", {"staff:finance:c1", "staff:finance:d1"}),
+    ]
+    for at, template, recipients in expected:
+        clock.now = at
+        if template == "arrears_due_today":
+            await react(n, envelope("arrears-a-1", "arrears", 2, "ArrearsRepaid", repaid, clock()))
+        await react(n, arrears.model_copy(update={"event_id": uuid.uuid4()}))  # replayed: nothing moves
+        assert await fire_due_steps(n) == 1, template
+        assert await fire_due_steps(n) == 0, template
+        told = await _told(mongo_db, template=template)
+        assert {d["recipient"] for d in told} == recipients, template
+    [late] = await _told(mongo_db, template="arrears_escalated", recipient="staff:finance:d1")
+    assert "1,000,000.00" in late["body"] and "5 天" in late["body"]  # partly repaid: what is still owed
+    settled = {
+        **repaid,
+        "amount": "1000000.00",
+        "repaid_on": "2026-12-02",
+        "outstanding": "0.00",
+        "days_late": 5,
+    }
+    await react(n, envelope("arrears-a-1", "arrears", 3, "ArrearsRepaid", settled, clock()))
+    doc = await n.deadlines.get("arrears|a-1")
+    assert doc is not None and not doc["open"] and doc["outcome"] == "repaid"
+
+
+async def test_a_corrected_calendar_moves_a_pending_stuck_reminder(mongo_db):
+    clock = Clock(START)
+    n = await _world(mongo_db, clock)
+    await react(n, _opened(START))
+    before = await n.deadlines.get("disbursement|d-1")
+    assert before is not None and before["next_at"].astimezone(SHANGHAI) == _local(12, 1, 9, 0)
+    year = (await n.calendar.current()).year(2026)
+    data = {
+        "year": 2026,
+        "version": 2,
+        "holidays": sorted(d.isoformat() for d in year.holidays | {datetime(2026, 11, 27).date()}),
+        "makeup_workdays": sorted(d.isoformat() for d in year.makeup_workdays),
+        "published_by": "国务院办公厅",
+    }
+    recording = Recording(
+        CALENDAR_STREAM, "calendar", 0, "zone", Actor(kind="service", id="t"), "cal-1", uuid.uuid4()
+    )
+    result = await n.recorder.append(recording, [NewEvent("WorkdayCalendarPublished", 1, data)])
+    await react(n, result.events[0])
+    after = await n.deadlines.get("disbursement|d-1")
+    assert after is not None and after["next_at"].astimezone(SHANGHAI) == _local(12, 2, 9, 0)
+
+
+async def test_a_stage_reported_while_its_reminder_fires_keeps_the_new_ladder(mongo_db):
+    clock = Clock(START)
+    n = await _world(mongo_db, clock)
+    await react(n, _opened(START))  # stuck on Tue 1 Dec, escalated Thu 3 Dec
+    clock.now = _local(12, 1, 9, 1)
+    [claimed] = await n.deadlines.claim_due(clock(), 10, timedelta(minutes=2))  # the round is firing it
+    await react(n, _stage(2, "allocation_received", _local(12, 1, 9, 0)))  # meanwhile: a new stage
+    await n.deadlines.mark_fired(claimed, ["stuck"], clock())
+    doc = await n.deadlines.get("disbursement|d-1")
+    assert doc is not None and doc["claim"] is None
+    # The new stage's ladder stands (stuck again Fri 4 Dec), not the old one's escalation on Thursday.
+    assert doc["next_at"].astimezone(SHANGHAI) == _local(12, 4, 9, 0)
+    clock.now = _local(12, 3, 9, 1)
+    assert await fire_due_steps(n) == 0
+    clock.now = _local(12, 4, 9, 1)
+    assert await fire_due_steps(n) == 1
