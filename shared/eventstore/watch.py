@@ -16,11 +16,13 @@ log = logging.getLogger(__name__)
 class AppendWatcher:
     """Sets a flag on every insert into a collection; `wait` returns early when it is set."""
 
-    def __init__(self, collection: AsyncCollection) -> None:
+    def __init__(self, collection: AsyncCollection, settle_s: float = 0.02) -> None:
         self._collection = collection
+        self._settle_s = settle_s
         self._flag = asyncio.Event()
-        self._taken = asyncio.Event()  # set when a waiter took the flag: only then is it worth asking again
-        self._taken.set()
+        # Set while the loop waits: only then is a round trip to the server worth it. While the loop works,
+        # its own writes would wake a pending request for nothing, and inserts meanwhile keep in the stream.
+        self._waiting = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -36,10 +38,13 @@ class AppendWatcher:
 
     async def wait(self, timeout: float) -> None:
         """Return when something was appended since the last call, or after timeout."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._flag.wait(), timeout)
+        self._waiting.set()
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flag.wait(), timeout)
+        finally:
+            self._waiting.clear()
         self._flag.clear()
-        self._taken.set()
 
     async def _watch(self) -> None:
         pipeline = [{"$match": {"operationType": "insert"}}]
@@ -47,17 +52,20 @@ class AppendWatcher:
             try:
                 async with await self._collection.watch(pipeline) as stream:
                     while True:
-                        # Ask the server again only once the loop took the last wake-up: inserts meanwhile
-                        # wait in the stream and come in one answer, so a busy store costs one round trip
-                        # per loop turn rather than one per insert.
-                        await self._taken.wait()
-                        if await stream.try_next() is not None:
-                            # Inserts that came in the same answer happened before the wake-up: the
-                            # loop's next turn sees them too, so they need no wake-up of their own.
-                            while _cached(stream):
-                                await stream.try_next()
-                            self._taken.clear()
-                            self._flag.set()
+                        # Ask the server only while the loop waits: inserts meanwhile keep in the stream and
+                        # come in one answer, so a busy store costs about one round trip per loop turn.
+                        await self._waiting.wait()
+                        if await stream.try_next() is None:
+                            # An empty answer: the server woke the stream for a write it then filtered out
+                            # (SecantusDB does so for every update, e.g. the sequencer's). Let a burst of them
+                            # pass before asking again; an insert meanwhile is in the next answer.
+                            await asyncio.sleep(self._settle_s)
+                            continue
+                        # Inserts that came in the same answer happened before the wake-up: the loop's
+                        # next turn sees them too, so they need no wake-up of their own.
+                        while _cached(stream):
+                            await stream.try_next()
+                        self._flag.set()
             except PyMongoError as exc:
                 # Polling on the caller's timeout keeps working meanwhile.
                 log.warning("change stream interrupted (%s); reopening", exc)

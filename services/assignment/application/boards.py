@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
@@ -23,6 +24,7 @@ from shared.eventstore.recorder import ConcurrencyError, EventRecorder, NewEvent
 BOARD_STREAM_TYPE = "board"
 CASE_STREAM_TYPE = "case"
 MAX_ATTEMPTS = 20
+WRITTEN_REMEMBERED = 10_000
 SNAPSHOT_EVERY = 200  # board events between snapshots: a cold start replays at most this many
 
 
@@ -108,29 +110,45 @@ class Boards:
         self._snapshotted[bureau] = board.version
         return board
 
+    async def at_least(self, bureau: str, version: int) -> AssignmentBoard:
+        """Return the board as cached when it already reflects that version, else caught up with its stream."""
+        cached = self._cache.get(bureau)
+        if cached is not None and cached.version >= version:
+            return cached
+        return await self.current(bureau)
+
     async def decide(
         self, context: Context, decision: Callable[[AssignmentBoard], list[BaseModel]]
     ) -> list[EventEnvelope]:
         """Run a decision on the current board and append its events; retry when another writer won."""
         async with self._lock(context.bureau):  # one decision at a time per bureau here; processes race
-            for _ in range(MAX_ATTEMPTS):
-                # Catch up before deciding: another instance may have appended since our last read, and a
-                # stale board does not fail the append when its decision is "nothing to do" (a release or
-                # reopening of a case it never saw would be silently dropped). Reading from version + 1
-                # is one indexed query that usually returns nothing.
-                board = await self._caught_up(context.bureau)
+            for attempt in range(MAX_ATTEMPTS):
+                # Optimistic first: the cached board decides, and the append, which states the version the
+                # board was at, fails if another instance appended meanwhile; then the board is caught up.
+                # A stale board can also see nothing to do (a release or reopening of a case it never saw)
+                # or refuse a command the store's board would take, which no append would catch: those
+                # outcomes are only trusted from a board caught up with the store just now.
+                cached = self._cache.get(context.bureau) if attempt == 0 else None
+                board = cached or await self._caught_up(context.bureau)
                 version = board.version
                 try:
                     # The decision applies its events to the board as it goes: a board that is not
                     # saved afterwards is dropped and read again.
                     events = decision(board)
                     if not events:
+                        if cached is not None:
+                            continue  # nothing to do on the cached board: ask a caught-up one
                         return []
                     recording = _recording(context, board_stream(context.bureau), BOARD_STREAM_TYPE, version)
                     result = await self._recorder.append(recording, new_events(events))
                 except ConcurrencyError:
                     self._cache.pop(context.bureau, None)
                     continue
+                except Exception:
+                    self._cache.pop(context.bureau, None)
+                    if cached is not None:
+                        continue  # refused by a board that may be stale: decide again on a fresh one
+                    raise
                 except BaseException:
                     self._cache.pop(context.bureau, None)
                     raise
@@ -147,6 +165,19 @@ class Cases:
 
     def __init__(self, recorder: EventRecorder) -> None:
         self._recorder = recorder
+        # Board decisions this process already wrote onto their cases: the board event comes back through
+        # Kafka after the policy that made it wrote it, and its second pass would only read to find that out.
+        self._written: OrderedDict[str, None] = OrderedDict()
+
+    def already_written(self, board_event_id: str) -> bool:
+        """Tell whether this process wrote that board decision onto its cases (recently)."""
+        return board_event_id in self._written
+
+    def written(self, board_event_id: str) -> None:
+        """Remember that a board decision is on its cases (bounded: the oldest are forgotten)."""
+        self._written[board_event_id] = None
+        while len(self._written) > WRITTEN_REMEMBERED:
+            self._written.popitem(last=False)
 
     async def load(self, case_id: str) -> CaseFile | None:
         """Return the case's flow state, or None when the stream is not a case."""

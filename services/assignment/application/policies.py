@@ -79,10 +79,12 @@ async def record_concierge_on_cases_when_assigned(
     elif isinstance(event, ConciergeReassigned):
         targets = [(c, event.to_staff_id, event.to_staff_name) for c in event.case_ids]
     elif isinstance(event, CaseJoinedEnterprise):
-        board = await boards.current(envelope.bureau)
+        board = await boards.at_least(envelope.bureau, envelope.version)
         targets = [(event.case_id, event.staff_id, board.staff[event.staff_id].name)]
     else:
         return None
+    if cases.already_written(str(envelope.event_id)):
+        return False
     wrote = False
     for case_id, staff_id, name in targets:
         context = policy_context(envelope, "record_concierge_on_cases_when_assigned", f":{case_id}")
@@ -94,6 +96,7 @@ async def record_concierge_on_cases_when_assigned(
             board_version=envelope.version,
         )
         wrote = bool(await cases.decide(context, case_id, decision)) or wrote
+    cases.written(str(envelope.event_id))
     return wrote
 
 

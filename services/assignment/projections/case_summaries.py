@@ -11,6 +11,8 @@ event arrives, the policy checks its due date against the calendar in force
 
 from __future__ import annotations
 
+import copy
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from functools import singledispatch
 from typing import Any, Protocol
@@ -165,30 +167,59 @@ def _(e: CaseReopened, s: Summary, envelope: EventEnvelope) -> Summary:
 class MongoCaseSummaries:
     """The summaries in a MongoDB collection owned by the assignment service."""
 
-    def __init__(self, collection: AsyncCollection, recorder: EventRecorder) -> None:
+    def __init__(
+        self, collection: AsyncCollection, recorder: EventRecorder, remembered: int = 10_000
+    ) -> None:
         self._collection = collection
         self._recorder = recorder
+        # The summaries this process wrote last: the next event of a case usually follows one of them, and
+        # then neither the summary nor the stream needs reading. Every write is guarded by the version it
+        # read, so a summary another process moved on makes the write miss, and the fold reads the store.
+        self._written: OrderedDict[str, Summary] = OrderedDict()
+        self._remembered = remembered
 
     async def fold(self, envelope: EventEnvelope) -> None:
-        """Read the case's events after the summary's version from the store and save the new summary."""
+        """Bring the event's case summary up to the event's version and save it, guarded by the version read."""
         if envelope.stream_type != "case":
             return
+        known = self._written.get(envelope.stream_id)
+        if (known is None and envelope.version == 1) or (known and known["version"] == envelope.version - 1):
+            new = fold_events(copy.deepcopy(known), [envelope])
+            if new is None or await self._save(envelope.stream_id, new, known["version"] if known else 0):
+                return
+        await self._fold_from_store(envelope)
+
+    async def _fold_from_store(self, envelope: EventEnvelope) -> None:
         stored = await self._collection.find_one({"_id": envelope.stream_id})
         old = stored if stored and stored.get("shape") == SUMMARY_SHAPE else None
         version = old["version"] if old else 0
         if envelope.version <= version:
             return  # a replay: the summary is already past it
-        tail = await self._recorder.read_stream(envelope.stream_id, from_version=version + 1)
+        tail = (
+            [envelope]
+            if envelope.version == version + 1
+            else await self._recorder.read_stream(envelope.stream_id, from_version=version + 1)
+        )
         new = fold_events(old, tail)
         if new is None:
             return
-        # Guarded by what was read: a concurrent fold that got further wins. A summary of an older shape
-        # is refolded from the case's first event and replaced whatever its version.
-        guard = {"version": version} if old or stored is None else {"version": stored["version"]}
+        # A summary of an older shape is refolded from the case's first event and replaced whatever its version.
+        await self._save(envelope.stream_id, new, version if old or stored is None else stored["version"])
+
+    async def _save(self, case_id: str, new: Summary, read_version: int) -> bool:
+        """Write the summary if the stored one is still at the version read; return whether it was."""
         try:
-            await self._collection.replace_one({"_id": envelope.stream_id, **guard}, new, upsert=True)
+            result = await self._collection.replace_one(
+                {"_id": case_id, "version": read_version}, new, upsert=True
+            )
         except DuplicateKeyError:
-            pass
+            self._written.pop(case_id, None)
+            return False  # a concurrent fold got there first
+        self._written[case_id] = new
+        self._written.move_to_end(case_id)
+        while len(self._written) > self._remembered:
+            self._written.popitem(last=False)
+        return bool(result.matched_count or result.upserted_id is not None)
 
     async def cases(self) -> AsyncIterator[tuple[str, str]]:
         """Yield (case id, bureau) of every case holding an open task."""
