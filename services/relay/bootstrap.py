@@ -74,7 +74,9 @@ def build_app(settings: RelaySettings, overrides: Overrides | None = None) -> Fa
         )
         relay = OutboxRelay(
             recorder=recorder,
-            sequencer=Sequencer(mongo.db, lease_seconds=settings.lease_seconds),
+            sequencer=Sequencer(
+                mongo.db, lease_seconds=settings.lease_seconds, head_every_s=settings.head_every_s
+            ),
             checkpoints=checkpoints,
             producer=producer,
             parked=parked,

@@ -18,6 +18,9 @@ class RelaySettings(ConnectionSettings):
     # Progress is saved at most this often while events flow (and at once when idle or stopping): a crash
     # republishes at most this window, which consumers drop. Fewer saves, fewer database round trips.
     checkpoint_every_s: float = Field(1.0, ge=0)
+    # The store's head (what the feed and rebuilds read up to) moves at most this often while events flow, and
+    # at once when the relay is idle: one database write per batch saved; positions above it are complete.
+    head_every_s: float = Field(0.5, ge=0)
     # /healthz answers 503 when the store's head is more than this many events ahead of what was relayed ...
     max_lag: int = Field(10_000, ge=1)
     # ... or when events wait and the relay has neither published nor been caught up for this long.

@@ -287,8 +287,9 @@ class OutboxRelay:
         self._unsaved, self._saved_at = False, time.monotonic()
 
     async def flush(self) -> None:
-        """Save progress not saved yet (at shutdown, before giving up the lease)."""
-        if self._cached is not None and self.status.state == "active":
+        """Move the head and save progress not written yet (at shutdown, before giving up the leases)."""
+        await self._sequencer.flush_head()  # a no-op unless this process moved it (fenced like every move)
+        if self._cached is not None:
             await self._save_checkpoint(self._cached, force=True)
 
     def _stand_by(self) -> None:

@@ -62,3 +62,37 @@ async def test_an_http_decision_on_a_stale_board_sees_staff_another_instance_add
         context("finance"), lambda b: b.reassign(credit_code(1), "b", "利益冲突", NOW)
     )
     assert [e.event_type for e in recorded] == ["ConciergeReassigned"]
+
+
+async def test_a_step_refused_by_a_case_known_here_is_tried_again_on_the_stream_another_instance_moved() -> (
+    None
+):
+    recorder = InMemoryRecorder()
+    here, there = Cases(recorder), Cases(recorder)
+    opened = await open_case(recorder, "c9", "finance", 9)
+    here.observe(opened)  # this instance follows the case from the opening it consumed
+    await there.decide(context("finance"), "c9", lambda c: c.clarify("资金未到账", ["国库科"]))
+
+    # Known here, the case is not clarified and refuses a resolution; the stream says it is clarified.
+    resolved = await here.decide(context("finance"), "c9", lambda c: c.resolve("已到账", True))
+
+    assert resolved and resolved[0].event_type == "CaseResolved"
+    assert [e.version for e in await recorder.read_stream("c9")] == [1, 2, 3]
+
+
+async def test_a_step_on_a_case_known_here_but_moved_elsewhere_is_appended_after_the_newer_events() -> None:
+    recorder = InMemoryRecorder()
+    here, there = Cases(recorder), Cases(recorder)
+    here.observe(await open_case(recorder, "c8", "finance", 8))
+    await here.decide(context("finance"), "c8", lambda c: c.clarify("资金未到账", ["国库科"]))
+    await there.decide(context("finance"), "c8", lambda c: c.resolve("已到账", True))
+
+    # Known here at version 2, where a policy recommendation is allowed: the append expecting version 2 fails
+    # on the stream at 3, and the step is decided again on the stream as it is.
+    recommended = await here.decide(
+        context("finance"), "c8", lambda c: c.recommend_policy("稳岗返还", "已说明")
+    )
+
+    assert recommended and recommended[0].version == 4
+    types = [e.event_type for e in await recorder.read_stream("c8")]
+    assert types[-2:] == ["CaseResolved", "PolicyRecommended"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -25,6 +26,7 @@ BOARD_STREAM_TYPE = "board"
 CASE_STREAM_TYPE = "case"
 MAX_ATTEMPTS = 20
 WRITTEN_REMEMBERED = 10_000
+CASES_REMEMBERED = 10_000
 SNAPSHOT_EVERY = 200  # board events between snapshots: a cold start replays at most this many
 
 
@@ -161,13 +163,14 @@ class Boards:
 
 
 class Cases:
-    """Case aggregates (the six-step flow), folded from the case stream for each command."""
+    """Case aggregates (the six-step flow): followed from consumed events, read from the stream when in doubt."""
 
     def __init__(self, recorder: EventRecorder) -> None:
         self._recorder = recorder
         # Board decisions this process already wrote onto their cases: the board event comes back through
         # Kafka after the policy that made it wrote it, and its second pass would only read to find that out.
         self._written: OrderedDict[str, None] = OrderedDict()
+        self._cases: OrderedDict[str, CaseFile] = OrderedDict()  # as this process last read or wrote them
 
     def already_written(self, board_event_id: str) -> bool:
         """Tell whether this process wrote that board decision onto its cases (recently)."""
@@ -179,36 +182,76 @@ class Cases:
         while len(self._written) > WRITTEN_REMEMBERED:
             self._written.popitem(last=False)
 
+    def observe(self, envelope: EventEnvelope) -> None:
+        """Follow a case event this process consumed, so the next decision on the case need not read it."""
+        if envelope.stream_type != CASE_STREAM_TYPE:
+            return
+        known = self._cases.get(envelope.stream_id)
+        if envelope.version == 1 and known is None and is_case_stream(envelope):
+            known = CaseFile(case_id=envelope.stream_id, bureau=envelope.bureau)
+        elif known is None or known.version >= envelope.version:
+            return  # not followed here, or already reflected (our own events come back through Kafka)
+        elif known.version != envelope.version - 1:
+            self._cases.pop(envelope.stream_id, None)  # a gap: the next decision reads the stream
+            return
+        self._remember(_folded(known, [envelope]))
+
     async def load(self, case_id: str) -> CaseFile | None:
         """Return the case's flow state, or None when the stream is not a case."""
         envelopes = await self._recorder.read_stream(case_id)
         if not envelopes or not is_case_stream(envelopes[0]):
             return None  # a board or calendar stream must never take a case step
-        case = CaseFile(case_id=case_id, bureau=envelopes[0].bureau)
-        for envelope in envelopes:
-            case.apply(parse_event_data(envelope.event_type, envelope.schema_version, envelope.data))
-            case.version = envelope.version
-        return case
+        case = _folded(CaseFile(case_id=case_id, bureau=envelopes[0].bureau), envelopes)
+        self._remember(case)
+        return copy.deepcopy(case)
 
     async def decide(
         self, context: Context, case_id: str, decision: Callable[[CaseFile], list[BaseModel]]
     ) -> list[EventEnvelope] | None:
         """Run a decision on the case (None when it is not the caller's) and append its events."""
-        for _ in range(MAX_ATTEMPTS):
-            case = await self.load(case_id)
+        for attempt in range(MAX_ATTEMPTS):
+            # As with boards: the case as this process knows it decides first, the append's expected version
+            # catches a stale one, and "nothing to do" or a refusal is only trusted from the stream just read.
+            known = self._cases.get(case_id) if attempt == 0 else None
+            case = copy.deepcopy(known) if known else await self.load(case_id)
             if case is None or case.bureau != context.bureau:
                 return None
-            events = decision(case)
+            try:
+                events = decision(case)
+            except Exception:
+                if known is not None:
+                    continue
+                raise
             if not events:
+                if known is not None:
+                    continue
                 return []
             try:
                 result = await self._recorder.append(
                     _recording(context, case_id, CASE_STREAM_TYPE, case.version), new_events(events)
                 )
             except ConcurrencyError:
+                self._cases.pop(case_id, None)
                 continue
+            if result.duplicate:
+                self._cases.pop(case_id, None)  # the first attempt's events, maybe not these: read next time
+            else:
+                self._remember(_folded(case, result.events))
             return result.events
         raise ConcurrencyError(case_id, -1)
+
+    def _remember(self, case: CaseFile) -> None:
+        self._cases[case.case_id] = case
+        self._cases.move_to_end(case.case_id)
+        while len(self._cases) > CASES_REMEMBERED:
+            self._cases.popitem(last=False)
+
+
+def _folded(case: CaseFile, envelopes: list[EventEnvelope]) -> CaseFile:
+    for envelope in envelopes:
+        case.apply(parse_event_data(envelope.event_type, envelope.schema_version, envelope.data))
+        case.version = envelope.version
+    return case
 
 
 def is_case_stream(first: EventEnvelope) -> bool:

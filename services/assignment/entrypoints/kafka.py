@@ -34,6 +34,7 @@ def case_event_handler(
 
     async def on_case_event(envelope: EventEnvelope) -> bool | None:
         await summaries.fold(envelope)  # assignment's own read model, before any policy reads it
+        cases.observe(envelope)
         if envelope.event_type == "CaseOpened":
             return await assign_concierge_when_case_opened(envelope, boards=boards, cases=cases)
         if envelope.event_type == "CaseResolved":
