@@ -33,19 +33,28 @@ def case_event_handler(
     """Return the handler of case events: assignment, release, reopening, and the case summaries."""
 
     async def on_case_event(envelope: EventEnvelope) -> bool | None:
-        await summaries.fold(envelope)  # assignment's own read model, before any policy reads it
         cases.observe(envelope)
-        if envelope.event_type == "CaseOpened":
-            return await assign_concierge_when_case_opened(envelope, boards=boards, cases=cases)
-        if envelope.event_type == "CaseResolved":
-            return await release_concierge_when_case_resolved(envelope, boards=boards)
-        if envelope.event_type == "CaseReopened":
-            return await return_case_to_concierge_when_reopened(envelope, boards=boards, cases=cases)
-        if envelope.event_type == "CoordinationTaskOpened":
-            return await recompute_due_date_when_task_opened(envelope, cases=cases, calendars=calendars)
-        return None
+        acted = await _react_to_case_event(envelope, boards=boards, cases=cases, calendars=calendars)
+        # Assignment's own read model, after the policies: only the calendar policy reads it, and a new case's
+        # concierge should not wait for it. A failure here retries the message; the policies are idempotent.
+        await summaries.fold(envelope)
+        return acted
 
     return on_case_event
+
+
+async def _react_to_case_event(
+    envelope: EventEnvelope, *, boards: Boards, cases: Cases, calendars: Calendars
+) -> bool | None:
+    if envelope.event_type == "CaseOpened":
+        return await assign_concierge_when_case_opened(envelope, boards=boards, cases=cases)
+    if envelope.event_type == "CaseResolved":
+        return await release_concierge_when_case_resolved(envelope, boards=boards)
+    if envelope.event_type == "CaseReopened":
+        return await return_case_to_concierge_when_reopened(envelope, boards=boards, cases=cases)
+    if envelope.event_type == "CoordinationTaskOpened":
+        return await recompute_due_date_when_task_opened(envelope, cases=cases, calendars=calendars)
+    return None
 
 
 def board_event_handler(*, boards: Boards, cases: Cases, accounts: Accounts | None = None) -> Handler:
