@@ -15,13 +15,19 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-from aiokafka import TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel
 
-from shared.messaging.consumer import ConsumerStats, PoisonMessage, RetryPolicy, dead_letter, is_transient
+from shared.messaging.consumer import (
+    ConsumerStats,
+    PoisonMessage,
+    RetryPolicy,
+    SubscriberHealth,
+    dead_letter,
+    is_transient,
+)
 from shared.metrics import record_consumed
 
 log = logging.getLogger(__name__)
@@ -30,7 +36,7 @@ MAX_RECORDS = 500  # per poll: bounds memory and the size of one bulk write
 POLL_TIMEOUT_MS = 10  # how long one poll waits for records already fetched (the fetch itself runs apart)
 
 
-class BatchSubscriber(Generic[M]):
+class BatchSubscriber(SubscriberHealth, Generic[M]):
     """Subscribes a batch handler to a topic with validation, bulk effects, retries and per-record dead-lettering."""
 
     def __init__(
@@ -71,20 +77,6 @@ class BatchSubscriber(Generic[M]):
             description=description or None,
         )
         self.subscriber(on_batch)
-
-    def assigned_partitions(self) -> list[str]:
-        """Return the topic-partitions this instance holds in its group now."""
-        consumer = getattr(self.subscriber, "consumer", None)
-        return sorted(f"{tp.topic}[{tp.partition}]" for tp in consumer.assignment()) if consumer else []
-
-    def health(self) -> dict[str, Any]:
-        """Return counters and assignment for /healthz."""
-        return {
-            "topic": self._topic,
-            "group": self._group,
-            "consumer": vars(self.stats),
-            "assigned_partitions": self.assigned_partitions(),
-        }
 
     async def _decode(self, message: KafkaMessage, _default: Any) -> Any:
         # Validate each record here: an invalid one goes to the DLQ now and never reaches the handler.
@@ -147,15 +139,6 @@ class BatchSubscriber(Generic[M]):
                 log.warning("%s: %s (%s), attempt %d", self._group, type(exc).__name__, exc, attempt)
             self.stats.retries += 1
             await asyncio.sleep(self._retry.delay(attempt))
-
-    def _highwater(self, record: Any) -> int | None:
-        consumer = getattr(self.subscriber, "consumer", None)
-        if consumer is None:
-            return None
-        try:
-            return consumer.highwater(TopicPartition(record.topic, record.partition))  # type: ignore[no-any-return]
-        except Exception:  # a rebalance may have taken the partition away: no lag figure this time
-            return None
 
 
 class _SplitBatch(Exception):

@@ -139,7 +139,39 @@ class ConsumerStats:
     retries: int = 0
 
 
-class ReliableSubscriber(Generic[M]):
+class SubscriberHealth:
+    """What every subscriber reports: its topic, group, counters and the partitions it holds."""
+
+    subscriber: Any
+    stats: ConsumerStats
+    _topic: str
+    _group: str
+
+    def assigned_partitions(self) -> list[str]:
+        """Return the topic-partitions this instance holds in its group now."""
+        consumer = getattr(self.subscriber, "consumer", None)
+        return sorted(f"{tp.topic}[{tp.partition}]" for tp in consumer.assignment()) if consumer else []
+
+    def health(self) -> dict[str, Any]:
+        """Return counters and assignment for /healthz."""
+        return {
+            "topic": self._topic,
+            "group": self._group,
+            "consumer": vars(self.stats),
+            "assigned_partitions": self.assigned_partitions(),
+        }
+
+    def _highwater(self, record: Any) -> int | None:
+        consumer = getattr(self.subscriber, "consumer", None)
+        if consumer is None:
+            return None
+        try:
+            return consumer.highwater(TopicPartition(record.topic, record.partition))  # type: ignore[no-any-return]
+        except Exception:  # a rebalance may have taken the partition away: no lag figure this time
+            return None
+
+
+class ReliableSubscriber(SubscriberHealth, Generic[M]):
     """Subscribes a use case to a topic with validation, retry with backoff, and dead-lettering."""
 
     def __init__(
@@ -180,20 +212,6 @@ class ReliableSubscriber(Generic[M]):
         )
         self.subscriber(on_message)
 
-    def assigned_partitions(self) -> list[str]:
-        """Return the topic-partitions this instance holds in its group now."""
-        consumer = getattr(self.subscriber, "consumer", None)
-        return sorted(f"{tp.topic}[{tp.partition}]" for tp in consumer.assignment()) if consumer else []
-
-    def health(self) -> dict[str, Any]:
-        """Return counters and assignment for /healthz."""
-        return {
-            "topic": self._topic,
-            "group": self._group,
-            "consumer": vars(self.stats),
-            "assigned_partitions": self.assigned_partitions(),
-        }
-
     async def _decode(self, message: KafkaMessage, _default: Any) -> Any:
         # Validate here, before faststream does: an invalid message must reach the DLQ, not loop.
         try:
@@ -218,15 +236,6 @@ class ReliableSubscriber(Generic[M]):
             self._highwater(record),
             time.perf_counter() - started,
         )
-
-    def _highwater(self, record: Any) -> int | None:
-        consumer = getattr(self.subscriber, "consumer", None)
-        if consumer is None:
-            return None
-        try:
-            return consumer.highwater(TopicPartition(record.topic, record.partition))  # type: ignore[no-any-return]
-        except Exception:  # a rebalance may have taken the partition away: no lag figure this time
-            return None
 
     async def _retrying(self, item: M, message: KafkaMessage) -> None:
         attempt = 0
