@@ -42,6 +42,21 @@ def main() -> None:
     )
     parser.add_argument("--events", type=int, default=100_000, help="events for the rebuild benchmark")
     parser.add_argument("--requests", type=int, default=200, help="HTTP requests at 20/s for latency")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=300,
+        help="seconds of the sustained latency run at 20/s (0: skip it)",
+    )
+    parser.add_argument(
+        "--sweep",
+        type=float,
+        nargs="*",
+        default=[10, 20, 30, 40, 60, 80],
+        metavar="RATE",
+        help="requests/s of the latency sweep (no rates: skip it)",
+    )
+    parser.add_argument("--sweep-seconds", type=float, default=30, help="seconds at each sweep rate")
     parser.add_argument("--notifications", type=int, default=1000, help="events for the notification fan-out")
     parser.add_argument("--cases", type=int, default=CASES, help="cases opened at 4/s for the cost per case")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -114,9 +129,16 @@ def main() -> None:
                 print(_bench("cost", "table")(cost), flush=True)
                 results["cost"] = cost
             if args.only in (None, "latency"):
-                results["latency"] = _report(
-                    "latency", asyncio.run(_bench("latency", "bench_latency")(stack, args.requests))
+                latency = _report(
+                    "latency",
+                    asyncio.run(
+                        _bench("latency", "bench_latency")(
+                            stack, args.requests, args.duration, args.sweep, args.sweep_seconds
+                        )
+                    ),
                 )
+                print(_bench("latency", "table")(latency), flush=True)
+                results["latency"] = latency
             if args.only in (None, "assignment"):
                 results["assignment"] = _report(
                     "assignment", asyncio.run(_bench("assignment", "bench_assignment")(stack, args.requests))

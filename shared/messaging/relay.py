@@ -139,6 +139,10 @@ class OutboxRelay:
             # The previous holder's sequencer lease has not expired yet: publish what is numbered.
             log.info("the sequencer lease is still held elsewhere; publishing what is sequenced")
         checkpoint = await self._checkpoint()
+        if self._sequencer.head is not None:
+            # Numbered, not yet published: the lag this batch is about to work off (a full sequencer batch
+            # means more are waiting unnumbered, so this is a floor when the relay falls behind).
+            metrics().relay_lag.set(max(self._sequencer.head - checkpoint.position, 0))
         events = await self._next_events(checkpoint, head_before)
         if not events:
             self.status.last_progress = time.monotonic()
