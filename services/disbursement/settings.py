@@ -4,6 +4,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ConnectionSettings
+from shared.contracts.disbursement import DEFAULT_STUCK_AFTER_WORKDAYS
 
 
 class DisbursementSettings(ConnectionSettings):
@@ -16,7 +17,7 @@ class DisbursementSettings(ConnectionSettings):
     consumer_group: str = "disbursement"
     # Default of the per-bureau setting (PUT /api/v1/disbursements/settings): a disbursement with no stage
     # change for this many working days is stuck (the dashboard) and overdue (the list filter).
-    stuck_after_workdays: int = Field(3, ge=1, le=60)
+    stuck_after_workdays: int = Field(DEFAULT_STUCK_AFTER_WORKDAYS, ge=1, le=60)
     # Every report on disbursements.requests.v1 must carry a valid signature of a registered integration key of
     # the bureau it names (shared/auth/signing.py). Off only while a bureau migrates: unsigned reports are then
     # believed; signed ones are still verified.

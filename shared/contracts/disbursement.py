@@ -32,6 +32,9 @@ CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("999999999999.99")  # under a trillion yuan: far above any allocation, safe in int64 fen
 AMOUNT_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"
 _AMOUNT = re.compile(AMOUNT_PATTERN)
+# A disbursement with no stage change for this many working days is stuck, until its bureau sets its own
+# number: the disbursement service's dashboard and the notification service's reminders count from the same one.
+DEFAULT_STUCK_AFTER_WORKDAYS = 3
 
 
 def parse_amount(value: Any) -> Decimal:

@@ -41,7 +41,11 @@ def _registry() -> dict[tuple[str, int], type[BaseModel]]:
             for cls in vars(module).values()
             if isinstance(cls, type) and issubclass(cls, module._Event) and cls is not module._Event
         ]
-    return {(cls.__name__, 1): cls for cls in models}
+    # Later schema versions of a type are models of their own, published under the type's name.
+    versions: dict[type[BaseModel], tuple[str, int]] = {
+        notification.EscalationRulesSetV2: ("EscalationRulesSet", 2)
+    }
+    return {versions.get(cls, (cls.__name__, 1)): cls for cls in models}
 
 
 EVENT_MODELS: dict[tuple[str, int], type[BaseModel]] = _registry()

@@ -57,3 +57,15 @@ class EscalationRulesSet(_Event):
     remind_on_due_day: bool
     supervise_after_overdue_workdays: int = Field(ge=1, le=30)
     supervision_deadline_workdays: int = Field(ge=1, le=30)
+
+
+class EscalationRulesSetV2(EscalationRulesSet):
+    """Schema version 2 of EscalationRulesSet: the task ladder plus the money ladders (stuck disbursements,
+    arrears due dates). Only optional fields are added, so a version 1 event reads as version 2 with these
+    defaults and needs no upcaster."""
+
+    stuck_escalate_after_workdays: int = Field(2, ge=1, le=30)
+    arrears_remind_workdays_before: int = Field(3, ge=0, le=10)
+    arrears_remind_on_due_day: bool = True
+    arrears_escalate_after_overdue_workdays: int = Field(3, ge=1, le=30)
+    money_section: str = Field("", max_length=100)

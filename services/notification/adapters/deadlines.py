@@ -12,6 +12,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -53,6 +54,8 @@ class Deadlines:
         """The due-date index the scheduler reads."""
         await self._c.create_index([("open", 1), ("next_at", 1)])
         await self._c.create_index([("case_id", 1)])
+        # Sparse: only the deadlines a round claimed carry a claim, so reading them back is an equality lookup.
+        await self._c.create_index([("claim", 1)], sparse=True)
 
     async def plan(self, key: dict[str, Any], due_at: datetime, version: int, timers: list[Timer]) -> None:
         """Set a task's due date and the ladder for it; steps already fired stay (with their day)."""
@@ -134,9 +137,14 @@ class Deadlines:
         ids = [d["_id"] async for d in cursor if _as_utc(d["claimed_until"]) <= now][:limit]
         if not ids:
             return []
+        # One point update per id: an $in on _id, or the indexed fields beside it, make SecantusDB scan every
+        # deadline; the filter still refuses what another instance took or what closed since.
         claim = uuid.uuid4().hex
-        free = {**due, "_id": {"$in": ids}, "claimed_until": {"$lte": now}}
-        await self._c.update_many(free, {"$set": {"claim": claim, "claimed_until": now + lease}})
+        take = {"$set": {"claim": claim, "claimed_until": now + lease}}
+        await self._c.bulk_write(
+            [UpdateOne({"_id": i, "open": True, "claimed_until": {"$lte": now}}, take) for i in ids],
+            ordered=False,
+        )
         return [d async for d in self._c.find({"claim": claim})]
 
     async def mark_fired(self, doc: dict[str, Any], fired: list[str], now: datetime) -> None:

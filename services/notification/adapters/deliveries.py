@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-import uuid
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.notification.adapters.channels.base import Message
 from services.notification.domain.deliveries import Delivery, Status
 
 DELIVERIES = "notification_deliveries"
+CLAIMS = "notification_claims"
+CLAIM_KEPT_S = 24 * 3600  # how long a claim document stays after its lease ended
 INBOX = "notification_inbox"
+DUPLICATE_KEY = 11000
 _FIELDS = {f.name for f in dataclasses.fields(Delivery)}
-UNCLAIMED = datetime(1970, 1, 1, tzinfo=UTC)  # a plain range filter, no $or: SecantusDB scans for $or
+SWEEP = 5000  # due ids read at once
+SWEEP_MAX_AGE = 10.0  # seconds: a delivery recorded meanwhile waits at most this long behind a backlog
 
 
 def _aware(value: datetime) -> datetime:
@@ -41,48 +46,135 @@ def from_doc(doc: dict[str, Any]) -> Delivery:
 
 
 class MongoDeliveryStore:
-    """One document per delivery, keyed by its derived id: a second intent for it is refused by the key."""
+    """One document per delivery, keyed by its derived id: a second intent for it is refused by the key.
+
+    A sender's claim on a delivery is a small document of its own (same id, `until` its lease ends): inserting
+    it is one cheap write, where marking the delivery would rewrite it and every index of it on SecantusDB.
+    """
 
     def __init__(self, db: AsyncDatabase) -> None:
-        self._c = db[DELIVERIES]
+        self._c, self._claims = db[DELIVERIES], db[CLAIMS]
+        self._due: list[dict[str, Any]] = []  # what the last sweep found due, oldest first, not yet tried
+        self._swept_at = float("-inf")
+        self._outcomes: list[tuple[Delivery, asyncio.Future[None]]] = []  # waiting for the next write
+        self._writer: asyncio.Task[None] | None = None
 
     async def ensure_indexes(self) -> None:
         """Index what the sender and the delivery log look up."""
         await self._c.create_index([("status", ASCENDING), ("not_before", ASCENDING)])
         await self._c.create_index([("bureau", ASCENDING), ("case_id", ASCENDING)])
         await self._c.create_index([("bureau", ASCENDING), ("recipient", ASCENDING)])
+        # A claim is only worth keeping while it can fence another sender: a day after it ended it goes. A
+        # sweep's view of what is due is at most seconds old, so no sender acts on a claim that old.
+        await self._claims.create_index("until", expireAfterSeconds=CLAIM_KEPT_S, name="until_ttl")
 
     async def record(self, delivery: Delivery) -> bool:
         """Record a delivery's intent; False when it was recorded before."""
         try:
-            await self._c.insert_one({**to_doc(delivery), "claim": None, "claimed_until": UNCLAIMED})
+            await self._c.insert_one(to_doc(delivery))
         except DuplicateKeyError:
             return False
         return True
 
     async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
         """Claim up to limit pending deliveries due by now; a claim lapses after the lease."""
-        # Only the indexed fields in the query (SecantusDB scans when a third one is added); the claim is
-        # checked here and again by the update, so two senders never claim the same delivery.
+        if len(self._due) < limit or time.monotonic() - self._swept_at > SWEEP_MAX_AGE:
+            await self._sweep(now)
+        while self._due:
+            batch, self._due = self._due[:limit], self._due[limit:]
+            claimed = await self._claim(batch, now, now + lease)
+            if claimed:
+                return claimed
+        return []
+
+    async def _sweep(self, now: datetime) -> None:
+        # SecantusDB decodes every match of a query before it applies the limit, so asking for a round's
+        # worth at a time would read the whole backlog every round: read what is due once, claim it in turns.
         due = {"status": Status.PENDING.value, "not_before": {"$lte": now}}
-        cursor = (
-            self._c.find(due, {"_id": 1, "claimed_until": 1}).sort("not_before", ASCENDING).limit(limit * 4)
+        self._due = await self._c.find(due).sort("not_before", ASCENDING).limit(SWEEP).to_list()
+        self._swept_at = time.monotonic()
+
+    async def _claim(self, docs: list[dict[str, Any]], now: datetime, until: datetime) -> list[Delivery]:
+        # A claim inserted now was never taken before, so the swept copy is the delivery as recorded (only a
+        # claim holder changes it). One claimed before is taken over only when that claim has ended.
+        taken_before: list[str] = []
+        try:
+            await self._claims.insert_many([{"_id": d["_id"], "until": until} for d in docs], ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            taken_before = [docs[e["index"]]["_id"] for e in errors]
+        skip = set(taken_before)
+        claimed = [from_doc(d) for d in docs if d["_id"] not in skip]
+        for delivery_id in taken_before:
+            retaken = await self._retake(delivery_id, now, until)
+            if retaken is not None:
+                claimed.append(retaken)
+        return claimed
+
+    async def _retake(self, delivery_id: str, now: datetime, until: datetime) -> Delivery | None:
+        # A sender died holding it, a retry's time came, or another sender finished it since the sweep: read
+        # the delivery again and take it only while it is still pending and due.
+        taken = await self._claims.update_one(
+            {"_id": delivery_id, "until": {"$lte": now}}, {"$set": {"until": until}}
         )
-        ids = [d["_id"] async for d in cursor if _aware(d["claimed_until"]) <= now][:limit]
-        if not ids:
-            return []
-        claim = uuid.uuid4().hex
-        free = {**due, "_id": {"$in": ids}, "claimed_until": {"$lte": now}}
-        await self._c.update_many(free, {"$set": {"claim": claim, "claimed_until": now + lease}})
-        return [from_doc(d) async for d in self._c.find({"claim": claim})]
+        if not taken.modified_count:
+            return None
+        doc = await self._c.find_one({"_id": delivery_id})
+        if doc is None or doc["status"] != Status.PENDING.value:
+            return None
+        if _aware(doc["not_before"]) > now:
+            await self._claims.update_one({"_id": delivery_id}, {"$set": {"until": doc["not_before"]}})
+            return None
+        return from_doc(doc)
 
     async def save_outcome(self, delivery: Delivery) -> None:
-        """Keep a delivery's outcome and release the claim."""
-        doc = to_doc(delivery)
-        doc.pop("_id")
-        await self._c.update_one(
-            {"_id": delivery.id}, {"$set": {**doc, "claim": None, "claimed_until": UNCLAIMED}}
-        )
+        """Keep a delivery's outcome and release the claim; return once it is written."""
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._outcomes.append((delivery, written))
+        writer = self._writer
+        if writer is None or writer.done() or writer.get_loop() is not asyncio.get_running_loop():
+            self._writer = asyncio.create_task(self._write_outcomes())
+        await written
+
+    async def _write_outcomes(self) -> None:
+        # Group commit: the outcomes that come in while one write is under way go together in the next, so a
+        # round's sends cost a few writes instead of one command each; nobody waits longer than one write.
+        while self._outcomes:
+            batch, self._outcomes = self._outcomes, []
+            try:
+                await self._write_batch([d for d, _ in batch])
+            except asyncio.CancelledError:
+                for _, written in [*batch, *self._outcomes]:
+                    written.cancel()
+                self._outcomes = []
+                raise
+            except Exception as exc:
+                for _, written in batch:
+                    if not written.done():
+                        written.set_exception(exc)
+                continue
+            for _, written in batch:
+                if not written.done():
+                    written.set_result(None)
+
+    async def _write_batch(self, deliveries: list[Delivery]) -> None:
+        outcomes = []
+        for delivery in deliveries:
+            doc = to_doc(delivery)
+            doc.pop("_id")
+            outcomes.append(UpdateOne({"_id": delivery.id}, {"$set": doc}))
+        await self._c.bulk_write(outcomes, ordered=False)
+        # A retry frees its claim when it is due, not when the lease ends. Sent or failed: the claim just runs
+        # out; the delivery is no longer pending, so no sweep finds it again.
+        retries = [
+            UpdateOne({"_id": d.id}, {"$set": {"until": d.not_before}})
+            for d in deliveries
+            if d.status is Status.PENDING
+        ]
+        if retries:
+            await self._claims.bulk_write(retries, ordered=False)
 
     async def find(self, bureau: str, filters: dict[str, str], limit: int, offset: int) -> list[Delivery]:
         """Return a bureau's deliveries, newest first, filtered by case_id, recipient or status."""

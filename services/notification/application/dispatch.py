@@ -50,6 +50,24 @@ def _quick_retries(attempts: int) -> AsyncRetrying:
     )
 
 
+class RoundAddresses:
+    """One round's address book: a recipient's address on a channel is opened once a round, not per delivery.
+
+    An erasure during the round reaches the next one, as it would a send already under way.
+    """
+
+    def __init__(self, book: AddressBook) -> None:
+        self._book = book
+        self._opened: dict[tuple[str, str], asyncio.Future[str | None]] = {}
+
+    async def address(self, recipient: str, channel: str) -> str | None:
+        """Return the recipient's address on a channel, opening it at most once this round."""
+        key = (recipient, channel)
+        if key not in self._opened:  # concurrent deliveries to one recipient share the one look-up
+            self._opened[key] = asyncio.ensure_future(self._book.address(recipient, channel))
+        return await self._opened[key]
+
+
 @dataclass
 class Dispatcher:
     """Sends claimed deliveries through the configured channels."""
@@ -66,11 +84,12 @@ class Dispatcher:
     async def run_once(self, limit: int = 100) -> int:
         """Send one round of due deliveries; return how many were claimed."""
         claimed = await self.store.claim_due(self.clock(), limit, self.lease)
-        await asyncio.gather(*(self._deliver(d) for d in claimed))
+        book = RoundAddresses(self.addresses)
+        await asyncio.gather(*(self._deliver(d, book) for d in claimed))
         return len(claimed)
 
-    async def _deliver(self, delivery: Delivery) -> None:
-        outcome = await self._attempt(delivery)
+    async def _deliver(self, delivery: Delivery, book: AddressBook) -> None:
+        outcome = await self._attempt(delivery, book)
         await self.store.save_outcome(outcome)
         if outcome.status is Status.SENT:
             self.stats.sent += 1
@@ -82,14 +101,14 @@ class Dispatcher:
         else:
             self.stats.retried += 1
 
-    async def _attempt(self, delivery: Delivery) -> Delivery:
+    async def _attempt(self, delivery: Delivery, book: AddressBook) -> Delivery:
         now = self.clock()
         channel = self.channels.get(delivery.channel)
         if channel is None:
             return after_failure(
                 delivery, f"channel {delivery.channel} is not configured", now, self.policy, False
             )
-        address = await self.addresses.address(delivery.recipient, delivery.channel)
+        address = await book.address(delivery.recipient, delivery.channel)
         if address is None:
             return after_failure(
                 delivery, "no address on this channel (none given, or erased)", now, self.policy, False

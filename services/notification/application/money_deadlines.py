@@ -15,13 +15,9 @@ from pydantic import BaseModel
 
 from services.notification.application.context import Notifying
 from services.notification.domain.deadlines import EscalationRules, Timer
-from services.notification.domain.money_deadlines import (
-    DEFAULT_STUCK_AFTER_WORKDAYS,
-    FINAL_STATUSES,
-    arrears_ladder,
-    stuck_ladder,
-)
+from services.notification.domain.money_deadlines import FINAL_STATUSES, arrears_ladder, stuck_ladder
 from shared.contracts.disbursement import (
+    DEFAULT_STUCK_AFTER_WORKDAYS,
     ArrearsRecorded,
     ArrearsRepaid,
     DisbursementOpened,

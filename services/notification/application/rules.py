@@ -6,28 +6,13 @@ import uuid
 from dataclasses import asdict
 from typing import Any
 
-from pydantic import Field
-
 from services.notification.domain.deadlines import EscalationRules
 from shared.contracts.envelope import Actor
-from shared.contracts.notification import EscalationRulesSet
+from shared.contracts.notification import EscalationRulesSet, EscalationRulesSetV2
 from shared.eventstore.recorder import ConcurrencyError, EventRecorder, NewEvent, Recording
 
 RULES_STREAM_TYPE = "notification-rules"
 RULES_SCHEMA_VERSION = 2
-
-
-class EscalationRulesSetV2(EscalationRulesSet):
-    """Schema version 2: the task ladder plus the money ladders (stuck disbursements, arrears due dates).
-
-    Version 1 events stay readable: the money fields take their defaults. (Kept here until the contract in
-    shared/contracts/notification.py carries it.)"""
-
-    stuck_escalate_after_workdays: int = Field(2, ge=1, le=30)
-    arrears_remind_workdays_before: int = Field(3, ge=0, le=10)
-    arrears_remind_on_due_day: bool = True
-    arrears_escalate_after_overdue_workdays: int = Field(3, ge=1, le=30)
-    money_section: str = Field("", max_length=100)
 
 
 def rules_of(schema_version: int, data: dict[str, Any]) -> EscalationRules:

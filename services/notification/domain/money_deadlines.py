@@ -19,9 +19,6 @@ from services.notification.domain.deadlines import (
 )
 from shared.workdays.calendar import SHANGHAI, WorkdayCalendar
 
-# The disbursement service's default (DISBURSEMENT_STUCK_AFTER_WORKDAYS) until the bureau's
-# DisbursementSettingsChanged is seen; both read the same number so the dashboard and the reminder agree.
-DEFAULT_STUCK_AFTER_WORKDAYS = 3
 FINAL_STATUSES = frozenset({"credited", "cancelled"})  # nothing left to chase
 
 
