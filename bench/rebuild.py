@@ -9,8 +9,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from services.casequery.projections.case_view import CASE_VIEW
-from services.casequery.rebuild import rebuild
+from services.casequery.projections.case_view import CASE_VIEW, ensure_view_indexes
+from services.casequery.projections.generations import Generations
+from services.casequery.rebuild import Timings, rebuild
 from services.intake.domain.case import open_case
 from shared.contracts.cases import OpenCaseRequest
 from shared.contracts.envelope import Actor, EventEnvelope
@@ -74,6 +75,28 @@ def case_opened(position: int) -> dict[str, Any]:
     return doc
 
 
+async def _raw_view_ceiling(db: Any, views: Any, page: int = 2000) -> tuple[float, float]:
+    """Write the rebuilt view documents again with raw insert_many, then build the view's indexes on them.
+
+    Return the seconds of the writes alone and of the index builds: the floor of any rebuild of this read model.
+    """
+    target, written, batch = db["raw_views"], 0.0, []
+    async for doc in views.find({}, batch_size=page):
+        batch.append(doc)
+        if len(batch) == page:
+            began = time.perf_counter()
+            await target.insert_many(batch)
+            written += time.perf_counter() - began
+            batch = []
+    if batch:
+        began = time.perf_counter()
+        await target.insert_many(batch)
+        written += time.perf_counter() - began
+    began = time.perf_counter()
+    await ensure_view_indexes(target)
+    return written, time.perf_counter() - began
+
+
 async def bench_rebuild(mongo_uri: str, n: int) -> dict[str, Any]:
     """Load n events, then time a raw scan, a raw write of as many view documents, and the rebuild."""
     client = connect(mongo_uri)
@@ -99,21 +122,38 @@ async def bench_rebuild(mongo_uri: str, n: int) -> dict[str, Any]:
 
     sampler = RssSampler()
     sampler.start()
+    timings = Timings()
     began = time.perf_counter()
-    replayed = await rebuild(db, MongoRecorder(client, db), progress=False)
+    replayed = await rebuild(db, MongoRecorder(client, db), progress=False, timings=timings)
     rebuild_s = time.perf_counter() - began
     sampler.stop()
-    views = await db[CASE_VIEW].count_documents({})
+    views = await Generations(db).collection(CASE_VIEW)
+    count = await views.count_documents({})
+    view_write_s, view_index_s = await _raw_view_ceiling(db, views)
     await client.drop_database(db.name)
     await client.close()
-    assert scanned == n and replayed == n and views == n, (scanned, replayed, views)
+    assert scanned == n and replayed == n and count == n, (scanned, replayed, count)
+    ceiling_s = raw_scan_s + raw_write_s
+    same_docs_s = raw_scan_s + view_write_s + view_index_s
     return {
         "events": n,
         "raw_scan_events_per_s": round(n / raw_scan_s),
-        "raw_scan_plus_write_events_per_s": round(n / (raw_scan_s + raw_write_s)),
+        "raw_scan_plus_write_events_per_s": round(n / ceiling_s),
         "rebuild_events_per_s": round(n / rebuild_s),
         "ratio_vs_raw_scan": round(raw_scan_s / rebuild_s, 3),
-        "ratio_vs_raw_scan_plus_write": round((raw_scan_s + raw_write_s) / rebuild_s, 3),
+        "ratio_vs_raw_scan_plus_write": round(ceiling_s / rebuild_s, 3),
+        "raw_scan_s": round(raw_scan_s, 2),
+        "raw_write_s": round(raw_write_s, 2),
+        "rebuild_s": round(rebuild_s, 2),
+        "rebuild_phases_s": {phase: round(s, 2) for phase, s in timings.phases.items()},
+        "swap_s": round(timings.phases.get("flip", 0.0), 3),
+        "swap_note": "moving the four generation pointers; then the rebuild waits `settle` for live writers",
+        "view_collection": views.name,
+        "raw_scan_plus_view_write_and_indexes_events_per_s": round(n / same_docs_s),
+        "ratio_vs_raw_scan_plus_view_write_and_indexes": round(same_docs_s / rebuild_s, 3),
+        "raw_view_write_s": round(view_write_s, 2),
+        "raw_view_indexes_s": round(view_index_s, 2),
+        "same_docs_note": "scan + raw insert_many of the rebuilt view documents + building the view's 8 indexes",
         "rebuild_rss_growth_mb": round(sampler.growth / 2**20, 1),
         "rss_growth_note": "resident memory gained during the rebuild; flat = independent of the event count",
     }

@@ -101,9 +101,9 @@ def asyncapi() -> dict[str, Any]:
     broker = KafkaBroker("kafka:9092")
     unused: Any = None  # the handlers are declared for their schemas only, never called
     subscribe_intake_requests(broker, recorder=unused, bureaus=unused, group="intake", fetch_max_wait_ms=20)
-    subscribe_case_view(broker, views=unused, dedupe=unused, group="case-view", fetch_max_wait_ms=20)
-    subscribe_case_stories(broker, stories=unused, dedupe=unused, group="case-story", fetch_max_wait_ms=20)
-    subscribe_case_money(broker, money=unused, dedupe=unused, group="case-money", fetch_max_wait_ms=20)
+    subscribe_case_view(broker, views=unused, group="case-view", fetch_max_wait_ms=20)
+    subscribe_case_stories(broker, stories=unused, group="case-story", fetch_max_wait_ms=20)
+    subscribe_case_money(broker, money=unused, group="case-money", fetch_max_wait_ms=20)
     subscribe_notifications(broker, notifying=lambda: unused, group="notification", fetch_max_wait_ms=20)
     subscribe_policies(
         broker,

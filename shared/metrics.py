@@ -7,6 +7,7 @@ conventions: base units (seconds), `_total` for counters, low-cardinality labels
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -146,11 +147,15 @@ class HttpMetrics:
             m.http_latency.labels(scope["method"], route).observe(time.perf_counter() - started)
 
 
+_GENERATION = re.compile(r"__g\d+$")
+
+
 def _collection(event: monitoring.CommandStartedEvent) -> str:
     value = event.command.get(event.command_name)
     if event.command_name == "getMore":
         value = event.command.get("collection")
-    return value if isinstance(value, str) else "-"
+    # A read model rebuilt into a new generation (case_view__g2) is still the same read model to watch.
+    return _GENERATION.sub("", value) if isinstance(value, str) else "-"
 
 
 class MongoCommandMetrics(monitoring.CommandListener):

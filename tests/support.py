@@ -7,6 +7,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.casequery.projections.generations import Generations
 from shared.contracts.credit_code import check_character
 
 T = TypeVar("T")
@@ -42,3 +46,8 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float, w
             return last
         await asyncio.sleep(0.05)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+async def current_collection(db: AsyncDatabase, model: str) -> AsyncCollection:
+    """Return the collection holding a case-query read model now (a rebuild moves it to a new generation)."""
+    return await Generations(db).collection(model)

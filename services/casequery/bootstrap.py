@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
@@ -18,6 +18,7 @@ from services.casequery.entrypoints.kafka import (
     subscribe_case_view,
 )
 from services.casequery.projections.case_view import CASE_VIEW, CaseViews, ensure_view_indexes
+from services.casequery.projections.generations import Generations, ReadModel, read_model
 from services.casequery.projections.money import CASE_MONEY
 from services.casequery.projections.money_store import (
     CaseMoney,
@@ -37,12 +38,12 @@ from shared.crypto.vault import MemoryKeyStore, MongoKeyStore, Vault
 from shared.eventstore.feed import BureauFeed, RecorderFeed
 from shared.eventstore.mongo import MongoRecorder
 from shared.eventstore.recorder import EventRecorder
-from shared.messaging.consumer import Deduplicator
 from shared.messaging.kafka import make_broker, require_ping
 from shared.service import Mongo, broker_lifespan, health_router, install_error_handlers, instrument
 from shared.workdays.published import PublishedCalendar
 
 TITLE = "Case query API"
+VIEWS_REMEMBERED = 10_000  # case views the live consumer keeps after writing them (see CaseViews)
 
 
 def _utc_now() -> datetime:
@@ -63,9 +64,13 @@ class Overrides:
 
 
 def _serve(
-    app: FastAPI, views: AsyncCollection, recorder: EventRecorder, stories: Stories, money: CaseMoney
+    app: FastAPI,
+    views: AsyncCollection | ReadModel,
+    recorder: EventRecorder,
+    stories: Stories,
+    money: CaseMoney,
 ) -> None:
-    app.state.views, app.state.recorder, app.state.stories = views, recorder, stories
+    app.state.views, app.state.recorder, app.state.stories = read_model(views), recorder, stories
     app.state.money = money
     app.state.calendar = PublishedCalendar(recorder)
     app.include_router(http.router)
@@ -86,30 +91,27 @@ def build_app(settings: CaseQuerySettings, overrides: Overrides | None = None) -
     mongo = Mongo.from_settings(settings)
     recorder = MongoRecorder(mongo.client, mongo.db)
     broker = make_broker(settings, client_id="casequery")
-
-    def dedupe(group: str) -> Deduplicator:
-        ttl = timedelta(days=settings.processed_marker_ttl_days)
-        return Deduplicator(mongo.client, mongo.db, group, marker_ttl=ttl)
+    # Every read model is resolved to its current generation, so a rebuild swaps it in without a copy.
+    generations = Generations(mongo.db)
 
     views = subscribe_case_view(
         broker,
-        views=CaseViews(mongo.db[CASE_VIEW], recorder),
-        dedupe=dedupe(settings.consumer_group),
+        views=CaseViews(generations.of(CASE_VIEW), recorder, remember=VIEWS_REMEMBERED),
         group=settings.consumer_group,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
     stories = subscribe_case_stories(
         broker,
-        stories=CaseStories(mongo.db[CASE_STORY], mongo.db[CASE_STORY_BOARDS], recorder),
-        dedupe=dedupe(settings.story_consumer_group),
+        stories=CaseStories(
+            generations.of(CASE_STORY), generations.of(CASE_STORY_BOARDS), recorder, remember_boards=1_000
+        ),
         group=settings.story_consumer_group,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
-    money = MongoCaseMoney(mongo.db[CASE_MONEY])
+    money = MongoCaseMoney(generations.of(CASE_MONEY))
     money_consumer = subscribe_case_money(
         broker,
         money=money,
-        dedupe=dedupe(settings.money_consumer_group),
         group=settings.money_consumer_group,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
@@ -118,9 +120,9 @@ def build_app(settings: CaseQuerySettings, overrides: Overrides | None = None) -
 
     async def prepare() -> None:
         await feed.ensure_index()
-        await ensure_view_indexes(mongo.db[CASE_VIEW])
-        await ensure_story_indexes(mongo.db[CASE_STORY])
-        await ensure_money_indexes(mongo.db[CASE_MONEY])
+        await ensure_view_indexes(await generations.collection(CASE_VIEW))
+        await ensure_story_indexes(await generations.collection(CASE_STORY))
+        await ensure_money_indexes(await generations.collection(CASE_MONEY))
 
     def consumers() -> dict[str, Any]:
         return {
@@ -132,9 +134,9 @@ def build_app(settings: CaseQuerySettings, overrides: Overrides | None = None) -
     app = FastAPI(title=TITLE, lifespan=broker_lifespan(settings, mongo, broker, prepare))
     _serve(
         app,
-        mongo.db[CASE_VIEW],
+        generations.of(CASE_VIEW),
         recorder,
-        MongoStories(mongo.db[CASE_STORY], mongo.db[CASE_STORY_BOARDS]),
+        MongoStories(generations.of(CASE_STORY), generations.of(CASE_STORY_BOARDS)),
         money,
     )
     app.state.api_keys, app.state.clock = ApiKeyStore(mongo.db), _utc_now

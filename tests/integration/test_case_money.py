@@ -17,7 +17,7 @@ from services.casequery.rebuild import rebuild
 from shared.auth.keys import ApiKeyStore, Bureau, BureauDirectory, Role
 from shared.devstack.stack import Stack
 from shared.eventstore.mongo import MongoRecorder
-from tests.support import case_body, credit_code, eventually
+from tests.support import case_body, credit_code, current_collection, eventually
 
 pytestmark = pytest.mark.integration
 RECEIVED = "2026-11-19T15:00:00+08:00"  # a Thursday
@@ -84,7 +84,8 @@ async def test_a_credited_disbursement_shows_on_its_case_with_time_to_account_in
     assert all(e["occurred_at"].endswith("+08:00") for e in history)
 
     # The case's money is rebuilt from the event store as the live consumer built it
-    live = [d async for d in stack_db[CASE_MONEY].find({"case_id": case_id})]
+    live = [d async for d in (await current_collection(stack_db, CASE_MONEY)).find({"case_id": case_id})]
     await rebuild(stack_db, MongoRecorder(stack_db.client, stack_db), progress=False)
-    assert [d async for d in stack_db[CASE_MONEY].find({"case_id": case_id})] == live
+    rebuilt = (await current_collection(stack_db, CASE_MONEY)).find({"case_id": case_id})
+    assert [d async for d in rebuilt] == live
     assert (await client.get(f"/api/v1/cases/{case_id}")).json()["disbursements"] == [shown]

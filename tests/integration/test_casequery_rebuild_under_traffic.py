@@ -18,13 +18,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from services.casequery.projections.case_view import CASE_VIEW, CaseViews, fold_all
+from services.casequery.projections.generations import Generations
 from services.casequery.rebuild import rebuild
 from shared.contracts.envelope import EventEnvelope
 from shared.eventstore.mongo import MongoRecorder
 from shared.eventstore.sequencer import LeaseLost, Sequencer
 from shared.messaging.consumer import Deduplicator, is_transient
 from tests.integration.test_casequery_view_writes import record_step, scripted_steps
-from tests.support import eventually
+from tests.support import current_collection, eventually
 
 # Quarantined from `make test` (run it with `make test-soak`): in some full-suite runs it failed and then hung past
 # pytest's timeout, while it passes alone in seconds; the version guard it exercises is also pinned by
@@ -42,7 +43,7 @@ class LiveConsumer:
 
     def __init__(self, db: AsyncDatabase, recorder: MongoRecorder) -> None:
         self._recorder = recorder
-        self._views = CaseViews(db[CASE_VIEW], recorder)
+        self._views = CaseViews(Generations(db).of(CASE_VIEW), recorder)  # as the service resolves it
         self._dedupe = Deduplicator(db.client, db, "case-view-test")
         self.position = 0
         self.retries = 0
@@ -144,7 +145,7 @@ async def test_given_cases_opened_and_stepped_during_a_rebuild_then_every_view_e
         if died := [t.exception() for t in background if t.done()]:
             raise AssertionError(f"a background loop died: {died!r}")
         head = await recorder.head_position()
-        shown = await mongo_db[CASE_VIEW].count_documents({})
+        shown = await (await current_collection(mongo_db, CASE_VIEW)).count_documents({})
         appended = sum(traffic.versions.values())  # only this test writes: positions run 1..appended
         # Named (not True) so a timeout says how far each side got.
         state = f"head {head} of {appended}, consumer at {consumer.position}, {shown} views of {cases} cases"
@@ -157,7 +158,7 @@ async def test_given_cases_opened_and_stepped_during_a_rebuild_then_every_view_e
         last = f"case-{len(traffic.versions) + cases - 1:04d}"
 
         async def shown() -> object:
-            return await mongo_db[CASE_VIEW].find_one({"_id": last}, {"_id": 1})
+            return await (await current_collection(mongo_db, CASE_VIEW)).find_one({"_id": last}, {"_id": 1})
 
         await eventually(shown, 60, f"the live consumer to show {last}")
 
@@ -175,13 +176,15 @@ async def test_given_cases_opened_and_stepped_during_a_rebuild_then_every_view_e
         try:
             await eventually(lambda: caught_up(opened_during), 150, "the live consumer to reach the head")
         except AssertionError:
-            ids = [d["_id"] async for d in mongo_db[CASE_VIEW].find({}, {"_id": 1})]
+            views = await current_collection(mongo_db, CASE_VIEW)
+            ids = [d["_id"] async for d in views.find({}, {"_id": 1})]
             missing = sorted(set(traffic.versions) - set(ids))
             extra = sorted(i for i in set(ids) if ids.count(i) > 1 or i not in traffic.versions)
             raise AssertionError(f"{caught_up.last}; missing {missing[:10]}, extra {extra[:10]}") from None  # type: ignore[attr-defined]
 
     assert replayed > 120
     assert opened_during > opened_before  # cases were opened while rebuilding, not only before
+    views = await current_collection(mongo_db, CASE_VIEW)
     for case_id in traffic.versions:
-        view = await mongo_db[CASE_VIEW].find_one({"_id": case_id})
+        view = await views.find_one({"_id": case_id})
         assert view == fold_all(await recorder.read_stream(case_id)), case_id

@@ -14,14 +14,16 @@ from services.casequery.rebuild import rebuild
 from shared.auth.keys import ApiKeyStore, Bureau, BureauDirectory, Role
 from shared.devstack.stack import Stack
 from shared.eventstore.mongo import MongoRecorder
-from tests.support import case_body, eventually
+from tests.support import case_body, current_collection, eventually
 
 pytestmark = pytest.mark.integration
 
 
 async def stories_of(db: AsyncDatabase, bureau: str) -> tuple[list[Any], Any]:
-    stories = [d async for d in db[CASE_STORY].find({"bureau": bureau}).sort("_id", 1)]
-    return stories, await db[CASE_STORY_BOARDS].find_one({"_id": f"board-{bureau}"})
+    found = (await current_collection(db, CASE_STORY)).find({"bureau": bureau}).sort("_id", 1)
+    stories = [d async for d in found]
+    boards = await current_collection(db, CASE_STORY_BOARDS)
+    return stories, await boards.find_one({"_id": f"board-{bureau}"})
 
 
 async def test_given_a_bureau_with_a_served_and_a_waiting_case_when_rebuilt_then_its_stories_are_unchanged(

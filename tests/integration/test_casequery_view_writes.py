@@ -249,3 +249,21 @@ async def test_given_a_view_created_after_a_plain_read_when_it_inserts_then_it_r
     assert await stored(mongo_db[CASE_VIEW], "c-plain") == fold_all(events[:8])
     await CaseViews(RacedCollection(mongo_db[CASE_VIEW]), recorder).apply(events[10])  # type: ignore[arg-type]
     assert await stored(mongo_db[CASE_VIEW], "c-plain") == fold_all(events[:11])
+
+
+async def test_given_a_view_remembered_by_one_consumer_when_another_moved_it_on_then_nothing_is_lost(
+    mongo_db: AsyncDatabase, recorder: MongoRecorder
+) -> None:
+    events = await scripted_case(recorder, "c-remembered")
+    here = CaseViews(mongo_db[CASE_VIEW], recorder, remember=100)
+    there = CaseViews(mongo_db[CASE_VIEW], recorder, remember=100)
+    await here.apply_batch(events[:1])  # remembered here at version 1
+    await there.apply_batch(events[:4])  # another instance (a rebalance) took the case to version 4
+
+    await here.apply_batch(events[1:2])  # folded from what it remembers: the guard keeps version 4
+    assert await stored(mongo_db[CASE_VIEW], "c-remembered") == fold_all(events[:4])
+
+    await here.apply_batch(events[4:6])  # what it remembers no longer precedes these: it reads the view
+    assert await stored(mongo_db[CASE_VIEW], "c-remembered") == fold_all(events[:6])
+    await here.apply_batch(events[6:])  # and now it remembers the view it wrote, and goes on from there
+    assert await stored(mongo_db[CASE_VIEW], "c-remembered") == fold_all(events)

@@ -9,9 +9,10 @@ import sys
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.casequery.projections.case_view import CASE_VIEW
 from shared.devstack.stack import Stack
 from tests.api import Api
-from tests.support import case_body, eventually
+from tests.support import case_body, current_collection, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +23,7 @@ async def live_view_caught_up(db: AsyncDatabase) -> list[dict] | None:
         [{"$match": {"stream_type": "case"}}, {"$group": {"_id": "$stream_id", "v": {"$max": "$version"}}}]
     )
     heads = {d["_id"]: d["v"] async for d in cursor}
-    views = [d async for d in db.case_view.find().sort("_id", 1)]
+    views = [d async for d in (await current_collection(db, CASE_VIEW)).find().sort("_id", 1)]
     return views if {v["_id"]: v["version"] for v in views} == heads else None
 
 
@@ -33,7 +34,9 @@ async def test_rebuild_command_replays_a_view_equal_to_the_live_one(
         await api.finance.post("/api/v1/cases", json=case_body(n))
     await api.innovation.post("/api/v1/cases", json=case_body(311))
     live = await eventually(lambda: live_view_caught_up(stack_db), 30, "the live view to catch up")
-    await stack_db.case_view.delete_many({"bureau": "finance", "enterprise.name": "测试企业301有限公司"})
+    await (await current_collection(stack_db, CASE_VIEW)).delete_many(
+        {"bureau": "finance", "enterprise.name": "测试企业301有限公司"}
+    )
 
     env = {**os.environ, "MONGODB_URI": stack.config.mongo_uri, "MONGODB_DATABASE": stack.config.database}
     proc = await asyncio.create_subprocess_exec(
@@ -49,7 +52,7 @@ async def test_rebuild_command_replays_a_view_equal_to_the_live_one(
     assert proc.returncode == 0, err.decode()
     assert "case_view rebuilt from" in out.decode()
     assert "ev/s" in err.decode() or "ev" in err.decode()  # the progress bar went to stderr
-    rebuilt = [d async for d in stack_db.case_view.find().sort("_id", 1)]
+    rebuilt = [d async for d in (await current_collection(stack_db, CASE_VIEW)).find().sort("_id", 1)]
     assert rebuilt == live
     served = await api.finance.get("/api/v1/cases", params={"limit": 1})
     assert served.status_code == 200

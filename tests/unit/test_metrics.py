@@ -58,3 +58,13 @@ def test_mongodb_commands_are_counted_by_name_and_collection_and_timed():
     assert counted[(("collection", "events"), ("command", "getMore"))] == 1
     assert samples(source, "mongodb_command_failures_total")[(("command", "insert"),)] == 1
     assert samples(source, "mongodb_command_duration_seconds_count")[(("command", "find"),)] == 1
+
+
+def test_a_read_model_rebuilt_into_a_new_generation_is_counted_under_its_own_name():
+    source = new_metrics()
+    listener = MongoCommandMetrics(source)
+    listener.started(_Event("update", {"update": "case_view__g3", "updates": []}))  # type: ignore[arg-type]
+    listener.started(_Event("find", {"find": "case_story__g12"}))  # type: ignore[arg-type]
+    counted = samples(source, "mongodb_commands_total")
+    assert counted[(("collection", "case_view"), ("command", "update"))] == 1
+    assert counted[(("collection", "case_story"), ("command", "find"))] == 1

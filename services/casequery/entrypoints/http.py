@@ -143,8 +143,9 @@ async def get_cases(
     )
     state = request.app.state
     calendar = await state.calendar.current() if waiting_more_than is not None else None
+    views = await state.views.collection()  # the case view's current generation (see generations.py)
     items, total = await list_cases(
-        caller.bureau, filters, limit, offset, views=state.views, now=state.clock(), calendar=calendar
+        caller.bureau, filters, limit, offset, views=views, now=state.clock(), calendar=calendar
     )
     items = await with_story(caller.bureau, items, stories=state.stories)
     items = [{**d, "contact": await shown_contact(d.get("contact"), state.vault)} for d in items]
@@ -163,7 +164,7 @@ async def get_one_case(
     state = request.app.state
     try:
         if as_of is None:
-            view = await get_case(caller.bureau, case_id, views=state.views)
+            view = await get_case(caller.bureau, case_id, views=await state.views.collection())
             [view] = await with_story(caller.bureau, [view], stories=state.stories)
             tasks = [t["task_id"] for t in view.get("tasks", [])]
             orders, _ = await supervision_of(case_id, tasks, recorder=state.recorder)

@@ -16,7 +16,6 @@ from services.casequery.projections.story_store import CaseStories
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.topics import ASSIGNMENT_EVENTS, CASE_EVENTS, DISBURSEMENT_EVENTS
 from shared.messaging.batches import BatchSubscriber
-from shared.messaging.consumer import Deduplicator
 
 
 def subscribe_case_view(
@@ -25,7 +24,6 @@ def subscribe_case_view(
     views: CaseViews,
     group: str,
     fetch_max_wait_ms: int,
-    dedupe: Deduplicator | None = None,
 ) -> BatchSubscriber[EventEnvelope]:
     """Fold each batch of case events into the case views (guarded by version: a repeat changes nothing)."""
 
@@ -50,7 +48,6 @@ def subscribe_case_stories(
     stories: CaseStories,
     group: str,
     fetch_max_wait_ms: int,
-    dedupe: Deduplicator | None = None,
 ) -> BatchSubscriber[EventEnvelope]:
     """Fold each batch of assignment board events into the stories of the cases they concern."""
 
@@ -77,7 +74,6 @@ def subscribe_case_money(
     money: CaseMoney,
     group: str,
     fetch_max_wait_ms: int,
-    dedupe: Deduplicator | None = None,
 ) -> BatchSubscriber[EventEnvelope]:
     """Fold each batch of disbursement events into the money of the cases they are linked to."""
 

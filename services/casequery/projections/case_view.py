@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from collections import OrderedDict
 from collections.abc import Iterable
 from functools import singledispatch
 from typing import Any
@@ -12,6 +14,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from services.casequery.projections.generations import ReadModel, read_model
 from shared.contracts.cases import CaseStatus
 from shared.contracts.casework import (
     CaseReopened,
@@ -269,31 +272,40 @@ class CaseViews:
     """The case view collection, updated by the live consumer (one event) and by rebuild (pages).
 
     Every write is guarded by the stream version, so the two may run at once (a rebuild's catch-up
-    while traffic flows) and a stale write never overwrites a newer view.
+    while traffic flows) and a stale write never overwrites a newer view. The collection is resolved once per
+    call (its generation, see generations.py), so a call reads and writes the same one.
     """
 
-    def __init__(self, collection: AsyncCollection, recorder: EventRecorder) -> None:
-        self._collection = collection
+    def __init__(
+        self, collection: AsyncCollection | ReadModel, recorder: EventRecorder, remember: int = 0
+    ) -> None:
+        self._model = read_model(collection)
         self._recorder = recorder
+        # The live consumer remembers the views it wrote last (by collection, for a rebuild's new generation):
+        # a case's next event usually follows one of them, and then the view need not be read back. Safe
+        # because every write is guarded by the version: if another writer moved the view on, ours misses.
+        self._remember = remember
+        self._written: OrderedDict[tuple[str, str], View] = OrderedDict()
 
     async def apply(self, envelope: EventEnvelope, session: AsyncClientSession | None = None) -> None:
         """Apply an event; older versions are ignored and a gap is filled from the event store."""
-        current = await self._collection.find_one({"_id": envelope.stream_id}, session=session)
+        collection = await self._model.collection()
+        current = await collection.find_one({"_id": envelope.stream_id}, session=session)
         pending = await self._pending(current, envelope)
         updated = fold_all(pending, current)
         if updated is None or updated is current:
             return  # nothing new: a redelivery or an event an earlier gap fill already applied
         if current is not None:
-            await self._collection.replace_one(_newer_than_stored(updated), updated, session=session)
+            await collection.replace_one(_newer_than_stored(updated), updated, session=session)
             return
         try:
-            await self._collection.insert_one(updated, session=session)
+            await collection.insert_one(updated, session=session)
         except DuplicateKeyError:
             if session is not None and session.in_transaction:
                 # A write error aborts the transaction (and the dedupe marker with it): raise a
                 # transient error so the consumer retries the whole message, which then finds the view.
                 raise ViewWriteRaced(envelope.stream_id, 0) from None
-            await self._collection.replace_one(_newer_than_stored(updated), updated)
+            await collection.replace_one(_newer_than_stored(updated), updated)
 
     async def apply_batch(self, envelopes: list[EventEnvelope]) -> None:
         """Apply a page of events in global order with bulk writes (used by rebuild).
@@ -301,13 +313,12 @@ class CaseViews:
         A stream met at version 1 has no view yet: no read. Others are read one by one by _id, which is
         faster on SecantusDB than one `$in` query, and rare for cases.
         """
+        collection = await self._model.collection()
         loaded: dict[str, View | None] = {}
         for envelope in envelopes:
             if envelope.stream_id not in loaded:
                 loaded[envelope.stream_id] = (
-                    None
-                    if envelope.version == 1
-                    else await self._collection.find_one({"_id": envelope.stream_id})
+                    None if envelope.version == 1 else await self._read(collection, envelope)
                 )
         folded: dict[str, View] = {}
         for envelope in envelopes:
@@ -318,22 +329,25 @@ class CaseViews:
                 folded[envelope.stream_id] = updated
         fresh = [v for s, v in folded.items() if loaded[s] is None]
         changed = [ReplaceOne(_newer_than_stored(v), v) for s, v in folded.items() if loaded[s] is not None]
-        changed += [ReplaceOne(_newer_than_stored(v), v) for v in await self._insert_fresh(fresh)]
+        changed += [ReplaceOne(_newer_than_stored(v), v) for v in await _insert_fresh(collection, fresh)]
         if changed:
-            await self._collection.bulk_write(changed, ordered=False)
+            await collection.bulk_write(changed, ordered=False)
+        self._note(collection.name, folded.values())
 
-    async def _insert_fresh(self, views: list[View]) -> list[View]:
-        """Insert views not seen yet; return those another writer created meanwhile (to re-check)."""
-        if not views:
-            return []
-        try:
-            await self._collection.insert_many(views, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            return [views[e["index"]] for e in errors]
-        return []
+    async def _read(self, collection: AsyncCollection, envelope: EventEnvelope) -> View | None:
+        known = self._written.get((collection.name, envelope.stream_id))
+        if known is not None and known["version"] == envelope.version - 1:
+            return copy.deepcopy(known)  # the fold changes what it is given
+        return await collection.find_one({"_id": envelope.stream_id})
+
+    def _note(self, collection: str, views: Iterable[View]) -> None:
+        if not self._remember:
+            return
+        for view in views:
+            self._written[(collection, view["_id"])] = copy.deepcopy(view)
+            self._written.move_to_end((collection, view["_id"]))
+        while len(self._written) > self._remember:
+            self._written.popitem(last=False)
 
     async def _pending(self, view: View | None, envelope: EventEnvelope) -> list[EventEnvelope]:
         """Return the events that bring a view up to this event: none if it is there, the gap if any."""
@@ -344,3 +358,17 @@ class CaseViews:
             return [envelope]
         missing = await self._recorder.read_stream(envelope.stream_id, from_version=version + 1)
         return [e for e in missing if e.version <= envelope.version]
+
+
+async def _insert_fresh(collection: AsyncCollection, views: list[View]) -> list[View]:
+    """Insert views not seen yet; return those another writer created meanwhile (to re-check)."""
+    if not views:
+        return []
+    try:
+        await collection.insert_many(views, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
+        return [views[e["index"]] for e in errors]
+    return []

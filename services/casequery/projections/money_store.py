@@ -15,6 +15,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.casequery.projections.case_view import DUPLICATE_KEY, ViewWriteRaced
+from services.casequery.projections.generations import ReadModel, read_model
 from services.casequery.projections.money import DISBURSEMENT_STREAM, Money, fold_money
 from shared.contracts.envelope import EventEnvelope
 
@@ -24,6 +25,10 @@ class CaseMoney(Protocol):
 
     async def apply(self, envelope: EventEnvelope, session: AsyncClientSession | None = None) -> None:
         """Fold one disbursement event into its document."""
+        ...
+
+    async def apply_batch(self, envelopes: Iterable[EventEnvelope]) -> None:
+        """Fold a batch of events in order; events of other streams are skipped."""
         ...
 
     async def of_case(self, bureau: str, case_id: str) -> list[Money]:
@@ -45,69 +50,72 @@ def _opening(doc: Money) -> tuple[Any, str]:
 
 
 class MongoCaseMoney:
-    """The case_money collection."""
+    """The case_money collection (its current generation, resolved once per call)."""
 
-    def __init__(self, collection: AsyncCollection) -> None:
-        self._collection = collection
+    def __init__(self, collection: AsyncCollection | ReadModel) -> None:
+        self._model = read_model(collection)
 
     async def apply(self, envelope: EventEnvelope, session: AsyncClientSession | None = None) -> None:
         """Fold one event; older versions and disbursements not linked to a case leave nothing."""
         if envelope.stream_type != DISBURSEMENT_STREAM:
             return
-        current = await self._collection.find_one(
-            {"_id": envelope.data.get("disbursement_id")}, session=session
-        )
+        collection = await self._model.collection()
+        current = await collection.find_one({"_id": envelope.data.get("disbursement_id")}, session=session)
         updated = fold_money(current, envelope)
         if updated is None or updated is current:
             return
         if current is not None:
-            await self._collection.replace_one(_newer_than_stored(updated), updated, session=session)
+            await collection.replace_one(_newer_than_stored(updated), updated, session=session)
             return
         try:
-            await self._collection.insert_one(updated, session=session)
+            await collection.insert_one(updated, session=session)
         except DuplicateKeyError:
             if session is not None and session.in_transaction:
                 # A write error aborts the transaction and its dedupe marker: retry the whole message.
                 raise ViewWriteRaced(envelope.stream_id, 0) from None
-            await self._collection.replace_one(_newer_than_stored(updated), updated)
+            await collection.replace_one(_newer_than_stored(updated), updated)
 
     async def apply_batch(self, envelopes: Iterable[EventEnvelope]) -> None:
         """Fold a page of events in global order, one write per disbursement (used by rebuild)."""
+        envelopes = [e for e in envelopes if e.stream_type == DISBURSEMENT_STREAM]
+        if not envelopes:
+            return  # most pages of a replay hold no disbursement event: resolve nothing
+        collection = await self._model.collection()
         loaded: dict[str, Money | None] = {}
         folded: dict[str, Money] = {}
         for envelope in envelopes:
-            if envelope.stream_type != DISBURSEMENT_STREAM:
-                continue
             key = str(envelope.data.get("disbursement_id"))
             if key not in loaded:  # version 1 is the opening: nothing stored yet, no read
-                loaded[key] = None if envelope.version == 1 else await self._collection.find_one({"_id": key})
+                loaded[key] = None if envelope.version == 1 else await collection.find_one({"_id": key})
             doc = folded.get(key) or loaded[key]
             updated = fold_money(doc, envelope)
             if updated is not None and updated is not doc:
                 folded[key] = updated
         fresh = [doc for key, doc in folded.items() if loaded[key] is None]
         writes = [ReplaceOne(_newer_than_stored(d), d) for k, d in folded.items() if loaded[k] is not None]
-        writes += [ReplaceOne(_newer_than_stored(d), d) for d in await self._insert(fresh)]
+        writes += [ReplaceOne(_newer_than_stored(d), d) for d in await _insert(collection, fresh)]
         if writes:
-            await self._collection.bulk_write(writes, ordered=False)
-
-    async def _insert(self, docs: list[Money]) -> list[Money]:
-        """Insert new documents; return those another writer created meanwhile (to replace if older)."""
-        if not docs:
-            return []
-        try:
-            await self._collection.insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            return [docs[e["index"]] for e in errors]
-        return []
+            await collection.bulk_write(writes, ordered=False)
 
     async def of_case(self, bureau: str, case_id: str) -> list[Money]:
         """Return the bureau's disbursements linked to the case, oldest first."""
-        cursor = self._collection.find({"case_id": case_id, "bureau": bureau})
+        collection = await self._model.collection()
+        cursor = collection.find({"case_id": case_id, "bureau": bureau})
         return sorted([doc async for doc in cursor], key=_opening)
+
+
+async def _insert(collection: AsyncCollection, docs: list[Money]) -> list[Money]:
+    """Insert new documents; return those another writer created meanwhile (to replace if older)."""
+    if not docs:
+        return []
+    try:
+        await collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
+        return [docs[e["index"]] for e in errors]
+    return []
 
 
 class InMemoryCaseMoney:
@@ -122,6 +130,12 @@ class InMemoryCaseMoney:
         updated = fold_money(self.docs.get(key), envelope)
         if updated is not None:
             self.docs[key] = updated
+
+    async def apply_batch(self, envelopes: Iterable[EventEnvelope]) -> None:
+        """Fold a batch of events in order."""
+        for envelope in envelopes:
+            if envelope.stream_type == DISBURSEMENT_STREAM:
+                await self.apply(envelope)
 
     async def of_case(self, bureau: str, case_id: str) -> list[Money]:
         """Return the bureau's disbursements linked to the case."""

@@ -7,6 +7,7 @@ old board events (redelivery, a consumer-group reset) changes nothing.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,6 +17,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.casequery.projections.case_view import DUPLICATE_KEY, ViewWriteRaced
+from services.casequery.projections.generations import ReadModel, read_model
 from services.casequery.projections.story import Board, Story, fold_board, fold_story
 from shared.contracts.envelope import EventEnvelope
 from shared.eventstore.recorder import EventRecorder
@@ -37,7 +39,9 @@ def _newer(doc: dict[str, Any], field: str) -> dict[str, Any]:
 class _Batch:
     """Board states and stories loaded and folded in memory, written once at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, stories: AsyncCollection, boards: AsyncCollection) -> None:
+        # Resolved once for the batch (their generations): its reads and writes go to the same collections.
+        self.stories_in, self.boards_in = stories, boards
         self.boards: dict[str, Board | None] = {}  # as loaded (None: not stored yet)
         self.stories: dict[str, Story | None] = {}
         self.folded_boards: dict[str, Board] = {}
@@ -47,15 +51,30 @@ class _Batch:
 class CaseStories:
     """Folds board events into board states and case stories (live consumer: one event; rebuild: pages)."""
 
-    def __init__(self, stories: AsyncCollection, boards: AsyncCollection, recorder: EventRecorder) -> None:
-        self._stories, self._boards, self._recorder = stories, boards, recorder
+    def __init__(
+        self,
+        stories: AsyncCollection | ReadModel,
+        boards: AsyncCollection | ReadModel,
+        recorder: EventRecorder,
+        remember_boards: int = 0,
+    ) -> None:
+        self._stories, self._boards, self._recorder = read_model(stories), read_model(boards), recorder
+        # The live consumer keeps the board states it wrote last (one per bureau, by collection): the next board
+        # event follows one of them, so it is not read back. Boards are folded without changing what they are
+        # given (fold_board is pure), and every write is guarded by the version, so a board another writer
+        # moved on makes ours miss.
+        self._remember = remember_boards
+        self._known_boards: OrderedDict[tuple[str, str], Board] = OrderedDict()
+
+    async def _batch(self) -> _Batch:
+        return _Batch(await self._stories.collection(), await self._boards.collection())
 
     async def apply(self, envelope: EventEnvelope, session: AsyncClientSession | None = None) -> None:
         """Apply one board event; older versions are ignored and a gap is filled from the event store."""
         if envelope.stream_type != BOARD_STREAM:
             return
-        batch = _Batch()
-        board = await self._boards.find_one({"_id": envelope.stream_id}, session=session)
+        batch = await self._batch()
+        board = await batch.boards_in.find_one({"_id": envelope.stream_id}, session=session)
         batch.boards[envelope.stream_id] = board
         await self._fold(batch, envelope, session, fresh_board=False)
         await self._write(batch, session)
@@ -66,19 +85,34 @@ class CaseStories:
         A board met at version 1 is new, and so are its stories (a story exists only through its board):
         no read. Others are read once by _id.
         """
-        batch = _Batch()
+        envelopes = [e for e in envelopes if e.stream_type == BOARD_STREAM]
+        if not envelopes:
+            return  # most pages of a replay hold no board event: resolve nothing
+        batch = await self._batch()
         for envelope in envelopes:
-            if envelope.stream_type != BOARD_STREAM:
-                continue
             fresh = False
             if envelope.stream_id not in batch.boards:
                 fresh = envelope.version == 1
-                batch.boards[envelope.stream_id] = (
-                    None if fresh else await self._boards.find_one({"_id": envelope.stream_id})
-                )
+                batch.boards[envelope.stream_id] = None if fresh else await self._board(batch, envelope)
             fresh = fresh or batch.boards[envelope.stream_id] is None
             await self._fold(batch, envelope, None, fresh_board=fresh)
         await self._write(batch, None)
+        self._note(batch)
+
+    async def _board(self, batch: _Batch, envelope: EventEnvelope) -> Board | None:
+        known = self._known_boards.get((batch.boards_in.name, envelope.stream_id))
+        if known is not None and known["version"] == envelope.version - 1:
+            return known
+        return await batch.boards_in.find_one({"_id": envelope.stream_id})
+
+    def _note(self, batch: _Batch) -> None:
+        if not self._remember:
+            return
+        for board_id, board in batch.folded_boards.items():
+            self._known_boards[(batch.boards_in.name, board_id)] = board
+            self._known_boards.move_to_end((batch.boards_in.name, board_id))
+        while len(self._known_boards) > self._remember:
+            self._known_boards.popitem(last=False)
 
     async def _fold(
         self, batch: _Batch, envelope: EventEnvelope, session: AsyncClientSession | None, *, fresh_board: bool
@@ -91,7 +125,7 @@ class CaseStories:
                     batch.stories[note.case_id] = (
                         None
                         if fresh_board
-                        else await self._stories.find_one({"_id": note.case_id}, session=session)
+                        else await batch.stories_in.find_one({"_id": note.case_id}, session=session)
                     )
                 story = batch.folded_stories.get(note.case_id) or batch.stories[note.case_id]
                 batch.folded_stories[note.case_id] = fold_story(story, note, event.version, event.bureau)
@@ -107,8 +141,8 @@ class CaseStories:
         return [e for e in missing if e.version <= envelope.version]
 
     async def _write(self, batch: _Batch, session: AsyncClientSession | None) -> None:
-        await self._save(self._stories, "board_version", batch.folded_stories, batch.stories, session)
-        await self._save(self._boards, "version", batch.folded_boards, batch.boards, session)
+        await self._save(batch.stories_in, "board_version", batch.folded_stories, batch.stories, session)
+        await self._save(batch.boards_in, "version", batch.folded_boards, batch.boards, session)
 
     async def _save(
         self,
