@@ -82,6 +82,7 @@ def build_app(settings: RelaySettings, overrides: Overrides | None = None) -> Fa
             parked=parked,
             batch_size=settings.batch_size,
             checkpoint_every_s=settings.checkpoint_every_s,
+            linger_s=settings.coalesce_ms / 1000,
             on_broker_reset=lambda: ensure_topics(settings, ALL_TOPICS),
             ensure_topic=(lambda topic: ensure_topics(settings, [topic])) if settings.bureau_feeds else None,
         )

@@ -25,6 +25,9 @@ class InMemoryRecorder:
         self._commands: dict[str, list[EventEnvelope]] = {}
         self._lock = asyncio.Lock()
 
+
+    def saw(self, envelope: EventEnvelope) -> None:
+        """Nothing to note: appends here check versions under one lock."""
     async def append(self, recording: Recording, events: Sequence[NewEvent]) -> AppendResult:
         """Append all events or none."""
         async with self._lock:

@@ -121,6 +121,10 @@ class MongoRecorder:
         self._saw(envelopes)
         return AppendResult(envelopes)
 
+    def saw(self, envelope: EventEnvelope) -> None:
+        """Note that the event's stream reached its version (a consumer got it): appends expecting it skip a lookup."""
+        self._saw([envelope])
+
     def _saw(self, envelopes: Iterable[EventEnvelope]) -> None:
         for e in envelopes:
             if e.version > self._reached.get(e.stream_id, 0):

@@ -90,6 +90,10 @@ class EventRecorder(Protocol):
         """Return the stream's current version (0 when it does not exist)."""
         ...
 
+    def saw(self, envelope: EventEnvelope) -> None:
+        """Note that the event's stream reached its version (a consumer got it): an append expecting it exists."""
+        ...
+
 
 def to_millis(moment: datetime) -> datetime:
     """Truncate to milliseconds, the precision of BSON dates, so what we return equals what we read."""

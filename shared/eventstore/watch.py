@@ -23,6 +23,7 @@ class AppendWatcher:
         # Set while the loop waits: only then is a round trip to the server worth it. While the loop works,
         # its own writes would wake a pending request for nothing, and inserts meanwhile keep in the stream.
         self._waiting = asyncio.Event()
+        self._inserted: set[str] = set()  # ids of the documents whose inserts woke the waiter since it last took them
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -36,15 +37,27 @@ class AppendWatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def wait(self, timeout: float) -> None:
-        """Return when something was appended since the last call, or after timeout."""
+    async def wait(self, timeout: float) -> bool:
+        """Return True when something was appended since the last call, False after timeout."""
         self._waiting.set()
         try:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._flag.wait(), timeout)
         finally:
             self._waiting.clear()
+        woken = self._flag.is_set()
         self._flag.clear()
+        return woken
+
+    def take_inserted(self) -> set[str]:
+        """Return the ids of the documents inserted since the last call (as far as the stream told)."""
+        inserted, self._inserted = self._inserted, set()
+        return inserted
+
+    def _note(self, change: Any) -> None:
+        key = (change or {}).get("documentKey", {}).get("_id")
+        if key is not None:
+            self._inserted.add(str(key))
 
     async def _watch(self) -> None:
         pipeline = [{"$match": {"operationType": "insert"}}]
@@ -55,7 +68,8 @@ class AppendWatcher:
                         # Ask the server only while the loop waits: inserts meanwhile keep in the stream and
                         # come in one answer, so a busy store costs about one round trip per loop turn.
                         await self._waiting.wait()
-                        if await stream.try_next() is None:
+                        change = await stream.try_next()
+                        if change is None:
                             # An empty answer: the server woke the stream for a write it then filtered out
                             # (SecantusDB does so for every update, e.g. the sequencer's). Let a burst of them
                             # pass before asking again; an insert meanwhile is in the next answer.
@@ -63,8 +77,9 @@ class AppendWatcher:
                             continue
                         # Inserts that came in the same answer happened before the wake-up: the loop's
                         # next turn sees them too, so they need no wake-up of their own.
+                        self._note(change)
                         while _cached(stream):
-                            await stream.try_next()
+                            self._note(await stream.try_next())
                         self._flag.set()
             except PyMongoError as exc:
                 # Polling on the caller's timeout keeps working meanwhile.

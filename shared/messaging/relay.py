@@ -101,6 +101,7 @@ class OutboxRelay:
         on_broker_reset: Callable[[], Awaitable[None]] | None = None,
         ensure_topic: Callable[[str], Awaitable[None]] | None = None,
         checkpoint_every_s: float = 1.0,
+        linger_s: float = 0.0,
     ) -> None:
         self._recorder = recorder
         self._sequencer = sequencer
@@ -114,6 +115,7 @@ class OutboxRelay:
         self._known_topics: set[str] = set()
         self._cached: Checkpoint | None = None
         self._checkpoint_every_s = checkpoint_every_s
+        self._linger_s = linger_s
         self._unsaved = False
         self._saved_at = 0.0
         self.status = RelayStatus()
@@ -172,6 +174,11 @@ class OutboxRelay:
         if self._sequencer.head is not None:
             metrics().relay_lag.set(max(self._sequencer.head - checkpoint.position, 0))
         return len(events)
+
+    def _numbered_already(self, inserted: set[str]) -> bool:
+        # A round numbers everything pending, including events inserted after its wake-up; the change stream
+        # then reports those too. A wake-up for them alone would only find nothing pending.
+        return bool(inserted) and inserted <= {str(d["_id"]) for d in self._sequencer.numbered}
 
     async def _next_events(self, checkpoint: Checkpoint, head_before: int | None) -> list[EventEnvelope]:
         numbered = self._sequencer.numbered
@@ -316,8 +323,14 @@ class OutboxRelay:
                         checked = time.monotonic()  # its acknowledgements just checked the offsets
                     if published >= self._batch_size:
                         continue  # a full batch: more may be waiting
-                    # A short batch or none: wait for the next append (the flag may already be set).
-                    await watcher.wait(timeout=0.5)
+                    # A short batch or none: wait for the next append (the flag may already be set), then
+                    # linger a moment: appends of one decision (a board event and its case's event) come a
+                    # round trip apart and then go out in one round.
+                    woken = await watcher.wait(timeout=0.5)
+                    if woken and self._numbered_already(watcher.take_inserted()):
+                        continue  # inserts this process numbered in its last round: nothing new to do
+                    if woken and self._linger_s:
+                        await asyncio.sleep(self._linger_s)
                     if not published and time.monotonic() - checked >= idle_check_s:
                         # Idle: only a record of our own tells whether the broker lost messages meanwhile.
                         checked = time.monotonic()

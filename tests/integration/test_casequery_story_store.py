@@ -127,6 +127,33 @@ async def test_given_board_events_delivered_twice_out_of_order_and_in_a_transact
     )
 
 
+async def test_given_the_live_consumer_one_event_at_a_time_and_again_then_existing_stories_keep_their_notes(
+    mongo_db: AsyncDatabase, recorder: MongoRecorder
+) -> None:
+    """The live consumer takes a note's story as new without reading it; a story that exists is folded onto."""
+    events = await record_board(recorder, "board-finance")
+    rebuilt = CaseStories(mongo_db["s_rebuild"], mongo_db["b_rebuild"], recorder)
+    await rebuilt.apply_batch(events)  # the fold of every event, for comparison
+
+    # Every event once, then again, each time by a consumer that just started (nothing remembered).
+    for _delivery in range(2):
+        live = CaseStories(mongo_db[CASE_STORY], mongo_db[CASE_STORY_BOARDS], recorder, remember_boards=10)
+        for envelope in events:
+            await live.apply_batch([envelope])
+
+    assert await snapshot(mongo_db, CASE_STORY, CASE_STORY_BOARDS) == await snapshot(
+        mongo_db, "s_rebuild", "b_rebuild"
+    )
+    found = await MongoStories(mongo_db[CASE_STORY], mongo_db[CASE_STORY_BOARDS]).of_cases(
+        "finance", ["c1", "c2"]
+    )
+    assert [e["decision"]["kind"] for e in found["c2"]["entries"]] == [
+        "queued",
+        "assigned",
+    ]  # two batches, one story
+    assert [e["decision"]["kind"] for e in found["c1"]["entries"]] == ["assigned", "left_enterprise"]
+
+
 def view(case_id: str, **fields: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "_id": case_id,

@@ -195,6 +195,7 @@ class Cases:
             self._cases.pop(envelope.stream_id, None)  # a gap: the next decision reads the stream
             return
         self._remember(_folded(known, [envelope]))
+        self._recorder.saw(envelope)  # the store holds it: an append after it needs no gap check
 
     async def load(self, case_id: str) -> CaseFile | None:
         """Return the case's flow state, or None when the stream is not a case."""

@@ -8,7 +8,7 @@ old board events (redelivery, a consumer-group reset) changes nothing.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from pymongo import ASCENDING, ReplaceOne
@@ -18,7 +18,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.casequery.projections.case_view import DUPLICATE_KEY, ViewWriteRaced
 from services.casequery.projections.generations import ReadModel, read_model
-from services.casequery.projections.story import Board, Story, fold_board, fold_story
+from services.casequery.projections.story import Board, CaseNote, Story, fold_board, fold_story
 from shared.contracts.envelope import EventEnvelope
 from shared.eventstore.recorder import EventRecorder
 
@@ -46,6 +46,9 @@ class _Batch:
         self.stories: dict[str, Story | None] = {}
         self.folded_boards: dict[str, Board] = {}
         self.folded_stories: dict[str, Story] = {}
+        # Stories taken as new without reading: inserted, and folded again onto the stored one if they exist.
+        self.guessed: set[str] = set()
+        self.notes: dict[str, list[tuple[CaseNote, int, str]]] = {}  # what this batch adds to each story
 
 
 class CaseStories:
@@ -122,14 +125,23 @@ class CaseStories:
             board, notes = fold_board(board, event)
             for note in notes:
                 if note.case_id not in batch.stories and note.case_id not in batch.folded_stories:
-                    batch.stories[note.case_id] = (
-                        None
-                        if fresh_board
-                        else await batch.stories_in.find_one({"_id": note.case_id}, session=session)
-                    )
+                    batch.stories[note.case_id] = await self._story(batch, note.case_id, session, fresh_board)
                 story = batch.folded_stories.get(note.case_id) or batch.stories[note.case_id]
                 batch.folded_stories[note.case_id] = fold_story(story, note, event.version, event.bureau)
+                batch.notes.setdefault(note.case_id, []).append((note, event.version, event.bureau))
             batch.folded_boards[envelope.stream_id] = board
+
+    async def _story(
+        self, batch: _Batch, case_id: str, session: AsyncClientSession | None, fresh_board: bool
+    ) -> Story | None:
+        if fresh_board:
+            return None  # a story exists only through its board
+        if self._remember and session is None:
+            # The live consumer: most notes are a new case's first, so take the story as new and insert it; the
+            # insert fails on a story that exists, which is then read and given this batch's notes (_write).
+            batch.guessed.add(case_id)
+            return None
+        return await batch.stories_in.find_one({"_id": case_id}, session=session)
 
     async def _pending(self, board: Board | None, envelope: EventEnvelope) -> list[EventEnvelope]:
         version = board["version"] if board else 0
@@ -141,8 +153,25 @@ class CaseStories:
         return [e for e in missing if e.version <= envelope.version]
 
     async def _write(self, batch: _Batch, session: AsyncClientSession | None) -> None:
-        await self._save(batch.stories_in, "board_version", batch.folded_stories, batch.stories, session)
+        await self._save(
+            batch.stories_in,
+            "board_version",
+            batch.folded_stories,
+            batch.stories,
+            session,
+            lambda doc: self._refold(batch, doc),
+        )
         await self._save(batch.boards_in, "version", batch.folded_boards, batch.boards, session)
+
+    async def _refold(self, batch: _Batch, doc: Story) -> Story:
+        """A story taken as new exists after all: this batch's notes go onto the stored one instead."""
+        if doc["_id"] not in batch.guessed:
+            return doc  # folded from what was read: another writer created it with the same fold
+        story = await batch.stories_in.find_one({"_id": doc["_id"]})
+        for note, board_version, bureau in batch.notes[doc["_id"]]:
+            story = fold_story(story, note, board_version, bureau)
+        assert story is not None
+        return story
 
     async def _save(
         self,
@@ -151,15 +180,16 @@ class CaseStories:
         folded: dict[str, dict[str, Any]],
         loaded: dict[str, Any],
         session: AsyncClientSession | None,
+        refold: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]] | None = None,
     ) -> None:
         moved = {key: doc for key, doc in folded.items() if doc is not loaded.get(key)}  # unchanged: no write
         fresh = [doc for key, doc in moved.items() if loaded.get(key) is None]
         changed = [
             ReplaceOne(_newer(doc, field), doc) for key, doc in moved.items() if loaded.get(key) is not None
         ]
-        changed += [
-            ReplaceOne(_newer(doc, field), doc) for doc in await self._insert(collection, fresh, session)
-        ]
+        for doc in await self._insert(collection, fresh, session):
+            again = await refold(doc) if refold else doc
+            changed.append(ReplaceOne(_newer(again, field), again))
         if changed:
             await collection.bulk_write(changed, ordered=False, session=session)
 
