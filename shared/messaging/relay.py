@@ -328,7 +328,9 @@ class OutboxRelay:
                     # round trip apart and then go out in one round.
                     woken = await watcher.wait(timeout=0.5)
                     if woken and self._numbered_already(watcher.take_inserted()):
-                        continue  # inserts this process numbered in its last round: nothing new to do
+                        # Only inserts this process numbered in its last round: wait for news instead of a
+                        # round that would find nothing pending.
+                        woken = await watcher.wait(timeout=0.5)
                     if woken and self._linger_s:
                         await asyncio.sleep(self._linger_s)
                     if not published and time.monotonic() - checked >= idle_check_s:
