@@ -50,7 +50,9 @@ class RelayHealth:
         if self.relay.status.state == "standby":
             self._seen["lag"] = None  # the active instance answers for the lag
             return
-        lag = max(0, await self.recorder.head_position() - (await self.checkpoints.load()).position)
+        # The head this process numbered to counts too: the stored head moves at most every RELAY_HEAD_EVERY_S.
+        head = max(await self.recorder.head_position(), self.relay.sequenced_head or 0)
+        lag = max(0, head - (await self.checkpoints.load()).position)
         self._seen["lag"] = lag
         if lag > self.max_lag:
             raise RelayLagging()

@@ -121,6 +121,11 @@ class OutboxRelay:
         self.status = RelayStatus()
 
     @property
+    def sequenced_head(self) -> int | None:
+        """Return the highest position this process numbered (None before its first round)."""
+        return self._sequencer.head
+
+    @property
     def published_total(self) -> int:
         """Return how many events this process published."""
         return self.status.published
