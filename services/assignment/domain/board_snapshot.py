@@ -36,7 +36,7 @@ class BoardState(BaseModel):
 
 def snapshot_of(board: AssignmentBoard) -> dict[str, Any]:
     """Return the board's state as a JSON-able document."""
-    return BoardState(
+    document = BoardState(
         bureau=board.bureau,
         version=board.version,
         capacity=board.capacity,
@@ -49,6 +49,11 @@ def snapshot_of(board: AssignmentBoard) -> dict[str, Any]:
         case_file=board._case_file,
         waiting=list(board._waiting),
     ).model_dump(mode="json")
+    # A set's order depends on its history; sorted, equal boards give equal documents.
+    document["assigned_enterprises"].sort()
+    for person in document["staff"].values():
+        person["serving"].sort()
+    return document
 
 
 def board_from_snapshot(document: dict[str, Any], default_capacity: int) -> AssignmentBoard | None:
