@@ -240,7 +240,7 @@ def main() -> None:
         )
         try:
             result = asyncio.run(
-                bench(f"mongodb://127.0.0.1:{port}/?directConnection=true", args.disbursements, args.reads)
+                bench(servers.secantus_uri("127.0.0.1", port), args.disbursements, args.reads)
             )
         finally:
             mongo.stop()

@@ -285,7 +285,7 @@ def main() -> None:
             servers.secantus("127.0.0.1", port, Path(tmp) / "mongo", Path(tmp)), "127.0.0.1", port
         )
         try:
-            uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+            uri = servers.secantus_uri("127.0.0.1", port)
             print(
                 json.dumps(
                     {"notification": asyncio.run(bench_notification(uri, args.events, args.pending))},

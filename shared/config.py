@@ -7,6 +7,8 @@ import logging
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.messaging.pacing import FetchWait
+
 
 class ConnectionSettings(BaseSettings):
     """Kafka and MongoDB connection, read from the same environment names in every service."""
@@ -25,11 +27,19 @@ class ConnectionSettings(BaseSettings):
     )
     kafka_partitions: int = Field(4, ge=1, validation_alias="KAFKA_PARTITIONS")
     kafka_replication_factor: int = Field(1, ge=1, validation_alias="KAFKA_REPLICATION_FACTOR")
-    # Idle fetches wait this long: aiokafka's 500 ms default would add half a second per hop.
+    # A fetch that finds nothing waits this long while records flow: aiokafka's 500 ms default would add half a
+    # second per hop on a broker that answers an empty fetch only when its wait ends (Tansu).
     kafka_fetch_max_wait_ms: int = Field(10, ge=1, validation_alias="KAFKA_FETCH_MAX_WAIT_MS")
+    # ... and this long once no record came for two seconds, so that idle consumers stop polling hard.
+    kafka_fetch_idle_wait_ms: int = Field(100, ge=1, validation_alias="KAFKA_FETCH_IDLE_WAIT_MS")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
     # Consumers' processed-message markers (dedupe by event id) expire after this; far beyond broker retention.
     processed_marker_ttl_days: int = Field(30, ge=1, le=3650, validation_alias="PROCESSED_MARKER_TTL_DAYS")
+
+    @property
+    def kafka_fetch_wait(self) -> FetchWait:
+        """Return how long consumers' fetches wait, busy and idle."""
+        return FetchWait(self.kafka_fetch_max_wait_ms, self.kafka_fetch_idle_wait_ms)
 
 
 def configure_logging(level: str) -> None:

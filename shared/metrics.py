@@ -11,6 +11,7 @@ import re
 import time
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from fastapi import APIRouter, Response
 from prometheus_client import (
@@ -69,7 +70,7 @@ def new_metrics() -> Metrics:
         mongo_latency=Histogram(
             "mongodb_command_duration_seconds",
             "MongoDB command latency",
-            ["command"],
+            ["command", "collection"],
             buckets=LATENCY_BUCKETS,
             registry=r,
         ),
@@ -163,22 +164,33 @@ class MongoCommandMetrics(monitoring.CommandListener):
 
     def __init__(self, source: Metrics | None = None) -> None:
         self._source = source
+        # The answer does not name the collection: remember it from the start, by the request it answers.
+        self._collections: dict[tuple[int, Any], str] = {}
 
     def _m(self) -> Metrics:
         return self._source or metrics()
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         """Count a command as it is sent."""
-        self._m().mongo_commands.labels(event.command_name, _collection(event)).inc()
+        collection = _collection(event)
+        self._collections[(event.request_id, event.connection_id)] = collection
+        self._m().mongo_commands.labels(event.command_name, collection).inc()
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         """Time a command that answered."""
-        self._m().mongo_latency.labels(event.command_name).observe(event.duration_micros / 1e6)
+        self._m().mongo_latency.labels(event.command_name, self._taken(event)).observe(
+            event.duration_micros / 1e6
+        )
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         """Count and time a command that failed."""
         self._m().mongo_failures.labels(event.command_name).inc()
-        self._m().mongo_latency.labels(event.command_name).observe(event.duration_micros / 1e6)
+        self._m().mongo_latency.labels(event.command_name, self._taken(event)).observe(
+            event.duration_micros / 1e6
+        )
+
+    def _taken(self, event: monitoring.CommandSucceededEvent | monitoring.CommandFailedEvent) -> str:
+        return self._collections.pop((event.request_id, event.connection_id), "-")
 
 
 def record_consumed(

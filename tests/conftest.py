@@ -33,7 +33,7 @@ class Servers:
 
     @property
     def mongo_uri(self) -> str:
-        return f"mongodb://127.0.0.1:{self.mongo_port}/?directConnection=true"
+        return servers.secantus_uri("127.0.0.1", self.mongo_port)
 
 
 def start_servers(workdir: Path) -> Servers:

@@ -143,7 +143,7 @@ def build_app(settings: AssignmentSettings) -> FastAPI:
         summaries=ports.summaries,
         accounts=app.state.accounts,
         group=settings.consumer_group,
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        fetch_wait=settings.kafka_fetch_wait,
     )
     app.include_router(
         health_router(

@@ -98,7 +98,7 @@ def build_app(settings: CaseQuerySettings, overrides: Overrides | None = None) -
         broker,
         views=CaseViews(generations.of(CASE_VIEW), recorder, remember=VIEWS_REMEMBERED),
         group=settings.consumer_group,
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        fetch_wait=settings.kafka_fetch_wait,
     )
     stories = subscribe_case_stories(
         broker,
@@ -106,14 +106,14 @@ def build_app(settings: CaseQuerySettings, overrides: Overrides | None = None) -
             generations.of(CASE_STORY), generations.of(CASE_STORY_BOARDS), recorder, remember_boards=1_000
         ),
         group=settings.story_consumer_group,
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        fetch_wait=settings.kafka_fetch_wait,
     )
     money = MongoCaseMoney(generations.of(CASE_MONEY))
     money_consumer = subscribe_case_money(
         broker,
         money=money,
         group=settings.money_consumer_group,
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        fetch_wait=settings.kafka_fetch_wait,
     )
 
     feed = BureauFeed(mongo.db)

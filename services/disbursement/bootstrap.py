@@ -75,7 +75,7 @@ def build_app(settings: DisbursementSettings, overrides: Overrides | None = None
             recorder=recorder,
             bureaus=bureaus,
             group=settings.consumer_group,
-            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+            fetch_wait=settings.kafka_fetch_wait,
             keys=keys,
             require_signed=settings.require_signed_messages,
         ),
@@ -89,7 +89,7 @@ def build_app(settings: DisbursementSettings, overrides: Overrides | None = None
                 marker_ttl=timedelta(days=settings.processed_marker_ttl_days),
             ),
             group=f"{settings.consumer_group}-views",
-            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+            fetch_wait=settings.kafka_fetch_wait,
         ),
     ]
 

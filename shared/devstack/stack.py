@@ -86,7 +86,7 @@ class StackConfig:
 
     @property
     def mongo_uri(self) -> str:
-        return self.mongodb_uri or f"mongodb://{self.host}:{self.mongo_port}/?directConnection=true"
+        return self.mongodb_uri or servers.secantus_uri(self.host, self.mongo_port)
 
     def url(self, service: str) -> str:
         return f"http://{self.host}:{self.ports[service]}"

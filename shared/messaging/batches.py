@@ -28,6 +28,7 @@ from shared.messaging.consumer import (
     dead_letter,
     is_transient,
 )
+from shared.messaging.pacing import FetchPacer, FetchWait
 from shared.metrics import record_consumed
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ class BatchSubscriber(SubscriberHealth, Generic[M]):
         group: str,
         model: type[M],
         handle: Callable[[list[M]], Awaitable[int]],
-        fetch_max_wait_ms: int,
+        fetch_wait: FetchWait,
         retry: RetryPolicy | None = None,
         max_records: int = MAX_RECORDS,
         description: str = "",
@@ -71,14 +72,16 @@ class BatchSubscriber(SubscriberHealth, Generic[M]):
             batch_timeout_ms=POLL_TIMEOUT_MS,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
-            fetch_max_wait_ms=fetch_max_wait_ms,
+            fetch_max_wait_ms=fetch_wait.idle,  # until the first record: see FetchPacer
             decoder=self._decode,
             title=f"{topic}:{group}",
             description=description or None,
         )
         self.subscriber(on_batch)
+        self.pacer = FetchPacer(fetch_wait, self.subscriber)
 
     async def _decode(self, message: KafkaMessage, _default: Any) -> Any:
+        self.pacer.saw_records()
         # Validate each record here: an invalid one goes to the DLQ now and never reaches the handler.
         valid: list[tuple[Any, M]] = []
         for record in message.raw_message:

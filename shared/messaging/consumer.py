@@ -26,6 +26,7 @@ from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailur
 
 from shared.contracts.topics import dlq
 from shared.eventstore.recorder import ConcurrencyError
+from shared.messaging.pacing import FetchPacer, FetchWait
 from shared.metrics import metrics, record_consumed
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,7 @@ class ReliableSubscriber(SubscriberHealth, Generic[M]):
         group: str,
         model: type[M],
         handle: Callable[[M], Awaitable[bool | None]],
-        fetch_max_wait_ms: int,
+        fetch_wait: FetchWait,
         retry: RetryPolicy | None = None,
         description: str = "",
     ) -> None:
@@ -205,14 +206,16 @@ class ReliableSubscriber(SubscriberHealth, Generic[M]):
             group_id=group,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
-            fetch_max_wait_ms=fetch_max_wait_ms,
+            fetch_max_wait_ms=fetch_wait.idle,  # until the first record: see FetchPacer
             decoder=self._decode,
             title=f"{topic}:{group}",
             description=description or None,
         )
         self.subscriber(on_message)
+        self.pacer = FetchPacer(fetch_wait, self.subscriber)
 
     async def _decode(self, message: KafkaMessage, _default: Any) -> Any:
+        self.pacer.saw_records()
         # Validate here, before faststream does: an invalid message must reach the DLQ, not loop.
         try:
             return self._model.model_validate_json(message.body).model_dump(mode="json")

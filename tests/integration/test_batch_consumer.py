@@ -16,6 +16,7 @@ from shared.contracts.topics import dlq
 from shared.messaging.batches import BatchSubscriber
 from shared.messaging.consumer import PoisonMessage, RetryPolicy
 from shared.messaging.kafka import ensure_topics
+from shared.messaging.pacing import FetchWait
 from tests.conftest import Servers
 from tests.kafka_client import aproduce, aread_topic
 from tests.support import eventually
@@ -63,7 +64,7 @@ async def consuming(infra: Servers, topic: str) -> AsyncIterator[tuple[Ledger, B
         group=f"g-{topic}",
         model=Item,
         handle=ledger.handle,
-        fetch_max_wait_ms=20,
+        fetch_wait=FetchWait(20),
         retry=RetryPolicy(max_attempts=2, first_delay_s=0.01),
     )
     await broker.start()
@@ -97,3 +98,34 @@ async def test_a_batch_with_poison_records_applies_the_others_once_and_dead_lett
 
 async def _at_least(value: int, n: int) -> bool:
     return value >= n
+
+
+async def test_a_consumer_polls_slowly_while_idle_and_quickly_once_records_come(
+    infra: Servers, topic: str
+) -> None:
+    broker = KafkaBroker(infra.bootstrap)
+    seen: list[int] = []
+
+    async def handle(items: list[Item]) -> int:
+        seen.extend(i.n for i in items)
+        return len(items)
+
+    subscriber = BatchSubscriber(
+        broker=broker,
+        topic=topic,
+        group=f"g-{topic}",
+        model=Item,
+        handle=handle,
+        fetch_wait=FetchWait(busy_ms=10, idle_ms=150, idle_after_s=1.0),
+    )
+    await broker.start()
+    try:
+        await asyncio.sleep(1)
+        assert subscriber.pacer.current_ms() == 150  # nothing came yet: idle
+        await aproduce(infra.bootstrap, topic, [b'{"n": 1}'])
+        await eventually(lambda: _at_least(len(seen), 1), 20, "the record consumed")
+        assert subscriber.pacer.current_ms() == 10
+        await asyncio.sleep(1.5)
+        assert subscriber.pacer.current_ms() == 150
+    finally:
+        await broker.stop()

@@ -20,6 +20,7 @@ from shared.contracts.disbursement import OpenDisbursementRequest
 from shared.contracts.envelope import Actor
 from shared.contracts.topics import DISBURSEMENT_REQUESTS, dlq
 from shared.eventstore.memory import InMemoryRecorder
+from shared.messaging.pacing import FetchWait
 from tests.fakes import FakeBureaus
 from tests.support import credit_code
 from tests.unit.test_signing_key_directory import raw_b64
@@ -51,7 +52,7 @@ def signed(private: Ed25519PrivateKey, key: IntegrationKey, value: bytes) -> dic
 async def test_reports_apply_once_and_what_can_never_apply_is_dead_lettered_with_the_reason() -> None:
     broker, recorder, keys = KafkaBroker("in-memory"), InMemoryRecorder(), InMemoryIntegrationKeyDirectory()
     subscriber = subscribe_reports(
-        broker, recorder=recorder, bureaus=FakeBureaus("finance"), group="d", fetch_max_wait_ms=10, keys=keys
+        broker, recorder=recorder, bureaus=FakeBureaus("finance"), group="d", fetch_wait=FetchWait(10), keys=keys
     )
     letters: list[str] = []
 
@@ -105,7 +106,7 @@ async def test_reports_apply_once_and_what_can_never_apply_is_dead_lettered_with
 async def test_a_request_id_reused_for_another_disbursement_is_dead_lettered() -> None:
     broker, recorder, keys = KafkaBroker("in-memory"), InMemoryRecorder(), InMemoryIntegrationKeyDirectory()
     subscribe_reports(
-        broker, recorder=recorder, bureaus=FakeBureaus("finance"), group="d", fetch_max_wait_ms=10, keys=keys
+        broker, recorder=recorder, bureaus=FakeBureaus("finance"), group="d", fetch_wait=FetchWait(10), keys=keys
     )
     letters: list[str] = []
 

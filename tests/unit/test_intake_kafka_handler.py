@@ -14,6 +14,7 @@ from shared.auth.integration_keys import InMemoryIntegrationKeyDirectory, Integr
 from shared.auth.signing import sign_message
 from shared.contracts.topics import INTAKE_REQUESTS, dlq
 from shared.eventstore.memory import InMemoryRecorder
+from shared.messaging.pacing import FetchWait
 from tests.fakes import FakeBureaus
 from tests.support import case_body
 from tests.unit.test_signing_key_directory import raw_b64
@@ -35,7 +36,7 @@ class Harness:
             recorder=self.recorder,
             bureaus=FakeBureaus("finance", "innovation"),
             group="intake",
-            fetch_max_wait_ms=10,
+            fetch_wait=FetchWait(10),
             keys=self.keys,
             require_signed=require_signed,
         )

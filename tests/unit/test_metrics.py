@@ -42,22 +42,26 @@ async def test_requests_are_counted_by_route_template_and_status_never_by_id():
 
 
 class _Event:
-    def __init__(self, name: str, command: dict, micros: int = 1500) -> None:
+    def __init__(self, name: str, command: dict, micros: int = 1500, request_id: int = 1) -> None:
         self.command_name, self.command, self.duration_micros = name, command, micros
+        self.request_id, self.connection_id = request_id, ("127.0.0.1", 27017)
 
 
 def test_mongodb_commands_are_counted_by_name_and_collection_and_timed():
     source = new_metrics()
     listener = MongoCommandMetrics(source)
-    listener.started(_Event("find", {"find": "case_view", "filter": {}}))  # type: ignore[arg-type]
-    listener.started(_Event("getMore", {"getMore": 1, "collection": "events"}))  # type: ignore[arg-type]
-    listener.succeeded(_Event("find", {}))  # type: ignore[arg-type]
-    listener.failed(_Event("insert", {}))  # type: ignore[arg-type]
+    listener.started(_Event("find", {"find": "case_view", "filter": {}}, request_id=1))  # type: ignore[arg-type]
+    listener.started(_Event("getMore", {"getMore": 1, "collection": "events"}, request_id=2))  # type: ignore[arg-type]
+    listener.started(_Event("insert", {"insert": "events"}, request_id=3))  # type: ignore[arg-type]
+    listener.succeeded(_Event("find", {}, request_id=1))  # type: ignore[arg-type]
+    listener.failed(_Event("insert", {}, request_id=3))  # type: ignore[arg-type]
     counted = samples(source, "mongodb_commands_total")
     assert counted[(("collection", "case_view"), ("command", "find"))] == 1
     assert counted[(("collection", "events"), ("command", "getMore"))] == 1
     assert samples(source, "mongodb_command_failures_total")[(("command", "insert"),)] == 1
-    assert samples(source, "mongodb_command_duration_seconds_count")[(("command", "find"),)] == 1
+    timed = samples(source, "mongodb_command_duration_seconds_count")
+    assert timed[(("collection", "case_view"), ("command", "find"))] == 1
+    assert timed[(("collection", "events"), ("command", "insert"))] == 1
 
 
 def test_a_read_model_rebuilt_into_a_new_generation_is_counted_under_its_own_name():

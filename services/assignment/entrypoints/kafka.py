@@ -23,6 +23,7 @@ from shared.auth.accounts import Accounts
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.topics import ASSIGNMENT_EVENTS, CALENDAR_EVENTS, CASE_EVENTS, NOTIFICATION_EVENTS
 from shared.messaging.consumer import ReliableSubscriber
+from shared.messaging.pacing import FetchWait
 
 Handler = Callable[[EventEnvelope], Awaitable[bool | None]]
 
@@ -88,7 +89,7 @@ def subscribe_policies(
     summaries: CaseSummaries,
     accounts: Accounts | None = None,
     group: str,
-    fetch_max_wait_ms: int,
+    fetch_wait: FetchWait,
 ) -> list[ReliableSubscriber[EventEnvelope]]:
     """Subscribe the policies; each effect is an append keyed by the event, so a repeat is a no-op."""
     return [
@@ -98,7 +99,7 @@ def subscribe_policies(
             group=f"{group}-calendar",
             model=EventEnvelope,
             handle=calendar_event_handler(cases=cases, calendars=calendars, summaries=summaries),
-            fetch_max_wait_ms=fetch_max_wait_ms,
+            fetch_wait=fetch_wait,
             description="A published working-day calendar year: due dates it changes are recomputed.",
         ),
         ReliableSubscriber(
@@ -107,7 +108,7 @@ def subscribe_policies(
             group=group,
             model=EventEnvelope,
             handle=case_event_handler(boards=boards, cases=cases, calendars=calendars, summaries=summaries),
-            fetch_max_wait_ms=fetch_max_wait_ms,
+            fetch_wait=fetch_wait,
             description="Opened, resolved and reopened cases drive concierge assignment and release.",
         ),
         ReliableSubscriber(
@@ -116,7 +117,7 @@ def subscribe_policies(
             group=f"{group}-cases",
             model=EventEnvelope,
             handle=board_event_handler(boards=boards, cases=cases, accounts=accounts),
-            fetch_max_wait_ms=fetch_max_wait_ms,
+            fetch_wait=fetch_wait,
             description=(
                 "Board decisions (assigned, joined, reassigned, withdrawn) are written onto each case; "
                 "roster changes onto people's accounts."
@@ -128,7 +129,7 @@ def subscribe_policies(
             group=f"{group}-feedback",
             model=EventEnvelope,
             handle=lambda envelope: record_the_enterprises_rating_on_its_case(envelope, cases=cases),
-            fetch_max_wait_ms=fetch_max_wait_ms,
+            fetch_wait=fetch_wait,
             description="An enterprise's rating through its link is recorded on the case (1 or 2 reopens it).",
         ),
     ]

@@ -16,6 +16,7 @@ from services.casequery.projections.story_store import CaseStories
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.topics import ASSIGNMENT_EVENTS, CASE_EVENTS, DISBURSEMENT_EVENTS
 from shared.messaging.batches import BatchSubscriber
+from shared.messaging.pacing import FetchWait
 
 
 def subscribe_case_view(
@@ -23,7 +24,7 @@ def subscribe_case_view(
     *,
     views: CaseViews,
     group: str,
-    fetch_max_wait_ms: int,
+    fetch_wait: FetchWait,
 ) -> BatchSubscriber[EventEnvelope]:
     """Fold each batch of case events into the case views (guarded by version: a repeat changes nothing)."""
 
@@ -37,7 +38,7 @@ def subscribe_case_view(
         group=group,
         model=EventEnvelope,
         handle=handle,
-        fetch_max_wait_ms=fetch_max_wait_ms,
+        fetch_wait=fetch_wait,
         description="Every case event (key = case id), relayed from the event store at least once.",
     )
 
@@ -47,7 +48,7 @@ def subscribe_case_stories(
     *,
     stories: CaseStories,
     group: str,
-    fetch_max_wait_ms: int,
+    fetch_wait: FetchWait,
 ) -> BatchSubscriber[EventEnvelope]:
     """Fold each batch of assignment board events into the stories of the cases they concern."""
 
@@ -63,7 +64,7 @@ def subscribe_case_stories(
         group=group,
         model=EventEnvelope,
         handle=handle,
-        fetch_max_wait_ms=fetch_max_wait_ms,
+        fetch_wait=fetch_wait,
         description="Every assignment board event (key = board-<bureau>): decisions explained on the case.",
     )
 
@@ -73,7 +74,7 @@ def subscribe_case_money(
     *,
     money: CaseMoney,
     group: str,
-    fetch_max_wait_ms: int,
+    fetch_wait: FetchWait,
 ) -> BatchSubscriber[EventEnvelope]:
     """Fold each batch of disbursement events into the money of the cases they are linked to."""
 
@@ -89,6 +90,6 @@ def subscribe_case_money(
         group=group,
         model=EventEnvelope,
         handle=handle,
-        fetch_max_wait_ms=fetch_max_wait_ms,
+        fetch_wait=fetch_wait,
         description="Every disbursement event (key = disbursement-<id>): the money of the case it is linked to.",
     )

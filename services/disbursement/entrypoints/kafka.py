@@ -28,6 +28,7 @@ from shared.contracts.envelope import Actor, EventEnvelope
 from shared.contracts.topics import DISBURSEMENT_EVENTS, DISBURSEMENT_REQUESTS
 from shared.idempotency import fingerprint_of
 from shared.messaging.consumer import Deduplicator, PoisonMessage, ReliableSubscriber
+from shared.messaging.pacing import FetchWait
 
 REQUEST_NAMESPACE = uuid.UUID("5d0c7f3e-2b1a-4c8e-9f6d-3a7b1e0c4d21")
 DESCRIPTION = (
@@ -63,7 +64,7 @@ def subscribe_reports(
     recorder: Any,
     bureaus: KnownBureaus,
     group: str,
-    fetch_max_wait_ms: int,
+    fetch_wait: FetchWait,
     keys: IntegrationKeys | None = None,
     require_signed: bool = True,
 ) -> ReliableSubscriber[DisbursementReportV1]:
@@ -123,13 +124,13 @@ def subscribe_reports(
         group=group,
         model=DisbursementReportV1,
         handle=handle,
-        fetch_max_wait_ms=fetch_max_wait_ms,
+        fetch_wait=fetch_wait,
         description=DESCRIPTION,
     )
 
 
 def subscribe_read_models(
-    broker: KafkaBroker, *, writer: ReadModelWriter, dedupe: Deduplicator, group: str, fetch_max_wait_ms: int
+    broker: KafkaBroker, *, writer: ReadModelWriter, dedupe: Deduplicator, group: str, fetch_wait: FetchWait
 ) -> ReliableSubscriber[EventEnvelope]:
     """Fold each disbursement and arrears event into the read models, once per event id."""
 
@@ -142,7 +143,7 @@ def subscribe_read_models(
         group=group,
         model=EventEnvelope,
         handle=handle,
-        fetch_max_wait_ms=fetch_max_wait_ms,
+        fetch_wait=fetch_wait,
         description="Every disbursement, arrears and settings event (key = stream id), relayed at least once.",
     )
 

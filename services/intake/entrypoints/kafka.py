@@ -22,6 +22,7 @@ from shared.contracts.intake import IntakeRequestV1
 from shared.contracts.topics import INTAKE_REQUESTS
 from shared.eventstore.recorder import EventRecorder
 from shared.messaging.consumer import PoisonMessage, ReliableSubscriber, received
+from shared.messaging.pacing import FetchWait
 
 REQUEST_NAMESPACE = uuid.UUID("0f1e5b8a-3a52-4bb8-8f0e-6c4e7d2f9a10")
 DESCRIPTION = (
@@ -43,7 +44,7 @@ def subscribe_intake_requests(
     recorder: EventRecorder,
     bureaus: Bureaus,
     group: str,
-    fetch_max_wait_ms: int,
+    fetch_wait: FetchWait,
     keys: IntegrationKeys | None = None,
     require_signed: bool = True,
     sealer: Sealer | None = None,
@@ -94,6 +95,6 @@ def subscribe_intake_requests(
         group=group,
         model=IntakeRequestV1,
         handle=handle,
-        fetch_max_wait_ms=fetch_max_wait_ms,
+        fetch_wait=fetch_wait,
         description=DESCRIPTION,
     )

@@ -11,6 +11,7 @@ from services.notification.application.react import react
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.topics import ASSIGNMENT_EVENTS, CALENDAR_EVENTS, CASE_EVENTS, DISBURSEMENT_EVENTS
 from shared.messaging.consumer import ReliableSubscriber
+from shared.messaging.pacing import FetchWait
 
 TOPICS = {
     CASE_EVENTS: "Case events: tasks (deadlines, sections), resolution (rating link), reopening (leadership).",
@@ -22,7 +23,7 @@ TOPICS = {
 
 
 def subscribe_notifications(
-    broker: KafkaBroker, *, notifying: Callable[[], Notifying], group: str, fetch_max_wait_ms: int
+    broker: KafkaBroker, *, notifying: Callable[[], Notifying], group: str, fetch_wait: FetchWait
 ) -> list[ReliableSubscriber[EventEnvelope]]:
     """Subscribe the notification reaction to every topic it listens to (idempotent: ids derive from events)."""
 
@@ -36,7 +37,7 @@ def subscribe_notifications(
             group=group,
             model=EventEnvelope,
             handle=handle,
-            fetch_max_wait_ms=fetch_max_wait_ms,
+            fetch_wait=fetch_wait,
             description=description,
         )
         for topic, description in TOPICS.items()
