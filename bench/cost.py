@@ -9,6 +9,7 @@ itself add casequery commands to what is counted.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import defaultdict
 from typing import Any
@@ -69,6 +70,26 @@ def per_case(busy: Counts, seconds: float, idle: Counts, idle_seconds: float, n:
         for k in keys
         if busy.get(k, 0.0) or idle.get(k, 0.0)
     }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """Return the CPU time a process has used (user + system), 0 when it is gone."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stack_processes(stack: Stack) -> dict[str, int]:
+    """Return the pid of every process of the stack: the embedded servers and the services."""
+    children = {"tansu": stack.kafka, "secantusdb": stack.mongo, **stack.services}
+    return {name: c.proc.pid for name, c in children.items() if c is not None and c.proc is not None}
+
+
+def cpu_use(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
+    """Return each process's share of one core (percent) between two readings."""
+    return {name: round((after[name] - before.get(name, 0.0)) / seconds * 100, 1) for name in after}
 
 
 async def _lags(stack: Stack) -> float:
@@ -135,9 +156,14 @@ async def bench_cost(
             await _quiet(stack)
             await asyncio.sleep(2)  # trailing reactions (notification ticks) of the warm-up case
 
+            pids = stack_processes(stack)
+            cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
             before, began = await scrape(stack), time.monotonic()
             await asyncio.sleep(idle_s)
             idle, idle_seconds = grown(before, await scrape(stack)), time.monotonic() - began
+            idle_cpu = cpu_use(
+                cpu_before, {name: _cpu_seconds(pid) for name, pid in pids.items()}, idle_seconds
+            )
 
             ids: list[str] = []
 
@@ -159,6 +185,8 @@ async def bench_cost(
     return {
         **summary(n, rate, idle_seconds, seen["concierge_visible"] - began, visible, whole),
         "lag_left": lag_left,
+        # Idle, the stack still costs this (percent of one core, per process): consumers' fetches and timers.
+        "idle_cpu_percent": {"total": round(sum(idle_cpu.values()), 1), **idle_cpu},
     }
 
 
@@ -223,6 +251,9 @@ def table(result: dict[str, Any]) -> str:
         ("Kafka records consumed", "kafka_records_consumed_per_case"),
     ):
         lines.append(f"| {title} | {result[key]['to_concierge_visible']} | {result[key]['settled']} |")
+    if idle_cpu := result.get("idle_cpu_percent"):
+        shares = ", ".join(f"{name} {share}%" for name, share in idle_cpu.items() if name != "total")
+        lines += ["", f"Idle, the stack used {idle_cpu['total']}% of one core ({shares})."]
     lines += ["", "| MongoDB commands per case, by service | to concierge visible |", "|---|---:|"]
     for service, count in sorted(result["by_service"].items(), key=lambda item: -item[1]):
         lines.append(f"| {service} | {count} |")
