@@ -109,10 +109,11 @@ async def test_the_seed_case_is_credited_the_next_working_day_and_the_dashboard_
     assert view["time_to_account"] == {"hours": 19.0, "workdays": 1, "within_one_workday": True}
     assert [s["stage"] for s in view["stages"]][-1] == "credited" and view["opened_at"].endswith("+08:00")
 
+    # The period's figures and the all-time totals are separate documents; wait until both show the credit.
     figures = await wait_for_dashboard(
         client,
-        "the credited disbursement",
-        lambda d: d["time_to_account"]["credited"] == 1,
+        "the credited disbursement, in the period and in the totals",
+        lambda d: d["time_to_account"]["credited"] == 1 and d["outstanding"] == "0.00",
         **{"from": "2026-11-20", "to": "2026-11-20"},
     )
     assert figures["allocated"] == figures["credited"] == "70000000.00" and figures["outstanding"] == "0.00"
