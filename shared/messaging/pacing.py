@@ -36,13 +36,9 @@ class FetchPacer:
 
     def __init__(self, wait: FetchWait, subscriber: Any) -> None:
         self._wait, self._subscriber = wait, subscriber
-        self._idle_timer: asyncio.TimerHandle | None = None
+        self._last_record = 0.0
+        self._idle_timer: asyncio.TimerHandle | None = None  # armed while busy
         self._unsupported = False
-
-    @property
-    def initial_ms(self) -> int:
-        """Return the wait a consumer starts with: idle until its first record."""
-        return self._wait.idle
 
     def current_ms(self) -> int | None:
         """Return the wait the consumer's next fetch uses (None before it started)."""
@@ -53,11 +49,21 @@ class FetchPacer:
         """Note that records arrived: fetch with the busy wait until none came for idle_after_s."""
         if self._wait.idle == self._wait.busy_ms:
             return
-        self._set(self._wait.busy_ms)
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
+        # Called for every record: note the time, and touch the consumer and the timer only when idle until now.
         loop = asyncio.get_running_loop()
-        self._idle_timer = loop.call_later(self._wait.idle_after_s, self._set, self._wait.idle)
+        self._last_record = loop.time()
+        if self._idle_timer is None:
+            self._set(self._wait.busy_ms)
+            self._idle_timer = loop.call_later(self._wait.idle_after_s, self._idle_if_quiet)
+
+    def _idle_if_quiet(self) -> None:
+        loop = asyncio.get_running_loop()
+        quiet_for = loop.time() - self._last_record
+        if quiet_for < self._wait.idle_after_s:  # records came meanwhile: look again when the spell could end
+            self._idle_timer = loop.call_later(self._wait.idle_after_s - quiet_for, self._idle_if_quiet)
+            return
+        self._idle_timer = None
+        self._set(self._wait.idle)
 
     def _fetcher(self) -> Any:
         consumer = getattr(self._subscriber, "consumer", None)
@@ -71,7 +77,7 @@ class FetchPacer:
             if not self._unsupported and getattr(self._subscriber, "consumer", None) is not None:
                 self._unsupported = True
                 log.warning(
-                    "this aiokafka has no fetcher wait to set: fetches keep waiting %d ms", self.initial_ms
+                    "this aiokafka has no fetcher wait to set: fetches keep waiting %d ms", self._wait.idle
                 )
             return
         fetcher._fetch_max_wait_ms = ms
