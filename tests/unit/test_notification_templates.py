@@ -12,7 +12,7 @@ from services.notification.application import scheduled
 from services.notification.application.intents import Intent
 from services.notification.application.money import tell_the_enterprise_when_money_is_credited
 from services.notification.application.money_steps import TEMPLATES, arrears_variables, disbursement_variables
-from services.notification.application.policies import POLICIES, CaseFacts, Known, TaskFacts
+from services.notification.application.policies import POLICIES, POLICY_NEEDS, CaseFacts, Known, TaskFacts
 from services.notification.domain.templates import (
     LANGUAGES,
     MissingTemplateVariable,
@@ -112,7 +112,7 @@ def _env(event_type: str) -> EventEnvelope:
     )
 
 
-def _policy_intents() -> list[Intent]:
+def _policy_events() -> list[Any]:
     common = {"enterprise": ENTERPRISE, "case_ids": ["case-1"], "reason": "管理岗位，空闲最久"}
     events = [
         ConciergeAssigned(
@@ -141,10 +141,27 @@ def _policy_intents() -> list[Intent]:
         CaseResolved(summary="已到账", settlement_intent=True),
         CaseReopened(reason="评价低", flagged_for_leadership=True),
     ]
+    assert {type(e) for e in events} == set(POLICIES)  # every policy has its example
+    return events
+
+
+def _policy_intents() -> list[Intent]:
     intents = []
-    for event in events:
+    for event in _policy_events():
         intents += POLICIES[type(event)](event, _env(type(event).__name__), KNOWN)
     return intents
+
+
+def test_every_policy_declares_all_it_reads_so_the_reads_it_skips_change_nothing():
+    blank = Known()
+    for event in _policy_events():
+        env = _env(type(event).__name__)
+        needs = POLICY_NEEDS[type(event)]
+        only_needed = Known(
+            **{f: getattr(KNOWN if f in needs else blank, f) for f in Known.__dataclass_fields__}
+        )
+        policy = POLICIES[type(event)]
+        assert policy(event, env, only_needed) == policy(event, env, KNOWN), type(event).__name__
 
 
 def _ladder_intents() -> list[Intent]:

@@ -11,15 +11,24 @@ from services.notification.application.context import Notifying
 from services.notification.application.intents import staff_subject
 from services.notification.application.money import tell_the_enterprise_when_money_is_credited
 from services.notification.application.money_deadlines import money_timers, plan_money_deadlines
-from services.notification.application.policies import NO_CONTACT_LINE, POLICIES, Known, TaskFacts
+from services.notification.application.policies import (
+    BUREAU_NAME,
+    CONCIERGE_CONTACT,
+    FACTS,
+    LEADERS,
+    NO_CONTACT_LINE,
+    POLICIES,
+    POLICY_NEEDS,
+    RATING_LINK,
+    TASK,
+    Known,
+    TaskFacts,
+)
 from services.notification.application.supervision import settle_supervision
 from services.notification.domain.deadlines import ladder
-from shared.contracts.assignment import ConciergeAssigned, ConciergeReassigned
 from shared.contracts.calendar import WorkdayCalendarPublished
 from shared.contracts.casework import (
-    CaseResolved,
     CoordinationTaskCancelled,
-    CoordinationTaskChased,
     CoordinationTaskClosed,
     CoordinationTaskDueRecomputed,
     CoordinationTaskOpened,
@@ -69,23 +78,22 @@ def _case_id_of(payload: BaseModel, envelope: EventEnvelope) -> str | None:
 
 
 async def known_for(n: Notifying, payload: BaseModel, envelope: EventEnvelope) -> Known:
-    """Read what the policy for this event needs."""
+    """Read what the policy for this event needs, and nothing else."""
+    needs = POLICY_NEEDS.get(type(payload), frozenset())
     case_id = _case_id_of(payload, envelope)
-    facts = await n.knowledge.case(case_id) if case_id else None
     concierge = getattr(payload, "to_staff_id", None) or getattr(payload, "staff_id", None)
     task = None
-    if isinstance(payload, CoordinationTaskChased) and case_id:
-        task = await n.deadlines.task(case_id, payload.task_id)
-    rating_link = _rating_link(n, envelope) if isinstance(payload, CaseResolved) else None
+    if TASK in needs and case_id:
+        task = await n.deadlines.task(case_id, getattr(payload, "task_id", ""))
     return Known(
-        bureau_name=await n.bureau_name(envelope.bureau),
-        facts=facts,
-        leaders=tuple(await n.knowledge.leaders(envelope.bureau)),
+        bureau_name=await n.bureau_name(envelope.bureau) if BUREAU_NAME in needs else "",
+        facts=await n.knowledge.case(case_id) if FACTS in needs and case_id else None,
+        leaders=tuple(await n.knowledge.leaders(envelope.bureau)) if LEADERS in needs else (),
         concierge_contact=await _contact_line(n, envelope.bureau, concierge)
-        if isinstance(payload, ConciergeAssigned | ConciergeReassigned) and concierge
+        if CONCIERGE_CONTACT in needs and concierge
         else NO_CONTACT_LINE,
         task=TaskFacts(task["section"], task["due_at"]) if task else None,
-        rating_link=rating_link,
+        rating_link=_rating_link(n, envelope) if RATING_LINK in needs else None,
     )
 
 

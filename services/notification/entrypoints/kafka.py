@@ -1,4 +1,10 @@
-"""Kafka entry points: the notification policies react to case, board and calendar events."""
+"""Kafka entry points: the notification policies react to case, board, calendar and money events.
+
+Each topic is consumed in batches: the events of a poll are handled in order, one after the other, and the
+offsets committed once for the batch. Every reaction is idempotent (folds are guarded by the stream version,
+delivery ids derive from the event), so a batch that comes again, or is split to isolate a poison event,
+tells nobody twice.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from services.notification.application.context import Notifying
 from services.notification.application.react import react
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.topics import ASSIGNMENT_EVENTS, CALENDAR_EVENTS, CASE_EVENTS, DISBURSEMENT_EVENTS
-from shared.messaging.consumer import ReliableSubscriber
+from shared.messaging.batches import BatchSubscriber
 from shared.messaging.pacing import FetchWait
 
 TOPICS = {
@@ -24,14 +30,18 @@ TOPICS = {
 
 def subscribe_notifications(
     broker: KafkaBroker, *, notifying: Callable[[], Notifying], group: str, fetch_wait: FetchWait
-) -> list[ReliableSubscriber[EventEnvelope]]:
+) -> list[BatchSubscriber[EventEnvelope]]:
     """Subscribe the notification reaction to every topic it listens to (idempotent: ids derive from events)."""
 
-    async def handle(envelope: EventEnvelope) -> bool:
-        return await react(notifying(), envelope) > 0
+    async def handle(envelopes: list[EventEnvelope]) -> int:
+        n = notifying()
+        told = 0
+        for envelope in envelopes:
+            told += await react(n, envelope) > 0
+        return told  # events that added a delivery; the rest were repeats or told nobody
 
     return [
-        ReliableSubscriber(
+        BatchSubscriber(
             broker=broker,
             topic=topic,
             group=group,
