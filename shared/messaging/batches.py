@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from faststream import AckPolicy
@@ -37,6 +38,33 @@ MAX_RECORDS = 500  # per poll: bounds memory and the size of one bulk write
 POLL_TIMEOUT_MS = 10  # how long one poll waits for records already fetched (the fetch itself runs apart)
 
 
+@dataclass
+class Handled:
+    """What a batch handler did with its records: acted on them, found them done already, or had no use for them."""
+
+    acted: int = 0
+    duplicates: int = 0
+    ignored: int = 0
+
+    def count(self, outcome: bool | None) -> None:
+        """Count one record as a single-message handler reports it: True acted, False a repeat, None ignored."""
+        if outcome is None:
+            self.ignored += 1
+        elif outcome:
+            self.acted += 1
+        else:
+            self.duplicates += 1
+
+    def __add__(self, other: Handled) -> Handled:
+        return Handled(
+            self.acted + other.acted, self.duplicates + other.duplicates, self.ignored + other.ignored
+        )
+
+
+def _as_handled(result: int | Handled) -> Handled:
+    return result if isinstance(result, Handled) else Handled(acted=result)
+
+
 class BatchSubscriber(SubscriberHealth, Generic[M]):
     """Subscribes a batch handler to a topic with validation, bulk effects, retries and per-record dead-lettering."""
 
@@ -47,14 +75,15 @@ class BatchSubscriber(SubscriberHealth, Generic[M]):
         topic: str,
         group: str,
         model: type[M],
-        handle: Callable[[list[M]], Awaitable[int]],
+        handle: Callable[[list[M]], Awaitable[int | Handled]],
         fetch_wait: FetchWait,
         retry: RetryPolicy | None = None,
         max_records: int = MAX_RECORDS,
         description: str = "",
     ) -> None:
         self._broker, self._topic, self._group, self._model = broker, topic, group, model
-        self._handle = handle  # returns how many of the records it acted on (the rest were not its business)
+        # Returns how many of the records it acted on (the rest were not its business), or a Handled count.
+        self._handle = handle
         self._retry = retry or RetryPolicy()
         self._valid: dict[int, list[tuple[Any, M]]] = {}
         self.stats = ConsumerStats()
@@ -101,35 +130,38 @@ class BatchSubscriber(SubscriberHealth, Generic[M]):
         items = [item for _, item in valid]
         dead_before = self.stats.dead_lettered
         try:
-            acted = await self._until_done(items, whole_batch=True)
+            done = await self._until_done(items, whole_batch=True)
         except _SplitBatch as split:
             log.warning("%s: a batch of %d failed (%s); one by one now", self._group, len(items), split)
-            acted = 0
+            done = Handled()
             for record, item in valid:
-                acted += await self._alone(record, item)
-        self.stats.handled += acted
-        self.stats.ignored += len(items) - acted - (self.stats.dead_lettered - dead_before)
+                done += await self._alone(record, item)
+        self.stats.handled += done.acted
+        self.stats.duplicates += done.duplicates
+        self.stats.ignored += (
+            len(items) - done.acted - done.duplicates - (self.stats.dead_lettered - dead_before)
+        )
         seconds = (time.perf_counter() - started) / len(valid)
         for record, _ in valid:
             record_consumed(
                 record.topic, self._group, record.partition, record.offset, self._highwater(record), seconds
             )
 
-    async def _alone(self, record: Any, item: M) -> int:
+    async def _alone(self, record: Any, item: M) -> Handled:
         try:
             return await self._until_done([item], whole_batch=False)
         except _SplitBatch as failure:
             await dead_letter(self._broker, record, str(failure), self._group)
             self.stats.dead_lettered += 1
-            return 0
+            return Handled()
 
-    async def _until_done(self, items: Sequence[M], *, whole_batch: bool) -> int:
+    async def _until_done(self, items: Sequence[M], *, whole_batch: bool) -> Handled:
         """Handle items, retrying transient failures without end; raise _SplitBatch when retrying cannot help."""
         attempt = 0
         while True:
             attempt += 1
             try:
-                return await self._handle(list(items))
+                return _as_handled(await self._handle(list(items)))
             except PoisonMessage as exc:
                 raise _SplitBatch(str(exc)) from exc
             except Exception as exc:

@@ -10,6 +10,7 @@ from services.assignment.projections.case_summaries import (
     CaseSummaries,
     InMemoryCaseSummaries,
     MongoCaseSummaries,
+    fold_events,
 )
 from shared.contracts.casework import CaseResolved, ProblemClarified
 from shared.eventstore.memory import InMemoryRecorder
@@ -71,3 +72,43 @@ async def test_a_summary_is_folded_from_the_store_and_ignores_replays(
         {"settlement_intent": True},
     )
     assert [c async for c in summaries.cases()] == []
+
+
+async def test_a_batch_of_case_events_folds_as_one_by_one_would_even_when_another_process_moved_a_case_on(
+    kind: str, mongo_db: AsyncDatabase
+) -> None:
+    recorder: EventRecorder = (
+        InMemoryRecorder() if kind == "memory" else MongoRecorder(mongo_db.client, mongo_db)
+    )
+
+    def summaries_of_a_process() -> CaseSummaries:
+        if kind == "memory":
+            return shared_memory
+        return MongoCaseSummaries(mongo_db["summaries"], recorder)
+
+    shared_memory = InMemoryCaseSummaries(recorder)
+    here, elsewhere = summaries_of_a_process(), summaries_of_a_process()
+    c1 = await open_case(recorder, "c1", "finance", 1)
+    c2 = await open_case(recorder, "c2", "finance", 2)
+    [clarified] = await record(
+        recorder, "c1", "finance", [ProblemClarified(summary="x", sections=["国库科"])]
+    )
+    await here.fold_all([c1, c2, clarified, c1])  # two cases, one event repeated within the batch
+
+    # Another instance folds c2 onwards; this process still remembers c2 at version 1.
+    [resolved] = await record(recorder, "c2", "finance", [CaseResolved(summary="好", settlement_intent=True)])
+    await elsewhere.fold_all([resolved])
+    [reopened_c1] = await record(
+        recorder, "c1", "finance", [CaseResolved(summary="办结", settlement_intent=False)]
+    )
+    [ask] = await record(recorder, "c2", "finance", [ProblemClarified(summary="再问", sections=["预算科"])])
+    await here.fold_all(
+        [resolved, ask, reopened_c1]
+    )  # c2 from version 1 here: the write misses, so from the store
+
+    by_case = {s["_id"]: s async for s in here.of_bureau("finance")}
+    for case_id in ("c1", "c2"):
+        expected = fold_events(None, await recorder.read_stream(case_id))
+        assert expected is not None and expected["version"] == 3
+        fields = ("version", "status", "resolution", "open_tasks")
+        assert {f: by_case[case_id].get(f) for f in fields} == {f: expected.get(f) for f in fields}, case_id

@@ -1,4 +1,9 @@
-"""Kafka entry points: the assignment policies react to case events and to the board's own decisions."""
+"""Kafka entry points: the assignment policies react to case events and to the board's own decisions.
+
+Case events come in batches: each event's policies run in order, as they would one by one, and the case
+summaries of the whole batch are written in one bulk write guarded by version. A batch that comes again
+changes nothing: every policy's append is keyed by the event, and a summary only moves forward.
+"""
 
 from __future__ import annotations
 
@@ -22,24 +27,40 @@ from services.assignment.projections.case_summaries import CaseSummaries
 from shared.auth.accounts import Accounts
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.topics import ASSIGNMENT_EVENTS, CALENDAR_EVENTS, CASE_EVENTS, NOTIFICATION_EVENTS
-from shared.messaging.consumer import ReliableSubscriber
+from shared.messaging.batches import BatchSubscriber, Handled
+from shared.messaging.consumer import ReliableSubscriber, SubscriberHealth
 from shared.messaging.pacing import FetchWait
 
 Handler = Callable[[EventEnvelope], Awaitable[bool | None]]
 
 
+def case_events_handler(
+    *, boards: Boards, cases: Cases, calendars: Calendars, summaries: CaseSummaries
+) -> Callable[[list[EventEnvelope]], Awaitable[Handled]]:
+    """Return the handler of a batch of case events: assignment, release, reopening, and the case summaries."""
+
+    async def on_case_events(envelopes: list[EventEnvelope]) -> Handled:
+        done = Handled()
+        for envelope in envelopes:
+            cases.observe(envelope)
+            done.count(await _react_to_case_event(envelope, boards=boards, cases=cases, calendars=calendars))
+        # Assignment's own read model, after the policies: only the calendar policy reads it, and a new case's
+        # concierge should not wait for it. A failure here retries the batch; the policies are idempotent.
+        await summaries.fold_all(envelopes)
+        return done
+
+    return on_case_events
+
+
 def case_event_handler(
     *, boards: Boards, cases: Cases, calendars: Calendars, summaries: CaseSummaries
 ) -> Handler:
-    """Return the handler of case events: assignment, release, reopening, and the case summaries."""
+    """Return the same handling for one case event: True when it acted, False for a repeat, None if ignored."""
+    on_case_events = case_events_handler(boards=boards, cases=cases, calendars=calendars, summaries=summaries)
 
     async def on_case_event(envelope: EventEnvelope) -> bool | None:
-        cases.observe(envelope)
-        acted = await _react_to_case_event(envelope, boards=boards, cases=cases, calendars=calendars)
-        # Assignment's own read model, after the policies: only the calendar policy reads it, and a new case's
-        # concierge should not wait for it. A failure here retries the message; the policies are idempotent.
-        await summaries.fold(envelope)
-        return acted
+        done = await on_case_events([envelope])
+        return True if done.acted else False if done.duplicates else None
 
     return on_case_event
 
@@ -90,7 +111,7 @@ def subscribe_policies(
     accounts: Accounts | None = None,
     group: str,
     fetch_wait: FetchWait,
-) -> list[ReliableSubscriber[EventEnvelope]]:
+) -> list[SubscriberHealth]:
     """Subscribe the policies; each effect is an append keyed by the event, so a repeat is a no-op."""
     return [
         ReliableSubscriber(
@@ -102,12 +123,12 @@ def subscribe_policies(
             fetch_wait=fetch_wait,
             description="A published working-day calendar year: due dates it changes are recomputed.",
         ),
-        ReliableSubscriber(
+        BatchSubscriber(
             broker=broker,
             topic=CASE_EVENTS,
             group=group,
             model=EventEnvelope,
-            handle=case_event_handler(boards=boards, cases=cases, calendars=calendars, summaries=summaries),
+            handle=case_events_handler(boards=boards, cases=cases, calendars=calendars, summaries=summaries),
             fetch_wait=fetch_wait,
             description="Opened, resolved and reopened cases drive concierge assignment and release.",
         ),

@@ -14,12 +14,14 @@ from __future__ import annotations
 import copy
 from collections import OrderedDict
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from functools import singledispatch
 from typing import Any, Protocol
 
 from pydantic import BaseModel
+from pymongo import ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.contracts.casework import (
     CaseReopened,
@@ -38,6 +40,7 @@ from shared.contracts.events import CaseOpened, parse_event_data
 from shared.eventstore.recorder import EventRecorder
 
 CASE_SUMMARIES = "assignment_cases"
+DUPLICATE_KEY = 11000
 SUMMARY_SHAPE = 2  # 2: dated resolutions, ratings and reopenings; a summary of another shape is refolded
 Summary = dict[str, Any]
 
@@ -47,6 +50,10 @@ class CaseSummaries(Protocol):
 
     async def fold(self, envelope: EventEnvelope) -> None:
         """Bring the event's case summary up to at least the event's version."""
+        ...
+
+    async def fold_all(self, envelopes: list[EventEnvelope]) -> None:
+        """Fold a batch of events (in order per case), as `fold` would one after the other."""
         ...
 
     def cases(self) -> AsyncIterator[tuple[str, str]]:
@@ -164,6 +171,16 @@ def _(e: CaseReopened, s: Summary, envelope: EventEnvelope) -> Summary:
     return s
 
 
+@dataclass(frozen=True)
+class _Write:
+    """A summary folded in memory, to be written if the stored one is still at the version it was folded from."""
+
+    case_id: str
+    summary: Summary
+    read_version: int
+    last: EventEnvelope  # the case's newest event in the batch: folded from the store if the write misses
+
+
 class MongoCaseSummaries:
     """The summaries in a MongoDB collection owned by the assignment service."""
 
@@ -188,6 +205,69 @@ class MongoCaseSummaries:
             if new is None or await self._save(envelope.stream_id, new, known["version"] if known else 0):
                 return
         await self._fold_from_store(envelope)
+
+    async def fold_all(self, envelopes: list[EventEnvelope]) -> None:
+        """Fold a batch: one bulk write for the summaries this process can fold from what it wrote last.
+
+        Each write is guarded by the version it folded from, as `fold`'s is; a case whose write misses (another
+        process moved it on), or whose events do not follow what this process wrote, is folded from the store.
+        """
+        by_case: dict[str, list[EventEnvelope]] = {}
+        for envelope in envelopes:
+            if envelope.stream_type == "case":
+                by_case.setdefault(envelope.stream_id, []).append(envelope)
+        writes: list[_Write] = []
+        from_store: list[EventEnvelope] = []
+        for case_id, events in by_case.items():
+            folded = self._folded_in_memory(case_id, events)
+            newest = max(events, key=lambda e: e.version)  # what the store fold must reach
+            if folded is None:
+                from_store.append(newest)
+            elif folded[0] is not None:
+                writes.append(_Write(case_id, folded[0], folded[1], newest))
+        from_store += await self._save_all(writes)
+        for envelope in from_store:
+            await self._fold_from_store(envelope)
+
+    def _folded_in_memory(
+        self, case_id: str, events: list[EventEnvelope]
+    ) -> tuple[Summary | None, int] | None:
+        """Return (the new summary, the version it folded from), or None when the store must be read."""
+        known = self._written.get(case_id)
+        summary, start = copy.deepcopy(known), known["version"] if known else 0
+        version = start
+        for envelope in events:
+            if envelope.version <= version:
+                continue  # a repeat within the batch, or of what this process wrote
+            if envelope.version != version + 1:
+                return None  # a gap (or nothing remembered): read the stream
+            summary = fold_events(summary, [envelope])
+            if summary is None:
+                return None, start  # not a case stream: nothing to keep
+            version = envelope.version
+        return (summary if version > start else None), start
+
+    async def _save_all(self, writes: list[_Write]) -> list[EventEnvelope]:
+        """Write the summaries, each guarded by its read version; return the last events of those that missed."""
+        if not writes:
+            return []
+        operations = [
+            ReplaceOne({"_id": w.case_id, "version": w.read_version}, w.summary, upsert=True) for w in writes
+        ]
+        missed: set[int] = set()
+        try:
+            await self._collection.bulk_write(operations, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != DUPLICATE_KEY for error in errors):
+                raise
+            missed = {int(error["index"]) for error in errors}  # another process got there first
+        for index, write in enumerate(writes):
+            if index in missed:
+                self._written.pop(write.case_id, None)
+            else:
+                self._remember(write.case_id, write.summary)
+        return [writes[index].last for index in sorted(missed)]
 
     async def _fold_from_store(self, envelope: EventEnvelope) -> None:
         stored = await self._collection.find_one({"_id": envelope.stream_id})
@@ -215,11 +295,14 @@ class MongoCaseSummaries:
         except DuplicateKeyError:
             self._written.pop(case_id, None)
             return False  # a concurrent fold got there first
-        self._written[case_id] = new
+        self._remember(case_id, new)
+        return bool(result.matched_count or result.upserted_id is not None)
+
+    def _remember(self, case_id: str, summary: Summary) -> None:
+        self._written[case_id] = summary
         self._written.move_to_end(case_id)
         while len(self._written) > self._remembered:
             self._written.popitem(last=False)
-        return bool(result.matched_count or result.upserted_id is not None)
 
     async def cases(self) -> AsyncIterator[tuple[str, str]]:
         """Yield (case id, bureau) of every case holding an open task."""
@@ -249,6 +332,11 @@ class InMemoryCaseSummaries:
         new = fold_events(old, tail)
         if new is not None:
             self.summaries[envelope.stream_id] = new
+
+    async def fold_all(self, envelopes: list[EventEnvelope]) -> None:
+        """Fold each event in turn."""
+        for envelope in envelopes:
+            await self.fold(envelope)
 
     async def cases(self) -> AsyncIterator[tuple[str, str]]:
         """Yield (case id, bureau) of every case holding an open task."""
