@@ -11,6 +11,7 @@ from faststream.kafka import KafkaBroker
 
 from services.notification.adapters.deliveries import DELIVERIES
 from services.notification.application.context import Notifying
+from services.notification.application.react import react
 from services.notification.entrypoints.kafka import TOPICS, subscribe_notifications
 from shared.config import ConnectionSettings
 from shared.contracts.envelope import EventEnvelope
@@ -96,3 +97,26 @@ async def test_a_batch_with_a_poison_event_tells_the_others_once_even_when_it_al
 
 async def _count(db, query: dict) -> int:
     return await db[DELIVERIES].count_documents(query)
+
+
+async def test_a_batch_reads_the_leadership_once_yet_sees_a_leader_added_within_it(mongo_db) -> None:
+    n = notifying(mongo_db, Clock(NOW), {"inbox"})
+    await prepare(n)
+    bureau = f"b{uuid.uuid4().hex[:8]}"
+    director = {"staff_id": "d1", "name": "张局长", "post": "director", "section": "局领导"}
+    secretary = {"staff_id": "p1", "name": "王书记", "post": "party_secretary", "section": "局领导"}
+    batch = n.for_one_batch()
+    for event in [
+        _board(bureau, 1, "StaffMemberAdded", director),
+        _queued(bureau, 2, "c1"),
+        _queued(bureau, 3, "c2"),
+        _board(bureau, 4, "StaffMemberAdded", secretary),
+        _queued(bureau, 5, "c3"),
+    ]:
+        await react(batch, event)
+
+    async def told(case_id: str) -> set[str]:
+        return {d["recipient"] async for d in mongo_db[DELIVERIES].find({"case_id": case_id})}
+
+    assert await told("c1") == await told("c2") == {f"staff:{bureau}:d1"}
+    assert await told("c3") == {f"staff:{bureau}:d1", f"staff:{bureau}:p1"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from services.notification.adapters.contacts import ContactBook
@@ -38,6 +38,10 @@ class Notifying:
     bureau_name: Callable[[str], Awaitable[str]]
     disbursements: Disbursements
     clock: Callable[[], datetime] = field(default=lambda: datetime.now().astimezone())
+
+    def for_one_batch(self) -> Notifying:
+        """Return the same ports, remembering what a batch of events reads again and again (the leadership)."""
+        return replace(self, knowledge=self.knowledge.for_one_batch())
 
     async def tell(self, intents: list[Intent]) -> int:
         """Record the deliveries the intents call for; return how many were new."""

@@ -34,7 +34,7 @@ def subscribe_notifications(
     """Subscribe the notification reaction to every topic it listens to (idempotent: ids derive from events)."""
 
     async def handle(envelopes: list[EventEnvelope]) -> int:
-        n = notifying()
+        n = notifying().for_one_batch()
         told = 0
         for envelope in envelopes:
             told += await react(n, envelope) > 0

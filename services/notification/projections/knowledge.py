@@ -31,8 +31,16 @@ CASES = "notification_cases"
 class Knowledge:
     """People and case facts in MongoDB."""
 
-    def __init__(self, db: AsyncDatabase) -> None:
+    def __init__(self, db: AsyncDatabase, *, remember_leaders: bool = False) -> None:
+        self._db = db
         self._people, self._cases = db[PEOPLE], db[CASES]
+        # Within one batch of events: each bureau's leadership, read once and forgotten when a roster event of
+        # the bureau is folded. Never longer: another instance may fold roster events meanwhile.
+        self._leaders: dict[str, list[tuple[str, str]]] | None = {} if remember_leaders else None
+
+    def for_one_batch(self) -> Knowledge:
+        """Return the same knowledge remembering each bureau's leadership for the length of one batch."""
+        return Knowledge(self._db, remember_leaders=True)
 
     async def ensure_indexes(self) -> None:
         """Index leadership and section look-ups."""
@@ -49,6 +57,10 @@ class Knowledge:
 
     async def fold(self, payload: Any, env: EventEnvelope) -> None:
         """Fold one event into what is known (events of other kinds are ignored)."""
+        if self._leaders is not None and isinstance(
+            payload, StaffMemberAdded | StaffMemberChanged | StaffDeparted
+        ):
+            self._leaders.pop(env.bureau, None)
         if isinstance(payload, StaffMemberAdded | StaffMemberChanged):
             person = {
                 "bureau": env.bureau,
@@ -104,11 +116,16 @@ class Knowledge:
 
     async def leaders(self, bureau: str) -> list[tuple[str, str]]:
         """Return (staff id, name) of the bureau's leadership (局长, 党支部书记) still on the roster."""
+        if self._leaders is not None and bureau in self._leaders:
+            return list(self._leaders[bureau])
         query = {"bureau": bureau, "post": {"$in": [p.value for p in LEADERSHIP_POSTS]}, "departed": False}
-        return [
+        leaders = [
             (d["staff_id"], d.get("name", d["staff_id"]))
             async for d in self._people.find(query).sort("_id", 1)
         ]
+        if self._leaders is not None:
+            self._leaders[bureau] = leaders
+        return list(leaders)
 
     async def section_chiefs(self, bureau: str, section: str) -> list[tuple[str, str]]:
         """Return (staff id, name) of the chiefs of a section."""
