@@ -106,7 +106,14 @@ async def test_a_case_is_told_once_across_a_kill_rated_through_its_link_and_its_
         "/api/v1/staff", json={"name": "李副局长", "post": "deputy_director", "section": "局领导"}
     )
     staff_id = added.json()["detail"]["staff_id"]
-    contact = {"email": "li@gaoxin.gov.cn", "wecom_user_id": "li.fj", "channels": ["email", "wecom"]}
+    # No quiet hours (an empty window): the default 21:00-08:00 would hold the mails whenever the suite runs late.
+    contact = {
+        "email": "li@gaoxin.gov.cn",
+        "wecom_user_id": "li.fj",
+        "channels": ["email", "wecom"],
+        "quiet_start": "00:00",
+        "quiet_end": "00:00",
+    }
     put = await admin.put(f"/api/v1/contacts/staff:{bureau}:{staff_id}", json=contact)
     assert put.status_code == 200, put.text
     body = {**case_body(7301), "contact": {"name": "王经理", "email": "gm@gree.cn"}}
