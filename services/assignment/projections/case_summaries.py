@@ -21,8 +21,9 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 from pymongo import ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
+from shared.bulk_writes import write_unordered
 from shared.contracts.casework import (
     CaseReopened,
     CaseResolved,
@@ -40,7 +41,6 @@ from shared.contracts.events import CaseOpened, parse_event_data
 from shared.eventstore.recorder import EventRecorder
 
 CASE_SUMMARIES = "assignment_cases"
-DUPLICATE_KEY = 11000
 SUMMARY_SHAPE = 2  # 2: dated resolutions, ratings and reopenings; a summary of another shape is refolded
 Summary = dict[str, Any]
 
@@ -197,14 +197,7 @@ class MongoCaseSummaries:
 
     async def fold(self, envelope: EventEnvelope) -> None:
         """Bring the event's case summary up to the event's version and save it, guarded by the version read."""
-        if envelope.stream_type != "case":
-            return
-        known = self._written.get(envelope.stream_id)
-        if (known is None and envelope.version == 1) or (known and known["version"] == envelope.version - 1):
-            new = fold_events(copy.deepcopy(known), [envelope])
-            if new is None or await self._save(envelope.stream_id, new, known["version"] if known else 0):
-                return
-        await self._fold_from_store(envelope)
+        await self.fold_all([envelope])
 
     async def fold_all(self, envelopes: list[EventEnvelope]) -> None:
         """Fold a batch: one bulk write for the summaries this process can fold from what it wrote last.
@@ -249,19 +242,10 @@ class MongoCaseSummaries:
 
     async def _save_all(self, writes: list[_Write]) -> list[EventEnvelope]:
         """Write the summaries, each guarded by its read version; return the last events of those that missed."""
-        if not writes:
-            return []
         operations = [
             ReplaceOne({"_id": w.case_id, "version": w.read_version}, w.summary, upsert=True) for w in writes
         ]
-        missed: set[int] = set()
-        try:
-            await self._collection.bulk_write(operations, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(error.get("code") != DUPLICATE_KEY for error in errors):
-                raise
-            missed = {int(error["index"]) for error in errors}  # another process got there first
+        missed = await write_unordered(self._collection, operations)  # another process got there first
         for index, write in enumerate(writes):
             if index in missed:
                 self._written.pop(write.case_id, None)

@@ -12,9 +12,10 @@ from pydantic import BaseModel
 from pymongo import ASCENDING, DESCENDING, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from services.casequery.projections.generations import ReadModel, read_model
+from shared.bulk_writes import insert_new
 from shared.contracts.cases import CaseStatus
 from shared.contracts.casework import (
     CaseReopened,
@@ -39,7 +40,6 @@ CASE_VIEW = "case_view"
 # The six steps: 摸清问题 积极协调 主动代办 加快解决 宣讲政策 征求意见 (first time each was taken).
 STEPS = ("clarify", "coordinate", "handle", "resolve", "recommend", "review")
 View = dict[str, Any]
-DUPLICATE_KEY = 11000
 
 
 def fold(view: View | None, envelope: EventEnvelope) -> View:
@@ -362,13 +362,4 @@ class CaseViews:
 
 async def _insert_fresh(collection: AsyncCollection, views: list[View]) -> list[View]:
     """Insert views not seen yet; return those another writer created meanwhile (to re-check)."""
-    if not views:
-        return []
-    try:
-        await collection.insert_many(views, ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != DUPLICATE_KEY for e in errors):
-            raise
-        return [views[e["index"]] for e in errors]
-    return []
+    return await insert_new(collection, views)

@@ -12,11 +12,12 @@ from typing import Any, Protocol
 from pymongo import ASCENDING, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
-from services.casequery.projections.case_view import DUPLICATE_KEY, ViewWriteRaced
+from services.casequery.projections.case_view import ViewWriteRaced
 from services.casequery.projections.generations import ReadModel, read_model
 from services.casequery.projections.money import DISBURSEMENT_STREAM, Money, fold_money
+from shared.bulk_writes import insert_new
 from shared.contracts.envelope import EventEnvelope
 
 
@@ -106,16 +107,7 @@ class MongoCaseMoney:
 
 async def _insert(collection: AsyncCollection, docs: list[Money]) -> list[Money]:
     """Insert new documents; return those another writer created meanwhile (to replace if older)."""
-    if not docs:
-        return []
-    try:
-        await collection.insert_many(docs, ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != DUPLICATE_KEY for e in errors):
-            raise
-        return [docs[e["index"]] for e in errors]
-    return []
+    return await insert_new(collection, docs)
 
 
 class InMemoryCaseMoney:

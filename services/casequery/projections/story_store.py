@@ -14,11 +14,12 @@ from typing import Any
 from pymongo import ASCENDING, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
-from services.casequery.projections.case_view import DUPLICATE_KEY, ViewWriteRaced
+from services.casequery.projections.case_view import ViewWriteRaced
 from services.casequery.projections.generations import ReadModel, read_model
 from services.casequery.projections.story import Board, CaseNote, Story, fold_board, fold_story
+from shared.bulk_writes import insert_new
 from shared.contracts.envelope import EventEnvelope
 from shared.eventstore.recorder import EventRecorder
 
@@ -197,19 +198,11 @@ class CaseStories:
         self, collection: AsyncCollection, docs: list[dict[str, Any]], session: AsyncClientSession | None
     ) -> list[dict[str, Any]]:
         """Insert documents not seen yet; return those another writer created meanwhile (to re-check)."""
-        if not docs:
-            return []
+        if session is None:
+            return await insert_new(collection, docs)
         try:
-            if session is not None:
-                for doc in docs:  # inside a transaction: a duplicate aborts it, so the message is retried
-                    await collection.insert_one(doc, session=session)
-                return []
-            await collection.insert_many(docs, ordered=False)
+            for doc in docs:  # inside a transaction: a duplicate aborts it, so the message is retried
+                await collection.insert_one(doc, session=session)
         except DuplicateKeyError:
             raise ViewWriteRaced(str(docs[0]["_id"]), 0) from None
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            return [docs[e["index"]] for e in errors]
         return []

@@ -10,16 +10,16 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from services.notification.adapters.channels.base import Message
 from services.notification.domain.deliveries import Delivery, Status
+from shared.bulk_writes import insert_new
 
 DELIVERIES = "notification_deliveries"
 CLAIMS = "notification_claims"
 CLAIM_KEPT_S = 24 * 3600  # how long a claim document stays after its lease ended
 INBOX = "notification_inbox"
-DUPLICATE_KEY = 11000
 _FIELDS = {f.name for f in dataclasses.fields(Delivery)}
 SWEEP = 5000  # due ids read at once
 SWEEP_MAX_AGE = 10.0  # seconds: a delivery recorded meanwhile waits at most this long behind a backlog
@@ -97,14 +97,8 @@ class MongoDeliveryStore:
     async def _claim(self, docs: list[dict[str, Any]], now: datetime, until: datetime) -> list[Delivery]:
         # A claim inserted now was never taken before, so the swept copy is the delivery as recorded (only a
         # claim holder changes it). One claimed before is taken over only when that claim has ended.
-        taken_before: list[str] = []
-        try:
-            await self._claims.insert_many([{"_id": d["_id"], "until": until} for d in docs], ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            taken_before = [docs[e["index"]]["_id"] for e in errors]
+        claims = [{"_id": d["_id"], "until": until} for d in docs]
+        taken_before = [claim["_id"] for claim in await insert_new(self._claims, claims)]
         skip = set(taken_before)
         claimed = [from_doc(d) for d in docs if d["_id"] not in skip]
         for delivery_id in taken_before:
