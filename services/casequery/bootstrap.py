@@ -29,6 +29,7 @@ from services.casequery.projections.money_store import (
 from services.casequery.projections.story_store import (
     CASE_STORY,
     CASE_STORY_BOARDS,
+    CASE_STORY_QUEUE,
     CaseStories,
     ensure_story_indexes,
 )
@@ -103,7 +104,11 @@ def build_app(settings: CaseQuerySettings, overrides: Overrides | None = None) -
     stories = subscribe_case_stories(
         broker,
         stories=CaseStories(
-            generations.of(CASE_STORY), generations.of(CASE_STORY_BOARDS), recorder, remember_boards=1_000
+            generations.of(CASE_STORY),
+            generations.of(CASE_STORY_BOARDS),
+            generations.of(CASE_STORY_QUEUE),
+            recorder,
+            remember_boards=1_000,
         ),
         group=settings.story_consumer_group,
         fetch_wait=settings.kafka_fetch_wait,
@@ -136,7 +141,9 @@ def build_app(settings: CaseQuerySettings, overrides: Overrides | None = None) -
         app,
         generations.of(CASE_VIEW),
         recorder,
-        MongoStories(generations.of(CASE_STORY), generations.of(CASE_STORY_BOARDS)),
+        MongoStories(
+            generations.of(CASE_STORY), generations.of(CASE_STORY_BOARDS), generations.of(CASE_STORY_QUEUE)
+        ),
         money,
     )
     app.state.api_keys, app.state.clock = ApiKeyStore(mongo.db), _utc_now

@@ -31,6 +31,7 @@ from services.casequery.projections.money_store import MongoCaseMoney, ensure_mo
 from services.casequery.projections.story_store import (
     CASE_STORY,
     CASE_STORY_BOARDS,
+    CASE_STORY_QUEUE,
     CaseStories,
     ensure_story_indexes,
 )
@@ -39,7 +40,7 @@ from shared.contracts.envelope import EventEnvelope
 from shared.eventstore.mongo import MongoRecorder
 from shared.service import Mongo
 
-MODELS = (CASE_VIEW, CASE_STORY, CASE_STORY_BOARDS, CASE_MONEY)
+MODELS = (CASE_VIEW, CASE_STORY, CASE_STORY_BOARDS, CASE_STORY_QUEUE, CASE_MONEY)
 # Longer than a resolver may keep a pointer (RESOLVE_TTL_S), with room for a timer that fires late on a
 # loaded machine: after it, every live writer writes the new generation.
 SETTLE_S = 1.5 * RESOLVE_TTL_S
@@ -58,7 +59,12 @@ class Projections:
         """Return the projections writing into these collections (by read model)."""
         return cls(
             CaseViews(collections[CASE_VIEW], recorder),
-            CaseStories(collections[CASE_STORY], collections[CASE_STORY_BOARDS], recorder),
+            CaseStories(
+                collections[CASE_STORY],
+                collections[CASE_STORY_BOARDS],
+                collections[CASE_STORY_QUEUE],
+                recorder,
+            ),
             MongoCaseMoney(collections[CASE_MONEY]),
         )
 
@@ -142,7 +148,7 @@ async def rebuild(
         await _index(target)
         timings.add("indexes", began)
         began = time.perf_counter()
-        await generations.flip(new.values())  # the swap: four pointer documents, no document copied
+        await generations.flip(new.values())  # the swap: five pointer documents, no document copied
         timings.add("flip", began)
         began = time.perf_counter()
         await asyncio.sleep(settle)  # until no resolver can still hold an old pointer

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any
 
+import bson
 import pytest
-from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.casequery.application.filters import CaseFilter
 from services.casequery.application.queries import list_cases
 from services.casequery.application.stories import MongoStories
-from services.casequery.projections.story_store import CASE_STORY, CASE_STORY_BOARDS, CaseStories
+from services.casequery.projections.story_store import (
+    CASE_STORY,
+    CASE_STORY_BOARDS,
+    CASE_STORY_QUEUE,
+    CaseStories,
+)
 from shared.contracts.envelope import Actor, EventEnvelope
 from shared.eventstore.mongo import MongoRecorder
 from shared.eventstore.recorder import NewEvent, Recording
-from shared.messaging.consumer import Deduplicator
 from shared.workdays.seed import default_calendar
 from tests.support import credit_code
 
@@ -85,46 +89,51 @@ async def record_board(recorder: MongoRecorder, stream_id: str) -> list[EventEnv
     return await recorder.read_stream(stream_id)
 
 
-async def apply_in(stories: CaseStories, envelope: EventEnvelope, session: AsyncClientSession) -> None:
-    await stories.apply(envelope, session)
+LIVE = (CASE_STORY, CASE_STORY_BOARDS, CASE_STORY_QUEUE)
+REBUILT = ("s_rebuild", "b_rebuild", "q_rebuild")
+WAITING = {"c2": credit_code(2), "c3": credit_code(3)}  # the cases that queued, by their enterprises
 
 
-async def snapshot(db: AsyncDatabase, stories: str, boards: str) -> tuple[list[Any], list[Any]]:
-    return (
-        [d async for d in db[stories].find({}).sort("_id", 1)],
-        [d async for d in db[boards].find({}).sort("_id", 1)],
-    )
+def stories_in(
+    db: AsyncDatabase, names: tuple[str, str, str], recorder: MongoRecorder, **kw: Any
+) -> CaseStories:
+    return CaseStories(db[names[0]], db[names[1]], db[names[2]], recorder, **kw)
 
 
-async def test_given_board_events_delivered_twice_out_of_order_and_in_a_transaction_then_stories_are_the_fold(
+def reader_of(db: AsyncDatabase, names: tuple[str, str, str] = LIVE) -> MongoStories:
+    return MongoStories(db[names[0]], db[names[1]], db[names[2]])
+
+
+async def snapshot(db: AsyncDatabase, names: tuple[str, str, str]) -> list[list[Any]]:
+    return [[d async for d in db[name].find({}).sort("_id", 1)] for name in names]
+
+
+async def test_given_board_events_delivered_twice_and_out_of_order_then_stories_and_queue_are_the_fold(
     mongo_db: AsyncDatabase, recorder: MongoRecorder
 ) -> None:
     events = await record_board(recorder, "board-finance")
-    live = CaseStories(mongo_db[CASE_STORY], mongo_db[CASE_STORY_BOARDS], recorder)
-    dedupe = Deduplicator(mongo_db.client, mongo_db, "story-test")
+    live = stories_in(mongo_db, LIVE, recorder)
 
-    # When the fourth event arrives first (a gap: filled from the store), then all of them, twice, in transactions
+    # When the fourth event arrives first (a gap: filled from the store), then all of them one by one, twice
     await live.apply(events[3])
     for envelope in [*events, *events]:
-        await dedupe.once(uuid.uuid4().hex, partial(apply_in, live, envelope))
+        await live.apply(envelope)
 
     # Then the waiting case is first in the queue, the served one has its explanation, nothing doubled
-    reader = MongoStories(mongo_db[CASE_STORY], mongo_db[CASE_STORY_BOARDS])
-    board = await reader.board("finance")
+    reader = reader_of(mongo_db)
     found = await reader.of_cases("finance", ["c1", "c2", "c3"])
-    assert board is not None and [w["case_ids"] for w in board["queue"]] == [["c3"]]
+    places = await reader.queue_places("finance", WAITING)
+    assert {case: place["position"] for case, place in places.items()} == {"c3": 1}
     assert [e["decision"]["kind"] for e in found["c2"]["entries"]] == ["queued", "assigned"]
     assert [e["decision"]["kind"] for e in found["c1"]["entries"]] == ["assigned", "left_enterprise"]
     assert found["c1"]["assignment"]["candidates"][0]["name"] == "王科长"
     assert await reader.of_cases("innovation", ["c1"]) == {}  # another bureau's case is not found
 
     # And a rebuild of the same events in pages gives the same documents
-    rebuilt = CaseStories(mongo_db["s_rebuild"], mongo_db["b_rebuild"], recorder)
+    rebuilt = stories_in(mongo_db, REBUILT, recorder)
     await rebuilt.apply_batch(events[:3])
     await rebuilt.apply_batch(events[3:])
-    assert await snapshot(mongo_db, "s_rebuild", "b_rebuild") == await snapshot(
-        mongo_db, CASE_STORY, CASE_STORY_BOARDS
-    )
+    assert await snapshot(mongo_db, REBUILT) == await snapshot(mongo_db, LIVE)
 
 
 async def test_given_the_live_consumer_one_event_at_a_time_and_again_then_existing_stories_keep_their_notes(
@@ -132,26 +141,127 @@ async def test_given_the_live_consumer_one_event_at_a_time_and_again_then_existi
 ) -> None:
     """The live consumer takes a note's story as new without reading it; a story that exists is folded onto."""
     events = await record_board(recorder, "board-finance")
-    rebuilt = CaseStories(mongo_db["s_rebuild"], mongo_db["b_rebuild"], recorder)
+    rebuilt = stories_in(mongo_db, REBUILT, recorder)
     await rebuilt.apply_batch(events)  # the fold of every event, for comparison
 
     # Every event once, then again, each time by a consumer that just started (nothing remembered).
     for _delivery in range(2):
-        live = CaseStories(mongo_db[CASE_STORY], mongo_db[CASE_STORY_BOARDS], recorder, remember_boards=10)
+        live = stories_in(mongo_db, LIVE, recorder, remember_boards=10)
         for envelope in events:
             await live.apply_batch([envelope])
 
-    assert await snapshot(mongo_db, CASE_STORY, CASE_STORY_BOARDS) == await snapshot(
-        mongo_db, "s_rebuild", "b_rebuild"
-    )
-    found = await MongoStories(mongo_db[CASE_STORY], mongo_db[CASE_STORY_BOARDS]).of_cases(
-        "finance", ["c1", "c2"]
-    )
+    assert await snapshot(mongo_db, LIVE) == await snapshot(mongo_db, REBUILT)
+    found = await reader_of(mongo_db).of_cases("finance", ["c1", "c2"])
     assert [e["decision"]["kind"] for e in found["c2"]["entries"]] == [
         "queued",
         "assigned",
     ]  # two batches, one story
     assert [e["decision"]["kind"] for e in found["c1"]["entries"]] == ["assigned", "left_enterprise"]
+
+
+async def test_given_a_batch_that_died_after_its_queue_entries_before_its_board_then_the_next_one_folds_right(
+    mongo_db: AsyncDatabase, recorder: MongoRecorder
+) -> None:
+    """Entries newer than the board cannot be paired with it: the board stream is folded again in memory."""
+    events = await record_board(recorder, "board-finance")
+    await stories_in(mongo_db, REBUILT, recorder).apply_batch(events)  # what a clean fold writes
+
+    # Given a consumer that wrote the first two events, then a batch of the rest that wrote its stories and queue
+    # entries and died before its board
+    first = stories_in(mongo_db, LIVE, recorder, remember_boards=10)
+    await first.apply_batch(events[:2])
+    for rebuilt, live in zip(REBUILT[::2], LIVE[::2], strict=True):  # stories and entries, not the board
+        async for doc in mongo_db[rebuilt].find({}):
+            await mongo_db[live].replace_one({"_id": doc["_id"]}, doc, upsert=True)
+
+    # When the batch comes again to a consumer that just started
+    await stories_in(mongo_db, LIVE, recorder, remember_boards=10).apply_batch(events[2:])
+
+    # Then every document is the clean fold's, and the waiting case has its place
+    assert await snapshot(mongo_db, LIVE) == await snapshot(mongo_db, REBUILT)
+    places = await reader_of(mongo_db).queue_places("finance", WAITING)
+    assert {case: place["position"] for case, place in places.items()} == {"c3": 1}
+
+
+class Sizes(monitoring.CommandListener):
+    """The bytes each command sends and gets back, by command name and collection."""
+
+    def __init__(self) -> None:
+        self.sent: dict[int, tuple[str, int]] = {}
+        self.moved: list[tuple[str, int]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        name = f"{event.command_name} {event.command.get(event.command_name)}"
+        self.sent[event.request_id] = (name, len(bson.encode(event.command)))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        name, size = self.sent.pop(event.request_id, ("?", 0))
+        self.moved.append((name, size + len(bson.encode(event.reply))))
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        self.sent.pop(event.request_id, None)
+
+    def take(self) -> list[tuple[str, int]]:
+        moved, self.moved = self.moved, []
+        return moved
+
+
+async def test_given_a_long_queue_then_a_board_event_and_a_place_move_as_few_bytes_as_with_a_short_one(
+    infra: Any, mongo_db: AsyncDatabase
+) -> None:
+    """Each waiting enterprise is a document of its own: nothing rewrites or reads the whole queue."""
+    sizes = Sizes()
+    client = AsyncMongoClient(infra.mongo_uri, tz_aware=True, tzinfo=UTC, event_listeners=[sizes])
+    db = client[mongo_db.name]
+    recorder = MongoRecorder(client, db)
+    live = stories_in(db, LIVE, recorder, remember_boards=10)
+    reader = reader_of(db)
+    try:
+        for n in range(1, 302):
+            recording = Recording(
+                stream_id="board-finance",
+                stream_type="board",
+                expected_version=n - 1,
+                bureau="finance",
+                actor=Actor(kind="service", id="test"),
+                command_id=uuid.uuid4().hex,
+                correlation_id=uuid.uuid4(),
+            )
+            data = {
+                "enterprise": enterprise(n),
+                "case_id": f"c{n}",
+                "category": "statistics",
+                "reason": "busy",
+            }
+            await recorder.append(recording, [NewEvent("EnterpriseQueued", 1, data)])
+        events = await recorder.read_stream("board-finance")
+        await live.apply_batch(events[:1])
+        await live.apply_batch(events[1:2])
+        sizes.take()
+
+        async def cost(*step: Any) -> tuple[int, int]:
+            """Return the commands and bytes of one step."""
+            await step[0](*step[1:])
+            moved = sizes.take()
+            return len(moved), sum(size for _, size in moved)
+
+        # When the second enterprise is queued and read, and then the 301st (300 ahead of it)
+        short_write = await cost(live.apply_batch, events[2:3])
+        short_read = await cost(reader.queue_places, "finance", {"c3": credit_code(3)})
+        await live.apply_batch(events[3:300])
+        sizes.take()
+        long_write = await cost(live.apply_batch, events[300:301])
+        long_read = await cost(reader.queue_places, "finance", {"c301": credit_code(301)})
+
+        # Then both cost as many commands and about as many bytes
+        assert (await reader.queue_places("finance", {"c301": credit_code(301)}))["c301"]["position"] == 301
+        assert long_write[0] == short_write[0] and long_read[0] == short_read[0]
+        assert long_write[1] < 1.5 * short_write[1] and long_read[1] < 1.5 * short_read[1], (
+            short_write,
+            long_write,
+        )
+    finally:
+        await client.close()
 
 
 def view(case_id: str, **fields: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from services.casequery.bootstrap import Overrides, build_app
 from services.casequery.projections.case_view import View, fold_all
-from services.casequery.projections.story import Board, Story, fold_board, fold_story
+from services.casequery.projections.story import Board, Story, fold_board, fold_story, queue_place
 from services.casequery.settings import CaseQuerySettings
 from services.intake.domain.case import open_case
 from shared.auth.keys import Role
@@ -85,9 +85,10 @@ class InMemoryStories:
         """Return the stories of these cases of the bureau."""
         return {c: s for c, s in self.stories.items() if c in case_ids and s["bureau"] == bureau}
 
-    async def board(self, bureau: str) -> Board | None:
-        """Return the bureau's board state."""
-        return self.boards.get(bureau)
+    async def queue_places(self, bureau: str, enterprises: dict[str, str]) -> dict[str, dict[str, Any]]:
+        """Return the places of the waiting cases among these, from the board folded in memory."""
+        board = self.boards.get(bureau)
+        return {case_id: at for case_id in enterprises if (at := queue_place(board, case_id))}
 
 
 def recording(stream_id: str, stream_type: str, bureau: str = "finance") -> Recording:

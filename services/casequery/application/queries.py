@@ -11,7 +11,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from services.casequery.application.filters import CaseFilter
 from services.casequery.application.stories import Stories
 from services.casequery.projections.case_view import View, fold_all
-from services.casequery.projections.story import CURRENT, queue_place
+from services.casequery.projections.story import CURRENT
 from shared.contracts.envelope import EventEnvelope
 from shared.eventstore.recorder import EventRecorder
 from shared.workdays.calendar import WorkdayCalendar
@@ -60,13 +60,15 @@ async def get_case(bureau: str, case_id: str, *, views: AsyncCollection) -> View
 async def with_story(bureau: str, views: list[View], *, stories: Stories) -> list[View]:
     """Add to each case its current assignment decision (with its explanation) and its place in the queue."""
     found = await stories.of_cases(bureau, [v["case_id"] for v in views])
-    waiting = {v["case_id"] for v in views if v.get("concierge") is None}
-    board = await stories.board(bureau) if waiting else None  # only a case with no concierge can wait
+    waiting = {  # only a case with no concierge can wait
+        v["case_id"]: v["enterprise"]["credit_code"] for v in views if v.get("concierge") is None
+    }
+    places = await stories.queue_places(bureau, waiting)
     return [
         {
             **view,
             "assignment": (found.get(view["case_id"]) or {}).get("assignment"),
-            "queue": queue_place(board, view["case_id"]) if view["case_id"] in waiting else None,
+            "queue": places.get(view["case_id"]),
         }
         for view in views
     ]

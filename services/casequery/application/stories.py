@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from pymongo.asynchronous.collection import AsyncCollection
 
 from services.casequery.projections.generations import ReadModel, read_model
-from services.casequery.projections.story import Board, Story
+from services.casequery.projections.queue import entry_id, place
+from services.casequery.projections.story import Story
+
+QueuePlace = dict[str, Any]
 
 
 def board_stream(bureau: str) -> str:
@@ -16,22 +19,31 @@ def board_stream(bureau: str) -> str:
 
 
 class Stories(Protocol):
-    """Where the case stories and the boards' queues are read from."""
+    """Where the case stories and the places in the bureaus' queues are read from."""
 
     async def of_cases(self, bureau: str, case_ids: list[str]) -> dict[str, Story]:
         """Return the stories of these cases of the bureau, by case id (cases without one are left out)."""
         ...
 
-    async def board(self, bureau: str) -> Board | None:
-        """Return the bureau's board state (its queue), or None before its first board event."""
+    async def queue_places(self, bureau: str, enterprises: dict[str, str]) -> dict[str, QueuePlace]:
+        """Return the place in the bureau's queue of those of these cases (case id: credit code) that wait."""
         ...
 
 
 class MongoStories:
-    """The stories and board states the projection keeps in MongoDB (their current generations)."""
+    """The stories, board states and queue entries the projection keeps in MongoDB (their current generations)."""
 
-    def __init__(self, stories: AsyncCollection | ReadModel, boards: AsyncCollection | ReadModel) -> None:
-        self._stories, self._boards = read_model(stories), read_model(boards)
+    def __init__(
+        self,
+        stories: AsyncCollection | ReadModel,
+        boards: AsyncCollection | ReadModel,
+        entries: AsyncCollection | ReadModel,
+    ) -> None:
+        self._stories, self._boards, self._entries = (
+            read_model(stories),
+            read_model(boards),
+            read_model(entries),
+        )
 
     async def of_cases(self, bureau: str, case_ids: list[str]) -> dict[str, Story]:
         """Return the stories of these cases of the bureau, by case id."""
@@ -44,8 +56,26 @@ class MongoStories:
         cursor = stories.find({"_id": {"$in": case_ids}, "bureau": bureau})
         return {doc["_id"]: doc async for doc in cursor}
 
-    async def board(self, bureau: str) -> Board | None:
-        """Return the bureau's board state."""
-        # Only the queue: the roster and approvals the fold keeps are for explaining decisions.
+    async def queue_places(self, bureau: str, enterprises: dict[str, str]) -> dict[str, QueuePlace]:
+        """Return the places of the waiting ones: their enterprises' entries, then where the board's queue stands.
+
+        Two reads by _id however long the queue (see projections/queue.py). The entries are read first: the
+        consumer writes the board last, so an entry and a board read a moment apart agree or show no place.
+        """
+        if not enterprises:
+            return {}
+        board_id = board_stream(bureau)
+        ids = sorted({entry_id(board_id, code) for code in enterprises.values()})
+        found = await self._entries.collection()
+        cursor = found.find({"_id": {"$in": ids}, "bureau": bureau, "waiting": True})
+        entries = {doc["credit_code"]: doc async for doc in cursor}
+        if not entries:
+            return {}
         boards = await self._boards.collection()
-        return await boards.find_one({"_id": board_stream(bureau)}, {"queue": 1, "version": 1})
+        board = await boards.find_one({"_id": board_id}, {"joined": 1, "head": 1, "holes": 1, "version": 1})
+        places = {}
+        for case_id, code in enterprises.items():
+            entry = entries.get(code)
+            if entry is not None and case_id in entry["case_ids"] and (at := place(entry, board)):
+                places[case_id] = at
+        return places

@@ -3,9 +3,9 @@
 Why a fold of the board and not of the case: the explanation of a decision (who was chosen, who else was
 considered and why not, the rule version, the approving leader) and the bureau's queue live only on the
 board stream (`board-<bureau>`). The fold keeps a small board state (names and posts of the roster, leadership
-approvals, the queue in order) and yields, for each board event, a note for every case it concerns. Notes are
-folded into one story document per case; the queue position is read from the board state when asked, so it is
-always as current as the fold.
+approvals, where the queue stands) and yields, for each board event, a note for every case it concerns. Notes are
+folded into one story document per case. The waiting enterprises each have an entry of their own (queue.py):
+the board state holds, under "queue", only the entries the event reads or changes, which the store loads first.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from services.casequery.projections import queue
+from services.casequery.projections.queue import Board, queue_place
 from shared.contracts.assignment import (
     CandidateConsidered,
     CaseJoinedEnterprise,
@@ -32,7 +34,8 @@ from shared.contracts.assignment import (
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.events import is_known_event, parse_event_data
 
-Board = dict[str, Any]
+__all__ = ["Board", "CaseNote", "Story", "empty_board", "fold_board", "fold_story", "queue_place"]
+
 Story = dict[str, Any]
 
 # Decision kinds, with the label a user reads (Chinese first).
@@ -68,14 +71,17 @@ class CaseNote:
 
 def empty_board(stream_id: str, bureau: str) -> Board:
     """Return the board state before its first event."""
-    return {"_id": stream_id, "bureau": bureau, "version": 0, "staff": {}, "approvals": {}, "queue": []}
+    board = {"_id": stream_id, "bureau": bureau, "version": 0, "staff": {}, "approvals": {}, "queue": {}}
+    return {**board, "joined": 0, "head": 1, "holes": []}
 
 
 def fold_board(board: Board | None, envelope: EventEnvelope) -> tuple[Board, list[CaseNote]]:
     """Return the board state after one board event and the notes it yields for cases (pure)."""
     state = board or empty_board(envelope.stream_id, envelope.bureau)
     state = {**state, "staff": dict(state["staff"]), "approvals": dict(state["approvals"])}
-    state["queue"] = [dict(e) for e in state["queue"]]
+    state.update(
+        queue=dict(state["queue"]), holes=list(state["holes"])
+    )  # entries are replaced, never changed
     decisions: Decisions = []
     # A board event this service does not know yet (a newer producer) concerns no case it can explain.
     if is_known_event(envelope.event_type):
@@ -102,19 +108,6 @@ def fold_story(story: Story | None, note: CaseNote, board_version: int, bureau: 
     if note.current:
         updated["assignment"] = note.entry["decision"]
     return updated
-
-
-def queue_place(board: Board | None, case_id: str) -> dict[str, Any] | None:
-    """Return the case's place in its bureau's queue, or None when it does not wait."""
-    for index, waiting in enumerate((board or {}).get("queue", [])):
-        if case_id in waiting["case_ids"]:
-            return {
-                "position": index + 1,
-                "enterprises_ahead": index,
-                "queued_at": waiting["queued_at"],
-                "reason": waiting["reason"],
-            }
-    return None
 
 
 def _entry(envelope: EventEnvelope, decision: dict[str, Any]) -> dict[str, Any]:
@@ -183,7 +176,7 @@ def _(payload: StaffMemberChanged, state: Board, envelope: EventEnvelope) -> Dec
 def _(payload: FallbackApproved, state: Board, envelope: EventEnvelope) -> Decisions:
     approver = _person(state, payload.approved_by)
     state["approvals"][payload.approval_id] = {"approved_by": approver, "note": payload.note}
-    waiting = next((w for w in state["queue"] if w["credit_code"] == payload.credit_code), None)
+    waiting = queue.waiting(state, payload.credit_code)
     decision = _decision(
         "fallback_approved",
         state,
@@ -197,7 +190,8 @@ def _(payload: FallbackApproved, state: Board, envelope: EventEnvelope) -> Decis
 
 @_decide.register
 def _(payload: ConciergeAssigned, state: Board, envelope: EventEnvelope) -> Decisions:
-    state["queue"] = [w for w in state["queue"] if w["credit_code"] != payload.enterprise.credit_code]
+    if waiting := queue.waiting(state, payload.enterprise.credit_code):
+        queue.leave(state, waiting, envelope)
     approval = state["approvals"].get(payload.fallback_approval_id or "")
     kind = "fallback_assigned" if approval else "handed_over" if payload.replaces_staff_id else "assigned"
     chosen = next((c for c in payload.candidates if c.staff_id == payload.staff_id), None)
@@ -231,20 +225,13 @@ def _(payload: CaseJoinedEnterprise, state: Board, envelope: EventEnvelope) -> D
 @_decide.register
 def _(payload: EnterpriseQueued, state: Board, envelope: EventEnvelope) -> Decisions:
     case_ids = list(dict.fromkeys([payload.case_id, *payload.case_ids]))
-    code = payload.enterprise.credit_code
-    waiting = next((w for w in state["queue"] if w["credit_code"] == code), None)
+    waiting = queue.waiting(state, payload.enterprise.credit_code)
     if waiting is None:  # the enterprise joins the end of the queue (oldest first)
-        state["queue"].append(
-            {
-                "credit_code": code,
-                "enterprise": payload.enterprise.name,
-                "case_ids": case_ids,
-                "queued_at": envelope.occurred_at,
-                "reason": payload.reason,
-            }
-        )
+        queue.join(state, envelope, payload.enterprise.model_dump(), case_ids, payload.reason)
     else:  # another case of an enterprise that already waits: it keeps its place
-        waiting["case_ids"] = list(dict.fromkeys([*waiting["case_ids"], *case_ids]))
+        queue.change(
+            state, waiting, envelope, case_ids=list(dict.fromkeys([*waiting["case_ids"], *case_ids]))
+        )
     decision = _decision(
         "queued", state, envelope, reason=payload.reason, previous_staff_id=payload.withdrawn_staff_id
     )
@@ -253,12 +240,11 @@ def _(payload: EnterpriseQueued, state: Board, envelope: EventEnvelope) -> Decis
 
 @_decide.register
 def _(payload: CaseLeftQueue, state: Board, envelope: EventEnvelope) -> Decisions:
-    code = payload.enterprise.credit_code
-    for waiting in state["queue"]:
-        if waiting["credit_code"] == code:
-            waiting["case_ids"] = [c for c in waiting["case_ids"] if c != payload.case_id]
-    if payload.enterprise_left:
-        state["queue"] = [w for w in state["queue"] if w["credit_code"] != code]
+    if waiting := queue.waiting(state, payload.enterprise.credit_code):
+        remaining = [c for c in waiting["case_ids"] if c != payload.case_id]
+        queue.change(state, waiting, envelope, case_ids=remaining)
+        if payload.enterprise_left:
+            queue.leave(state, state["queue"][waiting["credit_code"]], envelope)
     reason = "the enterprise's last open case: it left the queue" if payload.enterprise_left else None
     return [(payload.case_id, _decision("left_queue", state, envelope, reason=reason))]
 
