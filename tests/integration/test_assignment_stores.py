@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import httpx
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.assignment.adapters.board_snapshots import InMemoryBoardSnapshots, MongoBoardSnapshots
+from services.assignment.entrypoints.kafka import case_events_handler
 from services.assignment.projections.case_summaries import (
     CaseSummaries,
     InMemoryCaseSummaries,
@@ -17,7 +21,7 @@ from shared.eventstore.memory import InMemoryRecorder
 from shared.eventstore.mongo import MongoRecorder
 from shared.eventstore.recorder import EventRecorder
 from shared.idempotency import InMemoryIdempotencyStore, MongoIdempotencyStore, RecordedAnswer
-from tests.unit.test_assignment_support import open_case, record
+from tests.unit.test_assignment_support import app_with, auth, open_case, record
 
 pytestmark = pytest.mark.integration
 
@@ -112,3 +116,59 @@ async def test_a_batch_of_case_events_folds_as_one_by_one_would_even_when_anothe
         assert expected is not None and expected["version"] == 3
         fields = ("version", "status", "resolution", "open_tasks")
         assert {f: by_case[case_id].get(f) for f in fields} == {f: expected.get(f) for f in fields}, case_id
+
+
+class CountedWrites:
+    """A collection that counts the writes sent to it (everything else passes through)."""
+
+    def __init__(self, collection: Any) -> None:
+        self._collection, self.writes = collection, 0
+
+    async def bulk_write(self, *args: Any, **kwargs: Any) -> Any:
+        self.writes += 1
+        return await self._collection.bulk_write(*args, **kwargs)
+
+    async def replace_one(self, *args: Any, **kwargs: Any) -> Any:
+        self.writes += 1
+        return await self._collection.replace_one(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._collection, name)
+
+
+async def test_a_new_cases_summary_is_written_once_with_its_concierge_and_the_event_coming_back_writes_nothing(
+    mongo_db: AsyncDatabase,
+) -> None:
+    """The case event assignment appended is folded with the batch that caused it, not a second time later."""
+    recorder = MongoRecorder(mongo_db.client, mongo_db)
+    app = app_with(recorder)  # type: ignore[arg-type]
+    state, collection = app.state, CountedWrites(mongo_db["summaries"])
+    summaries = MongoCaseSummaries(collection, recorder)  # type: ignore[arg-type]
+    handle = case_events_handler(
+        boards=state.boards, cases=state.cases, calendars=state.calendars, summaries=summaries
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://a") as http:
+        staff = {"name": "王科长", "post": "section_chief", "section": "预算科"}
+        assert (
+            await http.post("/api/v1/staff", json=staff, headers=auth("finance-admin"))
+        ).status_code == 201
+    opened = await open_case(recorder, "c1", "finance", 1)
+
+    # When the case's opening is handled: the board assigns 王科长 and the case records its concierge
+    await handle([opened])
+    [_, assigned] = await recorder.read_stream("c1")
+
+    # Then its summary is written once, at the case's newest version, with the concierge
+    summary = await mongo_db["summaries"].find_one({"_id": "c1"})
+    assert (
+        summary is not None
+        and summary["version"] == 2
+        and summary["concierge"] == {"staff_id": assigned.data["staff_id"]}
+    )
+    assert collection.writes == 1
+
+    # And the case's own event coming back through Kafka (twice) writes nothing more
+    await handle([assigned])
+    await handle([assigned])
+    assert collection.writes == 1
+    assert (await mongo_db["summaries"].find_one({"_id": "c1"})) == summary

@@ -6,7 +6,9 @@ import asyncio
 import copy
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -27,6 +29,8 @@ CASE_STREAM_TYPE = "case"
 MAX_ATTEMPTS = 20
 WRITTEN_REMEMBERED = 10_000
 CASES_REMEMBERED = 10_000
+# The case events appended by the task collecting them (see Cases.collecting_appends); None: nobody collects.
+_APPENDED: ContextVar[list[EventEnvelope] | None] = ContextVar("appended_case_events", default=None)
 SNAPSHOT_EVERY = 200  # board events between snapshots: a cold start replays at most this many
 
 
@@ -182,6 +186,16 @@ class Cases:
         while len(self._written) > WRITTEN_REMEMBERED:
             self._written.popitem(last=False)
 
+    @contextmanager
+    def collecting_appends(self) -> Iterator[list[EventEnvelope]]:
+        """Collect the case events this task appends meanwhile (a context variable: other tasks' are not seen)."""
+        appended: list[EventEnvelope] = []
+        token = _APPENDED.set(appended)
+        try:
+            yield appended
+        finally:
+            _APPENDED.reset(token)
+
     def observe(self, envelope: EventEnvelope) -> None:
         """Follow a case event this process consumed, so the next decision on the case need not read it."""
         if envelope.stream_type != CASE_STREAM_TYPE:
@@ -238,6 +252,8 @@ class Cases:
                 self._cases.pop(case_id, None)  # the first attempt's events, maybe not these: read next time
             else:
                 self._remember(_folded(case, result.events))
+                if (collected := _APPENDED.get()) is not None:
+                    collected.extend(result.events)
             return result.events
         raise ConcurrencyError(case_id, -1)
 

@@ -41,12 +41,17 @@ def case_events_handler(
 
     async def on_case_events(envelopes: list[EventEnvelope]) -> Handled:
         done = Handled()
-        for envelope in envelopes:
-            cases.observe(envelope)
-            done.count(await _react_to_case_event(envelope, boards=boards, cases=cases, calendars=calendars))
+        with cases.collecting_appends() as appended:
+            for envelope in envelopes:
+                cases.observe(envelope)
+                done.count(
+                    await _react_to_case_event(envelope, boards=boards, cases=cases, calendars=calendars)
+                )
         # Assignment's own read model, after the policies: only the calendar policy reads it, and a new case's
-        # concierge should not wait for it. A failure here retries the batch; the policies are idempotent.
-        await summaries.fold_all(envelopes)
+        # concierge should not wait for it. A failure here retries the batch; the policies are idempotent. The
+        # case events the policies appended (a new case's concierge) are in the store: folding them now writes
+        # the summary once, and when they come back through Kafka they are repeats that write nothing.
+        await summaries.fold_all([*envelopes, *appended])
         return done
 
     return on_case_events
