@@ -61,7 +61,9 @@ async def with_story(bureau: str, views: list[View], *, stories: Stories) -> lis
     """Add to each case its current assignment decision (with its explanation) and its place in the queue."""
     found = await stories.of_cases(bureau, [v["case_id"] for v in views])
     waiting = {  # only a case with no concierge can wait
-        v["case_id"]: v["enterprise"]["credit_code"] for v in views if v.get("concierge") is None
+        v["case_id"]: code
+        for v in views
+        if v.get("concierge") is None and (code := (v.get("enterprise") or {}).get("credit_code"))
     }
     places = await stories.queue_places(bureau, waiting)
     return [

@@ -65,6 +65,14 @@ class _Batch:
         # and written as usual (the guards keep the newer entry) but not remembered, so the next batch reads.
         self.unsure: set[str] = set()
         self.complete: set[str] = set()  # boards folded from their first event here: no entry to read
+        self._codes: dict[str, list[str]] = {}  # by event id: each event's payload is parsed once for them
+
+    def codes_of(self, envelope: EventEnvelope) -> list[str]:
+        """Return the credit codes whose queue entries folding this event reads."""
+        key = str(envelope.event_id)
+        if key not in self._codes:
+            self._codes[key] = queue.queue_codes(envelope)
+        return self._codes[key]
 
 
 class _EntryAhead(Exception):
@@ -141,7 +149,7 @@ class CaseStories:
             queue.entry_id(e.stream_id, code)
             for e in envelopes
             if (board := batch.boards[e.stream_id]) is not None and e.stream_id not in batch.complete
-            for code in queue.queue_codes(e)
+            for code in batch.codes_of(e)
             if code not in board["queue"]
         }
         if wanted:
@@ -152,7 +160,7 @@ class CaseStories:
     async def _with_entries(self, batch: _Batch, board: Board, envelope: EventEnvelope) -> Board:
         """Return the board with the queue entries this event reads (read now if the batch has not)."""
         found: dict[str, queue.Entry] = {}
-        for code in queue.queue_codes(envelope):
+        for code in batch.codes_of(envelope):
             if code in board["queue"] or envelope.stream_id in batch.complete:
                 continue
             key = queue.entry_id(envelope.stream_id, code)
@@ -199,7 +207,7 @@ class CaseStories:
         for event in await self._pending(board, envelope):
             before = await self._with_entries(batch, board, event) if board is not None else None
             board, notes = fold_board(before, event)
-            for code in queue.queue_codes(event):
+            for code in batch.codes_of(event):
                 if board["queue"].get(code) is not (before or {}).get("queue", {}).get(code):
                     batch.changed_entries.add((event.stream_id, code))
             for note in notes:
