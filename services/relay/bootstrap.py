@@ -93,7 +93,7 @@ def build_app(settings: RelaySettings, overrides: Overrides | None = None) -> Fa
         await ensure_indexes(mongo.db)
         await ensure_topics(settings, ALL_TOPICS)
         relay, producer = build_relay()
-        watcher = AppendWatcher(mongo.db[EVENTS])
+        watcher = AppendWatcher(mongo.db[EVENTS], settle_s=settings.empty_wake_settle_ms / 1000)
         await producer.start()
         watcher.start()
         stop = asyncio.Event()
