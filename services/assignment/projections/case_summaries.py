@@ -214,7 +214,7 @@ class MongoCaseSummaries:
         for case_id, events in by_case.items():
             events.sort(key=lambda e: e.version)  # events appended while handling the batch come after it
             folded = self._folded_in_memory(case_id, events)
-            newest = max(events, key=lambda e: e.version)  # what the store fold must reach
+            newest = events[-1]  # what the store fold must reach
             if folded is None:
                 from_store.append(newest)
             elif folded[0] is not None:

@@ -79,9 +79,8 @@ def fold_board(board: Board | None, envelope: EventEnvelope) -> tuple[Board, lis
     """Return the board state after one board event and the notes it yields for cases (pure)."""
     state = board or empty_board(envelope.stream_id, envelope.bureau)
     state = {**state, "staff": dict(state["staff"]), "approvals": dict(state["approvals"])}
-    state.update(
-        queue=dict(state["queue"]), holes=list(state["holes"])
-    )  # entries are replaced, never changed
+    # The entries are copied by reference: the fold replaces an entry it changes, never changes it in place.
+    state.update(queue=dict(state["queue"]), holes=list(state["holes"]))
     decisions: Decisions = []
     # A board event this service does not know yet (a newer producer) concerns no case it can explain.
     if is_known_event(envelope.event_type):

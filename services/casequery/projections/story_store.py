@@ -246,13 +246,12 @@ class CaseStories:
             lambda doc: self._refold(batch, doc),
         )
         await write_unordered(batch.queue_in, [_upsert(entry) for entry in self._changed_entries(batch)])
-        boards = {key: queue.to_document(board) for key, board in batch.folded_boards.items()}
-        # A board no event moved is written by none (identity says unchanged); a new one is inserted.
-        loaded = {
-            key: boards[key] if batch.boards.get(key) is board else batch.boards.get(key)
+        moved = {  # a board no event moved is not written; its stored document leaves out the entries
+            key: queue.to_document(board)
             for key, board in batch.folded_boards.items()
+            if board is not batch.boards.get(key)
         }
-        await self._save(batch.boards_in, "version", boards, loaded)
+        await self._save(batch.boards_in, "version", moved, batch.boards)
 
     @staticmethod
     def _changed_entries(batch: _Batch) -> list[queue.Entry]:
