@@ -44,6 +44,7 @@ class Metrics:
     dead_letters: Counter
     consumer_lag: Gauge
     relay_lag: Gauge
+    relay_broker_resets: Counter
 
 
 def new_metrics() -> Metrics:
@@ -99,6 +100,11 @@ def new_metrics() -> Metrics:
         relay_lag=Gauge(
             "relay_lag_events",
             "Events in the store not yet relayed (head minus relayed position)",
+            registry=r,
+        ),
+        relay_broker_resets=Counter(
+            "relay_broker_resets_total",
+            "Times the broker had lost records it acknowledged and every event was published again from the start",
             registry=r,
         ),
     )

@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import httpx
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -51,3 +52,11 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float, w
 async def current_collection(db: AsyncDatabase, model: str) -> AsyncCollection:
     """Return the collection holding a case-query read model now (a rebuild moves it to a new generation)."""
     return await Generations(db).collection(model)
+
+
+async def relay_broker_resets(stack: Any) -> float:
+    """Return the relay's relay_broker_resets_total from its /metrics (a devstack Stack)."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        text = (await http.get(f"{stack.config.url('relay')}/metrics")).text
+    [line] = [line for line in text.splitlines() if line.startswith("relay_broker_resets_total ")]
+    return float(line.split()[1])

@@ -308,6 +308,7 @@ class OutboxRelay:
         log.warning(
             "broker lost acknowledged messages (%s): republishing every event from position 0", reason
         )
+        metrics().relay_broker_resets.inc()  # worth an alert: every consumer sees every event again
         if self._on_broker_reset:
             await self._on_broker_reset()  # e.g. create the topics again with their configured partitions
         self._known_topics.clear()  # the bureaus' feed topics too, on their next event

@@ -20,7 +20,7 @@ from shared.eventstore.mongo import connect
 from tests.api import Api
 from tests.conftest import stack_config
 from tests.kafka_client import aproduce, intake_request, register_signer
-from tests.support import case_body, credit_code, eventually
+from tests.support import case_body, credit_code, eventually, relay_broker_resets
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -161,6 +161,7 @@ async def test_events_reach_the_projection_after_the_broker_restarts_empty(
         "items"
     ]
     assert {c["case_id"] for c in listed} == set(before + during + after)
+    assert await relay_broker_resets(own_stack) >= 1  # ops see on /metrics that everything went out again
 
 
 async def _open_case(api: Api, body: dict) -> str:
