@@ -24,9 +24,9 @@ class RelaySettings(ConnectionSettings):
     # After a wake-up, wait this long before sequencing, so that events appended together (a board decision and
     # the case event recording it) are numbered and published in one round: fewer round trips, a little latency.
     coalesce_ms: int = Field(4, ge=0, le=1000)
-    # A change stream answer with no insert (SecantusDB wakes the stream for every write, e.g. the sequencer's own
-    # updates) is followed by this pause before asking again: fewer empty round trips, but an insert meanwhile
-    # waits for the pause to end.
+    # A change stream answer with no insert (SecantusDB wakes the stream for every write on the server, to any
+    # collection, the sequencer's own updates included) is followed by this pause before asking again: fewer
+    # empty round trips, but an insert meanwhile waits for the pause to end.
     empty_wake_settle_ms: int = Field(20, ge=0, le=1000)
     # /healthz answers 503 when the store's head is more than this many events ahead of what was relayed ...
     max_lag: int = Field(10_000, ge=1)

@@ -71,8 +71,8 @@ class AppendWatcher:
                         change = await stream.try_next()
                         if change is None:
                             # An empty answer: the server woke the stream for a write it then filtered out
-                            # (SecantusDB does so for every update, e.g. the sequencer's). Let a burst of them
-                            # pass before asking again; an insert meanwhile is in the next answer.
+                            # (SecantusDB does so for any write on the server, e.g. the sequencer's). Let a
+                            # burst of them pass before asking again; an insert meanwhile is in the next answer.
                             await asyncio.sleep(self._settle_s)
                             continue
                         # Inserts that came in the same answer happened before the wake-up: the loop's
