@@ -76,6 +76,7 @@ def follow(args: argparse.Namespace) -> int:
             print(
                 json.dumps(
                     {k: event[k] for k in ("event_id", "position", "stream_id", "version", "event_type")}
+                    | {"partition": message.partition(), "offset": message.offset()}
                 ),
                 flush=True,
             )

@@ -81,6 +81,11 @@ def http_reader(stack: Stack, key: str, cursor: Path) -> list[dict]:
     return _run(args)
 
 
+def _where(events: list[dict], ids: set[str]) -> list[tuple[str, int, int]]:
+    # Same offsets twice: the group's committed offsets went back; other offsets: the record was produced twice.
+    return [(e["event_id"][:8], e["partition"], e["offset"]) for e in events if e["event_id"] in ids]
+
+
 def _in_order_per_stream(events: list[dict]) -> bool:
     # At least once: a republished event (a relay replay) comes again with its event_id; a reader dedupes by it.
     last: dict[str, int] = {}
@@ -138,7 +143,8 @@ async def test_each_bureau_reads_only_its_events_on_kafka_and_resumes_after_a_re
     again = {e["event_id"] for e in after_restart} & {e["event_id"] for e in first}
     assert not again, (  # nothing handled comes back
         f"{len(again)} of {len(first)} handled events came back after the restart"
-        f" (the relay republished from the start {await relay_broker_resets(stack):g} times since it restarted)"
+        f" (the relay republished from the start {await relay_broker_resets(stack):g} times since it restarted):"
+        f" first read at {_where(first, again)}, again at {_where(after_restart, again)}"
     )
     other = kafka_reader(stack, "innovation", f"innovation-feedtest-{uuid.uuid4().hex[:6]}")
     assert set(innovation) <= {e["stream_id"] for e in other} and not set(finance) & {
