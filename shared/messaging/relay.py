@@ -20,7 +20,6 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -42,10 +41,13 @@ from shared.messaging.kafka import envelope_headers
 from shared.messaging.relay_records import (  # noqa: F401 (re-exported: the relay's records)
     CHECKPOINTS,
     PARKED,
+    BrokerLostMessages,
     Checkpoint,
     CheckpointStore,
     ParkedEvents,
     PublisherLeaseLost,
+    RelayStatus,
+    advance,
 )
 from shared.metrics import metrics
 
@@ -53,37 +55,6 @@ log = logging.getLogger(__name__)
 OUTAGES = (KafkaError, PyMongoError, OSError)  # expected while a server is down: no traceback needed
 # Refusals that no retry can change. ValueError: the event's stream type has no topic (topic_for).
 UNPUBLISHABLE = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError, ValueError)
-
-
-def _tp_key(topic: str, partition: int) -> str:
-    return f"{topic}|{partition}"
-
-
-def _advance(checkpoint: Checkpoint, meta: RecordMetadata) -> None:
-    key = _tp_key(meta.topic, meta.partition)
-    if meta.offset < checkpoint.offsets.get(key, 0):
-        raise BrokerLostMessages(f"{key} gave offset {meta.offset}, had reached {checkpoint.offsets[key]}")
-    checkpoint.offsets[key] = meta.offset + 1
-
-
-class BrokerLostMessages(Exception):
-    """The broker's end offsets are behind what it acknowledged to us."""
-
-
-@dataclass
-class RelayStatus:
-    """What the relay loop reports on /healthz."""
-
-    state: str = "starting"  # starting | active | standby | stopped
-    published: int = 0
-    parked: int = 0
-    errors: int = 0
-    last_error: str | None = None
-    last_progress: float = field(default_factory=time.monotonic)  # published, or found nothing to publish
-
-    def seconds_since_progress(self) -> float:
-        """Return how long ago the relay last published or was caught up."""
-        return time.monotonic() - self.last_progress
 
 
 class OutboxRelay:
@@ -113,6 +84,7 @@ class OutboxRelay:
         # Given: every event also goes to its bureau's own feed topic, created on first use.
         self._ensure_topic = ensure_topic
         self._known_topics: set[str] = set()
+        self._tracked: set[str] = set()  # topics the producer's metadata refreshes cover
         self._cached: Checkpoint | None = None
         self._checkpoint_every_s = checkpoint_every_s
         self._linger_s = linger_s
@@ -242,24 +214,62 @@ class OutboxRelay:
                 except UNPUBLISHABLE as exc:  # refused before it left this process
                     refused.setdefault(e.event_id, (e, exc))
         outcomes = await asyncio.gather(*(f for _, _, f in sent), return_exceptions=True)
-        batch_refused = []
+        batch_refused: list[tuple[EventEnvelope, str]] = []
+        failed: list[tuple[EventEnvelope, str, BaseException]] = []
         for (e, topic, _), outcome in zip(sent, outcomes, strict=True):
             if isinstance(outcome, UNPUBLISHABLE):
                 batch_refused.append((e, topic))
             elif isinstance(outcome, BaseException):
-                raise outcome
+                failed.append((e, topic, outcome))
             else:
-                _advance(checkpoint, outcome)
+                advance(checkpoint, outcome)
+        if failed:
+            later = {e.event_id for e, _ in batch_refused} | set(refused)  # not settled either
+            await self._fail_after_saving_what_was_acknowledged(events, failed, later, checkpoint)
         # The broker refuses a whole producer batch: send those one by one so only the culprit is parked.
         for e, topic in batch_refused:
             try:
-                _advance(checkpoint, await (await self._send(e, topic)))
+                advance(checkpoint, await (await self._send(e, topic)))
             except UNPUBLISHABLE as again:
                 refused.setdefault(e.event_id, (e, again))
         for e, why in refused.values():
             await self._park(e, why)
 
+    async def _fail_after_saving_what_was_acknowledged(
+        self,
+        events: list[EventEnvelope],
+        failed: list[tuple[EventEnvelope, str, BaseException]],
+        unsettled: set[uuid.UUID],
+        checkpoint: Checkpoint,
+    ) -> None:
+        # The retry starts again from the saved checkpoint. Save it up to the last event before the first one
+        # not acknowledged on every topic, so that the retry republishes from there, not from the last periodic
+        # save: every event acknowledged since would come again (at least once, but needlessly often).
+        unsettled |= {e.event_id for e, _, _ in failed}
+        for e in events:
+            if e.event_id in unsettled:
+                break
+            checkpoint.position = e.position or checkpoint.position
+        self._unsaved = True
+        try:
+            await self._save_checkpoint(checkpoint, force=True)
+        except (PublisherLeaseLost, PyMongoError) as exc:  # the retry republishes from the older save
+            log.warning("relay: progress up to the failed send not saved (%r)", exc)
+        first, topic, error = failed[0]
+        log.warning("relay: event at position %s not acknowledged on %s: %r", first.position, topic, error)
+        raise error
+
+    async def _track(self, topic: str) -> None:
+        # aiokafka refreshes its metadata for the topics it was asked to track only. A topic it knows from its
+        # start-up metadata alone (every topic then) drops out when another one is first tracked, and a record
+        # waiting for it stalls every publication until it expires (40 s) with NotLeaderForPartitionError. So
+        # track each topic before its first record.
+        if topic not in self._tracked:
+            await self._producer.client.add_topic(topic)
+            self._tracked.add(topic)
+
     async def _send(self, e: EventEnvelope, topic: str) -> asyncio.Future[RecordMetadata]:
+        await self._track(topic)
         future: asyncio.Future[RecordMetadata] = await self._producer.send(
             topic,
             value=e.model_dump_json().encode(),
@@ -293,9 +303,10 @@ class OutboxRelay:
         if self.status.state != "active":
             return
         checkpoint = await self._checkpoint()
+        await self._track(RELAY_HEARTBEAT)
         meta = await self._producer.send_and_wait(RELAY_HEARTBEAT, b"", partition=0)
         try:
-            _advance(checkpoint, meta)
+            advance(checkpoint, meta)
         except BrokerLostMessages as exc:
             await self._restart_from_zero(str(exc))
             return

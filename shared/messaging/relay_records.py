@@ -1,13 +1,16 @@
-"""The relay's own records in MongoDB: its progress (fenced by the publisher lease) and the events it parked."""
+"""The relay's own records: its progress in MongoDB (fenced by the publisher lease), the events it parked, and
+the status its loop reports."""
 
 from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from aiokafka.structs import RecordMetadata
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -24,6 +27,18 @@ class Checkpoint:
 
     position: int = 0
     offsets: dict[str, int] = field(default_factory=dict)
+
+
+def advance(checkpoint: Checkpoint, meta: RecordMetadata) -> None:
+    """Record the broker's acknowledgement; raise BrokerLostMessages if its offsets went backwards."""
+    key = f"{meta.topic}|{meta.partition}"
+    if meta.offset < checkpoint.offsets.get(key, 0):
+        raise BrokerLostMessages(f"{key} gave offset {meta.offset}, had reached {checkpoint.offsets[key]}")
+    checkpoint.offsets[key] = meta.offset + 1
+
+
+class BrokerLostMessages(Exception):
+    """The broker's end offsets are behind what it acknowledged to us."""
 
 
 class PublisherLeaseLost(Exception):
@@ -117,3 +132,19 @@ class ParkedEvents:
     async def unresolved(self) -> int:
         """Return how many parked events wait for an operator."""
         return await self._collection.count_documents({"resolved_at": None})
+
+
+@dataclass
+class RelayStatus:
+    """What the relay loop reports on /healthz."""
+
+    state: str = "starting"  # starting | active | standby | stopped
+    published: int = 0
+    parked: int = 0
+    errors: int = 0
+    last_error: str | None = None
+    last_progress: float = field(default_factory=time.monotonic)  # published, or found nothing to publish
+
+    def seconds_since_progress(self) -> float:
+        """Return how long ago the relay last published or was caught up."""
+        return time.monotonic() - self.last_progress

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import NotLeaderForPartitionError
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -78,9 +79,27 @@ class RunningRelay:
     task: asyncio.Task[None]
 
 
+class FailsOnce:
+    """A producer whose send of one stream's first record fails, as it does when no leader is known in time."""
+
+    def __init__(self, producer: AIOKafkaProducer, stream_id: str) -> None:
+        self._producer, self._key, self.failed = producer, stream_id.encode(), False
+
+    async def send(self, topic: str, **record: Any) -> asyncio.Future[Any]:
+        if record["key"] == self._key and not self.failed:
+            self.failed = True
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            future.set_exception(NotLeaderForPartitionError())
+            return future
+        return await self._producer.send(topic, **record)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._producer, name)
+
+
 @asynccontextmanager
 async def running_relay(
-    db: AsyncDatabase, bootstrap: str, lease_seconds: float = 15.0
+    db: AsyncDatabase, bootstrap: str, lease_seconds: float = 15.0, fails_once_for: str | None = None
 ) -> AsyncIterator[RunningRelay]:
     """An OutboxRelay in this process, as services/relay runs it."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
@@ -88,7 +107,7 @@ async def running_relay(
         recorder=MongoRecorder(db.client, db),
         sequencer=Sequencer(db, lease_seconds=lease_seconds),
         checkpoints=CheckpointStore(db, "kafka", lease_seconds=lease_seconds),
-        producer=producer,
+        producer=producer if fails_once_for is None else FailsOnce(producer, fails_once_for),  # type: ignore[arg-type]
         parked=ParkedEvents(db),
         batch_size=50,
     )
@@ -241,6 +260,36 @@ async def test_an_event_the_broker_refuses_is_parked_and_the_events_after_it_are
         status, body = await healthz(http)
         assert status == 503 and body["checks"]["parked_events"] == "down: UnpublishableEventsParked"
         assert body["relay"]["parked_unresolved"] == 1 and body["checks"]["loop"] == "ok"
+
+
+async def test_the_first_event_of_a_new_bureau_does_not_hold_back_its_record_on_the_case_topic(
+    infra: Servers, mongo_db: AsyncDatabase, topics: None
+) -> None:
+    # Given a relay just started: its producer knows every topic from its start-up metadata. It lingers 200 ms,
+    # so the case record is still waiting when the new bureau's feed topic is created and first sent to.
+    async with relay_service(infra, mongo_db, linger_ms=200):
+        # When the first event of a new bureau is appended
+        stream = f"newbureau-{uuid.uuid4().hex[:8]}"
+        await MongoRecorder(mongo_db.client, mongo_db).append(
+            recording(stream, 0, bureau=f"t{uuid.uuid4().hex[:8]}"), [event()]
+        )
+        # Then its record on case.events.v1 comes at once, not after the producer gives up on it (40 s)
+        found = await asyncio.to_thread(keys_on_topic, infra.bootstrap, stream, 1, 15, 0.5)
+    assert found == {stream: 1}
+
+
+async def test_a_failed_send_republishes_from_that_event_not_from_the_last_saved_progress(
+    infra: Servers, mongo_db: AsyncDatabase, topics: None
+) -> None:
+    # Given six events the relay publishes in one batch, the fourth of which the broker does not acknowledge
+    prefix = f"unacked-{uuid.uuid4().hex[:8]}"
+    streams = await append_cases(mongo_db, prefix, 6)
+    async with running_relay(mongo_db, infra.bootstrap, fails_once_for=streams[3]) as running:
+        found = await asyncio.to_thread(keys_on_topic, infra.bootstrap, prefix, 7, 60)
+        assert running.relay.status.errors >= 1  # the send did fail
+    # Then nothing is lost, and the events acknowledged before the failed one are not published again
+    assert {s: found[s] for s in streams[:3]} == dict.fromkeys(streams[:3], 1)
+    assert all(found[s] >= 1 for s in streams[3:]), found
 
 
 async def test_a_second_relay_stands_by_and_takes_over_when_the_active_one_stops(
