@@ -20,7 +20,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
@@ -241,7 +241,7 @@ class OutboxRelay:
         failed: list[tuple[EventEnvelope, str, BaseException]],
         unsettled: set[uuid.UUID],
         checkpoint: Checkpoint,
-    ) -> None:
+    ) -> NoReturn:
         # The retry starts again from the saved checkpoint. Save it up to the last event before the first one
         # not acknowledged on every topic, so that the retry republishes from there, not from the last periodic
         # save: every event acknowledged since would come again (at least once, but needlessly often).
