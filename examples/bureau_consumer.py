@@ -6,9 +6,9 @@ Schemas (`contracts/schemas/` of this repository, or as handed over) - nothing e
     python bureau_consumer.py --bootstrap kafka:9092 --bureau finance --schemas contracts/schemas \\
         --group finance-case-sync [--max-events N] [--idle-seconds S]
 
-Each event is printed as one JSON line (position, stream, version, type, partition, offset) after it validated; its offset is
-committed only then, so a consumer killed at any moment starts again after the last event it finished (at
-least once: deduplicate by event_id).
+Each event is printed as one JSON line (position, stream, version, type, partition, offset) after it
+validated; its offset is committed only then, so a consumer killed at any moment starts again after the last
+event it finished (at least once: deduplicate by event_id).
 """
 
 from __future__ import annotations

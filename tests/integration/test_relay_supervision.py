@@ -80,7 +80,7 @@ class RunningRelay:
 
 
 class FailsOnce:
-    """A producer whose send of one stream's first record fails, as it does when no leader is known in time."""
+    """A producer whose send of one stream's first record fails, as when no leader is known in time."""
 
     def __init__(self, producer: AIOKafkaProducer, stream_id: str) -> None:
         self._producer, self._key, self.failed = producer, stream_id.encode(), False
@@ -107,7 +107,9 @@ async def running_relay(
         recorder=MongoRecorder(db.client, db),
         sequencer=Sequencer(db, lease_seconds=lease_seconds),
         checkpoints=CheckpointStore(db, "kafka", lease_seconds=lease_seconds),
-        producer=producer if fails_once_for is None else FailsOnce(producer, fails_once_for),  # type: ignore[arg-type]
+        producer=(  # type: ignore[arg-type]
+            producer if fails_once_for is None else FailsOnce(producer, fails_once_for)
+        ),
         parked=ParkedEvents(db),
         batch_size=50,
     )
@@ -265,8 +267,8 @@ async def test_an_event_the_broker_refuses_is_parked_and_the_events_after_it_are
 async def test_the_first_event_of_a_new_bureau_does_not_hold_back_its_record_on_the_case_topic(
     infra: Servers, mongo_db: AsyncDatabase, topics: None
 ) -> None:
-    # Given a relay just started: its producer knows every topic from its start-up metadata. It lingers 200 ms,
-    # so the case record is still waiting when the new bureau's feed topic is created and first sent to.
+    # Given a relay just started: its producer knows every topic from its start-up metadata. It lingers
+    # 200 ms, so the case record is still waiting when the new bureau's feed topic is created and sent to.
     async with relay_service(infra, mongo_db, linger_ms=200):
         # When the first event of a new bureau is appended
         stream = f"newbureau-{uuid.uuid4().hex[:8]}"
