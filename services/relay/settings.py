@@ -21,13 +21,14 @@ class RelaySettings(ConnectionSettings):
     # The store's head (what the feed and rebuilds read up to) moves at most this often while events flow, and
     # at once when the relay is idle: one database write per batch saved; positions above it are complete.
     head_every_s: float = Field(0.5, ge=0)
-    # After a wake-up, wait this long before sequencing, so that events appended together (a board decision and
-    # the case event recording it) are numbered and published in one round: fewer round trips, a little latency.
+    # After a wake-up, wait this long before sequencing, so that events appended a moment apart (a decision
+    # written onto several cases, several services' appends under load) are numbered and published together.
     coalesce_ms: int = Field(4, ge=0, le=1000)
     # A change stream answer with no insert (SecantusDB wakes the stream for every write on the server, to any
     # collection, the sequencer's own updates included) is followed by this pause before asking again: fewer
-    # empty round trips, but an insert meanwhile waits for the pause to end.
-    empty_wake_settle_ms: int = Field(20, ge=0, le=1000)
+    # empty round trips, but an insert meanwhile waits for the pause to end. Short, because the appends a new
+    # case causes (its concierge) come while the other services' writes for the same case wake the stream.
+    empty_wake_settle_ms: int = Field(5, ge=0, le=1000)
     # /healthz answers 503 when the store's head is more than this many events ahead of what was relayed ...
     max_lag: int = Field(10_000, ge=1)
     # ... or when events wait and the relay has neither published nor been caught up for this long.

@@ -12,7 +12,15 @@ from datetime import UTC, datetime
 
 from shared.contracts.envelope import EventEnvelope
 from shared.eventstore.chain import GENESIS, ChainedEvent, ChainHead, envelope_fields, event_hash
-from shared.eventstore.recorder import AppendResult, ConcurrencyError, NewEvent, Recording, envelopes_for
+from shared.eventstore.recorder import (
+    Appending,
+    AppendResult,
+    ConcurrencyError,
+    NewEvent,
+    Recording,
+    append_one_by_one,
+    envelopes_for,
+)
 
 
 class InMemoryRecorder:
@@ -25,9 +33,9 @@ class InMemoryRecorder:
         self._commands: dict[str, list[EventEnvelope]] = {}
         self._lock = asyncio.Lock()
 
-
     def saw(self, envelope: EventEnvelope) -> None:
         """Nothing to note: appends here check versions under one lock."""
+
     async def append(self, recording: Recording, events: Sequence[NewEvent]) -> AppendResult:
         """Append all events or none."""
         async with self._lock:
@@ -47,6 +55,10 @@ class InMemoryRecorder:
             self._all.extend(recorded)
             self._commands[recording.command_id] = recorded
             return AppendResult(recorded)
+
+    async def append_in_order(self, appends: Sequence[Appending]) -> list[AppendResult]:
+        """Append several commands in turn, each all or none; stop at the first not stored."""
+        return await append_one_by_one(self, appends)
 
     async def read_stream(
         self, stream_id: str, from_version: int = 1, recorded_until: datetime | None = None

@@ -61,6 +61,9 @@ class Recording:
     causation_id: UUID | None = None
 
 
+Appending = tuple[Recording, Sequence[NewEvent]]  # one command's events, as `append` takes them
+
+
 @dataclass(frozen=True)
 class AppendResult:
     """The recorded events; `duplicate` when the command had already been recorded."""
@@ -74,6 +77,16 @@ class EventRecorder(Protocol):
 
     async def append(self, recording: Recording, events: Sequence[NewEvent]) -> AppendResult:
         """Append all events or none; raise ConcurrencyError when the stream moved on, EventTooLarge for a big one."""
+        ...
+
+    async def append_in_order(self, appends: Sequence[Appending]) -> list[AppendResult]:
+        """Append several commands in turn, each all or none, in one write where the store can.
+
+        The first is answered as `append` answers it (ConcurrencyError, EventTooLarge, or a duplicate when
+        already recorded). The result holds the first's and then each later one's that was stored, up to the
+        first that was not (refused, too large, or already recorded): that one and those after it are not
+        stored, and their caller appends them its usual way.
+        """
         ...
 
     async def read_stream(
@@ -142,3 +155,20 @@ def envelopes_for(recording: Recording, events: Sequence[NewEvent], now: datetim
     ]
     ensure_publishable_size(envelopes)
     return envelopes
+
+
+async def append_one_by_one(recorder: EventRecorder, appends: Sequence[Appending]) -> list[AppendResult]:
+    """`append_in_order` as separate appends: for a store without one write, or commands it cannot join."""
+    first, *later = appends
+    results = [await recorder.append(*first)]
+    if results[0].duplicate:
+        return results
+    for recording, events in later:
+        try:
+            result = await recorder.append(recording, events)
+        except (ConcurrencyError, EventTooLarge):
+            break
+        if result.duplicate:
+            break
+        results.append(result)
+    return results

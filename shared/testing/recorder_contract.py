@@ -114,6 +114,87 @@ class RecorderContract:
         again = await r.append(recording("s5", 2, command="cmd-a"), [event(1)])
         assert again.duplicate and await r.stream_version("s5") == 2
 
+    async def test_appends_in_order_store_each_command_with_its_own_version(
+        self, store: StoreHarness
+    ) -> None:
+        r = store.recorder
+        await r.append(recording("board", 0), [event(0)])
+        results = await r.append_in_order(
+            [(recording("board", 1), [event(1)]), (recording("case-a", 0), [event(2)])]
+        )
+        assert [[(e.stream_id, e.version) for e in x.events] for x in results] == [
+            [("board", 2)],
+            [("case-a", 1)],
+        ]
+        assert not any(x.duplicate for x in results)
+        assert [e.data["n"] for e in await r.read_stream("board")] == [0, 1]
+        assert [e.data["n"] for e in await r.read_stream("case-a")] == [2]
+
+    async def test_appends_in_order_stop_at_the_first_refused_and_keep_those_before(
+        self, store: StoreHarness
+    ) -> None:
+        r = store.recorder
+        await r.append(recording("case-b", 0), [event(0)])  # case-b is at 1: the second command expects 0
+        results = await r.append_in_order(
+            [
+                (recording("board-b", 0), [event(1)]),
+                (recording("case-b", 0), [event(2)]),
+                (recording("case-c", 0), [event(3)]),
+            ]
+        )
+        assert [x.events[0].stream_id for x in results] == ["board-b"]
+        assert await r.stream_version("board-b") == 1
+        assert [e.data["n"] for e in await r.read_stream("case-b")] == [0]
+        assert await r.stream_version("case-c") == 0  # after the refused one: not stored either
+
+    async def test_appends_in_order_store_nothing_when_the_first_is_refused(
+        self, store: StoreHarness
+    ) -> None:
+        r = store.recorder
+        await r.append(recording("board-c", 0), [event(0)])
+        with pytest.raises(ConcurrencyError):
+            await r.append_in_order(
+                [(recording("board-c", 0), [event(1)]), (recording("case-d", 0), [event(2)])]
+            )
+        assert await r.stream_version("board-c") == 1 and await r.stream_version("case-d") == 0
+
+    async def test_appends_in_order_retried_answer_the_first_as_a_duplicate(
+        self, store: StoreHarness
+    ) -> None:
+        r = store.recorder
+        appends = [
+            (recording("board-d", 0, "cmd-board"), [event(1)]),
+            (recording("case-e", 0, "cmd-case"), [event(2)]),
+        ]
+        first = await r.append_in_order(appends)
+        again = await r.append_in_order(appends)
+        assert len(first) == 2 and not first[0].duplicate
+        assert [x.duplicate for x in again] == [True]
+        assert [e.event_id for e in again[0].events] == [e.event_id for e in first[0].events]
+        assert await r.stream_version("board-d") == 1 and await r.stream_version("case-e") == 1
+
+    async def test_appends_in_order_stop_before_a_later_command_already_recorded(
+        self, store: StoreHarness
+    ) -> None:
+        r = store.recorder
+        await r.append(recording("case-f", 0, "cmd-f"), [event(0)])
+        results = await r.append_in_order(
+            [(recording("board-f", 0), [event(1)]), (recording("case-f", 0, "cmd-f"), [event(0)])]
+        )
+        assert [x.events[0].stream_id for x in results] == ["board-f"]
+        assert await r.stream_version("case-f") == 1
+
+    async def test_appends_in_order_of_several_events_each_are_all_or_nothing(
+        self, store: StoreHarness
+    ) -> None:
+        r = store.recorder
+        await r.append(recording("case-g", 0), [event(0)])
+        results = await r.append_in_order(
+            [(recording("board-g", 0), [event(1), event(2)]), (recording("case-g", 0), [event(3), event(4)])]
+        )
+        assert [len(x.events) for x in results] == [2]
+        assert [e.data["n"] for e in await r.read_stream("case-g")] == [0]
+
     async def test_concurrent_appends_at_one_version_have_exactly_one_winner(
         self, store: StoreHarness
     ) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.assignment.adapters.board_snapshots import InMemoryBoardSnapshots, MongoBoardSnapshots
+from services.assignment.application.policies import record_concierge_on_cases_when_assigned
 from services.assignment.entrypoints.kafka import case_events_handler
 from services.assignment.projections.case_summaries import (
     CaseSummaries,
@@ -21,6 +24,7 @@ from shared.eventstore.memory import InMemoryRecorder
 from shared.eventstore.mongo import MongoRecorder
 from shared.eventstore.recorder import EventRecorder
 from shared.idempotency import InMemoryIdempotencyStore, MongoIdempotencyStore, RecordedAnswer
+from tests.conftest import Servers
 from tests.unit.test_assignment_support import app_with, auth, open_case, record
 
 pytestmark = pytest.mark.integration
@@ -172,3 +176,82 @@ async def test_a_new_cases_summary_is_written_once_with_its_concierge_and_the_ev
     await handle([assigned])
     assert collection.writes == 1
     assert (await mongo_db["summaries"].find_one({"_id": "c1"})) == summary
+
+
+class Inserts(monitoring.CommandListener):
+    """The documents of each insert command a client sends to the events collection."""
+
+    def __init__(self) -> None:
+        self.into_events: list[list[str]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "insert" and event.command.get("insert") == "events":
+            self.into_events.append([d["stream_id"] for d in event.command.get("documents", [])])
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def with_one_section_chief(recorder: MongoRecorder) -> tuple[Any, Any]:
+    """Assignment over this recorder with 王科长 on the finance roster: its state and its case-event handler."""
+    app = app_with(recorder)  # type: ignore[arg-type]
+    state = app.state
+    handle = case_events_handler(
+        boards=state.boards, cases=state.cases, calendars=state.calendars, summaries=state.summaries
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://a") as http:
+        staff = {"name": "王科长", "post": "section_chief", "section": "预算科"}
+        hired = await http.post("/api/v1/staff", json=staff, headers=auth("finance-admin"))
+        assert hired.status_code == 201, hired.text
+    return state, handle
+
+
+async def test_a_new_cases_concierge_goes_out_in_the_same_insert_as_the_boards_decision(
+    infra: Servers, mongo_db: AsyncDatabase
+) -> None:
+    """One round trip for the board's decision and the case's record of it; the board event adds none."""
+    inserts = Inserts()
+    client = AsyncMongoClient(infra.mongo_uri, tz_aware=True, tzinfo=UTC, event_listeners=[inserts])
+    try:
+        recorder = MongoRecorder(client, client[mongo_db.name])
+        state, handle = await with_one_section_chief(recorder)
+        opened = await open_case(recorder, "c1", "finance", 1)
+        second = await open_case(recorder, "c2", "finance", 1)  # the same enterprise: it joins 王科长
+        inserts.into_events.clear()
+
+        # When each opening is handled
+        await handle([opened])
+        await handle([second])
+
+        # Then each board decision and the case's record of it went out in one insert, board first
+        assert inserts.into_events == [["board-finance", "c1"], ["board-finance", "c2"]]
+        for case_id in ("c1", "c2"):
+            [_, assigned] = await recorder.read_stream(case_id)
+            assert (assigned.event_type, assigned.data["staff_name"]) == ("ConciergeAssignedToCase", "王科长")
+        # And the board events coming back through Kafka write nothing more
+        for envelope in await recorder.read_stream("board-finance"):
+            await record_concierge_on_cases_when_assigned(envelope, boards=state.boards, cases=state.cases)
+        assert inserts.into_events == [["board-finance", "c1"], ["board-finance", "c2"]]
+    finally:
+        await client.close()
+
+
+async def test_a_case_moved_on_by_another_process_gets_its_concierge_by_the_usual_way(
+    mongo_db: AsyncDatabase,
+) -> None:
+    """The board's decision is stored; the case's record, refused in the joint insert, is decided again."""
+    recorder = MongoRecorder(mongo_db.client, mongo_db)
+    state, handle = await with_one_section_chief(recorder)
+    opened = await open_case(recorder, "c1", "finance", 1)
+    state.cases.observe(opened)  # followed here at version 1 ...
+    other = MongoRecorder(mongo_db.client, mongo_db)  # ... while another process records a step meanwhile
+    await record(other, "c1", "finance", [ProblemClarified(summary="补贴未到账", sections=["国库科"])])
+
+    await handle([opened])
+
+    stream = await recorder.read_stream("c1")
+    assert [e.event_type for e in stream] == ["CaseOpened", "ProblemClarified", "ConciergeAssignedToCase"]
+    assert [e.event_type for e in await recorder.read_stream("board-finance")][-1] == "ConciergeAssigned"

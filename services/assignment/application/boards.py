@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from uuid import UUID
 
 from pydantic import BaseModel
@@ -22,7 +23,15 @@ from shared.auth.actors import actor_of, service_actor
 from shared.auth.keys import Principal, Role
 from shared.contracts.envelope import Actor, EventEnvelope
 from shared.contracts.events import event_type_of, parse_event_data
-from shared.eventstore.recorder import ConcurrencyError, EventRecorder, NewEvent, Recording
+from shared.eventstore.recorder import (
+    Appending,
+    AppendResult,
+    ConcurrencyError,
+    EventRecorder,
+    NewEvent,
+    Recording,
+    envelopes_for,
+)
 
 BOARD_STREAM_TYPE = "board"
 CASE_STREAM_TYPE = "case"
@@ -48,6 +57,19 @@ class Context:
     command_id: str
     correlation_id: UUID
     causation_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A command planned to be appended together with a board decision, and what to note once it is stored."""
+
+    appending: Appending
+    stored: Callable[[AppendResult], None]
+
+
+# Plans the commands that go out in the same write as a board decision, from its events (as they will be
+# stored) and the board they were decided on.
+Together = Callable[[list[EventEnvelope], AssignmentBoard], list[Planned]]
 
 
 def new_events(events: list[BaseModel]) -> list[NewEvent]:
@@ -124,9 +146,12 @@ class Boards:
         return await self.current(bureau)
 
     async def decide(
-        self, context: Context, decision: Callable[[AssignmentBoard], list[BaseModel]]
+        self,
+        context: Context,
+        decision: Callable[[AssignmentBoard], list[BaseModel]],
+        together: Together | None = None,
     ) -> list[EventEnvelope]:
-        """Run a decision on the current board and append its events; retry when another writer won."""
+        """Run a decision on the board, append its events and `together`'s; retry when another writer won."""
         async with self._lock(context.bureau):  # one decision at a time per bureau here; processes race
             for attempt in range(MAX_ATTEMPTS):
                 # Optimistic first: the cached board decides, and the append, which states the version the
@@ -146,7 +171,7 @@ class Boards:
                             continue  # nothing to do on the cached board: ask a caught-up one
                         return []
                     recording = _recording(context, board_stream(context.bureau), BOARD_STREAM_TYPE, version)
-                    result = await self._recorder.append(recording, new_events(events))
+                    result = await self._append(recording, new_events(events), board, together)
                 except ConcurrencyError:
                     self._cache.pop(context.bureau, None)
                     continue
@@ -164,6 +189,19 @@ class Boards:
                     board.version = version + len(events)
                 return result.events
         raise ConcurrencyError(board_stream(context.bureau), -1)
+
+    async def _append(
+        self, recording: Recording, events: list[NewEvent], board: AssignmentBoard, together: Together | None
+    ) -> AppendResult:
+        # The planned commands (the decision written onto its cases) go in the same write, after the board's
+        # events: one round trip instead of one per stream. Those not stored are decided later the usual way.
+        if together is None:
+            return await self._recorder.append(recording, events)
+        planned = together(envelopes_for(recording, events, datetime.now(UTC)), board)
+        results = await self._recorder.append_in_order([(recording, events), *(p.appending for p in planned)])
+        for plan, result in zip(planned, results[1:], strict=False):
+            plan.stored(result)
+        return results[0]
 
 
 class Cases:
@@ -256,6 +294,29 @@ class Cases:
                     collected.extend(result.events)
             return result.events
         raise ConcurrencyError(case_id, -1)
+
+    def plan(
+        self, context: Context, decision: Callable[[CaseFile], list[BaseModel]], *, case_id: str
+    ) -> Planned | None:
+        """Plan a decision on a case as followed here, to append with another (None: the usual way)."""
+        known = self._cases.get(case_id)
+        if known is None or known.bureau != context.bureau:
+            return None
+        case = copy.deepcopy(known)
+        try:
+            events = decision(case)
+        except Exception:
+            return None  # refused by the case as known here: the usual way decides on the stream
+        if not events:
+            return None
+
+        def stored(result: AppendResult) -> None:
+            self._remember(_folded(case, result.events))
+            if (collected := _APPENDED.get()) is not None:
+                collected.extend(result.events)
+
+        recording = _recording(context, case_id, CASE_STREAM_TYPE, case.version)
+        return Planned((recording, new_events(events)), stored)
 
     def _remember(self, case: CaseFile) -> None:
         self._cases[case.case_id] = case

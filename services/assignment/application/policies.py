@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 from pydantic import BaseModel
 
-from services.assignment.application.boards import Boards, Cases, Context, policy_context
+from services.assignment.application.boards import Boards, Cases, Context, Planned, Together, policy_context
 from services.assignment.application.calendars import Calendars
+from services.assignment.domain.board import AssignmentBoard
 from services.assignment.domain.casework import CaseFile
 from services.assignment.projections.case_summaries import CaseSummaries
 from shared.auth.actors import service_actor
@@ -21,6 +23,7 @@ from shared.contracts.calendar import WorkdayCalendarPublished
 from shared.contracts.casework import CoordinationTaskOpened
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.events import CaseOpened, parse_event_data
+from shared.eventstore.recorder import AppendResult
 from shared.workdays.calendar import WorkdayCalendar
 
 
@@ -32,9 +35,11 @@ async def assign_concierge_when_case_opened(envelope: EventEnvelope, *, boards: 
     recorded = await boards.decide(
         context,
         lambda b: b.open_case(opened.case_id, opened.enterprise, opened.category, envelope.occurred_at),
+        together=concierge_onto_its_cases(cases),
     )
     # Write the concierge onto the case now rather than after a round trip through Kafka; the subscriber
-    # of board events does the same with the same command ids, so its later write is a no-op.
+    # of board events does the same with the same command ids, so its later write is a no-op. Usually it is
+    # already written, in the board decision's own write; this covers a case not planned or not stored there.
     for board_event in recorded:
         await record_concierge_on_cases_when_assigned(board_event, boards=boards, cases=cases)
     return bool(recorded)
@@ -74,30 +79,85 @@ async def record_concierge_on_cases_when_assigned(
     event = parse_event_data(envelope.event_type, envelope.schema_version, envelope.data)
     if isinstance(event, EnterpriseQueued):
         return await record_withdrawal_on_cases_when_queued(envelope, event, cases=cases)
-    if isinstance(event, ConciergeAssigned):
-        targets = [(c, event.staff_id, event.staff_name) for c in event.case_ids]
-    elif isinstance(event, ConciergeReassigned):
-        targets = [(c, event.to_staff_id, event.to_staff_name) for c in event.case_ids]
-    elif isinstance(event, CaseJoinedEnterprise):
+    if isinstance(event, CaseJoinedEnterprise):
         board = await boards.at_least(envelope.bureau, envelope.version)
-        targets = [(event.case_id, event.staff_id, board.staff[event.staff_id].name)]
+        targets = _concierge_targets(event, lambda staff_id: board.staff[staff_id].name)
     else:
+        targets = _concierge_targets(event, lambda _: "")
+    if targets is None:
         return None
     if cases.already_written(str(envelope.event_id)):
         return False
     wrote = False
     for case_id, staff_id, name in targets:
-        context = policy_context(envelope, "record_concierge_on_cases_when_assigned", f":{case_id}")
-        decision = partial(
-            _record,
-            staff_id=staff_id,
-            name=name,
-            board_event_id=str(envelope.event_id),
-            board_version=envelope.version,
-        )
+        context, decision = _concierge_on_case(envelope, case_id, staff_id, name)
         wrote = bool(await cases.decide(context, case_id, decision)) or wrote
     cases.written(str(envelope.event_id))
     return wrote
+
+
+def concierge_onto_its_cases(cases: Cases) -> Together:
+    """Plan writing a board decision onto each case it concerns, to go out in the decision's own write."""
+
+    def plan(board_events: list[EventEnvelope], board: AssignmentBoard) -> list[Planned]:
+        planned: list[Planned] = []
+        for envelope in board_events:
+            event = parse_event_data(envelope.event_type, envelope.schema_version, envelope.data)
+            try:
+                targets = _concierge_targets(event, lambda staff_id: board.staff[staff_id].name)
+            except KeyError:
+                continue  # not a person on this board: the usual way refuses it with the stream read
+            plans: list[Planned] = []
+            for case_id, staff_id, name in targets or []:
+                plan = cases.plan(*_concierge_on_case(envelope, case_id, staff_id, name), case_id=case_id)
+                if plan is None:
+                    break  # a case not followed here: the usual way decides them all, reading the stream
+                plans.append(plan)
+            else:
+                if plans:
+                    planned.extend(_noting_when_all_stored(plans, str(envelope.event_id), cases))
+        return planned
+
+    return plan
+
+
+def _noting_when_all_stored(plans: list[Planned], board_event_id: str, cases: Cases) -> list[Planned]:
+    # Stored is a prefix: when the last is stored, every case of the decision has it, and the board event
+    # coming back (or the loop after the decision) needs to read nothing.
+    last = plans[-1]
+
+    def stored(result: AppendResult) -> None:
+        last.stored(result)
+        cases.written(board_event_id)
+
+    return [*plans[:-1], Planned(last.appending, stored)]
+
+
+def _concierge_targets(
+    event: BaseModel, staff_name: Callable[[str], str]
+) -> list[tuple[str, str, str]] | None:
+    # (case, staff id, staff name) for each case a board decision gives a concierge; None for other events.
+    if isinstance(event, ConciergeAssigned):
+        return [(c, event.staff_id, event.staff_name) for c in event.case_ids]
+    if isinstance(event, ConciergeReassigned):
+        return [(c, event.to_staff_id, event.to_staff_name) for c in event.case_ids]
+    if isinstance(event, CaseJoinedEnterprise):
+        return [(event.case_id, event.staff_id, staff_name(event.staff_id))]
+    return None
+
+
+def _concierge_on_case(
+    envelope: EventEnvelope, case_id: str, staff_id: str, name: str
+) -> tuple[Context, Callable[[CaseFile], list[BaseModel]]]:
+    context = policy_context(envelope, "record_concierge_on_cases_when_assigned", f":{case_id}")
+    decision = partial(
+        _record,
+        staff_id=staff_id,
+        name=name,
+        board_event_id=str(envelope.event_id),
+        board_version=envelope.version,
+    )
+    return context, decision
 
 
 async def record_withdrawal_on_cases_when_queued(
