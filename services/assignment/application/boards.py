@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from uuid import UUID
 
 from pydantic import BaseModel
@@ -289,9 +290,7 @@ class Cases:
             if result.duplicate:
                 self._cases.pop(case_id, None)  # the first attempt's events, maybe not these: read next time
             else:
-                self._remember(_folded(case, result.events))
-                if (collected := _APPENDED.get()) is not None:
-                    collected.extend(result.events)
+                self._appended(case, result)
             return result.events
         raise ConcurrencyError(case_id, -1)
 
@@ -309,14 +308,14 @@ class Cases:
             return None  # refused by the case as known here: the usual way decides on the stream
         if not events:
             return None
-
-        def stored(result: AppendResult) -> None:
-            self._remember(_folded(case, result.events))
-            if (collected := _APPENDED.get()) is not None:
-                collected.extend(result.events)
-
         recording = _recording(context, case_id, CASE_STREAM_TYPE, case.version)
-        return Planned((recording, new_events(events)), stored)
+        return Planned((recording, new_events(events)), partial(self._appended, case))
+
+    def _appended(self, case: CaseFile, result: AppendResult) -> None:
+        # Our own append: the case as it now stands, and its events for whoever collects them (the summaries).
+        self._remember(_folded(case, result.events))
+        if (collected := _APPENDED.get()) is not None:
+            collected.extend(result.events)
 
     def _remember(self, case: CaseFile) -> None:
         self._cases[case.case_id] = case
