@@ -73,6 +73,7 @@ def main() -> None:
             "assignment",
             "auth",
             "cost",
+            "broker",
         ],
         help="run one benchmark",
     )
@@ -121,6 +122,10 @@ def main() -> None:
                     "disbursement",
                     asyncio.run(_bench("disbursement", "bench")(config.mongo_uri, 100_000, 200)),
                 )
+            if args.only in (None, "broker"):
+                broker = _report("broker", asyncio.run(_bench("broker", "bench_broker")(stack)))
+                print(_bench("broker", "table")(broker), flush=True)
+                results["broker"] = broker
             if args.only in (None, "latency", "assignment", "auth", "cost"):
                 stack.start()
             # First on the fresh stack: the cost per case is the figure issue 13 tracks, before other loads.

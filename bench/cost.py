@@ -9,7 +9,6 @@ itself add casequery commands to what is counted.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections import defaultdict
 from typing import Any
@@ -19,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench.assignment import own_bureau
 from bench.latency import at_fixed_rate
+from bench.processes import cpu_use, read_cpu, stack_processes
 from shared.devstack.stack import SERVICES, Stack
 from shared.eventstore.mongo import connect
 from tests.support import case_body
@@ -70,26 +70,6 @@ def per_case(busy: Counts, seconds: float, idle: Counts, idle_seconds: float, n:
         for k in keys
         if busy.get(k, 0.0) or idle.get(k, 0.0)
     }
-
-
-def _cpu_seconds(pid: int) -> float:
-    """Return the CPU time a process has used (user + system), 0 when it is gone."""
-    try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def stack_processes(stack: Stack) -> dict[str, int]:
-    """Return the pid of every process of the stack: the embedded servers and the services."""
-    children = {"tansu": stack.kafka, "secantusdb": stack.mongo, **stack.services}
-    return {name: c.proc.pid for name, c in children.items() if c is not None and c.proc is not None}
-
-
-def cpu_use(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
-    """Return each process's share of one core (percent) between two readings."""
-    return {name: round((after[name] - before.get(name, 0.0)) / seconds * 100, 1) for name in after}
 
 
 async def _lags(stack: Stack) -> float:
@@ -157,13 +137,11 @@ async def bench_cost(
             await asyncio.sleep(2)  # trailing reactions (notification ticks) of the warm-up case
 
             pids = stack_processes(stack)
-            cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+            cpu_before = read_cpu(pids)
             before, began = await scrape(stack), time.monotonic()
             await asyncio.sleep(idle_s)
             idle, idle_seconds = grown(before, await scrape(stack)), time.monotonic() - began
-            idle_cpu = cpu_use(
-                cpu_before, {name: _cpu_seconds(pid) for name, pid in pids.items()}, idle_seconds
-            )
+            idle_cpu = cpu_use(cpu_before, read_cpu(pids), idle_seconds)
 
             ids: list[str] = []
 

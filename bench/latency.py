@@ -11,15 +11,15 @@ import statistics
 import sys
 import time
 import uuid
-from collections import defaultdict
 from types import TracebackType
 from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from prometheus_client.parser import text_string_to_metric_families
 
-from shared.devstack.stack import SERVICES, Stack
+from bench.lags import lag_report, quiet, sample_lags
+from bench.processes import Readings, cpu_between, sample_cpu, stack_processes
+from shared.devstack.stack import Stack
 from shared.eventstore.mongo import connect
 from tests.support import case_body
 
@@ -30,7 +30,6 @@ SWEEP_S = 30
 RAW_S = 10  # the raw trip at each sweep rate: it does not saturate, so a short run gives its percentiles
 P99_LIMIT_MS = 1000.0
 SATURATED_P99_MS = 5000.0  # past this a higher rate only builds a longer queue: the sweep stops
-LAG_SMALL = 50  # events or records: a lag that stays under this is bounded whatever it started at
 # SecantusDB wakes a change stream at once for inserts, replaces and bulk ReplaceOne (bench probe, 2026-11-27:
 # about 2 ms at the median either way); the short await bounds the wait should a wake-up come late. It costs
 # the server about 5% of a core while idle (a getMore every 10 ms), nothing under load (batches come back full).
@@ -211,82 +210,34 @@ async def raw_round_trip(stack: Stack, n: int, rate: float = RATE_PER_S) -> dict
     return _visible(samples, n)
 
 
-async def lags(stack: Stack, http: httpx.AsyncClient) -> dict[str, float]:
-    """Read the relay's lag and every consumer's lag (by service, group, topic and partition) from /metrics."""
-    answers = await asyncio.gather(*(http.get(f"{stack.config.url(s.name)}/metrics") for s in SERVICES))
-    out: dict[str, float] = {}
-    for spec, answer in zip(SERVICES, answers, strict=True):
-        for family in text_string_to_metric_families(answer.text):
-            for s in family.samples:
-                if (
-                    s.name == "relay_lag_events" and spec.name == "relay"
-                ):  # every registry has it; one sets it
-                    out[f"{spec.name} relay_lag_events"] = s.value
-                elif s.name == "kafka_consumer_lag":
-                    label = f"{s.labels['group']} {s.labels['topic']}[{s.labels['partition']}]"
-                    out[f"{spec.name} {label}"] = s.value
-    return out
-
-
-async def sample_lags(stack: Stack, into: list[tuple[float, dict[str, float]]], every: float = 1.0) -> None:
-    """Append (time, lags) every `every` seconds until cancelled; a slow scrape skips ticks, never bunches them."""
-    async with httpx.AsyncClient(timeout=10) as http:
-        start = time.perf_counter()
-        while True:
-            into.append((time.perf_counter(), await lags(stack, http)))
-            behind = (time.perf_counter() - start) % every
-            await asyncio.sleep(every - behind)
-
-
-def lag_is_bounded(first_max: float, last_max: float) -> bool:
-    """A lag is bounded when its last window's maximum is at most twice its first's, or stays small anyway."""
-    return last_max <= max(2 * first_max, LAG_SMALL)
-
-
-def lag_report(
-    samples: list[tuple[float, dict[str, float]]], began: float, ended: float, window: float
-) -> dict[str, Any]:
-    """Each lag's maximum over the run and whether it stayed bounded (first window against last window)."""
-    series: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for at, values in samples:
-        for name, value in values.items():
-            series[name].append((at, value))
-    out: dict[str, Any] = {}
-    for name, points in sorted(series.items()):
-        during = [v for at, v in points if began <= at <= ended] or [0.0]
-        first = max([v for at, v in points if began <= at < began + window] or [0.0])
-        last = max([v for at, v in points if ended - window <= at <= ended] or [0.0])
-        out[name] = {
-            "max": max(v for _, v in points),
-            "max_while_sending": max(during),
-            "first_window_max": first,
-            "last_window_max": last,
-            "bounded": lag_is_bounded(first, last),
-        }
-    return out
-
-
 async def sustained(stack: Stack, seconds: float, rate: float = RATE_PER_S) -> dict[str, Any]:
-    """Open cases at rate for `seconds` with every lag sampled each second; percentiles overall and by window."""
+    """Open cases at rate for `seconds` with every lag sampled each second; percentiles overall and by window.
+
+    Each window also reports the CPU each process of the stack used while its cases were sent: what grows
+    from the first window to the last is where a run slows down.
+    """
     window = 60.0 if seconds >= 180 else seconds / 3  # first and last minute; thirds of a short run
     client = connect(stack.config.mongo_uri)
     samples: list[tuple[float, dict[str, float]]] = []
+    cpu: Readings = []
     try:
         async with ViewWatch(client[stack.config.database]["case_view"]) as watch, _client(stack) as http:
             intake = Intake(stack, http)
             await intake.run(10, rate)  # warm up
-            sampler = asyncio.create_task(sample_lags(stack, samples))
+            samplers = [
+                asyncio.create_task(sample_lags(stack, samples)),
+                asyncio.create_task(sample_cpu(stack_processes(stack), cpu)),
+            ]
             began = time.perf_counter()
             sent = await intake.run(int(seconds * rate), rate)
             ended = time.perf_counter()
             done = await settle(watch.seen, sent, timeout=60)
-            sampler.cancel()
-            by_window = []
-            for start in range(int(seconds // window)):
-                lo, hi = began + start * window, began + (start + 1) * window
-                part = {k: t for k, t in sent.items() if lo <= t < hi}
-                within = [watch.seen[k] - t for k, t in part.items() if k in watch.seen]
-                by_window.append({"from_s": round(start * window), **_visible(within, len(part))})
+            for sampler in samplers:
+                sampler.cancel()
+            by_window = [
+                _window(watch.seen, sent, cpu, began + start * window, window, start * window)
+                for start in range(int(seconds // window))
+            ]
     finally:
         await client.close()
     lag = lag_report(samples, began, ended, window)
@@ -303,13 +254,16 @@ async def sustained(stack: Stack, seconds: float, rate: float = RATE_PER_S) -> d
     }
 
 
-async def quiet(stack: Stack, timeout: float = 120) -> float:
-    """Wait until the relay and every consumer report no lag (or the timeout); return the lag left."""
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(timeout=10) as http:
-        while (left := sum((await lags(stack, http)).values())) > 0 and time.monotonic() < deadline:
-            await asyncio.sleep(0.5)
-    return left
+def _window(
+    seen: dict[str, float], sent: dict[str, float], cpu: Readings, lo: float, length: float, offset: float
+) -> dict[str, Any]:
+    part = {k: t for k, t in sent.items() if lo <= t < lo + length}
+    within = [seen[k] - t for k, t in part.items() if k in seen]
+    return {
+        "from_s": round(offset),
+        **_visible(within, len(part)),
+        "cpu_percent": cpu_between(cpu, lo, lo + length),
+    }
 
 
 def meets_limit(result: dict[str, Any]) -> bool:
@@ -395,6 +349,7 @@ def table(result: dict[str, Any]) -> str:
             f"Highest rate with p99 under 1 s: {f'{best:g}/s' if best else 'none of the rates run'}.",
         ]
     if held:
+        lines += _cpu_table(held["by_window"])
         lines += [
             "",
             f"| lag ({held['window_s']} s windows) | max | first window max | last window max | bounded |",
@@ -406,3 +361,20 @@ def table(result: dict[str, Any]) -> str:
                 f"{'yes' if v['bounded'] else 'NO'} |"
             )
     return "\n".join(lines)
+
+
+def _cpu_table(windows: list[dict[str, Any]]) -> list[str]:
+    """CPU by process (percent of one core) in each window of the sustained run, the busiest first."""
+    if not windows or not windows[0].get("cpu_percent"):
+        return []
+    names = list(windows[0]["cpu_percent"])
+    lines = [
+        "",
+        "| CPU, % of one core | " + " | ".join(f"from {w['from_s']} s" for w in windows) + " |",
+        "|---|" + "---:|" * len(windows),
+    ]
+    for name in names:
+        lines.append(
+            f"| {name} | " + " | ".join(f"{w['cpu_percent'].get(name, 0):g}" for w in windows) + " |"
+        )
+    return lines
