@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -32,7 +33,7 @@ async def _follow(consumer: AIOKafkaConsumer) -> None:
             await consumer.commit()
 
 
-async def _share(pid: int, seconds: float, during: Any = None) -> float:
+async def _share(pid: int, seconds: float, during: Callable[[float], Awaitable[None]] | None = None) -> float:
     """Return the broker's share of one core (percent) over `seconds`, while `during` runs if given."""
     before, began = cpu_seconds(pid), time.perf_counter()
     if during is None:

@@ -17,6 +17,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.assignment import own_bureau
+from bench.lags import quiet
 from bench.latency import at_fixed_rate
 from bench.processes import cpu_use, read_cpu, stack_processes
 from shared.devstack.stack import SERVICES, Stack
@@ -72,29 +73,6 @@ def per_case(busy: Counts, seconds: float, idle: Counts, idle_seconds: float, n:
     }
 
 
-async def _lags(stack: Stack) -> float:
-    """Return the relay's lag plus every consumer's lag, as the services report them."""
-    lag = 0.0
-    async with httpx.AsyncClient(timeout=10) as http:
-        for spec in SERVICES:
-            text = (await http.get(f"{stack.config.url(spec.name)}/metrics")).text
-            for family in text_string_to_metric_families(text):
-                if family.name in ("relay_lag_events", "kafka_consumer_lag"):
-                    lag += sum(s.value for s in family.samples)
-    return lag
-
-
-async def _quiet(stack: Stack, timeout: float = 120) -> float:
-    """Wait until everything stored is published and every consumer handled what it was sent; return the lag left.
-
-    A lag gauge moves only when its consumer handles a record, so a lag left after the timeout is reported, not
-    waited on forever."""
-    deadline = time.monotonic() + timeout
-    while (lag := await _lags(stack)) > 0 and time.monotonic() < deadline:
-        await asyncio.sleep(0.5)
-    return lag
-
-
 async def _all_visible(db: Any, ids: list[str], timeout: float = 180) -> dict[str, float]:
     """Wait until every case is in the case view with its concierge; return when each of the two was seen."""
     deadline = time.monotonic() + timeout
@@ -133,7 +111,7 @@ async def bench_cost(
             base_url=stack.config.url("gateway"), headers=headers, timeout=60
         ) as http:
             await _enterprise_with_concierge(http, db)
-            await _quiet(stack)
+            await quiet(stack)
             await asyncio.sleep(2)  # trailing reactions (notification ticks) of the warm-up case
 
             pids = stack_processes(stack)
@@ -154,7 +132,7 @@ async def bench_cost(
             await at_fixed_rate(n, send, rate)
             seen = await _all_visible(db, ids)
             at_concierge = await scrape(stack)
-            lag_left = await _quiet(stack)
+            lag_left = await quiet(stack)
             settled, settled_at = await scrape(stack), time.monotonic()
     finally:
         await client.close()
