@@ -1,9 +1,12 @@
 """Cost per case: MongoDB commands and Kafka records per case opened, read from every service's own /metrics.
 
-Cases are opened at a fixed rate for one enterprise that already has a concierge, until each case and its
-concierge are visible; the idle rate of the same run (heartbeats, ticks, health polls) is measured first and
-subtracted. Visibility is polled on the database directly, not through the API: polling through the gateway would
-itself add casequery commands to what is counted.
+Two loads, one after the other on the same stack: cases opened at a fixed rate for one enterprise that
+already has a concierge (a returning enterprise: the case joins its concierge), then as many cases each for a
+new enterprise, with a free management-post person on the roster for each (the decision picks one, the
+concierge is introduced). Each runs until every case and its concierge are visible; the idle rate of the same
+run (heartbeats, ticks, health polls) is measured first and subtracted. Visibility is polled on the database
+directly, not through the API: polling through the gateway would itself add casequery commands to what is
+counted.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -26,7 +30,9 @@ from tests.support import case_body
 
 CASES, RATE_PER_S, IDLE_S = 40, 4.0, 20.0
 BUREAU = "cost"
-ENTERPRISE = 7_700  # every case of the run is for this enterprise: it keeps the concierge it got on warm-up
+ENTERPRISE = 7_700  # every case of the first load is for this enterprise: it keeps its warm-up concierge
+NEW_ENTERPRISES = 8_000  # the second load's enterprises are numbered from here, one per case
+LOADS = ("returning_enterprise", "new_enterprises")
 
 # What is counted, by service: ("mongo", command, collection), ("produced", topic, ""), ("consumed", topic, group).
 Key = tuple[str, str, str, str]
@@ -98,11 +104,36 @@ async def _enterprise_with_concierge(http: httpx.AsyncClient, db: Any) -> None:
     await _all_visible(db, [warm.json()["case_id"]], timeout=120)
 
 
+async def _free_concierges(http: httpx.AsyncClient, n: int) -> None:
+    """Put n more management-post people on the roster, so that each new enterprise gets one at once."""
+    for i in range(n):
+        added = await http.post(
+            "/api/v1/staff", json={"name": f"成本专员{i}", "post": "section_chief", "section": "预算科"}
+        )
+        added.raise_for_status()
+
+
 async def bench_cost(
     stack: Stack, n: int = CASES, rate: float = RATE_PER_S, idle_s: float = IDLE_S
 ) -> dict[str, Any]:
-    """Open n cases at `rate` for one enterprise with a concierge; return the cost per case from /metrics."""
+    """Open n cases at `rate` for a returning enterprise, then n for new ones; return each load's cost."""
     await own_bureau(stack, BUREAU)
+    returning = await _one_load(stack, n, rate, idle_s, lambda i: ENTERPRISE, _enterprise_with_concierge)
+    new = await _one_load(
+        stack, n, rate, idle_s, lambda i: NEW_ENTERPRISES + i, lambda http, _db: _free_concierges(http, n)
+    )
+    return {"returning_enterprise": returning, "new_enterprises": new}
+
+
+async def _one_load(
+    stack: Stack,
+    n: int,
+    rate: float,
+    idle_s: float,
+    enterprise_of: Callable[[int], int],
+    prepare: Callable[[httpx.AsyncClient, Any], Awaitable[None]],
+) -> dict[str, Any]:
+    """Prepare, measure the idle rate, open n cases at `rate` (case i: enterprise_of(i)); return the cost."""
     client = connect(stack.config.mongo_uri)
     db = client[stack.config.database]
     headers = {"Authorization": f"Bearer {stack.credentials[BUREAU]}"}
@@ -110,9 +141,9 @@ async def bench_cost(
         async with httpx.AsyncClient(
             base_url=stack.config.url("gateway"), headers=headers, timeout=60
         ) as http:
-            await _enterprise_with_concierge(http, db)
+            await prepare(http, db)
             await quiet(stack)
-            await asyncio.sleep(2)  # trailing reactions (notification ticks) of the warm-up case
+            await asyncio.sleep(2)  # trailing reactions (notification ticks) of what was prepared
 
             pids = stack_processes(stack)
             cpu_before = read_cpu(pids)
@@ -124,7 +155,7 @@ async def bench_cost(
             ids: list[str] = []
 
             async def send(i: int) -> None:
-                answer = await http.post("/api/v1/cases", json=case_body(ENTERPRISE))
+                answer = await http.post("/api/v1/cases", json=case_body(enterprise_of(i)))
                 answer.raise_for_status()
                 ids.append(answer.json()["case_id"])
 
@@ -191,10 +222,20 @@ def summary(
     }
 
 
-def table(result: dict[str, Any]) -> str:
-    """Return the report as a Markdown table (per case, idle subtracted)."""
+WHO = {
+    "returning_enterprise": "for one enterprise with a concierge",
+    "new_enterprises": "each for a new enterprise, a free concierge on the roster for each",
+}
+
+
+def table(results: dict[str, Any]) -> str:
+    """Return the report of both loads as Markdown tables (per case, idle subtracted)."""
+    return "\n\n".join(_load_table(results[load], WHO[load]) for load in LOADS if load in results)
+
+
+def _load_table(result: dict[str, Any], who: str) -> str:
     lines = [
-        f"Cost per case: {result['cases']} cases at {result['rate_per_s']}/s for one enterprise with a concierge; "
+        f"Cost per case: {result['cases']} cases at {result['rate_per_s']}/s {who}; "
         f"idle rate over {result['idle_window_s']} s subtracted; all concierges visible after "
         f"{result['opened_to_all_concierges_visible_s']} s.",
         "",

@@ -13,6 +13,7 @@ import httpx
 from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.notification.adapters.bureau_names import BureauNames
 from services.notification.adapters.channels.base import Channel
 from services.notification.adapters.channels.email import EmailChannel, SmtpSettings
 from services.notification.adapters.channels.webhooks import DingTalkChannel, SmsChannel, WeComChannel
@@ -103,12 +104,6 @@ def notifying_of(
     clock: Callable[[], datetime] = _now,
 ) -> Notifying:
     """Return the use cases' ports over one database."""
-    directory = BureauDirectory(db)
-
-    async def bureau_name(bureau_id: str) -> str:
-        bureau = await directory.get(bureau_id)
-        return bureau.name_zh if bureau else bureau_id
-
     return Notifying(
         recorder=recorder,
         knowledge=Knowledge(db),
@@ -121,7 +116,7 @@ def notifying_of(
         tokens=tokens,
         enabled_channels=enabled,
         public_url=settings.public_url.rstrip("/"),
-        bureau_name=bureau_name,
+        bureau_name=BureauNames(BureauDirectory(db), settings.bureau_name_keep_seconds),
         disbursements=Disbursements(db),
         clock=clock,
     )

@@ -24,6 +24,8 @@ class NotificationSettings(ConnectionSettings):
     tick_seconds: float = Field(
         1.0, gt=0, le=60, description="How often due deliveries and timers are handled"
     )
+    # How long a bureau's name, as notices print it, is kept before the directory is read again (0: not kept).
+    bureau_name_keep_seconds: float = Field(60.0, ge=0, le=3600)
     max_attempts: int = Field(5, ge=1, le=20)
     first_retry_seconds: float = Field(5.0, gt=0)
     max_retry_seconds: float = Field(1800.0, gt=0)

@@ -340,3 +340,21 @@ async def test_the_enterprise_is_told_when_money_reaches_its_account(mongo_db):
     [told] = await _deliveries(mongo_db, template="money_credited")
     assert told["recipient"] == f"enterprise:finance:{CREDIT}" and "70,000,000.00" in told["body"]
     assert "补贴资金" in told["body"] and "2026-11-27 09:30" in told["body"]
+
+
+async def test_the_concierge_is_introduced_by_mobile_else_email_and_everyone_told_is_read_at_once(mongo_db):
+    clock = Clock(START)
+    n = notifying(mongo_db, clock, {"inbox", "email"})
+    staff_member, enterprise = "staff:finance:s1", f"enterprise:finance:{CREDIT}"
+    await n.contacts.put(staff_member, "finance", {"email": "li@gaoxin.gov.cn"}, {"quiet_start": "22:00"})
+    await n.contacts.put(enterprise, "finance", {"email": "gm@gree.cn", "mobile": "13900000000"}, {})
+    assert await n.contacts.first_address(staff_member, ("sms", "email")) == "li@gaoxin.gov.cn"
+    assert await n.contacts.first_address(enterprise, ("sms", "email")) == "13900000000"
+    assert await n.contacts.first_address("staff:finance:nobody", ("sms", "email")) is None
+    found = await n.contacts.audiences([staff_member, enterprise, "staff:finance:nobody", staff_member])
+    assert list(found) == [staff_member, enterprise, "staff:finance:nobody"]
+    assert found[staff_member].preferences.channels == ("inbox", "email")
+    assert found[staff_member].preferences.quiet_start.hour == 22
+    assert set(found[enterprise].preferences.channels) == {"email", "sms"}
+    assert found[enterprise].preferences.quiet_start is None  # an enterprise keeps no quiet hours here
+    assert found["staff:finance:nobody"].preferences.channels == ("inbox",)

@@ -30,6 +30,9 @@ class FakeStore:
         self.items[delivery.id] = delivery
         return True
 
+    async def record_all(self, deliveries: list[Delivery]) -> int:
+        return sum([await self.record(d) for d in deliveries])
+
     async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
         due = [
             d

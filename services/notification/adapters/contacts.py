@@ -6,6 +6,7 @@ events that carried the sealed contact, and every rebuild of either then read as
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -90,23 +91,35 @@ class ContactBook:
         """Return the recipient's address on a channel (the inbox needs none: it is the recipient id)."""
         if channel == "inbox":
             return recipient
-        doc = await self._c.find_one({"_id": recipient}, {"sealed": 1})
-        details = await self._vault.open(doc["sealed"]) if doc and doc.get("sealed") else None
-        return (details or {}).get(ADDRESS_FIELDS.get(channel, "")) or None
+        return await self.first_address(recipient, (channel,))
 
-    async def audience(self, recipient: str) -> Audience:
-        """Return a recipient's preferences: enterprises are told on every channel they gave an address for."""
-        doc = await self._c.find_one({"_id": recipient}, {"masked": 1, "preferences": 1}) or {}
-        prefs = doc.get("preferences") or {}
-        given = tuple(doc.get("masked", {}))
-        if kind_of(recipient) == ENTERPRISE:
-            return Audience(
-                Preferences(channels=given, quiet_start=None, quiet_end=None), prefs.get("language", "zh-CN")
-            )
-        channels = tuple(prefs.get("channels") or ("inbox", *given))
-        quiet = Preferences(
-            channels=channels,
-            quiet_start=_time(prefs.get("quiet_start", "21:00")),
-            quiet_end=_time(prefs.get("quiet_end", "08:00")),
+    async def first_address(self, subject: str, channels: tuple[str, ...]) -> str | None:
+        """Return the subject's address on the first of the channels it gave one for (one read)."""
+        doc = await self._c.find_one({"_id": subject}, {"sealed": 1})
+        details = await self._vault.open(doc["sealed"]) if doc and doc.get("sealed") else None
+        found = (details.get(ADDRESS_FIELDS.get(channel, "")) for channel in channels) if details else ()
+        return next((address for address in found if address), None)
+
+    async def audiences(self, recipients: Iterable[str]) -> dict[str, Audience]:
+        """Return each recipient's preferences, read in one query whatever their number."""
+        wanted = list(dict.fromkeys(recipients))
+        query = {"_id": {"$in": wanted}}
+        docs = {d["_id"]: d async for d in self._c.find(query, {"masked": 1, "preferences": 1})}
+        return {recipient: _audience(recipient, docs.get(recipient, {})) for recipient in wanted}
+
+
+def _audience(recipient: str, doc: dict[str, Any]) -> Audience:
+    # Enterprises are told on every channel they gave an address for; staff as their preferences say.
+    prefs = doc.get("preferences") or {}
+    given = tuple(doc.get("masked", {}))
+    if kind_of(recipient) == ENTERPRISE:
+        return Audience(
+            Preferences(channels=given, quiet_start=None, quiet_end=None), prefs.get("language", "zh-CN")
         )
-        return Audience(quiet, prefs.get("language", "zh-CN"))
+    channels = tuple(prefs.get("channels") or ("inbox", *given))
+    quiet = Preferences(
+        channels=channels,
+        quiet_start=_time(prefs.get("quiet_start", "21:00")),
+        quiet_end=_time(prefs.get("quiet_end", "08:00")),
+    )
+    return Audience(quiet, prefs.get("language", "zh-CN"))

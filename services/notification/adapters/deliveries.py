@@ -70,11 +70,12 @@ class MongoDeliveryStore:
 
     async def record(self, delivery: Delivery) -> bool:
         """Record a delivery's intent; False when it was recorded before."""
-        try:
-            await self._c.insert_one(to_doc(delivery))
-        except DuplicateKeyError:
-            return False
-        return True
+        return await self.record_all([delivery]) == 1
+
+    async def record_all(self, deliveries: list[Delivery]) -> int:
+        """Record deliveries' intents in one write; return how many were new (not recorded before)."""
+        docs = [to_doc(delivery) for delivery in deliveries]
+        return len(docs) - len(await insert_new(self._c, docs))
 
     async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
         """Claim up to limit pending deliveries due by now; a claim lapses after the lease."""

@@ -47,8 +47,8 @@ class Notifying:
         """Record the deliveries the intents call for; return how many were new."""
         return await record_intents(
             intents,
-            self.contacts.audience,
-            self.deliveries.record,
+            self.contacts.audiences,
+            self.deliveries.record_all,
             self.templates,
             self.enabled_channels,
             self.clock(),

@@ -65,15 +65,22 @@ def deliveries_of(
 
 async def record_intents(
     intents: list[Intent],
-    audience_of: Callable[[str], Awaitable[Audience]],
-    record: Callable[[Delivery], Awaitable[bool]],
+    audiences_of: Callable[[list[str]], Awaitable[dict[str, Audience]]],
+    record_all: Callable[[list[Delivery]], Awaitable[int]],
     templates: TemplateBook,
     enabled: set[str],
     now: datetime,
 ) -> int:
-    """Record every delivery the intents call for; return how many were new (a redelivered event adds none)."""
-    added = 0
-    for intent in intents:
-        for delivery in deliveries_of(intent, await audience_of(intent.recipient), templates, enabled, now):
-            added += await record(delivery)
-    return added
+    """Record every delivery the intents call for; return how many were new (a redelivered event adds none).
+
+    The recipients' preferences are read in one query and the deliveries written in one, however many.
+    """
+    if not intents:
+        return 0
+    audiences = await audiences_of([intent.recipient for intent in intents])
+    deliveries = [
+        delivery
+        for intent in intents
+        for delivery in deliveries_of(intent, audiences[intent.recipient], templates, enabled, now)
+    ]
+    return await record_all(deliveries) if deliveries else 0

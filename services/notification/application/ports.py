@@ -15,6 +15,10 @@ class DeliveryStore(Protocol):
         """Record a delivery's intent; False when it was recorded before (same event, recipient, channel)."""
         ...
 
+    async def record_all(self, deliveries: list[Delivery]) -> int:
+        """Record several intents in one write; return how many were new."""
+        ...
+
     async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
         """Claim pending deliveries due by now for one sending round (a crashed sender's claim lapses)."""
         ...

@@ -99,12 +99,8 @@ async def known_for(n: Notifying, payload: BaseModel, envelope: EventEnvelope) -
 
 async def _contact_line(n: Notifying, bureau: str, staff_id: str) -> str:
     # The concierge's work line as the enterprise is told it: a mobile, else an email.
-    subject = staff_subject(bureau, staff_id)
-    for channel in ("sms", "email"):
-        address = await n.contacts.address(subject, channel)
-        if address:
-            return address
-    return NO_CONTACT_LINE
+    line = await n.contacts.first_address(staff_subject(bureau, staff_id), ("sms", "email"))
+    return line or NO_CONTACT_LINE
 
 
 def _rating_link(n: Notifying, envelope: EventEnvelope) -> tuple[str, str]:
