@@ -33,6 +33,7 @@ BUREAU = "cost"
 ENTERPRISE = 7_700  # every case of the first load is for this enterprise: it keeps its warm-up concierge
 NEW_ENTERPRISES = 8_000  # the second load's enterprises are numbered from here, one per case
 LOADS = ("returning_enterprise", "new_enterprises")
+OPCOUNTERS = ("insert", "query", "update", "delete", "getmore", "command")
 
 # What is counted, by service: ("mongo", command, collection), ("produced", topic, ""), ("consumed", topic, group).
 Key = tuple[str, str, str, str]
@@ -79,16 +80,42 @@ def per_case(busy: Counts, seconds: float, idle: Counts, idle_seconds: float, n:
     }
 
 
+async def opcounters(client: Any) -> dict[str, float]:
+    """Read the database server's own operation counters: the count issue 13 made from outside."""
+    counters = (await client.admin.command("serverStatus")).get("opcounters", {})
+    return {kind: float(counters.get(kind, 0)) for kind in OPCOUNTERS}
+
+
+def server_per_case(
+    idle: dict[str, float], idle_s: float, busy: dict[str, float], busy_s: float, n: int, polls: int
+) -> dict[str, float]:
+    """Return the server's operations per case by kind: the idle rate and the bench's own reads taken off.
+
+    Each window ends with one serverStatus (a command); the busy one also holds the bench's visibility polls.
+    """
+    idle = {**idle, "command": idle["command"] - 1}
+    own = {"query": polls, "command": 1}
+    per = {k: (busy[k] - own.get(k, 0) - idle[k] * busy_s / idle_s) / n for k in OPCOUNTERS}
+    return {"total": round(sum(per.values()), 2), **{k: round(v, 2) for k, v in per.items()}}
+
+
+def _grown_ops(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: after[k] - before[k] for k in OPCOUNTERS}
+
+
 async def _all_visible(db: Any, ids: list[str], timeout: float = 180) -> dict[str, float]:
-    """Wait until every case is in the case view with its concierge; return when each of the two was seen."""
+    """Wait until every case and its concierge are in the case view; return when, and the polls made."""
     deadline = time.monotonic() + timeout
     case_seen: float | None = None
+    polls = 0
     while time.monotonic() < deadline:
         views = [v async for v in db.case_view.find({"_id": {"$in": ids}}, {"concierge": 1})]
+        polls += 1
         if case_seen is None and len(views) == len(ids):
             case_seen = time.monotonic()
         if len(views) == len(ids) and all(v.get("concierge") for v in views):
-            return {"case_visible": case_seen or time.monotonic(), "concierge_visible": time.monotonic()}
+            now = time.monotonic()
+            return {"case_visible": case_seen or now, "concierge_visible": now, "polls": polls}
         await asyncio.sleep(0.2)
     raise TimeoutError(f"not every case and concierge visible within {timeout}s")
 
@@ -146,11 +173,12 @@ async def _one_load(
             await asyncio.sleep(2)  # trailing reactions (notification ticks) of what was prepared
 
             pids = stack_processes(stack)
-            cpu_before = read_cpu(pids)
+            cpu_before, ops_before = read_cpu(pids), await opcounters(client)
             before, began = await scrape(stack), time.monotonic()
             await asyncio.sleep(idle_s)
             idle, idle_seconds = grown(before, await scrape(stack)), time.monotonic() - began
             idle_cpu = cpu_use(cpu_before, read_cpu(pids), idle_seconds)
+            idle_ops = _grown_ops(ops_before, await opcounters(client))
 
             ids: list[str] = []
 
@@ -159,10 +187,12 @@ async def _one_load(
                 answer.raise_for_status()
                 ids.append(answer.json()["case_id"])
 
+            ops_before = await opcounters(client)
             before, began = await scrape(stack), time.monotonic()
             await at_fixed_rate(n, send, rate)
             seen = await _all_visible(db, ids)
             at_concierge = await scrape(stack)
+            busy_ops = _grown_ops(ops_before, await opcounters(client))
             lag_left = await quiet(stack)
             settled, settled_at = await scrape(stack), time.monotonic()
     finally:
@@ -172,6 +202,10 @@ async def _one_load(
     return {
         **summary(n, rate, idle_seconds, seen["concierge_visible"] - began, visible, whole),
         "lag_left": lag_left,
+        # The same from outside, as issue 13 first counted it: the server's opcounters, to concierge visible.
+        "server_opcounters_per_case": server_per_case(
+            idle_ops, idle_seconds, busy_ops, seen["concierge_visible"] - began, n, int(seen["polls"])
+        ),
         # Idle, the stack still costs this (percent of one core, per process): consumers' fetches and timers.
         "idle_cpu_percent": {"total": round(sum(idle_cpu.values()), 1), **idle_cpu},
     }
@@ -248,6 +282,10 @@ def _load_table(result: dict[str, Any], who: str) -> str:
         ("Kafka records consumed", "kafka_records_consumed_per_case"),
     ):
         lines.append(f"| {title} | {result[key]['to_concierge_visible']} | {result[key]['settled']} |")
+    if ops := result.get("server_opcounters_per_case"):
+        kinds = ", ".join(f"{kind} {ops[kind]}" for kind in OPCOUNTERS)
+        told = f"The database server's own opcounters, per case to concierge visible: {ops['total']} ({kinds})."
+        lines += ["", told]
     if idle_cpu := result.get("idle_cpu_percent"):
         shares = ", ".join(f"{name} {share}%" for name, share in idle_cpu.items() if name != "total")
         lines += ["", f"Idle, the stack used {idle_cpu['total']}% of one core ({shares})."]
