@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from datetime import UTC, datetime, timedelta
@@ -10,9 +9,9 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from services.notification.adapters.channels.base import Message
+from services.notification.adapters.group_commit import GroupCommit
 from services.notification.domain.deliveries import Delivery, Status
 from shared.bulk_writes import insert_new
 
@@ -56,8 +55,7 @@ class MongoDeliveryStore:
         self._c, self._claims = db[DELIVERIES], db[CLAIMS]
         self._due: list[dict[str, Any]] = []  # what the last sweep found due, oldest first, not yet tried
         self._swept_at = float("-inf")
-        self._outcomes: list[tuple[Delivery, asyncio.Future[None]]] = []  # waiting for the next write
-        self._writer: asyncio.Task[None] | None = None
+        self._outcomes = GroupCommit(self._write_batch)  # a round's outcomes go together
 
     async def ensure_indexes(self) -> None:
         """Index what the sender and the delivery log look up."""
@@ -126,33 +124,7 @@ class MongoDeliveryStore:
 
     async def save_outcome(self, delivery: Delivery) -> None:
         """Keep a delivery's outcome and release the claim; return once it is written."""
-        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._outcomes.append((delivery, written))
-        writer = self._writer
-        if writer is None or writer.done() or writer.get_loop() is not asyncio.get_running_loop():
-            self._writer = asyncio.create_task(self._write_outcomes())
-        await written
-
-    async def _write_outcomes(self) -> None:
-        # Group commit: the outcomes that come in while one write is under way go together in the next, so a
-        # round's sends cost a few writes instead of one command each; nobody waits longer than one write.
-        while self._outcomes:
-            batch, self._outcomes = self._outcomes, []
-            try:
-                await self._write_batch([d for d, _ in batch])
-            except asyncio.CancelledError:
-                for _, written in [*batch, *self._outcomes]:
-                    written.cancel()
-                self._outcomes = []
-                raise
-            except Exception as exc:
-                for _, written in batch:
-                    if not written.done():
-                        written.set_exception(exc)
-                continue
-            for _, written in batch:
-                if not written.done():
-                    written.set_result(None)
+        await self._outcomes.submit(delivery)
 
     async def _write_batch(self, deliveries: list[Delivery]) -> None:
         outcomes = []
@@ -194,6 +166,10 @@ class InboxChannel:
 
     def __init__(self, db: AsyncDatabase, clock: Any) -> None:
         self._c, self._clock = db[INBOX], clock
+        self._messages = GroupCommit(self._insert)  # a round's messages go in together
+
+    async def _insert(self, docs: list[dict[str, Any]]) -> None:
+        await insert_new(self._c, docs)  # a message already there is a resend: nothing to do
 
     async def ensure_indexes(self) -> None:
         """Index a person's inbox, newest first."""
@@ -210,10 +186,7 @@ class InboxChannel:
             "created_at": self._clock(),
             "read_at": None,
         }
-        try:
-            await self._c.insert_one(doc)
-        except DuplicateKeyError:
-            pass
+        await self._messages.submit(doc)
         return message.idempotency_key
 
     async def list(self, recipient: str, unread_only: bool, limit: int, offset: int) -> list[dict[str, Any]]:
