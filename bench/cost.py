@@ -15,7 +15,7 @@ import asyncio
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -38,6 +38,7 @@ OPCOUNTERS = ("insert", "query", "update", "delete", "getmore", "command")
 # What is counted, by service: ("mongo", command, collection), ("produced", topic, ""), ("consumed", topic, group).
 Key = tuple[str, str, str, str]
 Counts = dict[Key, float]
+K = TypeVar("K")
 
 
 def counts_of(service: str, text: str) -> Counts:
@@ -65,12 +66,14 @@ async def scrape(stack: Stack) -> Counts:
     return out
 
 
-def grown(before: Counts, after: Counts) -> Counts:
-    """Return what each counter grew by between two scrapes (counters only grow while a process lives)."""
+def grown(before: dict[K, float], after: dict[K, float]) -> dict[K, float]:
+    """Return what each counter grew by between two readings (counters only grow while a process lives)."""
     return {k: v - before.get(k, 0.0) for k, v in after.items() if v - before.get(k, 0.0)}
 
 
-def per_case(busy: Counts, seconds: float, idle: Counts, idle_seconds: float, n: int) -> Counts:
+def per_case(
+    busy: dict[K, float], seconds: float, idle: dict[K, float], idle_seconds: float, n: int
+) -> dict[K, float]:
     """Return each counter's growth per case with the idle rate over the same time subtracted."""
     keys = set(busy) | set(idle)
     return {
@@ -93,14 +96,10 @@ def server_per_case(
 
     Each window ends with one serverStatus (a command); the busy one also holds the bench's visibility polls.
     """
-    idle = {**idle, "command": idle["command"] - 1}
-    own = {"query": polls, "command": 1}
-    per = {k: (busy[k] - own.get(k, 0) - idle[k] * busy_s / idle_s) / n for k in OPCOUNTERS}
-    return {"total": round(sum(per.values()), 2), **{k: round(v, 2) for k, v in per.items()}}
-
-
-def _grown_ops(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    return {k: after[k] - before[k] for k in OPCOUNTERS}
+    idle = {**idle, "command": idle.get("command", 0.0) - 1}
+    busy = {**busy, "query": busy.get("query", 0.0) - polls, "command": busy.get("command", 0.0) - 1}
+    per = per_case(busy, busy_s, idle, idle_s, n)
+    return {"total": round(sum(per.values()), 2), **{k: round(per.get(k, 0.0), 2) for k in OPCOUNTERS}}
 
 
 async def _all_visible(db: Any, ids: list[str], timeout: float = 180) -> dict[str, float]:
@@ -178,7 +177,7 @@ async def _one_load(
             await asyncio.sleep(idle_s)
             idle, idle_seconds = grown(before, await scrape(stack)), time.monotonic() - began
             idle_cpu = cpu_use(cpu_before, read_cpu(pids), idle_seconds)
-            idle_ops = _grown_ops(ops_before, await opcounters(client))
+            idle_ops = grown(ops_before, await opcounters(client))
 
             ids: list[str] = []
 
@@ -192,7 +191,7 @@ async def _one_load(
             await at_fixed_rate(n, send, rate)
             seen = await _all_visible(db, ids)
             at_concierge = await scrape(stack)
-            busy_ops = _grown_ops(ops_before, await opcounters(client))
+            busy_ops = grown(ops_before, await opcounters(client))
             lag_left = await quiet(stack)
             settled, settled_at = await scrape(stack), time.monotonic()
     finally:
