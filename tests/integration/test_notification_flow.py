@@ -7,11 +7,12 @@ import email
 import re
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.policy import default as default_policy
 
 import pytest
 from aiosmtpd.controller import Controller
+from pymongo import AsyncMongoClient, monitoring
 
 from services.notification.adapters.channels.email import EmailChannel, SmtpSettings
 from services.notification.adapters.channels.webhooks import SmsChannel
@@ -358,3 +359,55 @@ async def test_the_concierge_is_introduced_by_mobile_else_email_and_everyone_tol
     assert set(found[enterprise].preferences.channels) == {"email", "sms"}
     assert found[enterprise].preferences.quiet_start is None  # an enterprise keeps no quiet hours here
     assert found["staff:finance:nobody"].preferences.channels == ("inbox",)
+
+
+class _Reads(monitoring.CommandListener):
+    """The reads a client sends, by collection."""
+
+    def __init__(self) -> None:
+        self.finds: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "find":
+            self.finds.append(str(event.command["find"]))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_an_assignment_notice_reads_the_contacts_once_and_the_problem_from_the_case_opened(
+    mongo_db, infra
+):
+    reads = _Reads()
+    client: AsyncMongoClient = AsyncMongoClient(
+        infra.mongo_uri, tz_aware=True, tzinfo=UTC, event_listeners=[reads]
+    )
+    try:
+        clock = Clock(START)
+        n = notifying(client[mongo_db.name], clock, {"inbox", "email", "sms"})
+        await prepare(n)
+        staff_member, enterprise = "staff:finance:s1", f"enterprise:finance:{CREDIT}"
+        await n.contacts.put(staff_member, "finance", {"mobile": "13800000001"}, {})
+        await n.contacts.put(enterprise, "finance", {"email": "gm@gree.cn"}, {})
+        await react(n, case_opened("case-1", clock()))
+        reads.finds.clear()
+        assert await react(n, assigned(1, "case-1", "s1", "李副局长", clock())) == 3  # inbox, SMS; email
+        assert reads.finds.count("notification_contacts") == 1  # the line and both audiences, one read
+        assert "notification_cases" not in reads.finds  # the problem was known from the CaseOpened
+        bodies = {d["recipient"]: d["body"] async for d in mongo_db[DELIVERIES].find()}
+        assert "补贴资金拨付进度" in bodies[staff_member]  # the problem, as the case was opened with it
+        assert "13800000001" in bodies[enterprise]  # the concierge's line, from the same read
+
+        # Another instance (it never saw the CaseOpened) reads the problem from what the first one folded.
+        other = notifying(client[mongo_db.name], clock, {"inbox"})
+        reads.finds.clear()
+        assert await react(other, assigned(2, "case-2", "s1", "李副局长", clock())) == 1
+        assert await react(other, assigned(3, "case-1", "s1", "李副局长", clock())) == 1
+        assert reads.finds.count("notification_cases") == 2  # case-2 unknown (never opened), case-1 read
+        bodies = [d["body"] async for d in mongo_db[DELIVERIES].find({"case_id": "case-2"})]
+        assert bodies and "管理岗位，空闲最久" in bodies[0]  # no CaseOpened seen: the decision's reason
+    finally:
+        await client.close()

@@ -11,6 +11,7 @@ from services.notification.application.intents import Intent
 from services.notification.domain.deliveries import Delivery
 from services.notification.domain.quiet_hours import Preferences
 from services.notification.domain.templates import TemplateBook
+from services.notification.projections.knowledge import CaseTitles
 from shared.auth.keys import Bureau
 
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai: no quiet hours
@@ -117,3 +118,13 @@ def test_an_unknown_bureau_is_named_by_its_id_and_not_remembered() -> None:
         return [first, await names("newzone")]
 
     assert asyncio.run(run()) == ["newzone", "新区局"]
+
+
+def test_case_titles_keep_the_most_recent_cases_and_forget_the_oldest_first() -> None:
+    titles = CaseTitles(keep=2)
+    titles.remember("case-1", "补贴资金拨付进度")
+    titles.remember("case-2", "用地审批")
+    titles.remember("case-1", "补贴资金拨付进度")  # seen again (a replay): now the most recent
+    titles.remember("case-3", "人才公寓")
+    assert titles.get("case-2") is None
+    assert (titles.get("case-1"), titles.get("case-3")) == ("补贴资金拨付进度", "人才公寓")

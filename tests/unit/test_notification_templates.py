@@ -87,6 +87,7 @@ FACTS = CaseFacts(
 )
 KNOWN = Known(
     bureau_name="财政金融局",
+    case_title=FACTS.title,
     facts=FACTS,
     leaders=(("d1", "张局长"),),
     concierge_contact="13800000001",

@@ -6,6 +6,7 @@ events that carried the sealed contact, and every rebuild of either then read as
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from datetime import UTC, datetime, time
 from typing import Any
@@ -19,6 +20,7 @@ from shared.crypto.masking import mask_address
 from shared.crypto.vault import Vault
 
 CONTACTS = "notification_contacts"
+_KEPT_FIELDS = {"sealed": 1, "masked": 1, "preferences": 1}  # what sending needs: addresses sealed, as stored
 ADDRESS_FIELDS = {"email": "email", "sms": "mobile", "wecom": "wecom_user_id", "dingtalk": "dingtalk_user_id"}
 
 
@@ -35,6 +37,32 @@ class ContactBook:
 
     def __init__(self, db: AsyncDatabase, vault: Vault) -> None:
         self._c, self._vault = db[CONTACTS], vault
+        # For one event only (for_one_event): the contacts it read, so that its notices read each once.
+        self._held: dict[str, dict[str, Any]] | None = None
+
+    def for_one_event(self) -> ContactBook:
+        """Return the same book keeping what it reads for the length of one event (never longer)."""
+        book = copy.copy(self)
+        book._held = {}
+        return book
+
+    async def hold(self, subjects: Iterable[str]) -> None:
+        """Read the contacts of these subjects in one query and keep them (in a book for one event)."""
+        await self._read(subjects)
+
+    def _forget(self, subject: str) -> None:
+        if self._held is not None:
+            self._held.pop(subject, None)
+
+    async def _read(self, subjects: Iterable[str]) -> dict[str, dict[str, Any]]:
+        wanted = list(dict.fromkeys(subjects))
+        held = self._held if self._held is not None else {}
+        missing = [s for s in wanted if s not in held]
+        if missing:
+            query = {"_id": {"$in": missing}}
+            found = {d["_id"]: d async for d in self._c.find(query, _KEPT_FIELDS)}
+            held.update({s: found.get(s, {}) for s in missing})
+        return {s: held[s] for s in wanted}
 
     async def put(
         self, subject: str, bureau: str, details: dict[str, str], prefs: dict[str, Any]
@@ -50,6 +78,7 @@ class ContactBook:
             "name": details.get("name"),
         }
         await self._c.update_one({"_id": subject}, {"$set": doc}, upsert=True)
+        self._forget(subject)
         return {"subject": subject, "addresses": masked, "preferences": prefs}
 
     async def put_sealed(self, subject: str, bureau: str, sealed: dict[str, str], at: datetime) -> None:
@@ -69,6 +98,7 @@ class ContactBook:
             },
             upsert=True,
         )
+        self._forget(subject)
 
     async def masked(self, subject: str) -> dict[str, Any] | None:
         """Return the masked view of a contact, or None."""
@@ -85,6 +115,7 @@ class ContactBook:
         """Destroy the subject's key and this book's copy; True when there was something to erase."""
         destroyed = await self._vault.erase(subject)
         removed = await self._c.delete_one({"_id": subject})
+        self._forget(subject)
         return destroyed or removed.deleted_count > 0
 
     async def address(self, recipient: str, channel: str) -> str | None:
@@ -95,17 +126,15 @@ class ContactBook:
 
     async def first_address(self, subject: str, channels: tuple[str, ...]) -> str | None:
         """Return the subject's address on the first of the channels it gave one for (one read)."""
-        doc = await self._c.find_one({"_id": subject}, {"sealed": 1})
-        details = await self._vault.open(doc["sealed"]) if doc and doc.get("sealed") else None
+        doc = (await self._read([subject]))[subject]
+        details = await self._vault.open(doc["sealed"]) if doc.get("sealed") else None
         found = (details.get(ADDRESS_FIELDS.get(channel, "")) for channel in channels) if details else ()
         return next((address for address in found if address), None)
 
     async def audiences(self, recipients: Iterable[str]) -> dict[str, Audience]:
         """Return each recipient's preferences, read in one query whatever their number."""
-        wanted = list(dict.fromkeys(recipients))
-        query = {"_id": {"$in": wanted}}
-        docs = {d["_id"]: d async for d in self._c.find(query, {"masked": 1, "preferences": 1})}
-        return {recipient: _audience(recipient, docs.get(recipient, {})) for recipient in wanted}
+        docs = await self._read(recipients)
+        return {recipient: _audience(recipient, doc) for recipient, doc in docs.items()}
 
 
 def _audience(recipient: str, doc: dict[str, Any]) -> Audience:

@@ -43,6 +43,10 @@ class Notifying:
         """Return the same ports, remembering what a batch of events reads again and again (the leadership)."""
         return replace(self, knowledge=self.knowledge.for_one_batch())
 
+    def for_one_event(self) -> Notifying:
+        """Return the same ports, reading each contact the event's notices need once."""
+        return replace(self, contacts=self.contacts.for_one_event())
+
     async def tell(self, intents: list[Intent]) -> int:
         """Record the deliveries the intents call for; return how many were new."""
         return await record_intents(

@@ -54,6 +54,7 @@ class Known:
     """What a policy may use besides the event: read by the caller, only the parts the policy needs."""
 
     bureau_name: str = ""
+    case_title: str = ""  # the problem, as the case was opened with it ("" before its CaseOpened was seen)
     facts: CaseFacts | None = None
     leaders: tuple[tuple[str, str], ...] = ()  # (staff id, name) of 局长 and 党支部书记
     concierge_contact: str = NO_CONTACT_LINE
@@ -90,7 +91,7 @@ def tell_the_concierge_and_the_enterprise_when_assigned(
         "credit_code": e.enterprise.credit_code,
         "case_id": case_id,
     }
-    problem = k.facts.title if k.facts and k.facts.title else e.reason
+    problem = k.case_title or e.reason
     introduce = {
         **common,
         "concierge_name": e.staff_name,
@@ -261,8 +262,9 @@ POLICIES: dict[type, Callable[[Any, EventEnvelope, Known], list[Intent]]] = {
 
 # What each policy reads besides its event (names of Known's fields): the caller reads nothing else, so an
 # event whose policy needs no case facts costs no read of them. A unit test fails if a policy uses more.
-FACTS, BUREAU_NAME, LEADERS, CONCIERGE_CONTACT, TASK, RATING_LINK = (
+FACTS, CASE_TITLE, BUREAU_NAME, LEADERS, CONCIERGE_CONTACT, TASK, RATING_LINK = (
     "facts",
+    "case_title",
     "bureau_name",
     "leaders",
     "concierge_contact",
@@ -270,7 +272,7 @@ FACTS, BUREAU_NAME, LEADERS, CONCIERGE_CONTACT, TASK, RATING_LINK = (
     "rating_link",
 )
 POLICY_NEEDS: dict[type, frozenset[str]] = {
-    ConciergeAssigned: frozenset({FACTS, BUREAU_NAME, CONCIERGE_CONTACT}),
+    ConciergeAssigned: frozenset({CASE_TITLE, BUREAU_NAME, CONCIERGE_CONTACT}),
     ConciergeReassigned: frozenset({BUREAU_NAME, CONCIERGE_CONTACT}),
     EnterpriseQueued: frozenset({LEADERS}),
     CoordinationTaskOpened: frozenset({FACTS}),

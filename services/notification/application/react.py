@@ -8,11 +8,12 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from services.notification.application.context import Notifying
-from services.notification.application.intents import staff_subject
+from services.notification.application.intents import enterprise_subject, staff_subject
 from services.notification.application.money import tell_the_enterprise_when_money_is_credited
 from services.notification.application.money_deadlines import money_timers, plan_money_deadlines
 from services.notification.application.policies import (
     BUREAU_NAME,
+    CASE_TITLE,
     CONCIERGE_CONTACT,
     FACTS,
     LEADERS,
@@ -67,6 +68,7 @@ async def react(n: Notifying, envelope: EventEnvelope) -> int:
     policy = POLICIES.get(type(payload))
     if policy is None:
         return 0
+    n = n.for_one_event()
     return await n.tell(policy(payload, envelope, await known_for(n, payload, envelope)))
 
 
@@ -83,10 +85,14 @@ async def known_for(n: Notifying, payload: BaseModel, envelope: EventEnvelope) -
     case_id = _case_id_of(payload, envelope)
     concierge = getattr(payload, "to_staff_id", None) or getattr(payload, "staff_id", None)
     task = None
+    if CONCIERGE_CONTACT in needs and concierge:
+        # The concierge and the enterprise are told too: their contacts come in the same read as the line.
+        await n.contacts.hold(_people_named(payload, envelope.bureau, concierge))
     if TASK in needs and case_id:
         task = await n.deadlines.task(case_id, getattr(payload, "task_id", ""))
     return Known(
         bureau_name=await n.bureau_name(envelope.bureau) if BUREAU_NAME in needs else "",
+        case_title=await n.knowledge.title(case_id) if CASE_TITLE in needs and case_id else "",
         facts=await n.knowledge.case(case_id) if FACTS in needs and case_id else None,
         leaders=tuple(await n.knowledge.leaders(envelope.bureau)) if LEADERS in needs else (),
         concierge_contact=await _contact_line(n, envelope.bureau, concierge)
@@ -95,6 +101,12 @@ async def known_for(n: Notifying, payload: BaseModel, envelope: EventEnvelope) -
         task=TaskFacts(task["section"], task["due_at"]) if task else None,
         rating_link=_rating_link(n, envelope) if RATING_LINK in needs else None,
     )
+
+
+def _people_named(payload: BaseModel, bureau: str, concierge: str) -> list[str]:
+    enterprise = getattr(payload, "enterprise", None)
+    named = [staff_subject(bureau, concierge)]
+    return [*named, enterprise_subject(bureau, enterprise.credit_code)] if enterprise is not None else named
 
 
 async def _contact_line(n: Notifying, bureau: str, staff_id: str) -> str:

@@ -6,6 +6,7 @@ guarded by the stream version, so a replayed older event never moves a document 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -26,21 +27,45 @@ from shared.contracts.events import CaseOpened
 
 PEOPLE = "notification_people"
 CASES = "notification_cases"
+TITLES_KEPT = 10_000  # about 3 MB: the cases opened in the last hours of a busy zone
+
+
+class CaseTitles:
+    """The titles of the cases this process saw opened, the most recent kept: a title never changes."""
+
+    def __init__(self, keep: int = TITLES_KEPT) -> None:
+        self._keep = keep
+        self._titles: OrderedDict[str, str] = OrderedDict()
+
+    def remember(self, case_id: str, title: str) -> None:
+        """Keep a case's title, forgetting the oldest beyond the limit."""
+        self._titles[case_id] = title
+        self._titles.move_to_end(case_id)
+        while len(self._titles) > self._keep:
+            self._titles.popitem(last=False)
+
+    def get(self, case_id: str) -> str | None:
+        """Return a case's title if this process knows it."""
+        return self._titles.get(case_id)
 
 
 class Knowledge:
     """People and case facts in MongoDB."""
 
-    def __init__(self, db: AsyncDatabase, *, remember_leaders: bool = False) -> None:
+    def __init__(
+        self, db: AsyncDatabase, *, remember_leaders: bool = False, titles: CaseTitles | None = None
+    ) -> None:
         self._db = db
         self._people, self._cases = db[PEOPLE], db[CASES]
+        # Why: an assignment's notice names the case's problem, folded from CaseOpened a moment before.
+        self._titles = titles if titles is not None else CaseTitles()
         # Within one batch of events: each bureau's leadership, read once and forgotten when a roster event of
         # the bureau is folded. Never longer: another instance may fold roster events meanwhile.
         self._leaders: dict[str, list[tuple[str, str]]] | None = {} if remember_leaders else None
 
     def for_one_batch(self) -> Knowledge:
         """Return the same knowledge remembering each bureau's leadership for the length of one batch."""
-        return Knowledge(self._db, remember_leaders=True)
+        return Knowledge(self._db, remember_leaders=True, titles=self._titles)
 
     async def ensure_indexes(self) -> None:
         """Index leadership and section look-ups."""
@@ -86,6 +111,7 @@ class Knowledge:
                 "title": payload.title,
             }
             await self._guarded(self._cases, env.stream_id, env.version, facts)
+            self._titles.remember(env.stream_id, payload.title)
         elif isinstance(payload, ConciergeAssignedToCase):
             changes = {"concierge_id": payload.staff_id, "concierge_name": payload.staff_name}
             await self._guarded(self._cases, env.stream_id, env.version, changes)
@@ -113,6 +139,17 @@ class Knowledge:
             last_rating=doc.get("last_rating"),
             last_comment=doc.get("last_comment", ""),
         )
+
+    async def title(self, case_id: str) -> str:
+        """Return a case's title (remembered from its CaseOpened, else read), or "" before it was seen."""
+        known = self._titles.get(case_id)
+        if known is not None:
+            return known
+        doc = await self._cases.find_one({"_id": case_id}, {"title": 1})
+        if doc is None or "title" not in doc:
+            return ""
+        self._titles.remember(case_id, doc["title"])
+        return str(doc["title"])
 
     async def leaders(self, bureau: str) -> list[tuple[str, str]]:
         """Return (staff id, name) of the bureau's leadership (局长, 党支部书记) still on the roster."""
