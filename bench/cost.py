@@ -35,7 +35,8 @@ NEW_ENTERPRISES = 8_000  # the second load's enterprises are numbered from here,
 LOADS = ("returning_enterprise", "new_enterprises")
 OPCOUNTERS = ("insert", "query", "update", "delete", "getmore", "command")
 
-# What is counted, by service: ("mongo", command, collection), ("produced", topic, ""), ("consumed", topic, group).
+# What is counted, by service: ("mongo", command, collection), ("produced", topic, ""), ("consumed", topic, group),
+# ("wakeups", answer, ""): the relay's change-stream answers, with inserts or empty.
 Key = tuple[str, str, str, str]
 Counts = dict[Key, float]
 K = TypeVar("K")
@@ -52,6 +53,8 @@ def counts_of(service: str, text: str) -> Counts:
                 out[(service, "produced", s.labels["topic"], "")] += s.value
             elif s.name == "kafka_records_consumed_total":
                 out[(service, "consumed", s.labels["topic"], s.labels["group"])] += s.value
+            elif s.name == "relay_wakeups_total":
+                out[(service, "wakeups", s.labels["answer"], "")] += s.value
     return dict(out)
 
 
@@ -247,6 +250,7 @@ def summary(
             "to_concierge_visible": _total(visible, "consumed"),
             "settled": _total(whole, "consumed"),
         },
+        "relay_empty_wakeups_per_case": round(visible.get(("relay", "wakeups", "empty", ""), 0.0), 2),
         "by_service": {
             service: _total({k: v for k, v in visible.items() if k[0] == service}, "mongo")
             for service in {k[0] for k in visible}
@@ -285,6 +289,12 @@ def _load_table(result: dict[str, Any], who: str) -> str:
         kinds = ", ".join(f"{kind} {ops[kind]}" for kind in OPCOUNTERS)
         told = f"The database server's own opcounters, per case to concierge visible: {ops['total']} ({kinds})."
         lines += ["", told]
+    if empty := result.get("relay_empty_wakeups_per_case"):
+        lines += [
+            "",
+            f"Of the relay's change-stream getMores, {empty} per case came back empty: the embedded SecantusDB "
+            "answers a waiting change stream on any write to the server; MongoDB waits for a matching one.",
+        ]
     if idle_cpu := result.get("idle_cpu_percent"):
         shares = ", ".join(f"{name} {share}%" for name, share in idle_cpu.items() if name != "total")
         lines += ["", f"Idle, the stack used {idle_cpu['total']}% of one core ({shares})."]

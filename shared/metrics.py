@@ -45,6 +45,7 @@ class Metrics:
     consumer_lag: Gauge
     relay_lag: Gauge
     relay_broker_resets: Counter
+    relay_wakeups: Counter
 
 
 def new_metrics() -> Metrics:
@@ -105,6 +106,12 @@ def new_metrics() -> Metrics:
         relay_broker_resets=Counter(
             "relay_broker_resets_total",
             "Times the broker had lost records it acknowledged and every event was published again from the start",
+            registry=r,
+        ),
+        relay_wakeups=Counter(
+            "relay_wakeups_total",
+            "Answers of the relay's change stream on the event store: with inserts, or empty (woken by another write)",
+            ["answer"],
             registry=r,
         ),
     )

@@ -10,6 +10,8 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
+from shared.metrics import metrics
+
 log = logging.getLogger(__name__)
 
 
@@ -70,6 +72,7 @@ class AppendWatcher:
                         await self._waiting.wait()
                         change = await stream.try_next()
                         if change is None:
+                            metrics().relay_wakeups.labels("empty").inc()
                             # An empty answer: the server woke the stream for a write it then filtered out
                             # (SecantusDB does so for any write on the server, e.g. the sequencer's). Let a
                             # burst of them pass before asking again; an insert meanwhile is in the next answer.
@@ -77,6 +80,7 @@ class AppendWatcher:
                             continue
                         # Inserts that came in the same answer happened before the wake-up: the loop's
                         # next turn sees them too, so they need no wake-up of their own.
+                        metrics().relay_wakeups.labels("inserts").inc()
                         self._note(change)
                         while _cached(stream):
                             self._note(await stream.try_next())

@@ -146,6 +146,8 @@ async def test_one_case_moves_the_counters_of_every_service_it_passes(
     assert moved(before, after, "relay", "kafka_records_produced_total", topic=CASE_EVENTS) >= 2
     assert moved(before, after, "relay", "kafka_records_produced_total", topic=ASSIGNMENT_EVENTS) >= 1
     assert after["relay"][("relay_lag_events", frozenset())] == 0
+    # The relay was woken by the change stream for the new events (at least the opening, then the decision).
+    assert moved(before, after, "relay", "relay_wakeups_total", answer="inserts") >= 1
     # The case view consumed them, wrote case_view, and timed each handling.
     consumed = moved(
         before, after, "casequery", "kafka_records_consumed_total", topic=CASE_EVENTS, group="case-view"

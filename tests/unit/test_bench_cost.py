@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.cost import server_per_case
+from bench.cost import _load_table, counts_of, server_per_case, summary
 
 
 def _ops(**kinds: float) -> dict[str, float]:
@@ -23,3 +23,21 @@ def test_per_case_is_the_busy_windows_operations_less_the_idle_rate_and_the_benc
         "getmore": 6.0,
         "command": 1.0,
     }
+
+
+RELAY_METRICS = """\
+# TYPE mongodb_commands_total counter
+mongodb_commands_total{collection="events",command="getMore"} 9.0
+# TYPE relay_wakeups_total counter
+relay_wakeups_total{answer="inserts"} 2.0
+relay_wakeups_total{answer="empty"} 7.0
+"""
+
+
+def test_the_relays_empty_wakeups_are_counted_beside_its_commands_not_among_them() -> None:
+    counts = counts_of("relay", RELAY_METRICS)
+    assert counts[("relay", "wakeups", "empty", "")] == 7.0
+    report = summary(1, 4.0, 20.0, 1.0, counts, counts)
+    assert report["mongodb_commands_per_case"]["to_concierge_visible"] == 9.0  # getMores, not wake-ups too
+    assert report["relay_empty_wakeups_per_case"] == 7.0
+    assert "7.0 per case came back empty" in _load_table({**report, "idle_cpu_percent": {}}, "x")
