@@ -35,8 +35,8 @@ NEW_ENTERPRISES = 8_000  # the second load's enterprises are numbered from here,
 LOADS = ("returning_enterprise", "new_enterprises")
 OPCOUNTERS = ("insert", "query", "update", "delete", "getmore", "command")
 
-# What is counted, by service: ("mongo", command, collection), ("produced", topic, ""), ("consumed", topic, group),
-# ("wakeups", answer, ""): the relay's change-stream answers, with inserts or empty.
+# What is counted, by service: ("mongo", command, collection), ("produced", topic, ""),
+# ("consumed", topic, group), ("wakeups", answer, ""): the relay's change-stream answers, inserts or empty.
 Key = tuple[str, str, str, str]
 Counts = dict[Key, float]
 K = TypeVar("K")
@@ -292,8 +292,9 @@ def _load_table(result: dict[str, Any], who: str) -> str:
     if empty := result.get("relay_empty_wakeups_per_case"):
         lines += [
             "",
-            f"Of the relay's change-stream getMores, {empty} per case came back empty: the embedded SecantusDB "
-            "answers a waiting change stream on any write to the server; MongoDB waits for a matching one.",
+            f"Of the relay's change-stream getMores, {empty} per case came back empty: the embedded "
+            "SecantusDB answers a waiting change stream on any write to the server; MongoDB waits for a "
+            "matching one.",
         ]
     if idle_cpu := result.get("idle_cpu_percent"):
         shares = ", ".join(f"{name} {share}%" for name, share in idle_cpu.items() if name != "total")

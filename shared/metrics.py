@@ -110,7 +110,7 @@ def new_metrics() -> Metrics:
         ),
         relay_wakeups=Counter(
             "relay_wakeups_total",
-            "Answers of the relay's change stream on the event store: with inserts, or empty (woken by another write)",
+            "The relay's change-stream answers: with inserts, or empty (another write woke it)",
             ["answer"],
             registry=r,
         ),
