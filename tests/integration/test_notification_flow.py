@@ -408,6 +408,7 @@ async def test_an_assignment_notice_reads_the_contacts_once_and_the_problem_from
         assert await react(other, assigned(3, "case-1", "s1", "李副局长", clock())) == 1
         assert reads.finds.count("notification_cases") == 2  # case-2 unknown (never opened), case-1 read
         bodies = [d["body"] async for d in mongo_db[DELIVERIES].find({"case_id": "case-2"})]
-        assert bodies and "管理岗位，空闲最久" in bodies[0]  # no CaseOpened seen: the decision's reason
+        # No CaseOpened seen: the concierge is pointed to the case, never sent the decision's rule text.
+        assert bodies and "见案件详情" in bodies[0] and "管理岗位，空闲最久" not in bodies[0]
     finally:
         await client.close()

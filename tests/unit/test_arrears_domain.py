@@ -10,12 +10,13 @@ from pydantic import ValidationError
 
 from services.disbursement.domain import rules
 from services.disbursement.domain.arrears import Arrears, record_arrears
-from services.disbursement.domain.rules import Refused
+from services.disbursement.domain.rules import Invalid, Refused
 from shared.contracts.cases import Enterprise
 from shared.contracts.disbursement import OpenArrearsRequest, RepaymentReport
 from tests.support import credit_code
 
 DELIVERED = date(2026, 9, 1)
+TODAY = date(2026, 12, 31)
 
 
 def request(term: int | None = None, owed: str = "31800000.00") -> OpenArrearsRequest:
@@ -32,11 +33,11 @@ def request(term: int | None = None, owed: str = "31800000.00") -> OpenArrearsRe
 
 
 def arrears(term: int | None = None, owed: str = "31800000.00") -> Arrears:
-    return Arrears(record_arrears("a1", request(term, owed)))
+    return Arrears(record_arrears("a1", request(term, owed), today=TODAY))
 
 
 def repay(a: Arrears, amount: str, on: date) -> None:
-    for event in a.repay(RepaymentReport(amount=amount, repaid_on=on), today=date(2026, 12, 31)):
+    for event in a.repay(RepaymentReport(amount=amount, repaid_on=on), today=TODAY):
         a.apply(event, a.version + 1)
 
 
@@ -75,3 +76,24 @@ def test_a_repayment_above_what_is_owed_is_refused() -> None:
         repay(a, "0.02", DELIVERED)
     assert caught.value.rule == rules.NO_REPAYMENT_BEYOND_OUTSTANDING
     assert a.outstanding == Decimal("0.01")
+
+
+def test_a_repayment_before_the_delivery_or_after_today_is_invalid() -> None:
+    a = arrears()
+    for day, rule in [
+        (DELIVERED - timedelta(days=1), rules.NO_REPAYMENT_BEFORE_DELIVERY),
+        (TODAY + timedelta(days=1), rules.NO_DAY_IN_THE_FUTURE),
+    ]:
+        with pytest.raises(Invalid) as caught:
+            repay(a, "1.00", day)
+        assert caught.value.rule == rule
+    repay(a, "1.00", DELIVERED)
+    repay(a, "1.00", TODAY)
+    assert len(a.repayments) == 2
+
+
+def test_a_delivery_after_today_is_invalid() -> None:
+    with pytest.raises(Invalid) as caught:
+        record_arrears("a1", request(), today=DELIVERED - timedelta(days=1))
+    assert caught.value.rule == rules.NO_DAY_IN_THE_FUTURE
+    assert record_arrears("a1", request(), today=DELIVERED).delivered_on == DELIVERED

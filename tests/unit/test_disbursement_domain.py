@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from services.disbursement.domain import rules
 from services.disbursement.domain.disbursement import Disbursement
-from services.disbursement.domain.rules import Refused
+from services.disbursement.domain.rules import Invalid, Refused
 from shared.contracts.cases import Enterprise
 from shared.contracts.disbursement import (
     DisbursementOpened,
@@ -233,3 +233,59 @@ def test_each_event_says_where_the_disbursement_stands_after_it_for_consumers_wi
     assert isinstance(full, DisbursementPaymentCredited) and full.status is Status.CREDITED
     assert full.allocation_received_at == T0 and full.fully_credited_at == T0 + timedelta(hours=5)
     assert full.model_dump(mode="json")["credited_total"] == "100.00"
+
+
+def test_a_payment_credited_before_the_allocation_arrived_is_invalid_and_after_it_is_credited() -> None:
+    d = opened("100.00")
+    stage(d, Stage.ALLOCATION_RECEIVED, T0)
+    with pytest.raises(Invalid) as caught:
+        pay(d, "100.00", T0 - timedelta(days=7), "E1")
+    assert (
+        caught.value.rule == rules.STAGES_FOLLOW_THEIR_ORDER and "allocation_received" in caught.value.reason
+    )
+    pay(d, "100.00", T0 + timedelta(hours=2), "E1")
+    assert d.status is Status.CREDITED
+
+
+@pytest.mark.parametrize(
+    ("reported", "at"),
+    [
+        (Stage.DOCUMENTS_COMPLETE, T0 - timedelta(hours=1)),  # before the allocation it follows
+        (Stage.ALLOCATION_RECEIVED, T0 + timedelta(hours=3)),  # a correction after the approval that follows
+        (Stage.CANCELLED, T0 + timedelta(hours=1)),  # before the approval and payment it would undo
+    ],
+)
+def test_a_stage_dated_out_of_the_progressions_order_is_invalid(reported: Stage, at: datetime) -> None:
+    d = opened("100.00")
+    stage(d, Stage.ALLOCATION_RECEIVED, T0)
+    stage(d, Stage.APPROVED, T0 + timedelta(hours=2), approver="局长")
+    pay(d, "10.00", T0 + timedelta(hours=5), "r")
+    before = d.version
+    with pytest.raises(Invalid) as caught:
+        stage(d, reported, at, reason="x") if reported is Stage.CANCELLED else stage(d, reported, at)
+    assert caught.value.rule == rules.STAGES_FOLLOW_THEIR_ORDER and d.version == before
+
+
+def test_money_credited_before_the_instruction_is_accepted_whichever_report_comes_first() -> None:
+    # README: the bank is the authority on what reached the account; only the allocation's arrival bounds it.
+    d = opened("100.00")
+    stage(d, Stage.ALLOCATION_RECEIVED, T0)
+    pay(d, "10.00", T0 + timedelta(hours=2), "r1")
+    stage(d, Stage.PAYMENT_INSTRUCTED, T0 + timedelta(hours=3))  # reported after the money, dated after it
+    pay(d, "10.00", T0 + timedelta(hours=1), "r2")  # credited before the instruction already known
+    assert [p.event.bank_reference for p in d.payments] == ["r1", "r2"]
+    with pytest.raises(Invalid):
+        pay(d, "10.00", T0 - timedelta(hours=1), "r3")  # before the allocation arrived
+
+
+def test_a_late_stage_dated_in_its_place_is_accepted_and_a_return_before_the_instruction_is_not() -> None:
+    d = opened("100.00")
+    stage(d, Stage.ALLOCATION_RECEIVED, T0)
+    stage(d, Stage.PAYMENT_INSTRUCTED, T0 + timedelta(hours=4))
+    (late,) = stage(d, Stage.DOCUMENTS_COMPLETE, T0 + timedelta(hours=1))
+    assert isinstance(late, DisbursementStageReported) and late.late
+    stage(d, Stage.ALLOCATION_RECEIVED, T0 - timedelta(hours=1))  # a correction to an earlier time
+    with pytest.raises(Invalid):
+        stage(d, Stage.RETURNED_BY_BANK, T0 + timedelta(hours=3), reason="账号有误")
+    stage(d, Stage.RETURNED_BY_BANK, T0 + timedelta(hours=5), reason="账号有误")
+    assert d.status is Status.RETURNED_BY_BANK

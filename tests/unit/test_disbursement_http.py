@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -188,3 +189,115 @@ async def test_arrears_are_due_after_their_term_and_a_repayment_above_the_debt_i
     view = (await client.get(f"/api/v1/arrears/{arrears_id}", headers=STAFF)).json()
     assert view["due_on"] == "2026-10-31" and view["outstanding"] == "31800000.00"
     assert (await client.get(f"/api/v1/arrears/{arrears_id}", headers=OTHER)).status_code == 404
+
+
+async def test_a_payment_credited_before_the_allocation_arrived_is_422_with_the_reason_and_appends_nothing(
+    client: httpx.AsyncClient, recorder: InMemoryRecorder
+) -> None:
+    disbursement_id = await open_one(client, allocated="1000.00")
+    pay = {"amount": "1000.00", "credited_at": "2026-10-05T10:00:00+08:00", "bank_reference": "E1"}
+    url = f"/api/v1/disbursements/{disbursement_id}/payments"
+    answer = await client.post(url, json=pay, headers=STAFF)
+    assert answer.status_code == 422 and "allocation_received" in answer.text
+    assert "StagesFollowTheirOrderInTime" in answer.text and len(await recorder.read_all()) == 2
+
+    ok = await client.post(url, json={**pay, "credited_at": "2026-10-13T10:00:00+08:00"}, headers=STAFF)
+    assert ok.status_code == 201, ok.text
+    view = (await client.get(f"/api/v1/disbursements/{disbursement_id}", headers=STAFF)).json()
+    assert view["status"] == "credited" and view["time_to_account"]["hours"] == 18.0
+
+
+async def test_a_stage_dated_before_the_stage_it_follows_is_422(
+    client: httpx.AsyncClient, recorder: InMemoryRecorder
+) -> None:
+    disbursement_id = await open_one(client)
+    answer = await client.post(
+        f"/api/v1/disbursements/{disbursement_id}/stages",
+        json={"stage": "documents_complete", "at": "2026-10-11T09:00:00+08:00"},
+        headers=ADMIN,
+    )
+    assert answer.status_code == 422 and "allocation_received" in answer.text
+    assert len(await recorder.read_all()) == 2
+
+
+async def test_a_late_allocation_dated_after_the_money_was_credited_is_422(client: httpx.AsyncClient) -> None:
+    disbursement_id = await open_one(client, allocated="100.00", allocation_received_at=None)
+    pay = {"amount": "100.00", "credited_at": "2026-10-13T10:00:00+08:00", "bank_reference": "E2"}
+    url = f"/api/v1/disbursements/{disbursement_id}"
+    assert (await client.post(f"{url}/payments", json=pay, headers=STAFF)).status_code == 201
+    late = {"stage": "allocation_received", "at": "2026-10-14T10:00:00+08:00"}
+    answer = await client.post(f"{url}/stages", json=late, headers=STAFF)
+    assert answer.status_code == 422 and "credited" in answer.text
+    in_place = await client.post(
+        f"{url}/stages", json={**late, "at": "2026-10-12T10:00:00+08:00"}, headers=STAFF
+    )
+    assert in_place.status_code == 201, in_place.text
+
+
+async def test_overdue_that_is_not_true_or_false_is_422_naming_the_parameter(
+    client: httpx.AsyncClient,
+) -> None:
+    answer = await client.get("/api/v1/disbursements", params={"overdue": "yes"}, headers=STAFF)
+    assert answer.status_code == 422 and "overdue" in answer.text
+
+
+def arrears_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "enterprise": {"name": "启明星辰(郑州)有限公司", "credit_code": credit_code(3)},
+        "debtor": "高新区建设局",
+        "purpose": "安全运维服务",
+        "amount_owed": "100.00",
+        "delivered_on": "2026-10-01",
+    }
+    body.update(overrides)
+    return body
+
+
+async def test_arrears_delivered_after_today_are_422(
+    client: httpx.AsyncClient, recorder: InMemoryRecorder
+) -> None:
+    answer = await client.post("/api/v1/arrears", json=arrears_body(delivered_on="2099-01-01"), headers=ADMIN)
+    assert answer.status_code == 422 and "delivered_on" in answer.text and "NoDayInTheFuture" in answer.text
+    assert await recorder.read_all() == []
+
+
+@pytest.mark.parametrize(
+    ("repaid_on", "rule"),
+    [("2020-01-01", "NoRepaymentBeforeDelivery"), ("2099-01-01", "NoDayInTheFuture")],
+)
+async def test_a_repayment_before_the_delivery_or_after_today_is_422(
+    client: httpx.AsyncClient, recorder: InMemoryRecorder, repaid_on: str, rule: str
+) -> None:
+    created = await client.post("/api/v1/arrears", json=arrears_body(), headers=ADMIN)
+    assert created.status_code == 201, created.text
+    answer = await client.post(
+        f"/api/v1/arrears/{created.json()['id']}/repayments",
+        json={"amount": "1.00", "repaid_on": repaid_on},
+        headers=ADMIN,
+    )
+    assert answer.status_code == 422 and rule in answer.text and "repaid_on" in answer.text
+    assert len(await recorder.read_all()) == 1
+
+
+CASE_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "a case as intake names it"))
+
+
+@pytest.mark.parametrize(
+    "case_id", ["board-finance", str(uuid.uuid4()), CASE_ID.upper(), CASE_ID.replace("-", "")]
+)
+@pytest.mark.parametrize("path", ["/api/v1/disbursements", "/api/v1/arrears"])
+async def test_a_case_id_that_is_not_shaped_like_a_case_id_is_422_and_appends_nothing(
+    client: httpx.AsyncClient, recorder: InMemoryRecorder, case_id: str, path: str
+) -> None:
+    body = opening(case_id=case_id) if path.endswith("disbursements") else arrears_body(case_id=case_id)
+    answer = await client.post(path, json=body, headers=ADMIN)
+    assert answer.status_code == 422 and "LinksOnlyToACaseId" in answer.text and "case_id" in answer.text
+    assert await recorder.read_all() == []
+
+
+async def test_a_case_id_as_intake_names_cases_is_linked(client: httpx.AsyncClient) -> None:
+    disbursement_id = await open_one(client, case_id=CASE_ID)
+    view = (await client.get(f"/api/v1/disbursements/{disbursement_id}", headers=STAFF)).json()
+    assert view["case_id"] == CASE_ID
+    created = await client.post("/api/v1/arrears", json=arrears_body(case_id=CASE_ID), headers=ADMIN)
+    assert created.status_code == 201, created.text

@@ -157,7 +157,7 @@ async def test_the_sms_gateway_gets_the_mobile_the_text_and_the_idempotency_key(
     assert receipt == "sms-1" and request["headers"]["Authorization"] == "Bearer tok"
     assert request["json"] == {
         "mobile": "13812341234",
-        "content": "【高新区】【提醒】今日到期",
+        "content": "【高新区】body",
         "idempotency_key": "k" * 32,
     }
 

@@ -92,6 +92,16 @@ def test_a_bureau_without_early_arrears_reminders_gets_the_due_day_and_the_escal
     ]
 
 
+def test_arrears_recorded_after_their_due_day_are_never_announced_as_due_soon(calendar):
+    due = date(2026, 10, 31)  # a Saturday: reminded Fri 30 Oct
+    late = [t.step for t in arrears_ladder(calendar, due, EscalationRules(), today=date(2026, 11, 28))]
+    assert late == [Step.ARREARS_OVERDUE, Step.ARREARS_ESCALATED]
+    on_the_day = [t.step for t in arrears_ladder(calendar, due, EscalationRules(), today=date(2026, 10, 30))]
+    assert on_the_day == [Step.ARREARS_DUE_TODAY, Step.ARREARS_OVERDUE, Step.ARREARS_ESCALATED]
+    early = arrears_ladder(calendar, due, EscalationRules(), today=date(2026, 10, 29))
+    assert early == arrears_ladder(calendar, due, EscalationRules())  # recorded in time: the whole ladder
+
+
 def test_arrears_are_late_by_calendar_days_only_after_the_due_date():
     due = date(2026, 11, 27)
     assert overdue_days(due, _local(2026, 11, 26, 12, 0)) == 0  # before

@@ -18,6 +18,7 @@ from services.assignment.domain.rules import (
     RULE_VERSION,
     AssignmentRefused,
     Choice,
+    UnknownOnTheBoard,
     a_reopened_case_returns_to_its_concierge_even_beyond_capacity,
     evaluate,
     pick,
@@ -318,7 +319,9 @@ class AssignmentBoard(StaffingDecisions):
         try:
             return self.staff[staff_id]
         except KeyError:
-            raise AssignmentRefused(f"no staff member {staff_id} in bureau {self.bureau}") from None
+            raise UnknownOnTheBoard(
+                f"本局名册中没有 {staff_id} (no staff member {staff_id} in bureau {self.bureau})", staff_id
+            ) from None
 
     def _emit(self, events: list[BaseModel], now: datetime) -> list[BaseModel]:
         """Apply events as they are decided and return them, for the caller to record."""

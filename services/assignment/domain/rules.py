@@ -25,6 +25,14 @@ class AssignmentRefused(Exception):
     """A rule forbids what was asked; the message says which and why."""
 
 
+class UnknownOnTheBoard(AssignmentRefused):
+    """What was asked names a person or leave the bureau's board does not hold (none, or another bureau's)."""
+
+    def __init__(self, message: str, unknown_id: str) -> None:
+        super().__init__(message)
+        self.unknown_id = unknown_id
+
+
 @dataclass(frozen=True)
 class Verdict:
     """Whether one person may take an enterprise now, and why."""

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from services.assignment.domain.roster import EnterpriseFile, Leave, Staff
 from services.assignment.domain.rules import (
     AssignmentRefused,
+    UnknownOnTheBoard,
     a_post_change_keeps_a_concierge_only_if_the_post_may_serve,
 )
 from shared.contracts.assignment import (
@@ -178,7 +179,8 @@ class StaffingDecisions:
         person = self._present(staff_id)
         leave = person.leaves.get(leave_id)
         if leave is None:
-            raise AssignmentRefused(f"{person.name} 没有假期 {leave_id} (no leave {leave_id})")
+            why = f"{person.name} 没有假期 {leave_id} (no leave {leave_id})"
+            raise UnknownOnTheBoard(why, leave_id)
         if leave.cancelled or leave.ended:
             raise AssignmentRefused(
                 f"假期 {leave_id} 已{'取消' if leave.cancelled else '结束'} (leave is {leave.state})"

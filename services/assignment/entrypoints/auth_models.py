@@ -7,10 +7,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from services.assignment.entrypoints.http_models import in_shanghai
 from shared.auth.keys import Role
 from shared.auth.passwords import MAX_LENGTH
 from shared.contracts.text import Identifier, Line50, Line200
-from shared.workdays.calendar import SHANGHAI
 
 
 def _encodable(text: str) -> str:
@@ -170,7 +170,7 @@ class AccountSecrets(BaseModel):
 
 def local(moment: datetime | None) -> datetime | None:
     """A stored time as the API answers it: Asia/Shanghai."""
-    return moment.astimezone(SHANGHAI) if moment is not None else None
+    return in_shanghai(moment) if moment is not None else None
 
 
 def account_card(doc: dict[str, Any]) -> AccountCard:

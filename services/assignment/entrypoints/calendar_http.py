@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.assignment.application.boards import Context
-from services.assignment.entrypoints.http_models import Day
+from services.assignment.entrypoints.http_models import Day, Time
 from services.assignment.entrypoints.idempotent import idempotent
 from shared.auth.rights import CalendarPublisher, Reader
 from shared.contracts.calendar import WorkdayCalendarPublished
@@ -28,7 +28,7 @@ class CalendarYearView(BaseModel):
     version: int
     provisional: bool
     published_by: str
-    published_at: datetime
+    published_at: Time
     holidays: list[date]
     makeup_workdays: list[date]
 

@@ -17,7 +17,7 @@ from services.assignment.application.statistics import (
     bureau_statistics,
 )
 from services.assignment.domain.board import AssignmentBoard
-from services.assignment.domain.rules import AssignmentRefused
+from services.assignment.domain.rules import AssignmentRefused, UnknownOnTheBoard
 from services.assignment.entrypoints import http_models as m
 from services.assignment.entrypoints.idempotent import idempotent, new_id
 from shared.auth.keys import Principal
@@ -73,14 +73,29 @@ def answer(events: list[EventEnvelope] | None, **detail: Any) -> m.Recorded:
 
 
 async def board_decision(
-    request: Request, context: Context, decide: Callable[[AssignmentBoard], list[BaseModel]]
+    request: Request,
+    context: Context,
+    decide: Callable[[AssignmentBoard], list[BaseModel]],
+    named: dict[str, str | None] | None = None,
 ) -> list[EventEnvelope]:
-    """Run a board decision; a rule's refusal is 409 with its reason."""
+    """Run a board decision; a rule's refusal is 409, an unknown id 404 (path) or 422 (a field of `named`)."""
     boards: Boards = request.app.state.boards
     try:
         return await boards.decide(context, decide)
+    except UnknownOnTheBoard as exc:
+        raise unknown(exc, named or {}) from exc
     except AssignmentRefused as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+
+
+def unknown(exc: UnknownOnTheBoard, named: dict[str, str | None]) -> HTTPException:
+    """The answer to an unknown id: 422 naming the body field that holds it, else 404 (the path's id)."""
+    # Another bureau's id is unknown here too: both answer alike, so ids of other bureaus never leak.
+    for field, value in named.items():
+        if value == exc.unknown_id:
+            detail = [{"loc": ["body", field], "msg": str(exc), "type": "value_error"}]
+            return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
+    return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
 
 
 @router.get(
@@ -147,6 +162,7 @@ async def approve(
             lambda b: b.approve_fallback(
                 approval_id, body.credit_code, body.staff_id, approved_by, body.note, now()
             ),
+            {"staff_id": body.staff_id, "approved_by": body.approved_by},
         )
         return answer(events, approval_id=approval_id)
 
@@ -168,6 +184,7 @@ async def reassign(
             request,
             context,
             lambda b: b.reassign(body.credit_code, body.to_staff_id, body.reason, now(), approved_by),
+            {"to_staff_id": body.to_staff_id},
         )
         return answer(events, approved_by=approved_by)
 

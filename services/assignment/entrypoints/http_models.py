@@ -8,7 +8,7 @@ the OpenAPI document.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
@@ -39,6 +39,14 @@ def _plausible(day: date) -> date:
     return day
 
 
+def in_shanghai(moment: datetime) -> datetime:
+    """A stored time as the API answers it: Asia/Shanghai (+08:00); a naive one was stored as UTC."""
+    # Why: times are kept in UTC (events, Mongo); README promises every answered time with +08:00.
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(SHANGHAI)
+
+
+# A time in an answer: whatever it is built from, it is answered with the +08:00 offset.
+Time = Annotated[datetime, AfterValidator(in_shanghai)]
 Day = Annotated[date, AfterValidator(_plausible), Field(description=f"A date from {FIRST_DAY} to {LAST_DAY}")]
 StaffId = Annotated[Identifier, Field(description="A staff_id from the roster")]
 
@@ -213,7 +221,7 @@ class StaffCard(BaseModel):
     leaves: list[LeaveCard] = Field(default_factory=list, description="Leaves not over yet")
     current_enterprises: list[str]
     enterprises_served: int
-    idle_since: datetime | None
+    idle_since: Time | None
     open_cases: int = 0
     open_tasks: int = 0
     overdue_tasks: int = 0
@@ -226,4 +234,4 @@ class Waiting(BaseModel):
     name: str
     case_ids: list[str]
     category: str
-    queued_at: datetime | None
+    queued_at: Time | None

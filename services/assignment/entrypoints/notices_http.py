@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -48,6 +48,15 @@ class PublishNotice(BaseModel):
         if title is not None and (missing := uncovered(title)):
             raise ValueError(f"标题含公文字库没有的字符 (characters outside the notice font): {missing}")
         return title
+
+    @field_validator("issued_on")
+    @classmethod
+    def _not_after_today(cls, issued_on: date | None) -> date | None:
+        """Refuse a notice dated after today (Asia/Shanghai): it would take numbers of a year to come."""
+        today = datetime.now(SHANGHAI).date()
+        if issued_on is not None and issued_on > today:
+            raise ValueError(f"发文日期不能晚于今天 {today} (issued_on cannot be after today, Asia/Shanghai)")
+        return issued_on
 
 
 @router.post("", status_code=201, summary="Publish the current assignments as an official notice")

@@ -17,6 +17,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from services.disbursement.domain import rules
 from services.disbursement.domain.arrears import Arrears, record_arrears
 from services.disbursement.domain.disbursement import Disbursement
 from services.disbursement.domain.streams import (
@@ -124,6 +125,7 @@ async def open_disbursement(
     request: OpenDisbursementRequest, context: Context, *, recorder: EventRecorder
 ) -> Outcome:
     """Record DisbursementOpened (and the allocation's arrival when it is given)."""
+    rules.refuse_what_is_not_a_case_id(request.case_id)
     disbursement_id = new_id(context.command_id, "disbursement")
     opened = DisbursementOpened(
         disbursement_id=disbursement_id,
@@ -219,7 +221,7 @@ async def record_payment(
 async def open_arrears(request: OpenArrearsRequest, context: Context, *, recorder: EventRecorder) -> Outcome:
     """Record arrears with the due date of their term."""
     arrears_id = new_id(context.command_id, "arrears")
-    event = record_arrears(arrears_id, request)
+    event = record_arrears(arrears_id, request, today=context.now.astimezone(SHANGHAI).date())
     stream = arrears_stream(arrears_id)
     result = await recorder.append(_recording(context, stream, ARREARS, 0), _wrap([event], context))
     return Outcome(

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pydantic import BaseModel
 
 from services.disbursement.domain import rules
-from services.disbursement.domain.rules import Refused
+from services.disbursement.domain.rules import Invalid, Refused
 from shared.contracts.disbursement import ArrearsRecorded, ArrearsRepaid, OpenArrearsRequest, RepaymentReport
 
 ZERO = Decimal("0.00")
@@ -27,8 +27,19 @@ def due_on(delivered_on: date, term_days: int) -> date:
     return delivered_on + timedelta(days=term_days)
 
 
-def record_arrears(arrears_id: str, request: OpenArrearsRequest) -> ArrearsRecorded:
-    """Return the event that records arrears with the due date of their term."""
+def refuse_day_in_the_future(day: date, today: date, *, zh: str, field: str) -> None:
+    """Refuse a delivery or repayment day after today (Asia/Shanghai): it has not happened yet."""
+    if day > today:
+        raise Invalid(
+            rules.NO_DAY_IN_THE_FUTURE,
+            f"{zh}日期晚于今天 / {field} {day} is after today ({today}, Asia/Shanghai)",
+        )
+
+
+def record_arrears(arrears_id: str, request: OpenArrearsRequest, *, today: date) -> ArrearsRecorded:
+    """Return the event that records arrears with the due date of their term (delivered by today)."""
+    refuse_day_in_the_future(request.delivered_on, today, zh="交付", field="delivered_on")
+    rules.refuse_what_is_not_a_case_id(request.case_id)
     return ArrearsRecorded(
         arrears_id=arrears_id,
         enterprise=request.enterprise,
@@ -82,11 +93,13 @@ class Arrears:
         return max(0, (settled - self.recorded.due_on).days) if settled else 0
 
     def repay(self, repayment: RepaymentReport, today: date) -> list[BaseModel]:
-        """Decide a repayment: never more than is owed."""
-        if repayment.repaid_on > today + timedelta(days=1):  # a day of slack for time zones
-            raise Refused(
-                rules.NO_TIME_IN_THE_FUTURE,
-                f"还款日期在未来 / repaid_on {repayment.repaid_on} is in the future",
+        """Decide a repayment: between delivery and today (Asia/Shanghai), never more than is owed."""
+        refuse_day_in_the_future(repayment.repaid_on, today, zh="还款", field="repaid_on")
+        if repayment.repaid_on < self.recorded.delivered_on:
+            raise Invalid(
+                rules.NO_REPAYMENT_BEFORE_DELIVERY,
+                f"还款日期早于交付日期 / repaid_on {repayment.repaid_on} is before the delivery on"
+                f" {self.recorded.delivered_on}",
             )
         if repayment.amount > self.outstanding:
             raise Refused(

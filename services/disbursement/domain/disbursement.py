@@ -10,6 +10,8 @@ disbursement stands from the reports' own times (see README, "Order of reports")
   is recorded with `late`; the status never moves backwards because of it.
 - A payment is believed when it comes, even before any payment instruction (`before_instruction`): the
   bank is the authority on what reached the account. Only the sum is checked (never above the allocation).
+- Whatever order reports arrive in, their own times must agree with the progression (chronology.py): a
+  stage or payment dated before a stage it follows is refused as invalid.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from services.disbursement.domain import rules
+from services.disbursement.domain import chronology, rules
 from services.disbursement.domain.rules import Refused
 from shared.contracts.disbursement import (
     PROGRESSION,
@@ -161,6 +163,7 @@ class Disbursement:
         self._refuse_after_cancellation()
         rules.refuse_time_in_the_future(report.at, now, "stage")
         self._refuse_by_state(report)
+        chronology.refuse_stage_out_of_order(self, report.stage, report.at)
         supersedes = earlier[-1].event.at if earlier and self._corrects(report) else None
         return [
             self._with_progress(
@@ -190,6 +193,7 @@ class Disbursement:
                 f"拨付暂缓中，不能登记到账 / on hold since {self.on_hold_since.isoformat()}: resume it first",
             )
         rules.refuse_time_in_the_future(payment.credited_at, now, "payment")
+        chronology.refuse_payment_out_of_order(self, payment.credited_at)
         if any(p.event.bank_reference == payment.bank_reference for p in self.payments):
             raise Refused(
                 rules.ONE_CREDIT_PER_BANK_REFERENCE,

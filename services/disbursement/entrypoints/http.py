@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
 
@@ -16,7 +16,7 @@ from services.disbursement.application.answers import (
 )
 from services.disbursement.application.commands import Context, NotFound, Outcome
 from services.disbursement.domain import rules
-from services.disbursement.domain.rules import Refused
+from services.disbursement.domain.rules import Invalid, Refused
 from services.disbursement.entrypoints.idempotent import idempotent
 from services.disbursement.entrypoints.state import Services
 from shared.auth.http import Caller, Writer
@@ -29,15 +29,20 @@ router = APIRouter(prefix="/api/v1/disbursements", tags=["disbursement"])
 IdempotencyKey = Annotated[str | None, Header(min_length=1, max_length=128)]
 DisbursementId = Annotated[str, Path(pattern=ID_PATTERN, description="The disbursement id")]
 REFUSED: dict[int | str, dict[str, Any]] = {
-    409: {"description": "A rule refuses it now (the reason says which); nothing was recorded"}
+    409: {"description": "A rule refuses it now (the reason says which); nothing was recorded"},
+    422: {"description": "Invalid, e.g. dated before a stage it follows (the reason says which)"},
 }
 NOT_FOUND = "没有这笔拨付 / no such disbursement in your bureau"
+# Only these two spellings: FastAPI's bool would also take yes/on/1, which a typo must not turn into a filter.
+TrueFalse = Literal["true", "false"]
 
 
 async def run_command(command: Callable[[], Awaitable[Outcome]], not_found: str) -> DisbursementRecorded:
-    """Run a command and map its refusals: 409 with the rule's reason, 404 for another bureau's id."""
+    """Run a command and map its refusals: 409 or 422 (invalid) with the reason, 404 for others' ids."""
     try:
         outcome = await command()
+    except Invalid as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     except Refused as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except NotFound as exc:
@@ -135,7 +140,8 @@ async def list_disbursements(
     enterprise: Annotated[str | None, Query(min_length=1, max_length=18, description="Credit code")] = None,
     stage: Annotated[Status | None, Query(description="Where it stands now")] = None,
     overdue: Annotated[
-        bool | None, Query(description="Stuck: no stage change for the bureau's N working days")
+        TrueFalse | None,
+        Query(description="true: stuck (no stage change for the bureau's N working days); false: the others"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
@@ -148,7 +154,7 @@ async def list_disbursements(
         caller.bureau,
         enterprise=enterprise,
         stage=stage.value if stage else None,
-        overdue=overdue,
+        overdue=None if overdue is None else overdue == "true",
         stuck_before=await services.stuck_before(caller.bureau),
         limit=limit,
         offset=offset,

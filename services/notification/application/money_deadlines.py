@@ -41,11 +41,13 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def money_timers(doc: dict[str, Any], calendar: WorkdayCalendar, rules: EscalationRules) -> list[Timer]:
-    """Return the ladder a money deadline document calls for under a calendar and rules."""
+def money_timers(
+    doc: dict[str, Any], calendar: WorkdayCalendar, rules: EscalationRules, today: date | None = None
+) -> list[Timer]:
+    """Return the ladder a money deadline document calls for under a calendar and rules (as of today)."""
     if doc["kind"] == DISBURSEMENT:
         return stuck_ladder(calendar, _aware(doc["last_change_at"]), doc["stuck_after"], rules)
-    return arrears_ladder(calendar, date.fromisoformat(doc["due_on"]), rules)
+    return arrears_ladder(calendar, date.fromisoformat(doc["due_on"]), rules, today)
 
 
 async def plan_money_deadlines(n: Notifying, payload: BaseModel, env: EventEnvelope) -> None:
@@ -57,6 +59,7 @@ async def plan_money_deadlines(n: Notifying, payload: BaseModel, env: EventEnvel
             "case_id": payload.case_id,
             "disbursement_id": payload.disbursement_id,
             "enterprise_name": payload.enterprise.name,
+            "credit_code": payload.enterprise.credit_code,
             "fund_type": payload.fund_type.value,
             "allocated": str(payload.allocated),
             "status": "opened",
@@ -102,8 +105,9 @@ async def _moved(
         await n.deadlines.close(doc_id, env.version, status)
         return
     last_change = max(_aware(doc["last_change_at"]), at)  # a late report of an earlier stage moves nothing
-    keep = {k: doc[k] for k in ("kind", "bureau", "case_id", "disbursement_id", "enterprise_name")}
-    facts = {**keep, "fund_type": doc["fund_type"], "allocated": doc["allocated"]}
+    kept = ("kind", "bureau", "case_id", "disbursement_id", "enterprise_name", "fund_type", "allocated")
+    # A ladder planned before the credit code was kept has none: its case is then checked by bureau alone.
+    facts = {k: doc[k] for k in kept} | {"credit_code": doc.get("credit_code")}
     await _plan_stuck(n, env, doc_id, {**facts, "status": status, "last_change_at": last_change})
 
 
@@ -127,13 +131,15 @@ async def _plan_arrears(n: Notifying, env: EventEnvelope, e: ArrearsRecorded) ->
         "case_id": e.case_id,
         "arrears_id": e.arrears_id,
         "enterprise_name": e.enterprise.name,
+        "credit_code": e.enterprise.credit_code,
         "debtor": e.debtor,
         "purpose": e.purpose,
         "outstanding": str(e.amount_owed),
         "due_on": e.due_on.isoformat(),
         "due_at": datetime.combine(e.due_on, datetime.max.time(), SHANGHAI),
     }
-    timers = arrears_ladder(await n.calendar.current(), e.due_on, await n.rules.current(env.bureau))
+    today = n.clock().astimezone(SHANGHAI).date()
+    timers = arrears_ladder(await n.calendar.current(), e.due_on, await n.rules.current(env.bureau), today)
     await n.deadlines.plan_for(deadline_id(ARREARS, e.arrears_id), fields, env.version, timers)
 
 
@@ -149,7 +155,6 @@ async def _repaid(n: Notifying, env: EventEnvelope, e: ArrearsRepaid) -> None:
     # Partly repaid: the ladder goes on, telling what is still owed.
     fields = {k: v for k, v in doc.items() if k not in ("_id", "v", "open", "steps", "next_at", "claim")}
     fields.pop("claimed_until", None)
-    timers = arrears_ladder(
-        await n.calendar.current(), date.fromisoformat(doc["due_on"]), await n.rules.current(env.bureau)
-    )
+    due_on, today = date.fromisoformat(doc["due_on"]), n.clock().astimezone(SHANGHAI).date()
+    timers = arrears_ladder(await n.calendar.current(), due_on, await n.rules.current(env.bureau), today)
     await n.deadlines.plan_for(doc_id, {**fields, "outstanding": str(e.outstanding)}, env.version, timers)

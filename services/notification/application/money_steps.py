@@ -12,7 +12,7 @@ from typing import Any
 from services.notification.application.context import Notifying
 from services.notification.application.intents import Intent, section_subject, staff_subject
 from services.notification.application.money import FUND_NAMES, yuan
-from services.notification.application.policies import day_of
+from services.notification.application.policies import CaseFacts, day_of
 from services.notification.domain.deadlines import EscalationRules, Step
 from services.notification.domain.money_deadlines import overdue_days
 from shared.workdays.calendar import SHANGHAI
@@ -75,12 +75,25 @@ def arrears_variables(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
     }
 
 
+async def case_of(n: Notifying, doc: dict[str, Any]) -> CaseFacts | None:
+    """Return the facts of the case the money answers, or None when unknown or not a case of this money."""
+    if not doc.get("case_id"):
+        return None
+    facts = await n.knowledge.case(doc["case_id"])
+    # The case id is typed in by the money's bureau: one of another bureau, or of another enterprise, is no
+    # case of this money, and its concierge (another bureau's person) must not be told of it.
+    if facts is None or facts.bureau != doc["bureau"]:
+        return None
+    if doc.get("credit_code") and facts.credit_code != doc["credit_code"]:
+        return None
+    return facts
+
+
 async def responsible(n: Notifying, doc: dict[str, Any], rules: EscalationRules) -> People:
     """Return who answers for the money: the case's concierge, else the money section's chiefs, else leadership."""
-    if doc.get("case_id"):
-        facts = await n.knowledge.case(doc["case_id"])
-        if facts is not None and facts.concierge_id:
-            return [(facts.concierge_id, facts.concierge_name or "")]
+    facts = await case_of(n, doc)
+    if facts is not None and facts.concierge_id:
+        return [(facts.concierge_id, facts.concierge_name or "")]
     if rules.money_section:
         chiefs: People = list(await n.knowledge.section_chiefs(doc["bureau"], rules.money_section))
         return chiefs or [(None, rules.money_section)]

@@ -54,7 +54,9 @@ class Known:
     """What a policy may use besides the event: read by the caller, only the parts the policy needs."""
 
     bureau_name: str = ""
-    case_title: str = ""  # the problem, as the case was opened with it ("" before its CaseOpened was seen)
+    # The problem, as the case was opened with it; "" before its CaseOpened was seen (the template then
+    # points the concierge to the case's details).
+    case_title: str = ""
     facts: CaseFacts | None = None
     leaders: tuple[tuple[str, str], ...] = ()  # (staff id, name) of 局长 and 党支部书记
     concierge_contact: str = NO_CONTACT_LINE
@@ -91,7 +93,6 @@ def tell_the_concierge_and_the_enterprise_when_assigned(
         "credit_code": e.enterprise.credit_code,
         "case_id": case_id,
     }
-    problem = k.case_title or e.reason
     introduce = {
         **common,
         "concierge_name": e.staff_name,
@@ -104,7 +105,8 @@ def tell_the_concierge_and_the_enterprise_when_assigned(
             case_id,
             staff_subject(env.bureau, e.staff_id),
             "concierge_assigned",
-            {**common, "concierge_name": e.staff_name, "problem": problem},
+            # The decision's reason explains the rule to an auditor (in English), never the problem.
+            {**common, "concierge_name": e.staff_name, "problem": k.case_title, "handover_reason": ""},
         ),
         _intent(
             env,
@@ -114,6 +116,12 @@ def tell_the_concierge_and_the_enterprise_when_assigned(
             introduce,
         ),
     ]
+
+
+def _handover_reason(e: ConciergeReassigned) -> str:
+    # Only leadership's own words are passed on; a move by the rules (leave, departure) explains itself in
+    # English for the record, which a concierge must not be sent.
+    return e.reason if e.approved_by else ""
 
 
 def tell_the_new_concierge_when_reassigned(
@@ -132,7 +140,12 @@ def tell_the_new_concierge_when_reassigned(
             case_id,
             staff_subject(env.bureau, e.to_staff_id),
             "concierge_assigned",
-            {**common, "concierge_name": e.to_staff_name, "problem": e.reason},
+            {
+                **common,
+                "concierge_name": e.to_staff_name,
+                "problem": k.case_title,
+                "handover_reason": _handover_reason(e),
+            },
         ),
     ]
     if e.notify_enterprise:
@@ -273,7 +286,7 @@ FACTS, CASE_TITLE, BUREAU_NAME, LEADERS, CONCIERGE_CONTACT, TASK, RATING_LINK = 
 )
 POLICY_NEEDS: dict[type, frozenset[str]] = {
     ConciergeAssigned: frozenset({CASE_TITLE, BUREAU_NAME, CONCIERGE_CONTACT}),
-    ConciergeReassigned: frozenset({BUREAU_NAME, CONCIERGE_CONTACT}),
+    ConciergeReassigned: frozenset({CASE_TITLE, BUREAU_NAME, CONCIERGE_CONTACT}),
     EnterpriseQueued: frozenset({LEADERS}),
     CoordinationTaskOpened: frozenset({FACTS}),
     CoordinationTaskChased: frozenset({FACTS, TASK}),

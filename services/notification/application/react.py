@@ -160,7 +160,8 @@ async def replan_all(n: Notifying) -> int:
         if doc.get("kind") is None:
             await n.deadlines.replan(doc, ladder(calendar, doc["due_at"], rules))
         else:
-            await n.deadlines.replan(doc, money_timers(doc, calendar, rules))
+            today = n.clock().astimezone(SHANGHAI).date()
+            await n.deadlines.replan(doc, money_timers(doc, calendar, rules, today))
         moved += 1
     return moved
 

@@ -42,8 +42,8 @@ async def intents_for_step(
     if doc.get("kind") is not None:
         return await money_step_intents(n, doc, step, now)  # a disbursement or arrears ladder
     facts = await n.knowledge.case(doc["case_id"])
-    if facts is None:
-        return []
+    if facts is None or facts.bureau != doc["bureau"]:
+        return []  # unknown, or (never from its own stream) another bureau's case: no one of it is told
     kind = Step(step["step"])
     cause = f"timer:{doc['_id']}:{kind.value}:{day_of(step['fire_at'])}"
     calendar = await n.calendar.current()

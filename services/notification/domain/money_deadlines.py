@@ -49,16 +49,23 @@ def last_workday_on_or_before(calendar: WorkdayCalendar, day: date) -> date:
     return day
 
 
-def arrears_ladder(calendar: WorkdayCalendar, due_on: date, rules: EscalationRules) -> list[Timer]:
-    """Return the timers of arrears due on a calendar day (the term is in calendar days, not working days)."""
+def arrears_ladder(
+    calendar: WorkdayCalendar, due_on: date, rules: EscalationRules, today: date | None = None
+) -> list[Timer]:
+    """Return the timers of arrears due on a calendar day (the term is in calendar days, not working days).
+
+    Given today (Asia/Shanghai), reminders of a due day already gone are left out: arrears recorded (or
+    replanned) late must not be announced as "due soon".
+    """
     # A due date on a weekend or holiday is reminded on the working day before it: nobody reads it that day,
     # and the money must leave before the date passes.
     reminder_day = last_workday_on_or_before(calendar, due_on)
     timers = []
-    if rules.arrears_remind_workdays_before:
+    soon_is_gone = today is not None and today >= reminder_day  # the due day's own reminder says it now
+    if rules.arrears_remind_workdays_before and not soon_is_gone:
         day = previous_workday(calendar, reminder_day, rules.arrears_remind_workdays_before)
         timers.append(Timer(Step.ARREARS_DUE_SOON, workday_morning(calendar, day)))
-    if rules.arrears_remind_on_due_day:
+    if rules.arrears_remind_on_due_day and (today is None or today <= due_on):
         timers.append(Timer(Step.ARREARS_DUE_TODAY, workday_morning(calendar, reminder_day)))
     timers.append(Timer(Step.ARREARS_OVERDUE, workday_morning(calendar, next_workday(calendar, due_on))))
     end_of_due_day = datetime.combine(due_on, datetime.max.time(), SHANGHAI)

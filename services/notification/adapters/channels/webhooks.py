@@ -120,15 +120,19 @@ class SmsChannel:
     ) -> None:
         self._client, self._url, self._token, self._signature = client, gateway_url, token, signature
 
+    def payload(self, message: Message) -> dict[str, Any]:
+        """Return what the gateway is given: the signed body (the rating link, the concierge's line)."""
+        # An SMS has no subject line: the subject alone left out the link and the contact line people need.
+        return {
+            "mobile": message.address,
+            "content": f"{self._signature}{message.body}",
+            "idempotency_key": message.idempotency_key,
+        }
+
     async def send(self, message: Message) -> str:
         """Hand one text to the gateway."""
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
-        payload = {
-            "mobile": message.address,
-            "content": f"{self._signature}{message.subject}",
-            "idempotency_key": message.idempotency_key,
-        }
-        response = await _post(self._client, self._url, payload, headers=headers)
+        response = await _post(self._client, self._url, self.payload(message), headers=headers)
         try:
             return str(response.json().get("id", "accepted"))
         except ValueError:
