@@ -3,6 +3,7 @@ person's, the delivery log, the escalation rules by version, and the rating link
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -10,12 +11,16 @@ from datetime import datetime
 import httpx
 import pytest
 from fastapi import FastAPI
+from pymongo.asynchronous.database import AsyncDatabase
 
+from services.notification.adapters.contacts import ContactBook
 from services.notification.adapters.deliveries import InboxChannel
+from services.notification.application.context import Notifying
 from services.notification.application.dispatch import Dispatcher
 from services.notification.application.react import react
 from services.notification.entrypoints import feedback_http, http
 from shared.auth.keys import Principal, Role
+from shared.crypto.vault import Vault
 from shared.service import install_error_handlers
 from shared.workdays.calendar import SHANGHAI
 from tests.integration.notification_support import (
@@ -23,6 +28,7 @@ from tests.integration.notification_support import (
     Clock,
     assigned,
     case_opened,
+    envelope,
     notifying,
     on_case,
     prepare,
@@ -56,14 +62,19 @@ async def api(mongo_db) -> AsyncIterator[tuple[httpx.AsyncClient, object, Clock]
     clock = Clock(START)
     n = notifying(mongo_db, clock, {"inbox", "email"}, public_url="http://gw")
     await prepare(n)
+    async with client_of(n, mongo_db, clock) as client:
+        yield client, n, clock
+
+
+def client_of(n: Notifying, db: AsyncDatabase, clock: Clock) -> httpx.AsyncClient:
+    """An HTTP client of the notification API on these ports."""
     app = FastAPI()
     app.state.notifying, app.state.api_keys = n, Keys()
-    app.state.inbox = InboxChannel(mongo_db, clock)
+    app.state.inbox = InboxChannel(db, clock)
     app.include_router(http.router)
     app.include_router(feedback_http.router)
     install_error_handlers(app)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-        yield client, n, clock
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 
 
 def auth(key: str) -> dict[str, str]:
@@ -113,13 +124,13 @@ async def test_contacts_of_another_bureau_are_not_found_and_bad_input_says_why(a
 
 async def test_a_person_keeps_their_own_contact_and_reads_their_own_inbox(api):
     client, n, clock = api
+    await react(n, staff(1, "s1", "李副局长", "deputy_director", "局领导", clock()))
     own = await client.put(
         "/api/v1/contacts/staff:finance:s1",
         json={"email": "li@gaoxin.gov.cn", "quiet_start": "22:00"},
         headers=auth("li-token"),
     )
     assert own.status_code == 200, own.text
-    await react(n, staff(1, "s1", "李副局长", "deputy_director", "局领导", clock()))
     await react(n, case_opened("case-1", clock()))
     await react(n, assigned(2, "case-1", "s1", "李副局长", clock()))
     inbox = InboxChannel(n.deliveries._c.database, clock)
@@ -234,3 +245,135 @@ async def test_the_rating_link_needs_no_account_works_once_and_refuses_forgeries
     clock.advance(days=15)
     expired = await client.get(f"/api/v1/feedback/{token}")
     assert expired.status_code == 410 and "expired" in expired.text
+
+
+RULES = {
+    "expected_version": 1,
+    "remind_workdays_before": 2,
+    "remind_on_due_day": True,
+    "supervise_after_overdue_workdays": 3,
+    "supervision_deadline_workdays": 2,
+}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("remind_on_due_day", "yes"),
+        ("remind_on_due_day", "off"),
+        ("remind_on_due_day", 1),
+        ("arrears_remind_on_due_day", "0"),
+        ("remind_workdays_before", "2"),
+        ("remind_workdays_before", True),
+        ("supervise_after_overdue_workdays", 3.0),
+        ("expected_version", "1"),
+    ],
+)
+async def test_rules_refuse_a_flag_or_number_written_otherwise_and_name_the_field(api, field, value):
+    client, n, _ = api
+    refused = await client.put(
+        "/api/v1/notifications/rules", json={**RULES, field: value}, headers=auth("admin-key")
+    )
+    assert refused.status_code == 422, refused.text
+    assert [e["loc"] for e in refused.json()["detail"]] == [["body", field]]
+    assert (await n.rules.current("finance")).version == 1  # nothing was recorded
+    kept = await client.put("/api/v1/notifications/rules", json=RULES, headers=auth("admin-key"))
+    assert kept.status_code == 200 and kept.json()["remind_on_due_day"] is True
+
+
+@pytest.mark.parametrize("value", ["yes", "1", "on", "True", ""])
+async def test_the_inbox_takes_only_true_or_false_for_unread(api, value):
+    client, _, _ = api
+    refused = await client.get(f"/api/v1/inbox?unread={value}", headers=auth("li-token"))
+    assert refused.status_code == 422, refused.text
+    assert [e["loc"] for e in refused.json()["detail"]] == [["query", "unread"]]
+    for flag in ("true", "false"):
+        assert (await client.get(f"/api/v1/inbox?unread={flag}", headers=auth("li-token"))).status_code == 200
+
+
+async def test_the_rating_page_answers_its_expiry_in_shanghai_time(api):
+    client, n, clock = api
+    await react(n, case_opened("case-1", clock()))
+    token, claims = n.tokens.issue("finance", "case-1", clock())
+    page = await client.get(f"/api/v1/feedback/{token}")
+    assert page.status_code == 200, page.text
+    expires_at = page.json()["expires_at"]
+    assert expires_at.endswith("+08:00") and datetime.fromisoformat(expires_at) == claims.expires_at
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        ("notacode", "18"),
+        ("91410100ZZZZZZZZZZ", "not allowed"),
+        ("91440400MA4UJ1XQ19", "check character"),
+        ("01440400MA4UJ1XQ18", "登记管理部门"),
+        (CREDIT.lower(), CREDIT),
+    ],
+)
+async def test_an_enterprise_contact_needs_a_valid_credit_code(api, code, reason):
+    client, n, _ = api
+    refused = await client.put(
+        f"/api/v1/contacts/enterprise:finance:{code}", json={"email": "gm@gree.cn"}, headers=auth("admin-key")
+    )
+    assert refused.status_code == 422, refused.text
+    (problem,) = refused.json()["detail"]
+    assert problem["loc"] == ["path", "subject"] and reason in problem["msg"]
+    assert await n.contacts.masked(f"enterprise:finance:{code}") is None
+
+
+async def test_a_staff_contact_needs_a_person_on_the_bureaus_roster(api):
+    client, n, clock = api
+    await react(n, staff(1, "s1", "李副局长", "deputy_director", "局领导", clock()))
+    await react(n, staff(2, "s9", "张科员", "clerk", "资金科", clock()))
+    await react(
+        n,
+        envelope("board-finance", "board", 3, "StaffDeparted", {"staff_id": "s9", "reason": "调离"}, clock()),
+    )
+    body = {"email": "x@gaoxin.gov.cn"}
+    other_bureau = await client.put(
+        "/api/v1/contacts/staff:finance:s1", json=body, headers=auth("other-bureau")
+    )
+    for staff_id in ("nobody-here", "s9"):  # never on the roster; departed
+        unknown = await client.put(
+            f"/api/v1/contacts/staff:finance:{staff_id}", json=body, headers=auth("admin-key")
+        )
+        assert unknown.status_code == 404 and unknown.json() == other_bureau.json()
+        assert await n.contacts.masked(f"staff:finance:{staff_id}") is None
+    known = await client.put("/api/v1/contacts/staff:finance:s1", json=body, headers=auth("admin-key"))
+    assert known.status_code == 200, known.text
+
+
+class ErasedKeys:
+    """A key store whose subjects were all erased and which gives no new key."""
+
+    async def key_for(self, subject: str) -> bytes | None:
+        return None
+
+    async def create_key(self, subject: str) -> bytes | None:
+        return None
+
+    async def erase(self, subject: str) -> bool:
+        return False
+
+
+async def test_a_contact_the_vault_refuses_to_seal_after_erasure_is_a_409_with_the_reason(api, mongo_db):
+    _, n, clock = api
+    refusing = dataclasses.replace(n, contacts=ContactBook(mongo_db, Vault(ErasedKeys())))
+    async with client_of(refusing, mongo_db, clock) as client:
+        put = await client.put(
+            f"/api/v1/contacts/enterprise:finance:{CREDIT}",
+            json={"email": "gm@gree.cn"},
+            headers=auth("admin-key"),
+        )
+    assert put.status_code == 409, put.text
+    assert "erased" in put.json()["detail"]
+
+
+async def test_a_contact_given_again_after_erasure_is_never_a_server_error(api):
+    client, _, _ = api
+    path, body = f"/api/v1/contacts/enterprise:finance:{CREDIT}", {"email": "gm@gree.cn"}
+    assert (await client.put(path, json=body, headers=auth("admin-key"))).status_code == 200
+    assert (await client.delete(path, headers=auth("admin-key"))).status_code == 204
+    again = await client.put(path, json=body, headers=auth("admin-key"))
+    assert again.status_code in (200, 409), again.text

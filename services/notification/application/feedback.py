@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from services.notification.application.context import Notifying
@@ -34,7 +35,7 @@ class RatingPage:
     enterprise_name: str
     concierge_name: str
     case_title: str
-    expires_at: str
+    expires_at: datetime  # answered in Asia/Shanghai (+08:00) by the entry point, as every time
     used: bool
 
 
@@ -49,7 +50,7 @@ async def show(n: Notifying, claims: FeedbackClaims) -> RatingPage:
         facts.enterprise_name,
         facts.concierge_name or "",
         facts.title,
-        claims.expires_at.isoformat(),
+        claims.expires_at,
         used,
     )
 

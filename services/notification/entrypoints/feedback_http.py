@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Request, status
 
 from services.notification.application import feedback
 from services.notification.domain.feedback_tokens import MAX_TOKEN_CHARACTERS, FeedbackClaims, TokenRejected
-from services.notification.entrypoints.models import RatingBody
+from services.notification.entrypoints.models import RatingBody, shanghai
 
 router = APIRouter(prefix="/api/v1/feedback", tags=["feedback"])
 Token = Annotated[str, Path(max_length=MAX_TOKEN_CHARACTERS, pattern=r"^[A-Za-z0-9_.-]+$")]
@@ -29,9 +29,10 @@ def _claims(request: Request, token: str) -> FeedbackClaims:
 async def show(request: Request, token: Token) -> dict[str, Any]:
     """Show the case being rated and whether the link was used."""
     try:
-        return asdict(await feedback.show(request.app.state.notifying, _claims(request, token)))
+        page = await feedback.show(request.app.state.notifying, _claims(request, token))
     except feedback.CaseUnknown:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "the case of this link is unknown") from None
+    return {**asdict(page), "expires_at": shanghai(page.expires_at)}
 
 
 @router.post("/{token}", status_code=201, summary="Rate the service once (1–5); 1 and 2 reopen the case")

@@ -11,10 +11,18 @@ from services.notification.application.context import Notifying
 from services.notification.application.intents import ENTERPRISE, SECTION, STAFF, staff_subject
 from services.notification.application.rules import RulesChangedMeanwhile
 from services.notification.domain.deadlines import EscalationRules
-from services.notification.entrypoints.models import ContactDetails, DeliveryView, RulesBody, shanghai
+from services.notification.entrypoints.models import (
+    ContactDetails,
+    DeliveryView,
+    RulesBody,
+    TrueFalse,
+    shanghai,
+)
 from shared.auth.actors import actor_of
 from shared.auth.http import Caller
 from shared.auth.keys import Principal, Role
+from shared.contracts.credit_code import InvalidCreditCode, validate_credit_code
+from shared.crypto.vault import SubjectErased
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
 Subject = Annotated[
@@ -38,12 +46,12 @@ def _inbox_owner(caller: Principal) -> str:
 async def inbox(
     request: Request,
     caller: Caller,
-    unread: bool = False,
+    unread: Annotated[TrueFalse, Query(description="true: unread messages only; false: all")] = "false",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> dict[str, Any]:
     """List the signed-in person's inbox."""
-    docs = await request.app.state.inbox.list(_inbox_owner(caller), unread, limit, offset)
+    docs = await request.app.state.inbox.list(_inbox_owner(caller), unread == "true", limit, offset)
     items = [
         {
             "id": d["_id"],
@@ -104,17 +112,56 @@ def _own_subject(caller: Principal, subject: str, write: bool) -> None:
     )
 
 
-@router.put("/contacts/{subject}", summary="Set a recipient's addresses and preferences (stored encrypted)")
+async def _refuse_unknown_recipient(n: Notifying, subject: str) -> None:
+    # Contacts are kept for someone who can be told: an enterprise by its valid credit code (as cases name
+    # it), a person on the roster as this service folded it. Sections have no roster here: any name goes.
+    kind, bureau, rest = subject.split(":", 2)
+    if kind == ENTERPRISE:
+        try:
+            code = validate_credit_code(rest)
+        except InvalidCreditCode as exc:
+            reason = f"统一社会信用代码无效 (not a valid unified social credit code): {exc}"
+            raise _invalid_subject(reason) from None
+        if code != rest:
+            raise _invalid_subject(f"统一社会信用代码须写作 {code} (write the credit code as {code})")
+    elif kind == STAFF:
+        person = await n.knowledge.person(bureau, rest)
+        if person is None or person.get("departed"):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such contact in your bureau")
+
+
+def _invalid_subject(reason: str) -> HTTPException:
+    problem = {"loc": ["path", "subject"], "msg": reason, "type": "value_error"}
+    return HTTPException(422, [problem])
+
+
+@router.put(
+    "/contacts/{subject}",
+    summary="Set a recipient's addresses and preferences (stored encrypted)",
+    responses={
+        404: {"description": "Another bureau's subject, or a person not on the bureau's roster"},
+        409: {"description": "The subject's personal data was erased and nothing can be sealed for it now"},
+    },
+)
 async def put_contact(
     request: Request, caller: Caller, subject: Subject, body: ContactDetails
 ) -> dict[str, Any]:
     """Store a contact sealed under the subject's own key; answer the masked view."""
     _own_subject(caller, subject, write=True)
+    await _refuse_unknown_recipient(_n(request), subject)
     details = body.model_dump(
         include={"name", "email", "mobile", "wecom_user_id", "dingtalk_user_id"}, exclude_none=True
     )
     prefs = body.model_dump(include={"channels", "quiet_start", "quiet_end", "language"}, exclude_none=True)
-    return await _n(request).contacts.put(subject, caller.bureau, details, prefs)
+    try:
+        return await _n(request).contacts.put(subject, caller.bureau, details, prefs)
+    except SubjectErased:
+        # The key store refused a key for an erased subject (or an erasure won a race with this write).
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            "该联系人的个人信息已被擦除，其密钥已销毁，现在无法为其加密保存 "
+            "(this subject's personal data was erased: its key is gone, nothing can be sealed for it now)",
+        ) from None
 
 
 @router.get("/contacts/{subject}", summary="A recipient's contact, masked")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
@@ -12,11 +12,16 @@ from shared.workdays.calendar import SHANGHAI
 
 ChannelName = Literal["inbox", "email", "wecom", "dingtalk", "sms"]
 HourMinute = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, Asia/Shanghai")]
+# A query flag is "true" or "false", nothing else: "yes", "1" or "on" are refused with a 422 naming it.
+TrueFalse = Literal["true", "false"]
 
 
 def shanghai(at: datetime | None) -> str | None:
     """Return a moment as users read it: ISO 8601 with +08:00."""
-    return at.astimezone(SHANGHAI).isoformat() if at else None
+    if at is None:
+        return None
+    # A client without tz_aware reads stored times naive: they are UTC, not the server's local time.
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(SHANGHAI).isoformat()
 
 
 class ContactDetails(BaseModel):
@@ -51,7 +56,8 @@ class RatingBody(BaseModel):
 class RulesBody(BaseModel):
     """A bureau's reminder and escalation ladder; `expected_version` is the version the caller saw."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Strict: "yes", "0" or 1 for a flag and "2" or true for a number are refused, never read as a value.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     expected_version: int = Field(ge=1)
     remind_workdays_before: int = Field(ge=0, le=10)
