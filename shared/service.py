@@ -200,6 +200,9 @@ class RefuseControlCharactersInPath:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Map hostile or unstorable input to 4xx, a database outage to 503 + Retry-After; every service calls it."""
+    # No 307 from /x/ to /x: its Location names the address the service was reached at, an internal port
+    # behind the gateway. A trailing slash is just an unknown path (404), as the README's routes have none.
+    app.router.redirect_slashes = False
     app.add_middleware(RefuseControlCharactersInPath)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(OverflowError, _out_of_range)

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from services import published
 from services.gateway.limits import TokenBuckets, caller_key, retry_after
-from services.gateway.proxy import BodyTooLarge, forward, read_body
+from services.gateway.proxy import BodyTooLarge, forward, origin, read_body
 from services.gateway.routes import Route, resolve, route_table, upstreams
 from services.gateway.settings import GatewaySettings
 from shared.service import install_error_handlers, instrument
@@ -25,6 +25,7 @@ from shared.service import install_error_handlers, instrument
 def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     """Build the gateway app; `transport` replaces the network in tests (a stub upstream)."""
     routes = route_table(settings)
+    internal = frozenset(origin(httpx.URL(url)) for url in upstreams(settings).values())
     buckets = TokenBuckets(settings.rate_per_second, settings.rate_burst, settings.rate_keys)
     state: dict[str, httpx.AsyncClient] = {}
     documents: dict[str, dict] = {}
@@ -95,7 +96,7 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
                 {"detail": f"请求体过大 / request body too large ({exc}); the limit is {limit} bytes"},
                 status_code=413,
             )
-        return await forward(state["client"], route, request, body, settings.retry_after_s)
+        return await forward(state["client"], route, request, body, settings.retry_after_s, internal)
 
     return app
 

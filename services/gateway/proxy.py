@@ -18,6 +18,10 @@ HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
 )
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+# Answer headers holding a URL the upstream may have built from the address the gateway reached it at.
+URL_HEADERS = frozenset({"location", "content-location"})
+Origin = tuple[str, str, int | None]  # scheme, host, port (None: the scheme's default)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 # Bytes kept as they are in a forwarded path: printable ASCII (existing %XX escapes stay untouched).
 _PRINTABLE = frozenset(range(0x21, 0x7F))
 
@@ -58,6 +62,13 @@ def _retryable(method: str, headers: list[tuple[bytes, bytes]], exc: httpx.HTTPE
     return False
 
 
+def _timeout(client: httpx.AsyncClient, route: Route) -> httpx.Timeout:
+    """Return the client's timeouts, with the route's own time to answer when it has one (a long poll)."""
+    if route.timeout_s is None:
+        return client.timeout
+    return httpx.Timeout(route.timeout_s, connect=client.timeout.connect, pool=client.timeout.pool)
+
+
 def unavailable(reason: str, retry_after_s: int) -> JSONResponse:
     """Return the 503 that tells the caller to come back later."""
     return JSONResponse(
@@ -67,14 +78,53 @@ def unavailable(reason: str, retry_after_s: int) -> JSONResponse:
     )
 
 
+def origin(url: httpx.URL) -> Origin:
+    """Return the scheme, host and port of an absolute URL, a default port as None (`http://a:80` is `http://a`)."""
+    port = None if url.port == _DEFAULT_PORTS.get(url.scheme) else url.port
+    return (url.scheme, url.host, port)
+
+
+def public_location(value: bytes, internal: frozenset[Origin]) -> bytes | None:
+    """Return a Location that names no service behind the gateway: an upstream's own address is cut off,
+    leaving a path on the gateway; None (drop the header) when it cannot even be parsed."""
+    try:
+        url = httpx.URL(value.decode("latin-1"))
+    except httpx.InvalidURL:
+        return None
+    if url.is_relative_url or origin(url) not in internal:
+        return value  # a path on the gateway already, or another site
+    return url.raw_path + (b"#" + url.fragment.encode() if url.fragment else b"")
+
+
+def _relayed_headers(answer: httpx.Response, internal: frozenset[Origin]) -> list[tuple[bytes, bytes]]:
+    """Return the answer's headers to pass on: no hop-by-hop ones, no internal address in a URL."""
+    drop = HOP_BY_HOP | {"content-encoding"}  # httpx has already decoded the content
+    relayed = []
+    for key, value in answer.headers.raw:
+        name = key.lower().decode("latin-1")
+        if name in drop:
+            continue
+        kept = public_location(value, internal) if name in URL_HEADERS else value
+        if kept is not None:
+            relayed.append((key, kept))
+    return relayed
+
+
 async def forward(
-    client: httpx.AsyncClient, route: Route, request: Request, body: bytes, retry_after_s: int
+    client: httpx.AsyncClient,
+    route: Route,
+    request: Request,
+    body: bytes,
+    retry_after_s: int,
+    internal: frozenset[Origin],
 ) -> Response:
-    """Send the request to the route's upstream (one retry when safe) and relay the answer."""
+    """Send the request to the route's upstream (one retry when safe) and relay the answer; `internal` are
+    the upstreams' origins, never shown to the caller."""
     headers = [(k, v) for k, v in request.headers.raw if k.lower().decode("latin-1") not in HOP_BY_HOP]
     headers.append((b"x-forwarded-for", (request.client.host if request.client else "").encode()))
     url = httpx.URL(route.upstream).copy_with(raw_path=raw_target(request))
-    outgoing = client.build_request(request.method, url, headers=headers, content=body)
+    timeout = _timeout(client, route)
+    outgoing = client.build_request(request.method, url, headers=headers, content=body, timeout=timeout)
     try:
         try:
             answer = await client.send(outgoing)
@@ -82,15 +132,12 @@ async def forward(
             if isinstance(exc, httpx.TimeoutException) or not _retryable(request.method, headers, exc):
                 raise
             answer = await client.send(
-                client.build_request(request.method, url, headers=headers, content=body)
+                client.build_request(request.method, url, headers=headers, content=body, timeout=timeout)
             )
     except httpx.TimeoutException as exc:
         return unavailable(f"the service did not answer in time ({type(exc).__name__})", retry_after_s)
     except httpx.HTTPError as exc:
         return unavailable(f"the service is unreachable ({type(exc).__name__})", retry_after_s)
     relayed = Response(answer.content, status_code=answer.status_code)
-    drop = HOP_BY_HOP | {"content-encoding"}  # httpx has already decoded the content
-    relayed.raw_headers.extend(
-        (k, v) for k, v in answer.headers.raw if k.lower().decode("latin-1") not in drop
-    )
+    relayed.raw_headers.extend(_relayed_headers(answer, internal))
     return relayed

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from services.gateway.settings import GatewaySettings
 
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+# The feed's long poll answers after up to `wait` seconds, 0-30 (README; casequery refuses more): the
+# gateway waits that long plus its usual time to answer, or a poll at the maximum would end in a 503.
+FEED_MAX_WAIT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -17,6 +20,7 @@ class Route:
     prefix: str
     upstream: str
     exact: bool = False
+    timeout_s: float | None = None  # how long the upstream may take to answer; None: GATEWAY_TIMEOUT_S
 
     def covers(self, path: str) -> bool:
         """Tell whether the path is this route's."""
@@ -49,7 +53,13 @@ def route_table(settings: GatewaySettings) -> list[Route]:
         Route(("GET",), "/api/v1/audit", settings.relay_url),  # the event store's hash chain
         Route(ALL_METHODS, "/api/v1/disbursements", settings.disbursement_url),
         Route(ALL_METHODS, "/api/v1/arrears", settings.disbursement_url),
-        Route(("GET",), "/api/v1/feed", settings.casequery_url, exact=True),  # a bureau's own events
+        Route(  # a bureau's own events, long-polled
+            ("GET",),
+            "/api/v1/feed",
+            settings.casequery_url,
+            exact=True,
+            timeout_s=FEED_MAX_WAIT_S + settings.timeout_s,
+        ),
         Route(ALL_METHODS, "/api/v1/inbox", settings.notification_url),
         Route(ALL_METHODS, "/api/v1/notifications", settings.notification_url),
         Route(ALL_METHODS, "/api/v1/contacts", settings.notification_url),

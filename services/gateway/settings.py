@@ -19,6 +19,7 @@ class GatewaySettings(BaseSettings):
     relay_url: str = "http://127.0.0.1:8103"
     # How long an upstream may take to answer (notices render PDFs), to accept a connection, and how long a
     # request may wait for a free pooled connection; past any of them the caller gets 503 + Retry-After.
+    # The feed's long poll may take its `wait` (up to 30 s) on top of timeout_s (routes.FEED_MAX_WAIT_S).
     timeout_s: float = Field(30.0, gt=0)
     connect_timeout_s: float = Field(2.0, gt=0)
     pool_timeout_s: float = Field(2.0, gt=0)

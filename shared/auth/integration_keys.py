@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import secrets
 import time
 from collections import OrderedDict
@@ -60,6 +61,92 @@ class IntegrationKey(BaseModel):
         return Ed25519PublicKey.from_public_bytes(base64.b64decode(self.public_key))
 
 
+# -- Is the key a point of the prime-order subgroup? (RFC 8032 arithmetic on Python integers) --
+#
+# Why: cryptography (OpenSSL) loads any 32 bytes as a public key. A small-order point (order 1, 2, 4 or 8;
+# e.g. 32 zero bytes) lets anyone make "signatures" that verify for a large share of messages without any
+# private key, so such a key would let whoever reaches the broker forge a bureau's intake messages. A real
+# key is A = [s]B, a point of the subgroup of prime order L, so every key outside it is refused: encodings
+# that do not decode (y >= p, x = 0 with the sign bit set, no square root) and points P with [L]P != O
+# (small-order points and points with a small-order component), and the identity O itself.
+
+_P = 2**255 - 19  # the field prime
+_D = -121665 * pow(121666, -1, _P) % _P  # the curve constant d of edwards25519
+_SQRT_M1 = pow(2, (_P - 1) // 4, _P)  # a square root of -1 mod p
+_L = 2**252 + 27742317777372353535851937790883648493  # the order of the base point B
+EdwardsPoint = tuple[int, int, int, int]  # extended coordinates (X, Y, Z, T): x = X/Z, y = Y/Z, x*y = T/Z
+_IDENTITY: EdwardsPoint = (0, 1, 1, 0)
+
+
+def decompress_point(raw: bytes) -> EdwardsPoint | None:
+    """Decode a 32-byte point as RFC 8032 section 5.1.3 does; None when it is no canonical encoding."""
+    y = int.from_bytes(raw, "little")
+    sign, y = y >> 255, y & ((1 << 255) - 1)
+    if y >= _P:
+        return None  # a non-canonical encoding (y + p): refused, as step 1 of 5.1.3 says
+    u, v = (y * y - 1) % _P, (_D * y * y + 1) % _P  # x^2 = u / v
+    x = u * pow(v, 3, _P) * pow(u * pow(v, 7, _P), (_P - 5) // 8, _P) % _P
+    if (v * x * x - u) % _P != 0:
+        if (v * x * x + u) % _P != 0:
+            return None  # u / v is not a square: no point has this y
+        x = x * _SQRT_M1 % _P
+    if x == 0 and sign == 1:
+        return None  # "negative zero": x = 0 has one encoding only
+    if x & 1 != sign:
+        x = _P - x
+    return (x, y, 1, x * y % _P)
+
+
+def _add(a: EdwardsPoint, b: EdwardsPoint) -> EdwardsPoint:
+    """Add two points (RFC 8032 section 5.1.4, complete for edwards25519: doubling included)."""
+    x1, y1, z1, t1 = a
+    x2, y2, z2, t2 = b
+    a_ = (y1 - x1) * (y2 - x2) % _P
+    b_ = (y1 + x1) * (y2 + x2) % _P
+    c_ = 2 * t1 * t2 * _D % _P
+    d_ = 2 * z1 * z2 % _P
+    e, f, g, h = b_ - a_, d_ - c_, d_ + c_, b_ + a_
+    return (e * f % _P, g * h % _P, f * g % _P, e * h % _P)
+
+
+def multiply_point(n: int, point: EdwardsPoint) -> EdwardsPoint:
+    """Return [n]point (double and add)."""
+    result = _IDENTITY
+    while n:
+        if n & 1:
+            result = _add(result, point)
+        point, n = _add(point, point), n >> 1
+    return result
+
+
+def is_identity(point: EdwardsPoint) -> bool:
+    """Tell whether the point is the neutral element (0, 1) (projective: X = 0 and Y = Z)."""
+    x, y, z, _ = point
+    return x % _P == 0 and (y - z) % _P == 0
+
+
+def refuse_weak_point(raw: bytes) -> None:
+    """Raise InvalidPublicKey unless raw is a canonical encoding of a point of order L (a real public key)."""
+    point = decompress_point(raw)
+    if point is None:
+        raise InvalidPublicKey("not an Ed25519 public key: not a canonical encoding of a curve point")
+    if is_identity(point) or not is_identity(multiply_point(_L, point)):
+        raise InvalidPublicKey(
+            "not a valid Ed25519 public key: a point of small order (or with a small-order part) "
+            "that would accept forged signatures"
+        )
+
+
+@functools.lru_cache(maxsize=1024)
+def is_weak_key(public_key: str) -> bool:
+    """Tell whether a stored key (raw base64) fails refuse_weak_point (remembered: a key never changes)."""
+    try:
+        refuse_weak_point(base64.b64decode(public_key))
+    except (InvalidPublicKey, ValueError):
+        return True
+    return False
+
+
 def parse_public_key(text: str) -> str:
     """Return the key as raw base64, from raw 32 bytes in (url-safe) base64 or a PEM public key."""
     text = text.strip()
@@ -83,6 +170,7 @@ def parse_public_key(text: str) -> str:
             Ed25519PublicKey.from_public_bytes(raw)
         except ValueError as exc:
             raise InvalidPublicKey(f"not an Ed25519 public key: {exc}") from None
+    refuse_weak_point(raw)  # both forms: a PEM may wrap the same 32 bytes
     return base64.b64encode(raw).decode()
 
 

@@ -28,7 +28,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shared.auth.integration_keys import IntegrationKeys
+from shared.auth.integration_keys import IntegrationKeys, is_weak_key
 from shared.contracts.envelope import Actor
 
 KEY_ID_HEADER = "x-signature-key-id"
@@ -115,6 +115,9 @@ async def verify_message(
         raise SignatureRejected(
             f"signing key {key_id!r} belongs to bureau {key.bureau!r}, the message claims bureau {claimed_bureau!r}"
         )
+    if is_weak_key(key.public_key):
+        # Registered before weak keys were refused: a small-order key accepts forged signatures.
+        raise SignatureRejected(f"signing key {key_id!r} is not a valid Ed25519 key; revoke it")
     try:
         key.verifier().verify(signature, body)
     except InvalidSignature:

@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from shared.contracts.cases import Enterprise
-from shared.contracts.text import Identifier, Line100, Line200, Line500, OptionalText500, Text500
+from shared.contracts.text import Identifier, Line100, Line200, Line500, OptionalText500, Text500, read_stored
 
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("999999999999.99")  # under a trillion yuan: far above any allocation, safe in int64 fen
@@ -389,7 +389,7 @@ def parse_disbursement_event(event_type: str, schema_version: int, data: dict[st
         cls = DISBURSEMENT_EVENT_MODELS[(event_type, schema_version)]
     except KeyError:
         raise ValueError(f"unknown event {event_type} v{schema_version}") from None
-    return cls.model_validate(data)
+    return read_stored(cls, data)
 
 
 # -- Kafka: other bureaus' finance systems report stages and payments --

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.cases import Category, Channel, Enterprise, SealedContact
+from shared.contracts.text import read_stored
 
 
 class CaseOpened(BaseModel):
@@ -95,4 +96,4 @@ def parse_event_data(event_type: str, schema_version: int, data: dict) -> BaseMo
         version += 1
     if version > newest:
         data = {k: v for k, v in data.items() if k in cls.model_fields}
-    return cls.model_validate(data)
+    return read_stored(cls, data)

@@ -8,13 +8,28 @@ characters at the door, with a reason, is simpler than escaping them in every fo
 from __future__ import annotations
 
 import unicodedata
-from typing import Annotated
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+
+M = TypeVar("M", bound=BaseModel)
+# Set while stored events are read: the rules added since an event was recorded (bidi controls, text of only
+# invisible characters) must not make it unreadable. Events are immutable; only new input meets the new rules.
+_READING_STORED = ContextVar("reading_stored_events", default=False)
 
 # Tab, newline and carriage return are the only control characters XML 1.0 allows; free text may hold them.
 MULTILINE_CONTROLS = frozenset("\t\n\r")
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"  # ids that enter from outside: letters, digits, _ and -
+# Bidi embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) reorder how the text around them is
+# shown: a title holding U+202E reads differently to staff than what is stored, searched and printed (the
+# "Trojan Source" trick). Ordinary right-to-left text needs none of them, so they are refused everywhere.
+BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+# Characters that show nothing: format characters (zero-width space and joiners, BOM), and the space, line and
+# paragraph separators. Text made only of these (and whitespace) looks empty to a reader, so it is blank.
+INVISIBLE_CATEGORIES = frozenset({"Cf", "Zs", "Zl", "Zp"})
 
 
 def _refuse_unsafe(value: str, allowed: frozenset[str]) -> str:
@@ -26,6 +41,11 @@ def _refuse_unsafe(value: str, allowed: frozenset[str]) -> str:
             raise ValueError("text holds a lone surrogate (not valid Unicode)")
         if category == "Cc" or ch in "\ufffe\uffff":
             raise ValueError(f"text holds the control character U+{ord(ch):04X}")
+        if ch in BIDI_CONTROLS and not _READING_STORED.get():
+            raise ValueError(
+                f"文本含双向文字控制符 U+{ord(ch):04X}，会打乱显示顺序 / text holds the bidirectional control "
+                f"character U+{ord(ch):04X}, which reorders what readers see"
+            )
     return value
 
 
@@ -37,10 +57,32 @@ def _multiline(value: str) -> str:
     return _refuse_unsafe(value, MULTILINE_CONTROLS)
 
 
+def _invisible(ch: str) -> bool:
+    return ch.isspace() or unicodedata.category(ch) in INVISIBLE_CATEGORIES
+
+
 def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
+    if not value.strip() or (all(_invisible(ch) for ch in value) and not _READING_STORED.get()):
+        raise ValueError(
+            "不能为空（也不能只有不可见字符）/ must not be blank (nor only invisible characters)"
+        )
     return value
+
+
+@contextmanager
+def reading_stored_events() -> Iterator[None]:
+    """Validate stored events by the text rules they were recorded under (see _READING_STORED)."""
+    token = _READING_STORED.set(True)
+    try:
+        yield
+    finally:
+        _READING_STORED.reset(token)
+
+
+def read_stored(model: type[M], data: Mapping[str, Any]) -> M:
+    """Return a stored event's payload as its model, by the text rules it was recorded under."""
+    with reading_stored_events():
+        return model.model_validate(data)
 
 
 _LINE = AfterValidator(_one_line)
@@ -52,7 +94,8 @@ def _limits(n: int) -> StringConstraints:
     return StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=n)
 
 
-# One-line fields (names, titles, sections, reasons): stripped, not blank, no control characters.
+# One-line fields (names, titles, sections, reasons): stripped, not blank (nor only invisible characters), no
+# control characters (nor bidi controls).
 Line20 = Annotated[str, _limits(20), _LINE, _FILLED]
 Line50 = Annotated[str, _limits(50), _LINE, _FILLED]
 Line100 = Annotated[str, _limits(100), _LINE, _FILLED]

@@ -52,13 +52,17 @@ class MongoKeyStore:
         return bytes(doc["key"]) if doc and doc.get("key") is not None else None
 
     async def create_key(self, subject: str) -> bytes | None:
-        """Return the subject's key, creating it if needed; None when the subject was erased."""
+        """Return the subject's key, creating it (again, after an erasure) if needed."""
+        key = await self.key_for(subject)
+        if key is not None:
+            return key
+        fresh = {"key": AESGCM.generate_key(256), "created_at": datetime.now(UTC)}
         try:
-            await self._keys.insert_one(
-                {"_id": subject, "key": AESGCM.generate_key(256), "created_at": datetime.now(UTC)}
-            )
+            await self._keys.insert_one({"_id": subject, **fresh})
         except DuplicateKeyError:
-            pass  # another writer (or an earlier call) made it: use theirs
+            # Known already: a live key (another writer's, use theirs) or an erasure's tombstone. Only a
+            # tombstone is replaced, in one conditional write, so two writers at once end with one key.
+            await self._keys.update_one({"_id": subject, "key": None}, {"$set": fresh})
         return await self.key_for(subject)
 
     async def erase(self, subject: str) -> bool:

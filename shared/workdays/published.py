@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from shared.contracts.calendar import CALENDAR_STREAM, WorkdayCalendarPublished
+from shared.contracts.text import read_stored
 from shared.eventstore.recorder import EventRecorder
 from shared.workdays.calendar import CalendarYear, WorkdayCalendar
 from shared.workdays.seed import default_calendar
@@ -33,7 +34,7 @@ class PublishedCalendar:
     async def current(self) -> WorkdayCalendar:
         """Return the calendar with every published year applied."""
         for envelope in await self._recorder.read_stream(CALENDAR_STREAM, from_version=self.version + 1):
-            event = WorkdayCalendarPublished.model_validate(envelope.data)
+            event = read_stored(WorkdayCalendarPublished, envelope.data)
             self._calendar.publish(calendar_year(event, envelope.occurred_at))
             self.version = envelope.version
         return self._calendar

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, cast
 
@@ -20,6 +20,7 @@ from services.casequery.settings import CaseQuerySettings
 from shared.auth.keys import Role
 from shared.contracts.cases import Enterprise
 from shared.contracts.disbursement import (
+    ArrearsRecorded,
     DisbursementOpened,
     DisbursementPaymentCredited,
     DisbursementStageReported,
@@ -40,10 +41,11 @@ RECEIVED = datetime.fromisoformat("2026-11-20T15:00:00+08:00")  # a Friday
 MONDAY = datetime.fromisoformat("2026-11-23T10:00:00+08:00")
 
 
-def opened(disbursement_id: str, case_id: str | None) -> NewEvent:
+def opened(disbursement_id: str, case_id: str | None, enterprise: int = 5) -> NewEvent:
+    """DisbursementOpened for enterprise n (5: the enterprise of open_finance_case's case)."""
     event = DisbursementOpened(
         disbursement_id=disbursement_id,
-        enterprise=Enterprise(name="格力电器(郑州)有限公司", credit_code=credit_code(7)),
+        enterprise=Enterprise(name="格力电器(郑州)有限公司", credit_code=credit_code(enterprise)),
         case_id=case_id,
         source="市财政局",
         fund_type=FundType.SUBSIDY,
@@ -257,3 +259,73 @@ async def test_a_payload_its_contract_refuses_is_dead_lettered_not_retried() -> 
     [envelope] = await record(InMemoryRecorder(), "d9", [NewEvent("DisbursementOpened", 1, {"case_id": "c"})])
     with pytest.raises(PoisonMessage):
         fold_money(None, envelope)
+
+
+# -- a case shows only its own money: its bureau's and its enterprise's; arrears never --
+
+CASE_ENTERPRISE = 5  # open_finance_case opens the case for enterprise 5
+
+
+async def _link(
+    recorder: InMemoryRecorder,
+    money: InMemoryCaseMoney,
+    disbursement_id: str,
+    case_id: str,
+    enterprise: int = CASE_ENTERPRISE,
+    bureau: str = "finance",
+) -> None:
+    for envelope in await record(
+        recorder, disbursement_id, [opened(disbursement_id, case_id, enterprise)], bureau
+    ):
+        await money.apply(envelope)
+
+
+async def _arrears_naming(recorder: InMemoryRecorder, money: InMemoryCaseMoney, case_id: str) -> None:
+    event = ArrearsRecorded(
+        arrears_id="a1",
+        enterprise=Enterprise(name="测试企业5有限公司", credit_code=credit_code(CASE_ENTERPRISE)),
+        debtor="高新区建设局",
+        purpose="厂房施工款",
+        amount_owed=Decimal("1200000.00"),
+        delivered_on=date(2026, 10, 8),
+        agreed_term_days=30,
+        due_on=date(2026, 11, 7),
+        case_id=case_id,
+    )
+    result = await recorder.append(
+        recording("arrears-a1", "arrears"), [NewEvent("ArrearsRecorded", 1, event.model_dump(mode="json"))]
+    )
+    for envelope in result.events:
+        await money.apply(envelope)
+
+
+async def _money_shown(client: httpx.AsyncClient, case_id: str) -> tuple[list[str], set[str]]:
+    """Return the disbursements a case shows and the money streams its history tells."""
+    case = (await client.get(f"/api/v1/cases/{case_id}", headers=FINANCE)).json()
+    history = (await client.get(f"/api/v1/cases/{case_id}/history", headers=FINANCE)).json()
+    shown = [d["disbursement_id"] for d in case["disbursements"]]
+    return shown, {e["stream_id"] for e in history if e["source"] != "case"}
+
+
+async def test_a_case_shows_only_the_disbursements_of_its_own_bureau_and_enterprise(
+    client: httpx.AsyncClient, recorder: InMemoryRecorder, views: FakeViews, money: InMemoryCaseMoney
+) -> None:
+    case_id = await open_finance_case(recorder, views)
+    await _link(recorder, money, "own", case_id)
+    await _link(recorder, money, "other-enterprise", case_id, enterprise=6)
+    await _link(recorder, money, "other-bureau", case_id, bureau="innovation")
+    await _arrears_naming(recorder, money, case_id)
+
+    assert await _money_shown(client, case_id) == (["own"], {"disbursement-own"})
+
+
+async def test_money_folded_before_the_credit_code_was_kept_is_matched_by_its_opening_event(
+    client: httpx.AsyncClient, recorder: InMemoryRecorder, views: FakeViews, money: InMemoryCaseMoney
+) -> None:
+    case_id = await open_finance_case(recorder, views)
+    await _link(recorder, money, "own", case_id)
+    await _link(recorder, money, "other-enterprise", case_id, enterprise=6)
+    for doc in money.docs.values():  # as an older casequery stored them
+        del doc["credit_code"]
+
+    assert await _money_shown(client, case_id) == (["own"], {"disbursement-own"})

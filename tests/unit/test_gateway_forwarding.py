@@ -75,7 +75,7 @@ async def test_forwards_a_chinese_idempotency_key_as_its_utf8_bytes() -> None:
     assert seen[0].url.host == "intake"
 
 
-def fail_once(error: type[httpx.HTTPError], seen: list[httpx.Request]) -> Handler:
+def fail_once(error: type[httpx.RequestError], seen: list[httpx.Request]) -> Handler:
     async def handle(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         if len(seen) == 1:

@@ -157,3 +157,12 @@ async def test_malformed_signature_is_rejected_with_the_reason(keys, signature: 
     found = await rejection(keys, BODY, headers, "finance")
 
     assert found.startswith("malformed signature") and reason in found
+
+
+async def test_a_weak_key_stored_before_weak_keys_were_refused_never_verifies(keys) -> None:
+    # The all-zero key (a point of small order) accepts made-up signatures; one registered earlier must not.
+    _, key = await registered(keys)
+    weak = key.model_copy(update={"public_key": base64.b64encode(bytes(32)).decode()})
+    keys._keys[key.key_id] = weak  # as an older version stored it, without the check
+    forged = {KEY_ID_HEADER: key.key_id, SIGNATURE_HEADER: base64.b64encode(bytes(64)).decode()}
+    assert "not a valid Ed25519 key" in await rejection(keys, BODY, forged, "finance")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.assignment.application.boards import Context, new_events
 from shared.contracts.calendar import CALENDAR_STREAM, WorkdayCalendarPublished
+from shared.contracts.text import read_stored
 from shared.eventstore.recorder import ConcurrencyError, EventRecorder, Recording
 from shared.workdays.calendar import WorkdayCalendar
 from shared.workdays.published import calendar_year
@@ -21,7 +22,7 @@ class Calendars:
     async def current(self) -> WorkdayCalendar:
         """Return the calendar with every published year applied."""
         for envelope in await self._recorder.read_stream(CALENDAR_STREAM, from_version=self._version + 1):
-            event = WorkdayCalendarPublished.model_validate(envelope.data)
+            event = read_stored(WorkdayCalendarPublished, envelope.data)
             self._calendar.publish(calendar_year(event, envelope.occurred_at))
             self._version = envelope.version
         return self._calendar
@@ -45,5 +46,5 @@ class Calendars:
                 result = await self._recorder.append(recording, new_events([event]))
             except ConcurrencyError:
                 continue
-            return WorkdayCalendarPublished.model_validate(result.events[0].data)
+            return read_stored(WorkdayCalendarPublished, result.events[0].data)
         raise ConcurrencyError(CALENDAR_STREAM, self._version)

@@ -8,6 +8,7 @@ from services.assignment.application.boards import Cases, Context
 from services.assignment.domain.casework import StepRefused
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.notification import EnterpriseRatedService
+from shared.contracts.text import read_stored
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +17,7 @@ async def record_the_enterprises_rating_on_its_case(envelope: EventEnvelope, *, 
     """Apply the rating as step 6 with the enterprise as actor; 1 or 2 reopens the case, as for any rating."""
     if envelope.event_type != "EnterpriseRatedService":
         return None
-    rated = EnterpriseRatedService.model_validate(envelope.data)
+    rated = read_stored(EnterpriseRatedService, envelope.data)
     context = Context(
         bureau=envelope.bureau,
         actor=envelope.actor,  # the enterprise, as the rating link recorded it

@@ -21,6 +21,7 @@ from services.assignment.notice.content import (
 from services.assignment.notice.render import CURRENT_LAYOUT, render
 from shared.contracts.assignment import NoticePublished, NoticeRow
 from shared.contracts.events import parse_event_data
+from shared.contracts.text import read_stored
 from shared.eventstore.recorder import EventRecorder
 from shared.workdays.calendar import SHANGHAI
 
@@ -68,7 +69,7 @@ async def publish_notice(
     recorded = await boards.decide(context, decide)
     if not rendered or not recorded:
         raise RuntimeError("notice was not recorded")
-    event = NoticePublished.model_validate(recorded[0].data)
+    event = read_stored(NoticePublished, recorded[0].data)
     if event != rendered[0].event:
         # A concurrent retry of the same command recorded first: answer with its notice, not ours.
         regenerated = await regenerate_notice(

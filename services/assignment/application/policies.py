@@ -23,6 +23,7 @@ from shared.contracts.calendar import WorkdayCalendarPublished
 from shared.contracts.casework import CoordinationTaskOpened
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.events import CaseOpened, parse_event_data
+from shared.contracts.text import read_stored
 from shared.eventstore.recorder import AppendResult
 from shared.workdays.calendar import WorkdayCalendar
 
@@ -197,7 +198,7 @@ async def recompute_due_dates_when_calendar_published(
     envelope: EventEnvelope, *, cases: Cases, calendars: Calendars, summaries: CaseSummaries
 ) -> bool:
     """A published or corrected year moves every open due date it changes; the old ones stay in history."""
-    published = WorkdayCalendarPublished.model_validate(envelope.data)
+    published = read_stored(WorkdayCalendarPublished, envelope.data)
     calendar = await calendars.current()
     if calendar.year(published.year).version != published.version:
         return False  # a replay of a version since superseded: the newer version's own event decides
@@ -220,7 +221,7 @@ async def recompute_due_date_when_task_opened(
     envelope: EventEnvelope, *, cases: Cases, calendars: Calendars
 ) -> bool:
     """A task counted with a calendar since superseded (published meanwhile) gets the new due date."""
-    opened = CoordinationTaskOpened.model_validate(envelope.data)
+    opened = read_stored(CoordinationTaskOpened, envelope.data)
     calendar = await calendars.current()
     deadline = calendar.add_workdays(opened.opened_at, opened.working_days)
     if (deadline.due, deadline.provisional) == (opened.due_at, opened.due_provisional):

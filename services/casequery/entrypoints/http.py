@@ -11,7 +11,7 @@ from pydantic import AfterValidator, AwareDatetime
 
 from services.casequery.application.filters import MAX_WAITING_WORKDAYS
 from services.casequery.application.history import merge, story_history
-from services.casequery.application.money import disbursement_history, disbursements_of
+from services.casequery.application.money import case_credit_code, disbursement_history, disbursements_of
 from services.casequery.application.queries import (
     CaseFilter,
     CaseNotFound,
@@ -33,6 +33,7 @@ from services.casequery.entrypoints.answers import (
 )
 from shared.auth.http import Caller
 from shared.contracts.cases import CaseStatus, Category, Channel
+from shared.contracts.credit_code import validate_credit_code
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.text import ID_PATTERN
 
@@ -105,7 +106,11 @@ async def get_cases(
     request: Request,
     status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
     category: Category | None = None,
-    enterprise: Annotated[str | None, Query(description="Unified social credit code")] = None,
+    enterprise: Annotated[
+        str | None,
+        Query(description="Unified social credit code"),
+        AfterValidator(validate_credit_code),  # a mistyped code is a 422, never an empty list read as "none"
+    ] = None,
     channel: Channel | None = None,
     flagged_for_leadership: Annotated[
         TrueFalse | None,
@@ -169,7 +174,14 @@ async def get_one_case(
             tasks = [t["task_id"] for t in view.get("tasks", [])]
             orders, _ = await supervision_of(case_id, tasks, recorder=state.recorder)
             contact = await shown_contact(view.get("contact"), state.vault)
-            money = await disbursements_of(caller.bureau, case_id, money=state.money, calendar=state.calendar)
+            money = await disbursements_of(
+                caller.bureau,
+                case_id,
+                view["enterprise"]["credit_code"],
+                money=state.money,
+                recorder=state.recorder,
+                calendar=state.calendar,
+            )
             return case_answer(
                 {**view, "supervision_orders": orders, "contact": contact, "disbursements": money}
             )
@@ -195,7 +207,9 @@ async def get_case_story(case_id: str, caller: Caller, request: Request) -> list
         tasks = sorted({e["data"]["task_id"] for e in entries if e["event_type"] == "CoordinationTaskOpened"})
         _, supervision = await supervision_of(case_id, tasks, recorder=state.recorder)
         entries = merge(entries, supervision)
-        money = await disbursement_history(caller.bureau, case_id, money=state.money, recorder=state.recorder)
+        money = await disbursement_history(
+            caller.bureau, case_id, case_credit_code(entries), money=state.money, recorder=state.recorder
+        )
         entries = merge(entries, money)
     except CaseNotFound:
         raise _not_found(case_id) from None

@@ -43,6 +43,8 @@ def fold_money(doc: Money | None, envelope: EventEnvelope) -> Money | None:
             "stream_id": envelope.stream_id,
             "case_id": event.case_id,
             "bureau": envelope.bureau,
+            # The case shows it only when its enterprise is this one: the link is only the caller's word.
+            "credit_code": event.enterprise.credit_code,
             "version": envelope.version,
             "entry": {
                 "disbursement_id": event.disbursement_id,

@@ -15,6 +15,7 @@ from services.intake.domain.case import open_case as decide_open_case
 from shared.contracts.cases import OpenCaseRequest, SealedContact
 from shared.contracts.envelope import Actor
 from shared.contracts.events import CaseOpened, event_type_of
+from shared.contracts.text import read_stored
 from shared.eventstore.recorder import EventRecorder, NewEvent, Recording
 
 
@@ -93,7 +94,7 @@ async def open_case(
         recording, [NewEvent(event_type, schema_version, event.model_dump(mode="json"))]
     )
     if result.duplicate:
-        earlier = CaseOpened.model_validate(result.events[0].data)
+        earlier = read_stored(CaseOpened, result.events[0].data)
         if earlier.request_hash != event.request_hash:
             raise IdempotencyKeyReused(
                 f"{command.request_ref!r} was already used for a different request (case {earlier.case_id})"

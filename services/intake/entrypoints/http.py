@@ -13,9 +13,14 @@ from services.intake.application.open_case import IdempotencyKeyReused, OpenCase
 from shared.auth.actors import actor_of
 from shared.auth.rights import CaseOpener
 from shared.contracts.cases import CaseStatus, OpenCaseRequest
+from shared.crypto.vault import SubjectErased
 from shared.service import control_character_in
 
 MAX_KEY_CHARACTERS = 128
+ERASED_CONTACT = (
+    "该企业的联系人信息刚被删除，暂时无法保存新的联系人，请稍后重试 / the enterprise's contact details were "
+    "just erased and new ones cannot be sealed now: try again shortly"
+)
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
@@ -32,7 +37,12 @@ class CaseAccepted(BaseModel):
     "/cases",
     status_code=status.HTTP_201_CREATED,
     summary="Open a case for an enterprise's problem (立案)",
-    responses={409: {"description": "Idempotency-Key reused with a different body"}},
+    responses={
+        409: {
+            "description": "Idempotency-Key reused with a different body, or the enterprise's contact "
+            "cannot be sealed now (its key was just erased)"
+        }
+    },
 )
 async def post_case(
     body: OpenCaseRequest,
@@ -61,6 +71,10 @@ async def post_case(
         opened = await open_case(command, recorder=request.app.state.recorder, sealer=request.app.state.vault)
     except IdempotencyKeyReused as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, f"Idempotency-Key {exc}") from exc
+    except SubjectErased as exc:
+        # The key store gives an erased subject a new key; should it still refuse (an erasure racing this
+        # request), the contact cannot be kept, and that is a refusal with a reason, not a server error.
+        raise HTTPException(status.HTTP_409_CONFLICT, ERASED_CONTACT) from exc
     response.headers["Location"] = f"/api/v1/cases/{opened.case_id}"
     return CaseAccepted(case_id=opened.case_id, status=CaseStatus.OPEN, replayed=opened.replayed)
 

@@ -18,6 +18,7 @@ from shared.contracts.notification import (
     SupervisionOrderIssued,
     SupervisionOrderSettled,
 )
+from shared.contracts.text import read_stored
 from shared.eventstore.recorder import ConcurrencyError, NewEvent, Recording
 
 POLICY = "notification:supervision"
@@ -56,7 +57,7 @@ async def issue_order(
         return order
     except ConcurrencyError:
         first = (await n.recorder.read_stream(stream))[0]
-        return SupervisionOrderIssued.model_validate(first.data)
+        return read_stored(SupervisionOrderIssued, first.data)
 
 
 async def settle_supervision(
@@ -67,7 +68,7 @@ async def settle_supervision(
     events = await n.recorder.read_stream(stream)
     if len(events) != 1:
         return  # no order, or settled already
-    order = SupervisionOrderIssued.model_validate(events[0].data)
+    order = read_stored(SupervisionOrderIssued, events[0].data)
     at = envelope.occurred_at
     if outcome == "closed":
         outcome = "closed_in_time" if at <= order.order_due_at else "closed_late"
