@@ -57,8 +57,15 @@ def _multiline(value: str) -> str:
     return _refuse_unsafe(value, MULTILINE_CONTROLS)
 
 
+# Letters and symbols that draw nothing (Hangul fillers, the braille blank, the object replacement character);
+# combining marks (Mn, Me) and variation selectors show nothing without a character to mark.
+BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800\ufffc")
+MARK_CATEGORIES = frozenset({"Mn", "Me"})
+
+
 def _invisible(ch: str) -> bool:
-    return ch.isspace() or unicodedata.category(ch) in INVISIBLE_CATEGORIES
+    category = unicodedata.category(ch)
+    return ch.isspace() or category in INVISIBLE_CATEGORIES or category in MARK_CATEGORIES or ch in BLANK_LOOKING
 
 
 def _not_blank(value: str) -> str:

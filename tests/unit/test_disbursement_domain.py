@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from services.disbursement.application.queries import timeline
 from services.disbursement.domain import rules
 from services.disbursement.domain.disbursement import Disbursement
 from services.disbursement.domain.rules import Invalid, Refused
@@ -289,3 +290,13 @@ def test_a_late_stage_dated_in_its_place_is_accepted_and_a_return_before_the_ins
         stage(d, Stage.RETURNED_BY_BANK, T0 + timedelta(hours=3), reason="账号有误")
     stage(d, Stage.RETURNED_BY_BANK, T0 + timedelta(hours=5), reason="账号有误")
     assert d.status is Status.RETURNED_BY_BANK
+
+
+def test_the_timeline_marks_money_credited_before_the_instruction_whichever_was_reported_first() -> None:
+    d = opened("100.00")
+    stage(d, Stage.ALLOCATION_RECEIVED, T0)
+    stage(d, Stage.PAYMENT_INSTRUCTED, T0 + timedelta(hours=3))
+    pay(d, "10.00", T0 + timedelta(hours=1), "early")  # reported after the instruction, credited before it
+    pay(d, "10.00", T0 + timedelta(hours=4), "after")
+    late = {e.bank_reference: e.late for e in timeline(d) if e.kind == "payment"}
+    assert late == {"early": True, "after": False}

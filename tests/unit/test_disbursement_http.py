@@ -241,6 +241,13 @@ async def test_overdue_that_is_not_true_or_false_is_422_naming_the_parameter(
     assert answer.status_code == 422 and "overdue" in answer.text
 
 
+async def test_an_enterprise_filter_that_is_no_credit_code_is_422_never_an_empty_list(
+    client: httpx.AsyncClient,
+) -> None:
+    answer = await client.get("/api/v1/disbursements", params={"enterprise": "abc"}, headers=STAFF)
+    assert answer.status_code == 422 and "enterprise" in answer.text
+
+
 def arrears_body(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "enterprise": {"name": "启明星辰(郑州)有限公司", "credit_code": credit_code(3)},

@@ -55,6 +55,9 @@ async def client(recorder: InMemoryRecorder) -> AsyncIterator[httpx.AsyncClient]
         "\ufeff\u2060",  # a byte-order mark and a word joiner
         "\u2028\u2029",  # line and paragraph separators
         "\u3000\u200b\u00a0",  # ideographic space, zero-width space, no-break space
+        "\u3164\u115f\uffa0",  # Hangul fillers: letters that draw nothing
+        "\u2800\ufffc",  # the braille blank, the object replacement character
+        "\u034f\u0301\ufe0f",  # a grapheme joiner, an accent and a variation selector with nothing to mark
     ],
 )
 async def test_a_title_of_only_invisible_characters_is_refused_as_blank(

@@ -92,6 +92,9 @@ async def test_a_departed_person_is_hidden_from_the_roster_unless_asked_and_thei
     listed = [c["staff_id"] for c in (await http.get("/api/v1/staff", headers=ADMIN)).json()]
     everyone = (await http.get("/api/v1/staff?include_departed=true", headers=ADMIN)).json()
     assert listed == [second]
+    for loose in ("yes", "1", "on", "TRUE"):  # strict, as every boolean: never read as true or false
+        answer = await http.get(f"/api/v1/staff?include_departed={loose}", headers=ADMIN)
+        assert answer.status_code == 422 and "include_departed" in answer.text
     [gone] = [c for c in everyone if c["staff_id"] == first]
     assert gone["departed"] and gone["departure_reason"] == "调任" and gone["enterprises_served"] == 1
     again = await http.post(f"/api/v1/staff/{first}/departure", json={"reason": "调任"}, headers=ADMIN)

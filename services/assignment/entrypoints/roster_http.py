@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, status
 
@@ -24,7 +24,8 @@ from shared.auth.rights import Reader, RosterManager
 
 router = APIRouter(prefix="/api/v1", tags=["assignment"])
 IncludeDeparted = Annotated[
-    bool, Query(description="Also list people who left the bureau (shown with departed: true)")
+    Literal["true", "false"],  # strict: "yes", "1" or "on" are a 422 naming the parameter, as every boolean
+    Query(description="Also list people who left the bureau (shown with departed: true)"),
 ]
 
 
@@ -159,23 +160,23 @@ async def leave_check(caller: RosterManager, request: Request) -> m.Recorded:
 
 @router.get("/staff", summary="The roster")
 async def roster(
-    caller: Reader, request: Request, include_departed: IncludeDeparted = False
+    caller: Reader, request: Request, include_departed: IncludeDeparted = "false"
 ) -> list[m.StaffCard]:
     """Every person of the caller's bureau (people who left only with include_departed=true)."""
-    return [c for c in await _cards(request, caller.bureau) if include_departed or not c.departed]
+    return [c for c in await _cards(request, caller.bureau) if include_departed == "true" or not c.departed]
 
 
 @router.get(
     "/concierges", summary="Concierges: post, current enterprise, cases served, open and overdue tasks"
 )
 async def concierges(
-    caller: Reader, request: Request, include_departed: IncludeDeparted = False
+    caller: Reader, request: Request, include_departed: IncludeDeparted = "false"
 ) -> list[m.StaffCard]:
     """Everyone who serves or has served as a concierge, with their workload."""
     return [
         c
         for c in await _cards(request, caller.bureau)
-        if (c.enterprises_served or c.current_enterprises) and (include_departed or not c.departed)
+        if (c.enterprises_served or c.current_enterprises) and (include_departed == "true" or not c.departed)
     ]
 
 

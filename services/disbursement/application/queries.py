@@ -31,13 +31,18 @@ from services.disbursement.domain.timing import spans, time_to_account
 from services.disbursement.projections.dashboard import sum_before
 from services.disbursement.projections.store import ReadModels
 from services.disbursement.projections.views import totals_id
-from shared.contracts.disbursement import from_fen
+from shared.contracts.disbursement import Stage, from_fen
 from shared.eventstore.recorder import EventRecorder
 from shared.workdays.calendar import SHANGHAI, WorkdayCalendar
 
 
+def _credited_before(instructed: datetime | None, credited_at: datetime) -> bool:
+    # Out of order in the timeline: money credited before the instruction, whichever was reported first.
+    return instructed is not None and credited_at < instructed
+
 def timeline(d: Disbursement) -> list[TimelineEntry]:
     """Every report and payment as it came, ordered by its own time (then by when it was recorded)."""
+    instructed = d.stage_time(Stage.PAYMENT_INSTRUCTED)
     entries = [
         TimelineEntry(
             kind="stage",
@@ -66,7 +71,7 @@ def timeline(d: Disbursement) -> list[TimelineEntry]:
             note=p.event.note,
             bank_reference=p.event.bank_reference,
             amount=p.event.amount,
-            late=p.event.before_instruction,
+            late=p.event.before_instruction or _credited_before(instructed, p.event.credited_at),
             superseded=False,
         )
         for p in d.payments

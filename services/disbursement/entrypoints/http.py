@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
+from pydantic import AfterValidator
 
 from services.disbursement.application import commands, queries
 from services.disbursement.application.answers import (
@@ -21,6 +22,7 @@ from services.disbursement.entrypoints.idempotent import idempotent
 from services.disbursement.entrypoints.state import Services
 from shared.auth.http import Caller, Writer
 from shared.auth.keys import Role
+from shared.contracts.credit_code import validate_credit_code
 from shared.contracts.disbursement import OpenDisbursementRequest, PaymentReport, Stage, StageReport, Status
 from shared.contracts.text import ID_PATTERN
 from shared.eventstore.recorder import ConcurrencyError
@@ -137,7 +139,11 @@ async def record_payment(
 async def list_disbursements(
     caller: Caller,
     request: Request,
-    enterprise: Annotated[str | None, Query(min_length=1, max_length=18, description="Credit code")] = None,
+    enterprise: Annotated[
+        str | None,
+        Query(description="Unified social credit code"),
+        AfterValidator(validate_credit_code),  # a mistyped code is a 422, never an empty list read as "none"
+    ] = None,
     stage: Annotated[Status | None, Query(description="Where it stands now")] = None,
     overdue: Annotated[
         TrueFalse | None,
