@@ -37,14 +37,16 @@ START = datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)  # a Thursday
 CONCIERGE = "staff:finance:s2"
 
 
-def _reassigned(version: int, reason: str, approved_by: str | None) -> Any:
+def _reassigned(
+    version: int, reason: str, approved_by: str | None, case_ids: tuple[str, ...] = ("case-1",)
+) -> Any:
     data = {
         "enterprise": ENTERPRISE,
         "from_staff_id": "s1",
         "to_staff_id": "s2",
         "to_staff_name": "钱处长",
         "reason": reason,
-        "case_ids": ["case-1"],
+        "case_ids": list(case_ids),
         "approved_by": approved_by,
     }
     return envelope("board-finance", "board", version, "ConciergeReassigned", data, START)
@@ -62,6 +64,17 @@ async def test_a_reassignment_tells_the_new_concierge_the_cases_problem_and_lead
     [body] = await _bodies(mongo_db, recipient=CONCIERGE)
     assert "企业反映的问题：补贴资金拨付进度" in body  # the case's title, not the reason
     assert "调整原因：领导调整分工" in body
+
+
+async def test_an_enterprise_handed_over_with_two_open_cases_tells_the_concierge_both_problems(mongo_db):
+    n = notifying(mongo_db, Clock(START), {"inbox"})
+    await prepare(n)
+    await react(n, case_opened("case-1", START))
+    second = case_opened("case-2", START)
+    await react(n, second.model_copy(update={"data": {**second.data, "title": "人才公寓申请"}}))
+    await react(n, _reassigned(5, "领导调整分工", "finance-director", case_ids=("case-1", "case-2")))
+    [body] = await _bodies(mongo_db, recipient=CONCIERGE)
+    assert "企业反映的问题：补贴资金拨付进度；人才公寓申请" in body
 
 
 async def test_a_departure_handover_tells_the_problem_and_no_english_rule_text(mongo_db):

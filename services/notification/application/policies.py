@@ -56,7 +56,7 @@ class Known:
     bureau_name: str = ""
     # The problem, as the case was opened with it; "" before its CaseOpened was seen (the template then
     # points the concierge to the case's details).
-    case_title: str = ""
+    case_title: str = ""  # the problems as the cases were opened, joined by ；("" before any was seen)
     facts: CaseFacts | None = None
     leaders: tuple[tuple[str, str], ...] = ()  # (staff id, name) of 局长 and 党支部书记
     concierge_contact: str = NO_CONTACT_LINE

@@ -92,7 +92,7 @@ async def known_for(n: Notifying, payload: BaseModel, envelope: EventEnvelope) -
         task = await n.deadlines.task(case_id, getattr(payload, "task_id", ""))
     return Known(
         bureau_name=await n.bureau_name(envelope.bureau) if BUREAU_NAME in needs else "",
-        case_title=await n.knowledge.title(case_id) if CASE_TITLE in needs and case_id else "",
+        case_title=await _problems(n, payload, case_id) if CASE_TITLE in needs and case_id else "",
         facts=await n.knowledge.case(case_id) if FACTS in needs and case_id else None,
         leaders=tuple(await n.knowledge.leaders(envelope.bureau)) if LEADERS in needs else (),
         concierge_contact=await _contact_line(n, envelope.bureau, concierge)
@@ -101,6 +101,13 @@ async def known_for(n: Notifying, payload: BaseModel, envelope: EventEnvelope) -
         task=TaskFacts(task["section"], task["due_at"]) if task else None,
         rating_link=_rating_link(n, envelope) if RATING_LINK in needs else None,
     )
+
+
+async def _problems(n: Notifying, payload: BaseModel, case_id: str) -> str:
+    # An enterprise handed over with several open cases: the concierge is told each problem, not the first.
+    case_ids = list(dict.fromkeys(getattr(payload, "case_ids", None) or [case_id]))
+    titles = [await n.knowledge.title(c) for c in case_ids if c]
+    return "；".join(dict.fromkeys(t for t in titles if t))
 
 
 def _people_named(payload: BaseModel, bureau: str, concierge: str) -> list[str]:
