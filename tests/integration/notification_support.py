@@ -114,3 +114,19 @@ async def prepare(n: Notifying) -> None:
     """Create the service's indexes."""
     for store in (n.knowledge, n.deadlines, n.deliveries):
         await store.ensure_indexes()
+
+
+def arrears_recorded(at: datetime, **extra: Any) -> EventEnvelope:
+    """Arrears the zone's construction bureau owes 格力: 1,200,000 yuan delivered 2026-10-28, due 2026-11-27."""
+    data = {
+        "arrears_id": "a-1",
+        "enterprise": ENTERPRISE,
+        "debtor": "高新区建设局",
+        "purpose": "厂房施工款",
+        "amount_owed": "1200000.00",
+        "delivered_on": "2026-10-28",
+        "agreed_term_days": 30,
+        "due_on": "2026-11-27",
+        **extra,
+    }
+    return envelope("arrears-a-1", "arrears", 1, "ArrearsRecorded", data, at)

@@ -23,6 +23,7 @@ from tests.integration.notification_support import (
     CREDIT,
     ENTERPRISE,
     Clock,
+    arrears_recorded,
     assigned,
     case_opened,
     envelope,
@@ -157,18 +158,7 @@ async def test_arrears_naming_a_case_not_theirs_remind_the_money_section_never_t
         await react(n, event)
     admin = Actor(kind="user", id="admin", bureau="finance")
     await n.rules.change("finance", EscalationRules(money_section="资金科"), admin, expected_version=1)
-    recorded = {
-        "arrears_id": "a-1",
-        "enterprise": ENTERPRISE,
-        "debtor": "高新区建设局",
-        "purpose": "厂房施工款",
-        "amount_owed": "1200000.00",
-        "delivered_on": "2026-10-28",
-        "agreed_term_days": 30,
-        "due_on": "2026-11-27",
-        "case_id": "case-9",
-    }
-    await react(n, envelope("arrears-a-1", "arrears", 1, "ArrearsRecorded", recorded, clock()))
+    await react(n, arrears_recorded(clock(), case_id="case-9"))
     clock.now = datetime(2026, 11, 24, 9, 1, tzinfo=SHANGHAI)
     assert await fire_due_steps(n) == 1
     told = {d["recipient"] async for d in mongo_db[DELIVERIES].find({"template": "arrears_due_soon"})}

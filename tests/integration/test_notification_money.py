@@ -22,6 +22,7 @@ from shared.workdays.calendar import SHANGHAI
 from tests.integration.notification_support import (
     ENTERPRISE,
     Clock,
+    arrears_recorded,
     case_opened,
     envelope,
     on_case,
@@ -185,17 +186,7 @@ async def test_arrears_are_reminded_before_and_on_the_due_day_then_escalate_unti
     admin = Actor(kind="user", id="admin", bureau="finance")
     await n.rules.change("finance", EscalationRules(money_section="资金科"), admin, expected_version=1)
     assert (await n.rules.current("finance")).money_section == "资金科"  # rules v2 read back
-    recorded = {
-        "arrears_id": "a-1",
-        "enterprise": ENTERPRISE,
-        "debtor": "高新区建设局",
-        "purpose": "厂房施工款",
-        "amount_owed": "1200000.00",
-        "delivered_on": "2026-10-28",
-        "agreed_term_days": 30,
-        "due_on": "2026-11-27",
-    }
-    arrears = envelope("arrears-a-1", "arrears", 1, "ArrearsRecorded", recorded, clock())
+    arrears = arrears_recorded(clock())
     await react(n, arrears)
     repaid = {
         "arrears_id": "a-1",

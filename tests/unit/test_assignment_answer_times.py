@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from services.assignment.entrypoints.http_models import in_shanghai
+from shared.contracts.answers import in_shanghai
 from shared.contracts.cases import Category
 from shared.eventstore.memory import InMemoryRecorder
 from tests.unit.test_assignment_support import app_with, auth, context, enterprise

@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from services.assignment.entrypoints.http_models import in_shanghai
 from shared.auth.keys import Role
 from shared.auth.passwords import MAX_LENGTH
+from shared.contracts.answers import in_shanghai
 from shared.contracts.text import Identifier, Line50, Line200
 
 

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Header, HTTPException, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.assignment.application.boards import Context
-from services.assignment.entrypoints.http_models import Day, Time
+from services.assignment.entrypoints.http_models import Day
 from services.assignment.entrypoints.idempotent import idempotent
 from shared.auth.rights import CalendarPublisher, Reader
+from shared.contracts.answers import Time
 from shared.contracts.calendar import WorkdayCalendarPublished
 from shared.contracts.text import OptionalText500
 from shared.workdays.calendar import problems_of_published_year

@@ -8,12 +8,13 @@ the OpenAPI document.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from services.assignment.domain.staffing import leave_dates_are_bounded
+from shared.contracts.answers import Time
 from shared.contracts.assignment import Post
 from shared.contracts.cases import CreditCode
 from shared.contracts.text import (
@@ -39,14 +40,6 @@ def _plausible(day: date) -> date:
     return day
 
 
-def in_shanghai(moment: datetime) -> datetime:
-    """A stored time as the API answers it: Asia/Shanghai (+08:00); a naive one was stored as UTC."""
-    # Why: times are kept in UTC (events, Mongo); README promises every answered time with +08:00.
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(SHANGHAI)
-
-
-# A time in an answer: whatever it is built from, it is answered with the +08:00 offset.
-Time = Annotated[datetime, AfterValidator(in_shanghai)]
 Day = Annotated[date, AfterValidator(_plausible), Field(description=f"A date from {FIRST_DAY} to {LAST_DAY}")]
 StaffId = Annotated[Identifier, Field(description="A staff_id from the roster")]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 
@@ -21,10 +21,11 @@ from services.assignment.entrypoints.http import (
 )
 from services.assignment.entrypoints.idempotent import idempotent, new_id
 from shared.auth.rights import Reader, RosterManager
+from shared.contracts.answers import TrueFalse
 
 router = APIRouter(prefix="/api/v1", tags=["assignment"])
 IncludeDeparted = Annotated[
-    Literal["true", "false"],  # strict: "yes", "1" or "on" are a 422 naming the parameter, as every boolean
+    TrueFalse,
     Query(description="Also list people who left the bureau (shown with departed: true)"),
 ]
 

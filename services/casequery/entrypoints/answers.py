@@ -6,11 +6,12 @@ users read (commands answer so too). Stored times stay in UTC; the conversion ha
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from shared.contracts.answers import in_shanghai as moment_in_shanghai
 from shared.contracts.cases import CaseStatus, Category, Channel, Enterprise
 from shared.contracts.disbursement import DISBURSEMENT_EVENT_MODELS
 from shared.contracts.envelope import Actor, EventEnvelope
@@ -23,7 +24,7 @@ from shared.workdays.calendar import SHANGHAI
 def in_shanghai(value: Any) -> Any:
     """Return the value with every datetime in it (in dicts and lists too) moved to Asia/Shanghai."""
     if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(SHANGHAI)
+        return moment_in_shanghai(value)
     if isinstance(value, dict):
         return {k: in_shanghai(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import AfterValidator, AwareDatetime
@@ -32,6 +32,7 @@ from services.casequery.entrypoints.answers import (
     shown_contact,
 )
 from shared.auth.http import Caller
+from shared.contracts.answers import TrueFalse
 from shared.contracts.cases import CaseStatus, Category, Channel
 from shared.contracts.credit_code import validate_credit_code
 from shared.contracts.envelope import EventEnvelope
@@ -66,7 +67,6 @@ def _known_shape(case_id: str) -> None:
         raise _not_found(case_id)
 
 
-TrueFalse = Literal["true", "false"]
 LIST_PARAMETERS = frozenset(
     {
         "status",

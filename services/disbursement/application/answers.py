@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated
+from datetime import date
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import BaseModel, Field
 
+from shared.contracts.answers import Time
 from shared.contracts.cases import Enterprise
 from shared.contracts.disbursement import Money
-from shared.workdays.calendar import SHANGHAI
-
-
-def _shanghai(moment: datetime) -> datetime:
-    return moment.astimezone(SHANGHAI)
-
-
-Time = Annotated[datetime, AfterValidator(_shanghai)]
 
 
 class DisbursementRecorded(BaseModel):

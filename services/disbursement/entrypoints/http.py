@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
 from pydantic import AfterValidator
@@ -22,6 +22,7 @@ from services.disbursement.entrypoints.idempotent import idempotent
 from services.disbursement.entrypoints.state import Services
 from shared.auth.http import Caller, Writer
 from shared.auth.keys import Role
+from shared.contracts.answers import TrueFalse
 from shared.contracts.credit_code import validate_credit_code
 from shared.contracts.disbursement import OpenDisbursementRequest, PaymentReport, Stage, StageReport, Status
 from shared.contracts.text import ID_PATTERN
@@ -35,8 +36,6 @@ REFUSED: dict[int | str, dict[str, Any]] = {
     422: {"description": "Invalid, e.g. dated before a stage it follows (the reason says which)"},
 }
 NOT_FOUND = "没有这笔拨付 / no such disbursement in your bureau"
-# Only these two spellings: FastAPI's bool would also take yes/on/1, which a typo must not turn into a filter.
-TrueFalse = Literal["true", "false"]
 
 
 async def run_command(command: Callable[[], Awaitable[Outcome]], not_found: str) -> DisbursementRecorded:

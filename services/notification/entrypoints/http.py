@@ -15,12 +15,12 @@ from services.notification.entrypoints.models import (
     ContactDetails,
     DeliveryView,
     RulesBody,
-    TrueFalse,
     shanghai,
 )
 from shared.auth.actors import actor_of
 from shared.auth.http import Caller
 from shared.auth.keys import Principal, Role
+from shared.contracts.answers import TrueFalse
 from shared.contracts.credit_code import InvalidCreditCode, validate_credit_code
 from shared.crypto.vault import SubjectErased
 

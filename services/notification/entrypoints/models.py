@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from shared.contracts.answers import in_shanghai
 from shared.contracts.text import Email, Line50, Line100, Mobile, OptionalText500
-from shared.workdays.calendar import SHANGHAI
 
 ChannelName = Literal["inbox", "email", "wecom", "dingtalk", "sms"]
 HourMinute = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, Asia/Shanghai")]
-# A query flag is "true" or "false", nothing else: "yes", "1" or "on" are refused with a 422 naming it.
-TrueFalse = Literal["true", "false"]
 
 
 def shanghai(at: datetime | None) -> str | None:
     """Return a moment as users read it: ISO 8601 with +08:00."""
-    if at is None:
-        return None
-    # A client without tz_aware reads stored times naive: they are UTC, not the server's local time.
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(SHANGHAI).isoformat()
+    # A client without tz_aware reads stored times naive: in_shanghai takes them as UTC, never local time.
+    return None if at is None else in_shanghai(at).isoformat()
 
 
 class ContactDetails(BaseModel):
