@@ -195,6 +195,53 @@ async def test_refusals_answer_409_and_another_bureau_sees_nothing(
     assert theirs["bureau"] == "innovation"
 
 
+async def test_money_links_only_to_a_case_of_the_same_bureau_and_enterprise(
+    bureau: tuple[str, httpx.AsyncClient], stack_db: AsyncDatabase, api: Any
+) -> None:
+    _, client = bureau
+    opened = await client.post("/api/v1/cases", json=case_body(8805))
+    assert opened.status_code == 201, opened.text
+    case_id = opened.json()["case_id"]
+    refused_before = {"$or": [{"bureau": "innovation"}, {"data.enterprise.credit_code": credit_code(8806)}]}
+    before = await stack_db.events.count_documents({"stream_type": {"$ne": "case"}, **refused_before})
+    arrears = {
+        "debtor": "高新区建设局",
+        "purpose": "运维服务",
+        "amount_owed": "10.00",
+        "delivered_on": "2026-10-01",
+    }
+    enterprise = {"name": "测试企业", "credit_code": credit_code(8805)}
+    other = api.innovation  # another bureau names this bureau's case: told no such case, as for an unknown id
+    for client_, code, says in (
+        (other, 8805, "names no case of your bureau"),
+        (client, 8806, "is a case of another enterprise"),
+    ):
+        body = {
+            **arrears,
+            "enterprise": {"name": "测试企业", "credit_code": credit_code(code)},
+            "case_id": case_id,
+        }
+        answer = await client_.post("/api/v1/arrears", json=body)
+        assert answer.status_code == 422 and says in answer.json()["detail"], answer.text
+        answer = await client_.post(
+            "/api/v1/disbursements",
+            json={
+                "enterprise": body["enterprise"],
+                "case_id": case_id,
+                "source": "市财政局",
+                "fund_type": "subsidy",
+                "allocated": "10.00",
+            },
+        )
+        assert answer.status_code == 422 and "LinksOnlyToACaseOfTheSameEnterprise" in answer.json()["detail"]
+    refused = {"$or": [{"bureau": "innovation"}, {"data.enterprise.credit_code": credit_code(8806)}]}
+    assert await stack_db.events.count_documents({"stream_type": {"$ne": "case"}, **refused}) == before
+    linked = await client.post(
+        "/api/v1/arrears", json={**arrears, "enterprise": enterprise, "case_id": case_id}
+    )
+    assert linked.status_code == 201, linked.text
+
+
 async def test_a_rebuilt_dashboard_equals_the_live_one(
     bureau: tuple[str, httpx.AsyncClient], stack_db: AsyncDatabase
 ) -> None:

@@ -11,10 +11,13 @@ import pytest
 
 from services.disbursement.bootstrap import Overrides, build_app
 from services.disbursement.settings import DisbursementSettings
+from services.intake.application.open_case import OpenCase, open_case
 from shared.auth.keys import Bureau, Role
+from shared.contracts.cases import OpenCaseRequest
+from shared.contracts.envelope import Actor
 from shared.eventstore.memory import InMemoryRecorder
 from tests.fakes import FakeApiKeys
-from tests.support import credit_code
+from tests.support import case_body, credit_code
 
 ADMIN = {"Authorization": "Bearer admin"}
 STAFF = {"Authorization": "Bearer staff"}
@@ -302,9 +305,56 @@ async def test_a_case_id_that_is_not_shaped_like_a_case_id_is_422_and_appends_no
     assert await recorder.read_all() == []
 
 
-async def test_a_case_id_as_intake_names_cases_is_linked(client: httpx.AsyncClient) -> None:
-    disbursement_id = await open_one(client, case_id=CASE_ID)
+async def a_case(recorder: InMemoryRecorder, bureau: str, enterprise: int) -> str:
+    """Open a case as intake records it (CaseOpened in the event store) and return its id."""
+    opened = await open_case(
+        OpenCase(
+            bureau=bureau,
+            request=OpenCaseRequest.model_validate(case_body(enterprise)),
+            source="http",
+            request_ref=None,
+            actor=Actor(kind="api_key", id="k1", bureau=bureau),
+            correlation_id=uuid.uuid4(),
+        ),
+        recorder=recorder,
+    )
+    return opened.case_id
+
+
+async def test_a_case_of_the_same_bureau_and_enterprise_is_linked(
+    client: httpx.AsyncClient, recorder: InMemoryRecorder
+) -> None:
+    case_id = await a_case(recorder, "finance", 1)
+    disbursement_id = await open_one(client, case_id=case_id)
     view = (await client.get(f"/api/v1/disbursements/{disbursement_id}", headers=STAFF)).json()
-    assert view["case_id"] == CASE_ID
-    created = await client.post("/api/v1/arrears", json=arrears_body(case_id=CASE_ID), headers=ADMIN)
+    assert view["case_id"] == case_id
+    arrears_case = await a_case(recorder, "finance", 3)
+    created = await client.post("/api/v1/arrears", json=arrears_body(case_id=arrears_case), headers=ADMIN)
     assert created.status_code == 201, created.text
+
+
+@pytest.mark.parametrize("path", ["/api/v1/disbursements", "/api/v1/arrears"])
+@pytest.mark.parametrize(
+    ("whose", "says"),
+    [
+        ("no case", "names no case of your bureau"),
+        ("another bureau's case of the same enterprise", "names no case of your bureau"),
+        ("a case of another enterprise of the bureau", "is a case of another enterprise"),
+    ],
+)
+async def test_a_case_id_naming_no_case_of_the_bureau_and_enterprise_is_422_and_appends_nothing(
+    client: httpx.AsyncClient, recorder: InMemoryRecorder, path: str, whose: str, says: str
+) -> None:
+    disbursing = path.endswith("disbursements")
+    enterprise = 1 if disbursing else 3  # the enterprise each body names
+    cases = {
+        "no case": CASE_ID,
+        "another bureau's case of the same enterprise": await a_case(recorder, "innovation", enterprise),
+        "a case of another enterprise of the bureau": await a_case(recorder, "finance", 2),
+    }
+    before = len(await recorder.read_all())
+    body = opening(case_id=cases[whose]) if disbursing else arrears_body(case_id=cases[whose])
+    answer = await client.post(path, json=body, headers=ADMIN)
+    assert answer.status_code == 422, answer.text
+    assert "LinksOnlyToACaseOfTheSameEnterprise" in answer.text and says in answer.text
+    assert len(await recorder.read_all()) == before

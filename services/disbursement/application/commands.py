@@ -17,7 +17,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from services.disbursement.domain import rules
+from services.disbursement.application.case_links import refuse_a_link_to_another_case
 from services.disbursement.domain.arrears import Arrears, record_arrears
 from services.disbursement.domain.disbursement import Disbursement
 from services.disbursement.domain.streams import (
@@ -121,11 +121,19 @@ def _already(stream: list[EventEnvelope], context: Context) -> list[EventEnvelop
     return found
 
 
+async def _refuse_a_link_to_another_case(
+    request: OpenDisbursementRequest | OpenArrearsRequest, context: Context, recorder: EventRecorder
+) -> None:
+    await refuse_a_link_to_another_case(
+        request.case_id, request.enterprise.credit_code, context.bureau, recorder=recorder
+    )
+
+
 async def open_disbursement(
     request: OpenDisbursementRequest, context: Context, *, recorder: EventRecorder
 ) -> Outcome:
     """Record DisbursementOpened (and the allocation's arrival when it is given)."""
-    rules.refuse_what_is_not_a_case_id(request.case_id)
+    await _refuse_a_link_to_another_case(request, context, recorder)
     disbursement_id = new_id(context.command_id, "disbursement")
     opened = DisbursementOpened(
         disbursement_id=disbursement_id,
@@ -220,6 +228,7 @@ async def record_payment(
 
 async def open_arrears(request: OpenArrearsRequest, context: Context, *, recorder: EventRecorder) -> Outcome:
     """Record arrears with the due date of their term."""
+    await _refuse_a_link_to_another_case(request, context, recorder)
     arrears_id = new_id(context.command_id, "arrears")
     event = record_arrears(arrears_id, request, today=context.now.astimezone(SHANGHAI).date())
     stream = arrears_stream(arrears_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 
@@ -34,6 +35,7 @@ STAGES_FOLLOW_THEIR_ORDER = "StagesFollowTheirOrderInTime"
 NO_REPAYMENT_BEFORE_DELIVERY = "NoRepaymentBeforeDelivery"
 NO_DAY_IN_THE_FUTURE = "NoDayInTheFuture"
 LINKS_ONLY_TO_A_CASE_ID = "LinksOnlyToACaseId"
+LINKS_ONLY_TO_A_CASE_OF_THE_SAME_ENTERPRISE = "LinksOnlyToACaseOfTheSameEnterprise"
 
 # Clocks of banks and other systems drift: a report a few minutes ahead of ours is still believed.
 CLOCK_TOLERANCE = timedelta(minutes=5)
@@ -50,8 +52,7 @@ def refuse_time_in_the_future(at: datetime, now: datetime, what: str) -> None:
 
 def refuse_what_is_not_a_case_id(case_id: str | None) -> None:
     """Refuse a case link that cannot name a case: intake names every case by a UUID version 5."""
-    # Only the shape is checked here: whether the case exists in the caller's bureau for the same enterprise
-    # needs a projection of CaseOpened that this service does not keep yet.
+    # Only the shape is checked here; refuse_a_case_of_another_enterprise checks what the case was opened as.
     if case_id is None:
         return
     try:
@@ -62,4 +63,29 @@ def refuse_what_is_not_a_case_id(case_id: str | None) -> None:
         raise Invalid(
             LINKS_ONLY_TO_A_CASE_ID,
             f"没有这个案件 / case_id {case_id!r} is not a case id (cases are named by intake with a UUID v5)",
+        )
+
+
+@dataclass(frozen=True)
+class CaseOpening:
+    """What a linked case was opened as: its bureau and its enterprise's credit code."""
+
+    bureau: str
+    credit_code: str
+
+
+def refuse_a_case_of_another_enterprise(
+    case_id: str, opening: CaseOpening | None, bureau: str, credit_code: str
+) -> None:
+    """Refuse a link to a case that is not the caller's bureau's, or not the same enterprise's."""
+    # A case of another bureau answers like a case that does not exist: its existence is not told.
+    if opening is None or opening.bureau != bureau:
+        raise Invalid(
+            LINKS_ONLY_TO_A_CASE_OF_THE_SAME_ENTERPRISE,
+            f"本局没有这个案件 / case_id {case_id} names no case of your bureau",
+        )
+    if opening.credit_code != credit_code:
+        raise Invalid(
+            LINKS_ONLY_TO_A_CASE_OF_THE_SAME_ENTERPRISE,
+            f"该案件属于另一家企业 / case_id {case_id} is a case of another enterprise, not of {credit_code}",
         )
