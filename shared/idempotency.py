@@ -13,10 +13,38 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
+from fastapi import Depends, Header, Request
+from fastapi.exceptions import RequestValidationError
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
+
+MAX_KEY_CHARACTERS = 128
+
+
+def refuse_repeated_key(request: Request) -> None:
+    """Refuse a request that carries the Idempotency-Key header more than once (422, as a malformed key)."""
+    # Two keys name two requests: whichever one were taken, a retry under the other would run it twice.
+    count = len(request.headers.getlist("idempotency-key"))
+    if count > 1:
+        msg = f"只能发送一个 Idempotency-Key，收到 {count} 个 / send one Idempotency-Key header, not {count}"
+        raise RequestValidationError(
+            [{"loc": ("header", "idempotency-key"), "msg": msg, "type": "value_error"}]
+        )
+
+
+async def idempotency_key_of(
+    request: Request,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=MAX_KEY_CHARACTERS)] = None,
+) -> str | None:
+    """Return the request's Idempotency-Key (None without one); a repeated header is refused."""
+    refuse_repeated_key(request)
+    return idempotency_key
+
+
+# The Idempotency-Key of a write route: `idempotency_key: IdempotencyKey = None`.
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key_of)]
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from shared.audit.walk import Report, verify_chain
 from shared.auth.http import Caller
 from shared.auth.keys import Principal, Role
+from shared.http_query import KNOWN_QUERY_ONLY
 
 DEFAULT_LIMIT = 50_000
 MAX_LIMIT = 200_000
@@ -89,6 +90,7 @@ def _answer(report: Report, caller: Principal) -> ChainVerification:
     response_model=ChainVerification,
     summary="Verify the event store's hash chain, a page at a time (bureau admins and zone operators)",
     responses={403: {"description": "Not a bureau admin or zone operator"}, 429: {"description": "Busy"}},
+    dependencies=[KNOWN_QUERY_ONLY],
 )
 async def verify(
     request: Request,

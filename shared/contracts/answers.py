@@ -1,12 +1,15 @@
-"""Types the HTTP answers and query strings of every service share: times in +08:00, strict query flags."""
+"""Types the HTTP answers, query strings and bodies of every service share: times in +08:00, strict query
+flags, calendar dates."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Literal
+import re
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
 
+from shared.contracts.text import is_reading_stored
 from shared.workdays.calendar import SHANGHAI
 
 
@@ -20,3 +23,24 @@ def in_shanghai(moment: datetime) -> datetime:
 Time = Annotated[datetime, AfterValidator(in_shanghai)]
 # A query flag is "true" or "false", nothing else: "yes", "1" or "on" are refused with a 422 naming it.
 TrueFalse = Literal["true", "false"]
+
+
+_CALENDAR_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # [0-9], not \d: no other script's digits
+
+
+def calendar_date(value: Any) -> Any:
+    """Let only a calendar date through: a date object or "YYYY-MM-DD"; refuse a time, a timestamp, else."""
+    # Pydantic reads "2026-11-28T00:00:00Z" and 1764288000 as a date, silently dropping the rest: a client
+    # that sent a moment meant a moment, and its day in UTC may not be its day in Shanghai. Stored events
+    # keep reading as recorded: a stricter rule for new input must never make one unreadable.
+    if is_reading_stored():
+        return value
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _CALENDAR_DATE.fullmatch(value):
+        return value
+    raise ValueError("须为日期 YYYY-MM-DD，不含时间 / must be a calendar date YYYY-MM-DD, without a time")
+
+
+# A date in a request (body, query string or message from another system): "YYYY-MM-DD" and nothing else.
+CalendarDate = Annotated[date, BeforeValidator(calendar_date)]

@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from shared.contracts.answers import CalendarDate
 from shared.contracts.cases import Enterprise
 from shared.contracts.text import Identifier, Line100, Line200, Line500, OptionalText500, Text500, read_stored
 
@@ -84,7 +85,7 @@ def _plausible_day(day: date) -> date:
 
 
 Moment = Annotated[AwareDatetime, AfterValidator(_plausible_time)]
-Day = Annotated[date, AfterValidator(_plausible_day)]
+Day = Annotated[CalendarDate, AfterValidator(_plausible_day)]  # "YYYY-MM-DD" only, never a time
 
 
 def format_amount(amount: Decimal) -> str:
@@ -183,7 +184,9 @@ class OpenDisbursementRequest(_Strict):
     """Body of `POST /api/v1/disbursements`: an allocation to one enterprise."""
 
     enterprise: Enterprise
-    case_id: Identifier | None = Field(default=None, description="The case this money answers, if any")
+    case_id: Identifier | None = Field(
+        default=None, description="The case this money answers, if any: a case of your bureau, of this enterprise"
+    )
     source: Line100 = Field(description="Who allocated it, e.g. 市财政局")
     fund_type: FundType
     policy_reference: Line200 | None = Field(
@@ -236,7 +239,9 @@ class OpenArrearsRequest(_Strict):
         default=30, ge=1, le=60, description="Payment term in calendar days: 30 by the regulation, at most 60"
     )
     contract_reference: Line200 | None = None
-    case_id: Identifier | None = None
+    case_id: Identifier | None = Field(
+        default=None, description="The case these arrears answer, if any: a case of your bureau, of this enterprise"
+    )
 
 
 class RepaymentReport(_Strict):

@@ -86,6 +86,11 @@ def reading_stored_events() -> Iterator[None]:
         _READING_STORED.reset(token)
 
 
+def is_reading_stored() -> bool:
+    """Tell whether stored events are being read (the input rules added since must let them through)."""
+    return _READING_STORED.get()
+
+
 def read_stored(model: type[M], data: Mapping[str, Any]) -> M:
     """Return a stored event's payload as its model, by the text rules it was recorded under."""
     with reading_stored_events():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.assignment.application.boards import Context
@@ -15,6 +15,7 @@ from shared.auth.rights import CalendarPublisher, Reader
 from shared.contracts.answers import Time
 from shared.contracts.calendar import WorkdayCalendarPublished
 from shared.contracts.text import OptionalText500
+from shared.idempotency import IdempotencyKey
 from shared.workdays.calendar import problems_of_published_year
 
 router = APIRouter(prefix="/api/v1/calendar", tags=["calendar"])
@@ -73,7 +74,7 @@ async def publish_year(
     body: PublishYear,
     caller: CalendarPublisher,
     request: Request,
-    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=128)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> WorkdayCalendarPublished:
     """Record WorkdayCalendarPublished with the next version of the year."""
     # The calendar counts every bureau's due dates: only the zone's operators may change it (rights.py).

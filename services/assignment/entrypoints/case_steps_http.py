@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel
 
 from services.assignment.application.boards import Cases, Context
@@ -17,10 +16,10 @@ from services.assignment.entrypoints.idempotent import idempotent, new_id
 from shared.auth.keys import Principal
 from shared.auth.rights import CaseWorker, TaskWorker, may_serve_case, may_work_task
 from shared.contracts.envelope import EventEnvelope
+from shared.idempotency import IdempotencyKey
 from shared.workdays.calendar import SHANGHAI
 
 router = APIRouter(prefix="/api/v1/cases", tags=["assignment"])
-IdempotencyKey = Annotated[str | None, Header(min_length=1, max_length=128)]
 
 
 def _now() -> datetime:

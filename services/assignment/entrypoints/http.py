@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel
 
 from services.assignment.application.boards import Boards, Context
@@ -22,11 +22,13 @@ from services.assignment.entrypoints import http_models as m
 from services.assignment.entrypoints.idempotent import idempotent, new_id
 from shared.auth.keys import Principal
 from shared.auth.rights import FallbackApprover, Reader, Reassigner
+from shared.contracts.answers import CalendarDate
 from shared.contracts.envelope import EventEnvelope
+from shared.http_query import KNOWN_QUERY_ONLY
+from shared.idempotency import IdempotencyKey
 from shared.workdays.calendar import SHANGHAI
 
 router = APIRouter(prefix="/api/v1", tags=["assignment"])
-IdempotencyKey = Annotated[str | None, Header(min_length=1, max_length=128)]
 REFUSED: dict[int | str, dict[str, Any]] = {409: {"description": "A rule refuses it now; detail says why"}}
 
 
@@ -102,15 +104,18 @@ def unknown(exc: UnknownOnTheBoard, named: dict[str, str | None]) -> HTTPExcepti
     "/statistics",
     summary="The bureau's figures: state now, and events (assigned, resolved, rated) in a period",
     responses={422: {"description": "A malformed date, only one end, to before from, or over 5 years"}},
+    dependencies=[KNOWN_QUERY_ONLY],
 )
 async def statistics(
     caller: Reader,
     request: Request,
     first_day: Annotated[
-        date | None, Query(alias="from", description="First day of the period (Asia/Shanghai), with `to`")
+        CalendarDate | None,
+        Query(alias="from", description="First day of the period (Asia/Shanghai), with `to`"),
     ] = None,
     last_day: Annotated[
-        date | None, Query(alias="to", description="Last day of the period, included; at most 5 years")
+        CalendarDate | None,
+        Query(alias="to", description="Last day of the period, included; at most 5 years"),
     ] = None,
 ) -> BureauStatistics:
     """Statistics of the caller's bureau; event figures limited to the period when given."""

@@ -14,7 +14,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from services.assignment.domain.staffing import leave_dates_are_bounded
-from shared.contracts.answers import Time
+from shared.contracts.answers import CalendarDate, Time
 from shared.contracts.assignment import Post
 from shared.contracts.cases import CreditCode
 from shared.contracts.text import (
@@ -40,7 +40,9 @@ def _plausible(day: date) -> date:
     return day
 
 
-Day = Annotated[date, AfterValidator(_plausible), Field(description=f"A date from {FIRST_DAY} to {LAST_DAY}")]
+Day = Annotated[
+    CalendarDate, AfterValidator(_plausible), Field(description=f"A date from {FIRST_DAY} to {LAST_DAY}")
+]
 StaffId = Annotated[Identifier, Field(description="A staff_id from the roster")]
 
 

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Header, HTTPException, Request, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from services.assignment.application.boards import Context
@@ -18,6 +18,7 @@ from services.assignment.notice.typeface import UnprintableText, uncovered
 from shared.auth.rights import NoticePublisher, Reader
 from shared.contracts.assignment import NoticePublished
 from shared.contracts.text import Line20, Line100
+from shared.idempotency import IdempotencyKey
 from shared.workdays.calendar import SHANGHAI
 
 router = APIRouter(prefix="/api/v1/notices", tags=["notices"])
@@ -64,7 +65,7 @@ async def publish(
     body: PublishNotice,
     caller: NoticePublisher,
     request: Request,
-    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=128)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> NoticePublished:
     """Render the notice (PDF and DOCX) and record NoticePublished with the board version it came from."""
 

@@ -22,6 +22,7 @@ from services.assignment.entrypoints.http import (
 from services.assignment.entrypoints.idempotent import idempotent, new_id
 from shared.auth.rights import Reader, RosterManager
 from shared.contracts.answers import TrueFalse
+from shared.http_query import KNOWN_QUERY_ONLY
 
 router = APIRouter(prefix="/api/v1", tags=["assignment"])
 IncludeDeparted = Annotated[
@@ -159,7 +160,7 @@ async def leave_check(caller: RosterManager, request: Request) -> m.Recorded:
     return answer(await advance_leaves(boards, caller.bureau, now()))
 
 
-@router.get("/staff", summary="The roster")
+@router.get("/staff", summary="The roster", dependencies=[KNOWN_QUERY_ONLY])
 async def roster(
     caller: Reader, request: Request, include_departed: IncludeDeparted = "false"
 ) -> list[m.StaffCard]:
@@ -168,7 +169,9 @@ async def roster(
 
 
 @router.get(
-    "/concierges", summary="Concierges: post, current enterprise, cases served, open and overdue tasks"
+    "/concierges",
+    summary="Concierges: post, current enterprise, cases served, open and overdue tasks",
+    dependencies=[KNOWN_QUERY_ONLY],
 )
 async def concierges(
     caller: Reader, request: Request, include_departed: IncludeDeparted = "false"

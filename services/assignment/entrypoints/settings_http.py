@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.assignment.application.boards import Boards, Context
 from services.assignment.domain.rules import AssignmentRefused
 from services.assignment.entrypoints.idempotent import idempotent
 from shared.auth.rights import Reader, SettingsChanger
+from shared.idempotency import IdempotencyKey
 from shared.workdays.calendar import SHANGHAI
 
 router = APIRouter(prefix="/api/v1/assignments", tags=["assignment"])
@@ -52,7 +52,7 @@ async def put_settings(
     body: AssignmentSettings,
     caller: SettingsChanger,
     request: Request,
-    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=128)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> SettingsChanged:
     """Record ConciergeCapacitySet; enterprises waiting in the queue are served by whoever is now free."""
     boards: Boards = request.app.state.boards

@@ -10,12 +10,18 @@ from fastapi import APIRouter, Query, Request
 
 from services.casequery.entrypoints.answers import envelope_in_shanghai
 from shared.auth.http import Caller
+from shared.http_query import KNOWN_QUERY_ONLY
 
 router = APIRouter(prefix="/api/v1", tags=["feed"])
 POLL_SECONDS = 0.25
 
 
-@router.get("/feed", summary="Your bureau's events after a cursor (the global position), long-polled")
+@router.get(
+    "/feed",
+    summary="Your bureau's events after a cursor (the global position), long-polled",
+    # A misspelt cursor (`?afer=`) must not read the feed again from its start.
+    dependencies=[KNOWN_QUERY_ONLY],
+)
 async def feed(
     request: Request,
     caller: Caller,

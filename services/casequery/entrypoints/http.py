@@ -37,6 +37,7 @@ from shared.contracts.cases import CaseStatus, Category, Channel
 from shared.contracts.credit_code import validate_credit_code
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.text import ID_PATTERN
+from shared.http_query import KNOWN_QUERY_ONLY
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such case in your bureau"}}
@@ -67,40 +68,11 @@ def _known_shape(case_id: str) -> None:
         raise _not_found(case_id)
 
 
-LIST_PARAMETERS = frozenset(
-    {
-        "status",
-        "category",
-        "enterprise",
-        "channel",
-        "limit",
-        "offset",
-        "flagged_for_leadership",
-        "overdue",
-        "waiting_more_than",
-        "concierge",
-    }
-)
-
-
-def _refuse_unknown_parameters(request: Request) -> None:
-    # A misspelt filter must not be ignored: the leader would read an unfiltered list as the answer.
-    unknown = sorted(set(request.query_params) - LIST_PARAMETERS)
-    if unknown:
-        raise HTTPException(
-            422,
-            [
-                {"loc": ["query", name], "msg": f"unknown filter {name!r}", "type": "extra_forbidden"}
-                for name in unknown
-            ],
-        )
-
-
 def _flag(value: TrueFalse | None) -> bool | None:
     return None if value is None else value == "true"
 
 
-@router.get("/cases", summary="List your bureau's cases, newest first")
+@router.get("/cases", summary="List your bureau's cases, newest first", dependencies=[KNOWN_QUERY_ONLY])
 async def get_cases(
     caller: Caller,
     request: Request,
@@ -134,8 +106,7 @@ async def get_cases(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> CasePage:
-    """List cases with filters and pagination."""
-    _refuse_unknown_parameters(request)
+    """List cases with filters and pagination; a misspelt filter is a 422, never an unfiltered list."""
     filters = CaseFilter(
         status=status_,
         category=category,
@@ -157,7 +128,13 @@ async def get_cases(
     return CasePage(items=[case_answer(d) for d in items], total=total, limit=limit, offset=offset)
 
 
-@router.get("/cases/{case_id}", responses=NOT_FOUND, summary="A case now, or as it stood at `as_of`")
+@router.get(
+    "/cases/{case_id}",
+    responses=NOT_FOUND,
+    summary="A case now, or as it stood at `as_of`",
+    # A misspelt `as_of` must not answer the case as it is now, read as the past.
+    dependencies=[KNOWN_QUERY_ONLY],
+)
 async def get_one_case(
     case_id: str,
     caller: Caller,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Path, Request, Response, status
+from fastapi import APIRouter, HTTPException, Path, Request, Response, status
 
 from services.disbursement.application import commands, queries
 from services.disbursement.application.answers import ArrearsDetail, DisbursementRecorded
@@ -16,10 +16,10 @@ from services.disbursement.entrypoints.state import Services
 from shared.auth.http import Caller, Writer
 from shared.contracts.disbursement import OpenArrearsRequest, RepaymentReport
 from shared.contracts.text import ID_PATTERN
+from shared.idempotency import IdempotencyKey
 from shared.workdays.calendar import SHANGHAI
 
 router = APIRouter(prefix="/api/v1/arrears", tags=["arrears"])
-IdempotencyKey = Annotated[str | None, Header(min_length=1, max_length=128)]
 ArrearsId = Annotated[str, Path(pattern=ID_PATTERN, description="The arrears id")]
 NOT_FOUND = "没有这笔欠款 / no such arrears in your bureau"
 

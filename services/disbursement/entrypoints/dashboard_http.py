@@ -16,13 +16,19 @@ from services.disbursement.entrypoints.state import Services
 from services.disbursement.projections.dashboard import dashboard
 from shared.auth.http import Caller, Writer
 from shared.auth.keys import Role
+from shared.contracts.answers import CalendarDate
 from shared.contracts.disbursement import DisbursementSettingsRequest
+from shared.http_query import KNOWN_QUERY_ONLY
 
 router = APIRouter(prefix="/api/v1/disbursements", tags=["disbursement"])
 MAX_PERIOD_DAYS = 5 * 366
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-PeriodFrom = Annotated[date | None, Query(alias="from", description="First Asia/Shanghai day (YYYY-MM-DD)")]
-PeriodTo = Annotated[date | None, Query(alias="to", description="Last Asia/Shanghai day (YYYY-MM-DD)")]
+PeriodFrom = Annotated[
+    CalendarDate | None, Query(alias="from", description="First Asia/Shanghai day (YYYY-MM-DD)")
+]
+PeriodTo = Annotated[
+    CalendarDate | None, Query(alias="to", description="Last Asia/Shanghai day (YYYY-MM-DD)")
+]
 
 
 def _period(start: date | None, end: date | None) -> tuple[date | None, date | None]:
@@ -48,7 +54,9 @@ async def _dashboard(
 
 
 @router.get(
-    "/dashboard", summary="Totals, by stage, time to account, stuck disbursements and arrears (exact)"
+    "/dashboard",
+    summary="Totals, by stage, time to account, stuck disbursements and arrears (exact)",
+    dependencies=[KNOWN_QUERY_ONLY],
 )
 async def get_dashboard(
     caller: Caller, request: Request, period_from: PeriodFrom = None, period_to: PeriodTo = None
@@ -65,6 +73,7 @@ async def get_dashboard(
     summary="The dashboard and the list as an Excel workbook (Chinese headers, yuan format)",
     response_class=Response,
     responses={200: {"content": {XLSX: {}}, "description": "The workbook"}},
+    dependencies=[KNOWN_QUERY_ONLY],
 )
 async def get_report(
     caller: Caller, request: Request, period_from: PeriodFrom = None, period_to: PeriodTo = None

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 from pydantic import AfterValidator
 
 from services.disbursement.application import commands, queries
@@ -27,9 +27,10 @@ from shared.contracts.credit_code import validate_credit_code
 from shared.contracts.disbursement import OpenDisbursementRequest, PaymentReport, Stage, StageReport, Status
 from shared.contracts.text import ID_PATTERN
 from shared.eventstore.recorder import ConcurrencyError
+from shared.http_query import KNOWN_QUERY_ONLY
+from shared.idempotency import IdempotencyKey
 
 router = APIRouter(prefix="/api/v1/disbursements", tags=["disbursement"])
-IdempotencyKey = Annotated[str | None, Header(min_length=1, max_length=128)]
 DisbursementId = Annotated[str, Path(pattern=ID_PATTERN, description="The disbursement id")]
 REFUSED: dict[int | str, dict[str, Any]] = {
     409: {"description": "A rule refuses it now (the reason says which); nothing was recorded"},
@@ -134,7 +135,7 @@ async def record_payment(
     return await idempotent(request, caller, idempotency_key, body, run)
 
 
-@router.get("", summary="The bureau's disbursements, newest first")
+@router.get("", summary="The bureau's disbursements, newest first", dependencies=[KNOWN_QUERY_ONLY])
 async def list_disbursements(
     caller: Caller,
     request: Request,

@@ -14,6 +14,7 @@ from shared.auth.actors import actor_of
 from shared.auth.rights import CaseOpener
 from shared.contracts.cases import CaseStatus, OpenCaseRequest
 from shared.crypto.vault import SubjectErased
+from shared.idempotency import refuse_repeated_key
 from shared.service import control_character_in
 
 MAX_KEY_CHARACTERS = 128
@@ -59,6 +60,7 @@ async def post_case(
     x_correlation_id: Annotated[uuid.UUID | None, Header()] = None,
 ) -> CaseAccepted:
     """Open a case; with an Idempotency-Key the same request opens it once and gets the same answer."""
+    refuse_repeated_key(request)
     command = OpenCase(
         bureau=principal.bureau,
         request=body,

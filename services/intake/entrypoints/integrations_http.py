@@ -16,6 +16,7 @@ from shared.auth.integration_keys import (
 )
 from shared.auth.keys import Principal, Role
 from shared.contracts.text import Identifier, Line100, Text2000
+from shared.http_query import KNOWN_QUERY_ONLY
 from shared.workdays.calendar import SHANGHAI
 
 router = APIRouter(prefix="/api/v1/integrations", tags=["integrations"])
@@ -108,7 +109,11 @@ async def register_key(body: RegisterKey, principal: Admin, request: Request) ->
     return IntegrationKeyView.of(key)
 
 
-@router.get("/keys", summary="List the bureau's integration signing keys, revoked ones included")
+@router.get(
+    "/keys",
+    summary="List the bureau's integration signing keys, revoked ones included",
+    dependencies=[KNOWN_QUERY_ONLY],
+)
 async def list_keys(principal: Admin, request: Request) -> list[IntegrationKeyView]:
     """List the caller's bureau's keys, oldest first."""
     return [IntegrationKeyView.of(key) for key in await _directory(request).of_bureau(principal.bureau)]

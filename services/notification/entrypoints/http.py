@@ -23,6 +23,7 @@ from shared.auth.keys import Principal, Role
 from shared.contracts.answers import TrueFalse
 from shared.contracts.credit_code import InvalidCreditCode, validate_credit_code
 from shared.crypto.vault import SubjectErased
+from shared.http_query import KNOWN_QUERY_ONLY
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
 Subject = Annotated[
@@ -42,7 +43,9 @@ def _inbox_owner(caller: Principal) -> str:
     return staff_subject(caller.bureau, caller.staff_id)
 
 
-@router.get("/inbox", summary="The signed-in person's messages, newest first")
+@router.get(
+    "/inbox", summary="The signed-in person's messages, newest first", dependencies=[KNOWN_QUERY_ONLY]
+)
 async def inbox(
     request: Request,
     caller: Caller,
@@ -76,7 +79,9 @@ async def mark_read(
     return Response(status_code=204)
 
 
-@router.get("/notifications", summary="The bureau's delivery log (addresses masked)")
+@router.get(
+    "/notifications", summary="The bureau's delivery log (addresses masked)", dependencies=[KNOWN_QUERY_ONLY]
+)
 async def delivery_log(
     request: Request,
     caller: Caller,
@@ -164,7 +169,7 @@ async def put_contact(
         ) from None
 
 
-@router.get("/contacts/{subject}", summary="A recipient's contact, masked")
+@router.get("/contacts/{subject}", summary="A recipient's contact, masked", dependencies=[KNOWN_QUERY_ONLY])
 async def get_contact(request: Request, caller: Caller, subject: Subject) -> dict[str, Any]:
     """Return a contact as lists show it: masked."""
     _own_subject(caller, subject, write=False)
@@ -187,7 +192,11 @@ async def erase_contact(request: Request, caller: Caller, subject: Subject) -> R
     return Response(status_code=204)
 
 
-@router.get("/notifications/rules", summary="The bureau's reminder and escalation ladder")
+@router.get(
+    "/notifications/rules",
+    summary="The bureau's reminder and escalation ladder",
+    dependencies=[KNOWN_QUERY_ONLY],
+)
 async def get_rules(request: Request, caller: Caller) -> dict[str, Any]:
     """Return the rules in force, with their version."""
     return dataclasses.asdict(await _n(request).rules.current(caller.bureau))
