@@ -7,27 +7,17 @@ from typing import Any
 from services.casequery.application.history import Entry, case_entry
 from services.casequery.projections.money import Money, time_to_account
 from services.casequery.projections.money_store import CaseMoney
+from shared.contracts.disbursement import STAGE_LABELS
 from shared.eventstore.recorder import EventRecorder
 from shared.workdays.published import PublishedCalendar
-
-STAGES = {
-    "allocation_received": "资金到区 (allocation received)",
-    "documents_complete": "材料齐全 (documents complete)",
-    "approved": "审批通过 (approved)",
-    "coordination": "园区/银行协调 (coordination)",
-    "payment_instructed": "支付指令已下达 (payment instructed)",
-    "returned_by_bank": "银行退回 (returned by the bank)",
-    "on_hold": "暂缓 (on hold)",
-    "resumed": "恢复 (resumed)",
-    "cancelled": "撤销 (cancelled)",
-}
 
 
 def _summary(event_type: str, data: dict[str, Any]) -> str:
     if event_type == "DisbursementOpened":
         return f"资金拨付：登记拨付 {data.get('allocated')} 元 (disbursement opened)"
     if event_type == "DisbursementStageReported":
-        return f"资金拨付：{STAGES.get(str(data.get('stage')), data.get('stage'))}"
+        stage = str(data.get("stage"))
+        return f"资金拨付：{STAGE_LABELS.get(stage, stage)} ({stage.replace('_', ' ')})"
     if event_type == "DisbursementPaymentCredited":
         return f"资金拨付：到账 {data.get('amount')} 元 (payment credited)"
     return f"资金拨付：{event_type}"

@@ -19,7 +19,6 @@ from services.disbursement.application.answers import (
     TimeToAccountAnswer,
 )
 from services.disbursement.application.commands import NotFound
-from services.disbursement.application.labels import STAGE_LABELS
 from services.disbursement.domain.disbursement import Disbursement
 from services.disbursement.domain.streams import (
     arrears_stream,
@@ -31,7 +30,7 @@ from services.disbursement.domain.timing import spans, time_to_account
 from services.disbursement.projections.dashboard import sum_before
 from services.disbursement.projections.store import ReadModels
 from services.disbursement.projections.views import totals_id
-from shared.contracts.disbursement import Stage, from_fen
+from shared.contracts.disbursement import STAGE_LABELS, Stage, from_fen
 from shared.eventstore.recorder import EventRecorder
 from shared.workdays.calendar import SHANGHAI, WorkdayCalendar
 

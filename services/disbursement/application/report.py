@@ -16,8 +16,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from services.disbursement.application.labels import STAGE_LABELS
-from shared.contracts.disbursement import from_fen
+from shared.contracts.disbursement import STAGE_LABELS, from_fen
 from shared.workdays.calendar import SHANGHAI
 
 YUAN = '"¥"#,##0.00'

@@ -15,21 +15,10 @@ from services.notification.application.money import FUND_NAMES, yuan
 from services.notification.application.policies import CaseFacts, day_of
 from services.notification.domain.deadlines import EscalationRules, Step
 from services.notification.domain.money_deadlines import overdue_days
+from shared.contracts.disbursement import STAGE_LABELS
 from shared.workdays.calendar import SHANGHAI
 
 People = list[tuple[str | None, str]]  # (staff id, name); no staff id: the money section itself
-STAGE_LABELS = {
-    "opened": "已登记",
-    "allocation_received": "资金到区",
-    "documents_complete": "材料齐全",
-    "approved": "审批通过",
-    "coordination": "园区/银行协调",
-    "payment_instructed": "支付指令已下达",
-    "returned_by_bank": "银行退回",
-    "partially_credited": "部分到账",
-    "on_hold": "暂缓",
-    "resumed": "恢复",
-}
 TEMPLATES = {
     Step.STUCK: ("disbursement_stuck", False),
     Step.STUCK_ESCALATED: ("disbursement_stuck_escalated", True),
