@@ -91,10 +91,86 @@ def openapi() -> dict[str, Any]:
                 continue
             merged["paths"].setdefault(path, {}).update(methods)
         for section in ("schemas", "securitySchemes"):
-            merged["components"][section].update(doc.get("components", {}).get(section, {}))
+            _merge_components(merged["components"][section], doc.get("components", {}).get(section, {}))
+    _document_common_answers(merged)
     merged["paths"] = dict(sorted(merged["paths"].items()))
     merged["components"]["schemas"] = dict(sorted(merged["components"]["schemas"].items()))
     return merged
+
+
+PROBLEM = {
+    "title": "Problem",
+    "description": "Why a request was refused: a sentence (Chinese first, then English), or, for invalid fields, "
+    "one entry per field",
+    "type": "object",
+    "properties": {
+        "detail": {
+            "anyOf": [
+                {"type": "string"},
+                {"type": "array", "items": {"$ref": "#/components/schemas/ValidationError"}},
+            ]
+        }
+    },
+    "required": ["detail"],
+}
+# Answers any operation may give, beside its own (README "Errors"); the gateway and every service give them.
+EVERY_OPERATION = {
+    "400": "The path holds a control character, or the body is not valid JSON",
+    "429": "Too many requests for this API key or client (see Retry-After)",
+    "503": "A service behind the gateway is unavailable or too slow (see Retry-After); nothing is lost by a retry "
+    "with the same Idempotency-Key",
+}
+SIGNED_IN = {
+    "401": "No, or a wrong, revoked or expired key or token",
+    "403": "The caller's post or role does not give the right (the reason names it)",
+}
+WITH_PATH_ID = {"404": "No such resource in your bureau (another bureau's is not found either)"}
+WRITING = {
+    "409": "Refused by a rule now, or a concurrent change, or an Idempotency-Key used before with another request "
+    "(the reason says which); nothing was recorded"
+}
+WITH_INPUT = {
+    "422": "Invalid input: a field, a query parameter the operation does not take, or a rule (the reason "
+    "says which); nothing was recorded"
+}
+WITH_BODY = {"413": "The body is over the gateway's limit"}
+
+
+def _document_common_answers(document: dict[str, Any]) -> None:
+    """Document on every operation the refusals it may answer (and one Problem schema for all of them)."""
+    document["components"]["schemas"]["Problem"] = PROBLEM
+    problem = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            answers = operation.setdefault("responses", {})
+            common = dict(EVERY_OPERATION)
+            if path.startswith("/api/") and not path.startswith("/api/v1/feedback/"):
+                common |= SIGNED_IN  # sign-in and refresh too: a wrong password or token is a 401
+            if "{" in path:
+                common |= WITH_PATH_ID
+            if method != "get":
+                common |= WRITING
+            if operation.get("parameters") or "requestBody" in operation:
+                common |= WITH_INPUT
+            if "requestBody" in operation:
+                common |= WITH_BODY
+            for status, description in common.items():
+                answers.setdefault(status, {"description": description})
+            for status, answer in answers.items():
+                # A refusal's body is a Problem: a sentence or per-field entries (FastAPI names only the latter).
+                if status.startswith("4") or status.startswith("5"):
+                    answer["content"] = problem
+            operation["responses"] = dict(sorted(answers.items()))
+
+
+def _merge_components(merged: dict[str, Any], more: dict[str, Any]) -> None:
+    """Add one service's components; two different ones under one name would make one service's $ref lie."""
+    for name, component in more.items():
+        if name in merged and merged[name] != component:
+            raise ValueError(f"two services publish different components named {name!r}: rename one model")
+        merged[name] = component
 
 
 def asyncapi() -> dict[str, Any]:

@@ -14,8 +14,14 @@ import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from services import published
 from services.gateway.limits import TokenBuckets, caller_key, retry_after
+from services.gateway.methods import (
+    HTTP_METHODS,
+    DocumentedPath,
+    allowed_methods,
+    documented_paths,
+    published_openapi,
+)
 from services.gateway.proxy import BodyTooLarge, forward, origin, read_body
 from services.gateway.routes import Route, resolve, route_table, upstreams
 from services.gateway.settings import GatewaySettings
@@ -28,7 +34,7 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
     internal = frozenset(origin(httpx.URL(url)) for url in upstreams(settings).values())
     buckets = TokenBuckets(settings.rate_per_second, settings.rate_burst, settings.rate_keys)
     state: dict[str, httpx.AsyncClient] = {}
-    documents: dict[str, dict] = {}
+    paths: list[DocumentedPath] = []
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -37,6 +43,7 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
             settings.timeout_s, connect=settings.connect_timeout_s, pool=settings.pool_timeout_s
         )
         state["client"] = httpx.AsyncClient(timeout=timeout, limits=limits, transport=transport)
+        paths[:] = documented_paths(published_openapi())
         yield
         await state["client"].aclose()
 
@@ -63,11 +70,9 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> JSONResponse:
-        if "openapi" not in documents:
-            documents["openapi"] = published.openapi()
-        return JSONResponse(documents["openapi"])
+        return JSONResponse(published_openapi())
 
-    @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    @app.api_route("/{path:path}", methods=sorted(HTTP_METHODS), include_in_schema=False)
     async def proxy(path: str, request: Request) -> Response:
         wait = buckets.take(
             caller_key(_authorization(request), request.client.host if request.client else None)
@@ -81,6 +86,9 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
                 status_code=429,
                 headers={"Retry-After": retry_after(wait)},
             )
+        refused = _undocumented(paths, request)
+        if refused is not None:
+            return refused
         route = resolve(routes, request.method, "/" + path)
         if route == "method":
             return JSONResponse({"detail": f"{request.method} is not allowed on /{path}"}, status_code=405)
@@ -99,6 +107,25 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
         return await forward(state["client"], route, request, body, settings.retry_after_s, internal)
 
     return app
+
+
+def _undocumented(paths: list[DocumentedPath], request: Request) -> JSONResponse | None:
+    """Answer a path the API does not document (404) or a method it does not document there (405 + Allow)."""
+    raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+    if not raw_path.startswith("/api/"):
+        return None  # the services' own pages (/healthz) are the gateway's or no one's: answered as before
+    allowed = allowed_methods(paths, raw_path)
+    if allowed is None:
+        return JSONResponse({"detail": f"no API at {request.url.path}"}, status_code=404)
+    if request.method in allowed:
+        return None
+    return JSONResponse(
+        {
+            "detail": f"{request.method} is not allowed on {request.url.path}; allowed: {', '.join(sorted(allowed))}"
+        },
+        status_code=405,
+        headers={"Allow": ", ".join(sorted(allowed))},
+    )
 
 
 def _authorization(request: Request) -> bytes | None:

@@ -1,4 +1,5 @@
-"""Through the gateway: unknown or repeated query parameters, two Idempotency-Keys and a time for a date are 422."""
+"""Through the gateway: unknown or repeated query parameters, two Idempotency-Keys, a time for a date (422);
+an undocumented method (405 + Allow) or path (404)."""
 
 from __future__ import annotations
 
@@ -56,3 +57,17 @@ async def test_a_time_where_a_date_is_expected_is_refused(api: Api) -> None:
     assert answer.status_code == 422 and "delivered_on" in answer.text, answer.text
     period = await api.finance.get("/api/v1/statistics", params={"from": "2026-10-01T00:00:00Z"})
     assert period.status_code == 422, period.text
+
+
+async def test_an_undocumented_method_is_405_naming_the_documented_ones_and_an_undocumented_path_404(
+    api: Api,
+) -> None:
+    for method, path, allow in (
+        ("PUT", "/api/v1/cases", "GET, POST"),
+        ("OPTIONS", "/api/v1/disbursements", "GET, POST"),
+        ("DELETE", "/api/v1/cases/c-1/tasks", "POST"),
+    ):
+        answer = await api.finance.request(method, path)
+        assert answer.status_code == 405 and answer.headers["allow"] == allow, (method, path, answer.text)
+    for path in ("/api/v1/cases/", "/api/v1/cases/c-1/unknown"):
+        assert (await api.finance.put(path)).status_code == 404, path

@@ -7,6 +7,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import Path as PathParameter
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from services.assignment.application.boards import Context
@@ -98,8 +99,18 @@ async def list_notices(caller: Reader, request: Request) -> list[NoticePublished
     return list(board.notices.values())
 
 
-@router.get("/{notice_id}/document.{kind}", summary="Download a notice (regenerated from its events)")
-async def download(notice_id: str, kind: str, caller: Reader, request: Request) -> Response:
+@router.get(
+    "/{notice_id}/document.{kind}",
+    summary="Download a notice (regenerated from its events)",
+    response_class=Response,
+    responses={200: {"content": {media: {} for media in MEDIA.values()}, "description": "The PDF or DOCX"}},
+)
+async def download(
+    notice_id: str,
+    kind: Annotated[str, PathParameter(description="pdf or docx (another kind is a 404)")],
+    caller: Reader,
+    request: Request,
+) -> Response:
     """Regenerate the PDF or DOCX from the events and check it against the published digest."""
     if kind not in MEDIA:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "documents are .pdf or .docx")

@@ -101,7 +101,7 @@ class Steps(BaseModel):
     review: datetime | None = None
 
 
-class Person(BaseModel):
+class DecisionPerson(BaseModel):
     """A person named by a decision, with name and post as the roster had them then."""
 
     staff_id: str | None = None
@@ -146,14 +146,16 @@ class AssignmentDecision(BaseModel):
 
     kind: DecisionKind
     label: str = Field(description="The decision in words (Chinese first)")
-    concierge: Person | None = Field(default=None, description="Who serves the case by this decision")
+    concierge: DecisionPerson | None = Field(default=None, description="Who serves the case by this decision")
     reason: str | None = Field(default=None, description="Why this person (or why the case waits)")
     candidates: list[CandidateExplained] = Field(default=[], description="Everyone considered, chosen first")
     rule_version: str | None = None
     decided_at: datetime
     board_event_id: str
     board_version: int
-    approved_by: Person | None = Field(default=None, description="The approving leader, when there is one")
+    approved_by: DecisionPerson | None = Field(
+        default=None, description="The approving leader, when there is one"
+    )
     previous_staff_id: str | None = Field(default=None, description="The concierge this decision replaced")
 
 
