@@ -144,6 +144,7 @@ def _document_common_answers(document: dict[str, Any]) -> None:
         for method, operation in operations.items():
             if method not in ("get", "post", "put", "patch", "delete"):
                 continue
+            _path_parameters_hold_no_control_characters(operation)
             answers = operation.setdefault("responses", {})
             common = dict(EVERY_OPERATION)
             if path.startswith("/api/") and not path.startswith("/api/v1/feedback/"):
@@ -163,6 +164,17 @@ def _document_common_answers(document: dict[str, Any]) -> None:
                 if status.startswith("4") or status.startswith("5"):
                     answer["content"] = problem
             operation["responses"] = dict(sorted(answers.items()))
+
+
+# A path segment with a control character is a 400 at the door (README "Errors"): the schema says so.
+PATH_SEGMENT_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]+$"
+
+
+def _path_parameters_hold_no_control_characters(operation: dict[str, Any]) -> None:
+    for parameter in operation.get("parameters", []):
+        schema = parameter.get("schema", {})
+        if parameter.get("in") == "path" and schema.get("type") == "string" and "pattern" not in schema:
+            schema["pattern"] = PATH_SEGMENT_PATTERN
 
 
 def _merge_components(merged: dict[str, Any], more: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from shared.contracts.credit_code import validate_credit_code
+from shared.contracts.credit_code import CREDIT_CODE_PATTERN, validate_credit_code
 from shared.contracts.text import Email, Line100, Line200, Mobile, Text10000
 
 
@@ -59,7 +59,8 @@ CreditCode = Annotated[
     StringConstraints(strict=True, strip_whitespace=True, min_length=18, max_length=18),
     Field(
         description="18-character unified social credit code (GB 32100-2015): registration authority, "
-        "type, 6-digit division code, organisation code and check character"
+        "type, 6-digit division code, organisation code and check character",
+        json_schema_extra={"pattern": CREDIT_CODE_PATTERN},
     ),
     AfterValidator(validate_credit_code),
 ]

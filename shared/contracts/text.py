@@ -65,7 +65,9 @@ MARK_CATEGORIES = frozenset({"Mn", "Me"})
 
 def _invisible(ch: str) -> bool:
     category = unicodedata.category(ch)
-    return ch.isspace() or category in INVISIBLE_CATEGORIES or category in MARK_CATEGORIES or ch in BLANK_LOOKING
+    return (
+        ch.isspace() or category in INVISIBLE_CATEGORIES or category in MARK_CATEGORIES or ch in BLANK_LOOKING
+    )
 
 
 def _not_blank(value: str) -> str:
@@ -106,22 +108,36 @@ def _limits(n: int) -> StringConstraints:
     return StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=n)
 
 
+# What the rules above refuse, as JSON Schema patterns, so that other bureaus' clients (and fuzzers) read them
+# from the OpenAPI; the validators stay the rule (their reasons say which character), the pattern is its shape
+# (of the value once leading and trailing whitespace is trimmed, as it is stored).
+_NEVER = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\ufffe\uffff"
+_NEVER_IN_A_LINE = _NEVER + r"\u0009\u000a\u000d"
+_SHOWN_LINE = Field(
+    json_schema_extra={"pattern": f"^[^{_NEVER_IN_A_LINE}]*[^\\s{_NEVER_IN_A_LINE}][^{_NEVER_IN_A_LINE}]*$"}
+)
+_SHOWN_TEXT = Field(json_schema_extra={"pattern": f"^[^{_NEVER}]*[^\\s{_NEVER}][^{_NEVER}]*$"})
+_SHOWN_OPTIONAL_TEXT = Field(json_schema_extra={"pattern": f"^[^{_NEVER}]*$"})
+
+
 # One-line fields (names, titles, sections, reasons): stripped, not blank (nor only invisible characters), no
 # control characters (nor bidi controls).
-Line20 = Annotated[str, _limits(20), _LINE, _FILLED]
-Line50 = Annotated[str, _limits(50), _LINE, _FILLED]
-Line100 = Annotated[str, _limits(100), _LINE, _FILLED]
-Line200 = Annotated[str, _limits(200), _LINE, _FILLED]
-Line500 = Annotated[str, _limits(500), _LINE, _FILLED]
+Line20 = Annotated[str, _limits(20), _LINE, _FILLED, _SHOWN_LINE]
+Line50 = Annotated[str, _limits(50), _LINE, _FILLED, _SHOWN_LINE]
+Line100 = Annotated[str, _limits(100), _LINE, _FILLED, _SHOWN_LINE]
+Line200 = Annotated[str, _limits(200), _LINE, _FILLED, _SHOWN_LINE]
+Line500 = Annotated[str, _limits(500), _LINE, _FILLED, _SHOWN_LINE]
 # Free text (descriptions, summaries, comments): as above, but tabs and line breaks are allowed.
-Text500 = Annotated[str, _limits(500), _PARA, _FILLED]
-Text2000 = Annotated[str, _limits(2000), _PARA, _FILLED]
-Text5000 = Annotated[str, _limits(5000), _PARA, _FILLED]
-Text10000 = Annotated[str, _limits(10_000), _PARA, _FILLED]
+Text500 = Annotated[str, _limits(500), _PARA, _FILLED, _SHOWN_TEXT]
+Text2000 = Annotated[str, _limits(2000), _PARA, _FILLED, _SHOWN_TEXT]
+Text5000 = Annotated[str, _limits(5000), _PARA, _FILLED, _SHOWN_TEXT]
+Text10000 = Annotated[str, _limits(10_000), _PARA, _FILLED, _SHOWN_TEXT]
 # Optional free text that may be empty (a note, a comment).
-OptionalText500 = Annotated[str, StringConstraints(strict=True, strip_whitespace=True, max_length=500), _PARA]
+OptionalText500 = Annotated[
+    str, StringConstraints(strict=True, strip_whitespace=True, max_length=500), _PARA, _SHOWN_OPTIONAL_TEXT
+]
 OptionalText2000 = Annotated[
-    str, StringConstraints(strict=True, strip_whitespace=True, max_length=2000), _PARA
+    str, StringConstraints(strict=True, strip_whitespace=True, max_length=2000), _PARA, _SHOWN_OPTIONAL_TEXT
 ]
 
 

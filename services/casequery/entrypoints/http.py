@@ -34,7 +34,7 @@ from services.casequery.entrypoints.answers import (
 from shared.auth.http import Caller
 from shared.contracts.answers import TrueFalse
 from shared.contracts.cases import CaseStatus, Category, Channel
-from shared.contracts.credit_code import validate_credit_code
+from shared.contracts.credit_code import CREDIT_CODE_PATTERN, validate_credit_code
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.text import ID_PATTERN
 from shared.http_query import KNOWN_QUERY_ONLY
@@ -80,7 +80,7 @@ async def get_cases(
     category: Category | None = None,
     enterprise: Annotated[
         str | None,
-        Query(description="Unified social credit code"),
+        Query(description="Unified social credit code", json_schema_extra={"pattern": CREDIT_CODE_PATTERN}),
         AfterValidator(validate_credit_code),  # a mistyped code is a 422, never an empty list read as "none"
     ] = None,
     channel: Channel | None = None,

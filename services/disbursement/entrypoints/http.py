@@ -23,7 +23,7 @@ from services.disbursement.entrypoints.state import Services
 from shared.auth.http import Caller, Writer
 from shared.auth.keys import Role
 from shared.contracts.answers import TrueFalse
-from shared.contracts.credit_code import validate_credit_code
+from shared.contracts.credit_code import CREDIT_CODE_PATTERN, validate_credit_code
 from shared.contracts.disbursement import OpenDisbursementRequest, PaymentReport, Stage, StageReport, Status
 from shared.contracts.text import ID_PATTERN
 from shared.eventstore.recorder import ConcurrencyError
@@ -141,7 +141,7 @@ async def list_disbursements(
     request: Request,
     enterprise: Annotated[
         str | None,
-        Query(description="Unified social credit code"),
+        Query(description="Unified social credit code", json_schema_extra={"pattern": CREDIT_CODE_PATTERN}),
         AfterValidator(validate_credit_code),  # a mistyped code is a 422, never an empty list read as "none"
     ] = None,
     stage: Annotated[Status | None, Query(description="Where it stands now")] = None,

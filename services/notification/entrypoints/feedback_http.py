@@ -25,7 +25,14 @@ def _claims(request: Request, token: str) -> FeedbackClaims:
         ) from None
 
 
-@router.get("/{token}", summary="What the rating link rates (no account needed)")
+LINK_ANSWERS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Not a rating link this system issued (malformed or forged)"},
+    404: {"description": "The case of this link is unknown"},
+    410: {"description": "The link has expired"},
+}
+
+
+@router.get("/{token}", summary="What the rating link rates (no account needed)", responses=LINK_ANSWERS)
 async def show(request: Request, token: Token) -> dict[str, Any]:
     """Show the case being rated and whether the link was used."""
     try:
@@ -35,7 +42,12 @@ async def show(request: Request, token: Token) -> dict[str, Any]:
     return {**asdict(page), "expires_at": shanghai(page.expires_at)}
 
 
-@router.post("/{token}", status_code=201, summary="Rate the service once (1–5); 1 and 2 reopen the case")
+@router.post(
+    "/{token}",
+    status_code=201,
+    summary="Rate the service once (1–5); 1 and 2 reopen the case",
+    responses={**LINK_ANSWERS, 409: {"description": "The link was used already"}},
+)
 async def rate(request: Request, token: Token, body: RatingBody) -> dict[str, Any]:
     """Record the rating; a used link is a 409."""
     try:

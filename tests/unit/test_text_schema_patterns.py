@@ -1,0 +1,79 @@
+"""The published JSON Schema patterns of text fields say what the validators refuse, and never refuse more."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from shared.contracts.cases import CreditCode
+from shared.contracts.text import Line100, OptionalText500, Text500
+from tests.support import credit_code
+
+
+class Form(BaseModel):
+    line: Line100 = "x"
+    text: Text500 = "x"
+    note: OptionalText500 = ""
+
+
+SCHEMA = Form.model_json_schema()["properties"]
+SAMPLES = [
+    "格力电器",
+    "a b",
+    " 前后空格 ",
+    "x",
+    "tab\tinside",
+    "two\nlines",
+    "cr\r\n",
+    "",
+    "   ",
+    "\t",
+    "nul\x00",
+    "bell\x07",
+    "esc\x1b",
+    "del\x7f",
+    "c1\x85",
+    "rlo\u202eevil",
+    "isolate\u2066x",
+    "\ufffe",
+    "emoji 😀",
+    "zero\u200bwidth",
+]
+
+
+def _accepted(field: str, value: str) -> bool:
+    try:
+        Form.model_validate({field: value})
+    except ValidationError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("field", ["line", "text", "note"])
+@pytest.mark.parametrize("value", SAMPLES, ids=[repr(s) for s in SAMPLES])
+def test_what_a_text_field_accepts_matches_its_published_pattern(field: str, value: str) -> None:
+    # The pattern describes the value as stored: leading and trailing whitespace is trimmed first.
+    trimmed = value.strip()
+    matches = re.search(SCHEMA[field]["pattern"], trimmed) is not None
+    # A schema-valid value may still be refused for what a pattern cannot say (only invisible characters),
+    # but a value the pattern refuses is always refused.
+    assert matches or not _accepted(field, value), (field, value)
+    controls = [ch for ch in trimmed if (ord(ch) < 0x20 and ch not in "\t\n\r") or 0x7F <= ord(ch) <= 0x9F]
+    if controls or (field == "line" and any(ch in trimmed for ch in "\t\n\r")):
+        assert not matches
+    if not trimmed and field != "note":
+        assert not matches
+
+
+def test_the_credit_code_pattern_takes_valid_codes_and_refuses_impossible_authorities() -> None:
+    class Holder(BaseModel):
+        code: CreditCode
+
+    pattern = Holder.model_json_schema()["properties"]["code"]["pattern"]
+    assert all(re.fullmatch(pattern, credit_code(n)) for n in range(1, 500))
+    for impossible in ("0" + credit_code(1)[1:], "Z" + credit_code(1)[1:], "94" + credit_code(1)[2:]):
+        assert not re.fullmatch(pattern, impossible)
+        with pytest.raises(ValidationError):
+            Holder(code=impossible)
