@@ -112,10 +112,10 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
 def _undocumented(paths: list[DocumentedPath], request: Request) -> JSONResponse | None:
     """Answer a path the API does not document (404) or a method it does not document there (405 + Allow)."""
     raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
-    if not raw_path.startswith("/api/"):
-        return None  # the services' own pages (/healthz) are the gateway's or no one's: answered as before
     allowed = allowed_methods(paths, raw_path)
     if allowed is None:
+        if not raw_path.startswith("/api/"):
+            return None  # not the API's (the gateway's own pages come before): answered as before
         return JSONResponse({"detail": f"no API at {request.url.path}"}, status_code=404)
     if request.method in allowed:
         return None

@@ -14,6 +14,7 @@ OPENAPI = {
         "/api/v1/staff/leave-check": {"post": {}},
         "/api/v1/staff/{staff_id}": {"get": {}, "patch": {}, "parameters": []},
         "/api/v1/notices/{notice_id}/document.{kind}": {"get": {}},
+        "/healthz": {"get": {}},
     }
 }
 
@@ -46,6 +47,7 @@ def test_a_path_allows_the_methods_of_every_template_it_matches(path: str, allow
         ("PUT", "/api/v1/cases/c-1/tasks", "POST"),
         ("DELETE", "/api/v1/statistics", "GET"),
         ("TRACE", "/api/v1/feed", "GET"),
+        ("PUT", "/healthz", "GET"),
     ],
 )
 async def test_an_undocumented_method_is_405_with_the_documented_methods_and_never_reaches_a_service(
