@@ -115,7 +115,7 @@ PROBLEM = {
 }
 # Answers any operation may give, beside its own (README "Errors"); the gateway and every service give them.
 EVERY_OPERATION = {
-    "400": "The path holds a control character, or the body is not valid JSON",
+    "400": "The path holds a control character",
     "429": "Too many requests for this API key or client (see Retry-After)",
     "503": "A service behind the gateway is unavailable or too slow (see Retry-After); nothing is lost by a retry "
     "with the same Idempotency-Key",

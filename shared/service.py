@@ -13,13 +13,15 @@ from datetime import UTC
 
 import bson.errors
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 from pymongo import errors as mongo_errors
 from pymongo.asynchronous.database import AsyncDatabase
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.config import ConnectionSettings, configure_logging
@@ -141,6 +143,23 @@ async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=422)
 
 
+# FastAPI's answer when it cannot read a body at all (not UTF-8, say): malformed JSON is a 422 there.
+_UNREADABLE_BODY = "There was an error parsing the body"
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Answer an HTTPException as FastAPI does, except a body it could not read: a 422 like malformed JSON."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _UNREADABLE_BODY:
+        problem = {
+            "loc": ["body"],
+            "msg": "请求体须为 UTF-8 编码的 JSON / the body must be JSON in UTF-8",
+            "type": "json_invalid",
+        }
+        return JSONResponse({"detail": [problem]}, status_code=422)
+    return await http_exception_handler(request, exc)
+
+
 async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
     # A number beyond 8 bytes (BSON int64) or a date past year 9999 can only come from the input.
     return _problem(
@@ -205,6 +224,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.router.redirect_slashes = False
     app.add_middleware(RefuseControlCharactersInPath)
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(bson.errors.InvalidDocument, _not_storable)
     app.add_exception_handler(bson.errors.InvalidStringData, _not_storable)

@@ -77,9 +77,13 @@ def stack_config(workdir: Path) -> StackConfig:
         mongo_port=free_port(),
         ports={s.name: free_port() for s in SERVICES},
         log_level="WARNING",
-        # Tests drive one key far harder than a person would (polling, bursts of 300 requests); the per-key
-        # limit itself is tested on the gateway alone (tests/unit/test_gateway_rate_limit.py).
-        service_env_overrides={"GATEWAY_RATE_PER_SECOND": TEST_RATE_PER_SECOND},
+        # Tests drive one key far harder than a person would (polling, bursts of 300 requests), and try wrong
+        # keys from one address before fresh keys of their own; both limits are tested on the gateway alone
+        # (tests/unit/test_gateway_rate_limit.py).
+        service_env_overrides={
+            "GATEWAY_RATE_PER_SECOND": TEST_RATE_PER_SECOND,
+            "GATEWAY_REFUSED_CREDENTIALS_PER_SECOND": TEST_RATE_PER_SECOND,
+        },
     )
 
 

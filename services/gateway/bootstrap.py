@@ -14,7 +14,7 @@ import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from services.gateway.limits import TokenBuckets, caller_key, retry_after
+from services.gateway.limits import RefusedCredentials, TokenBuckets, caller_key, retry_after
 from services.gateway.methods import (
     HTTP_METHODS,
     DocumentedPath,
@@ -33,6 +33,12 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
     routes = route_table(settings)
     internal = frozenset(origin(httpx.URL(url)) for url in upstreams(settings).values())
     buckets = TokenBuckets(settings.rate_per_second, settings.rate_burst, settings.rate_keys)
+    refused = RefusedCredentials(
+        TokenBuckets(
+            settings.refused_credentials_per_second, settings.refused_credentials_burst, settings.rate_keys
+        ),
+        settings.rate_keys,
+    )
     state: dict[str, httpx.AsyncClient] = {}
     paths: list[DocumentedPath] = []
 
@@ -74,9 +80,19 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
 
     @app.api_route("/{path:path}", methods=sorted(HTTP_METHODS), include_in_schema=False)
     async def proxy(path: str, request: Request) -> Response:
-        wait = buckets.take(
-            caller_key(_authorization(request), request.client.host if request.client else None)
-        )
+        authorization, address = _authorization(request), request.client.host if request.client else None
+        key = caller_key(authorization, address)
+        held = refused.wait(key, f"addr:{address}") if authorization else 0.0
+        if held:
+            return JSONResponse(
+                {
+                    "detail": "此地址被拒的凭据过多，请稍后再试 / too many refused credentials from this address: "
+                    "only credentials that worked before are taken until it cools down; retry later"
+                },
+                status_code=429,
+                headers={"Retry-After": retry_after(held)},
+            )
+        wait = buckets.take(key)
         if wait:
             return JSONResponse(
                 {
@@ -86,9 +102,9 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
                 status_code=429,
                 headers={"Retry-After": retry_after(wait)},
             )
-        refused = _undocumented(paths, request)
-        if refused is not None:
-            return refused
+        undocumented = _undocumented(paths, request)
+        if undocumented is not None:
+            return undocumented
         route = resolve(routes, request.method, "/" + path)
         if route == "method":
             return JSONResponse({"detail": f"{request.method} is not allowed on /{path}"}, status_code=405)
@@ -104,7 +120,10 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
                 {"detail": f"请求体过大 / request body too large ({exc}); the limit is {limit} bytes"},
                 status_code=413,
             )
-        return await forward(state["client"], route, request, body, settings.retry_after_s, internal)
+        answer = await forward(state["client"], route, request, body, settings.retry_after_s, internal)
+        if authorization:
+            refused.answered(key, f"addr:{address}", answer.status_code)
+        return answer
 
     return app
 

@@ -1,4 +1,5 @@
-"""Fairness at the door: a token bucket per API key, so one flooding key cannot starve the others."""
+"""Fairness at the door: a token bucket per API key, so one flooding key cannot starve the others; and a bucket
+per client address for credentials the services refused, so that guessing keys costs time."""
 
 from __future__ import annotations
 
@@ -30,6 +31,14 @@ class TokenBuckets:
         """Tell whether requests are limited at all (rate 0 turns the limit off)."""
         return self._rate > 0
 
+    def wait(self, key: str) -> float:
+        """Return the seconds until key's bucket holds a token (0: it holds one now), spending nothing."""
+        bucket = self._buckets.get(key)
+        if not self.enabled or bucket is None:
+            return 0.0
+        tokens = min(float(self._burst), bucket.tokens + (self._clock() - bucket.updated) * self._rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self._rate
+
     def take(self, key: str) -> float:
         """Spend one token of key's bucket: return 0 when allowed, else the seconds until one is there."""
         if not self.enabled:
@@ -45,6 +54,35 @@ class TokenBuckets:
             bucket.tokens -= 1.0
             return 0.0
         return (1.0 - bucket.tokens) / self._rate
+
+
+class RefusedCredentials:
+    """Credentials the services answered 401 for, counted per client address.
+
+    Why: the key buckets are per credential, so a caller trying a new made-up key on every request was never
+    limited (and each new value pushed a real key's bucket out of memory). Once an address has used up its
+    refusals, it may send only credentials that the services have accepted before until its bucket refills.
+    Keys known to work are never held back, so callers behind one shared address keep being served.
+    """
+
+    def __init__(self, buckets: TokenBuckets, max_known: int = 10_000) -> None:
+        self._buckets, self._max_known = buckets, max_known
+        self._known: OrderedDict[str, None] = OrderedDict()
+
+    def wait(self, key: str, address: str) -> float:
+        """Return how long an address must wait before it may try credentials not known to work (0: now)."""
+        return 0.0 if key in self._known else self._buckets.wait(address)
+
+    def answered(self, key: str, address: str, status: int) -> None:
+        """Learn from the service's answer to a request that carried credentials."""
+        if status == 401:
+            self._known.pop(key, None)
+            self._buckets.take(address)
+        elif status < 500:
+            self._known.pop(key, None)
+            self._known[key] = None  # most recently used last
+            if len(self._known) > self._max_known:
+                self._known.popitem(last=False)
 
 
 def caller_key(authorization: bytes | None, client_host: str | None) -> str:

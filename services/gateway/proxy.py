@@ -98,7 +98,8 @@ def public_location(value: bytes, internal: frozenset[Origin]) -> bytes | None:
 
 def _relayed_headers(answer: httpx.Response, internal: frozenset[Origin]) -> list[tuple[bytes, bytes]]:
     """Return the answer's headers to pass on: no hop-by-hop ones, no internal address in a URL."""
-    drop = HOP_BY_HOP | {"content-encoding"}  # httpx has already decoded the content
+    # httpx has already decoded the content; the gateway's own server writes Date and Server (once each).
+    drop = HOP_BY_HOP | {"content-encoding", "date", "server"}
     relayed = []
     for key, value in answer.headers.raw:
         name = key.lower().decode("latin-1")

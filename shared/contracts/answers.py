@@ -7,7 +7,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Strict
 
 from shared.contracts.text import is_reading_stored
 from shared.workdays.calendar import SHANGHAI
@@ -44,3 +44,37 @@ def calendar_date(value: Any) -> Any:
 
 # A date in a request (body, query string or message from another system): "YYYY-MM-DD" and nothing else.
 CalendarDate = Annotated[date, BeforeValidator(calendar_date)]
+
+
+def whole_number(value: Any) -> Any:
+    """Let a number without a fraction through as an int (3.0 is 3); anything else goes on to the strict check."""
+    # JSON has one number type, and JSON Schema counts 3.0 as an integer: refusing it would refuse what the
+    # published schema allows. 3.5, "3" and true stay refused by the strict int that follows.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer in a request body: a JSON number without a fraction, never a string or a boolean.
+WholeNumber = Annotated[int, BeforeValidator(whole_number), Strict()]
+
+
+_ISO_MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
+
+
+def iso_moment(value: Any) -> Any:
+    """Let only an ISO 8601 time through (or a datetime); refuse a Unix timestamp, as a number or as digits."""
+    # Pydantic reads 1767225600 and "1767225600" as times: a client that sent a count meant something else,
+    # and a seconds/milliseconds mix-up lands in another century. Stored events keep reading as recorded.
+    if is_reading_stored() or isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_MOMENT.match(value):
+        return value
+    raise ValueError(
+        "须为带时区的 ISO 8601 时间，如 2026-11-28T10:00:00+08:00 / must be an ISO 8601 time with its offset, "
+        "e.g. 2026-11-28T10:00:00+08:00, not a number"
+    )
+
+
+# A moment in a request (body, query string or message from another system): ISO 8601 text with an offset.
+IsoMoment = Annotated[AwareDatetime, BeforeValidator(iso_moment)]

@@ -20,12 +20,11 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
-    StrictInt,
     WithJsonSchema,
     model_validator,
 )
 
-from shared.contracts.answers import CalendarDate
+from shared.contracts.answers import CalendarDate, IsoMoment, WholeNumber
 from shared.contracts.cases import Enterprise
 from shared.contracts.text import Identifier, Line100, Line200, Line500, OptionalText500, Text500, read_stored
 
@@ -84,7 +83,7 @@ def _plausible_day(day: date) -> date:
     return day
 
 
-Moment = Annotated[AwareDatetime, AfterValidator(_plausible_time)]
+Moment = Annotated[IsoMoment, AfterValidator(_plausible_time)]  # ISO 8601 with offset, never a number
 Day = Annotated[CalendarDate, AfterValidator(_plausible_day)]  # "YYYY-MM-DD" only, never a time
 
 
@@ -202,7 +201,8 @@ class OpenDisbursementRequest(_Strict):
 
     enterprise: Enterprise
     case_id: Identifier | None = Field(
-        default=None, description="The case this money answers, if any: a case of your bureau, of this enterprise"
+        default=None,
+        description="The case this money answers, if any: a case of your bureau, of this enterprise",
     )
     source: Line100 = Field(description="Who allocated it, e.g. 市财政局")
     fund_type: FundType
@@ -252,12 +252,13 @@ class OpenArrearsRequest(_Strict):
     purpose: Text500 = Field(description="What it is for (goods, works or services)")
     amount_owed: Amount
     delivered_on: Day = Field(description="Delivery or acceptance date (交付或验收日期)")
-    agreed_term_days: StrictInt = Field(
+    agreed_term_days: WholeNumber = Field(
         default=30, ge=1, le=60, description="Payment term in calendar days: 30 by the regulation, at most 60"
     )
     contract_reference: Line200 | None = None
     case_id: Identifier | None = Field(
-        default=None, description="The case these arrears answer, if any: a case of your bureau, of this enterprise"
+        default=None,
+        description="The case these arrears answer, if any: a case of your bureau, of this enterprise",
     )
 
 
@@ -273,7 +274,7 @@ class RepaymentReport(_Strict):
 class DisbursementSettingsRequest(_Strict):
     """Body of `PUT /api/v1/disbursements/settings`: the bureau's dashboard settings."""
 
-    stuck_after_workdays: StrictInt = Field(
+    stuck_after_workdays: WholeNumber = Field(
         ge=1, le=60, description="No stage change for this many working days"
     )
 

@@ -187,3 +187,17 @@ async def test_health_names_the_dependency_a_service_reports_down() -> None:
     assert answer.status_code == 503
     assert answer.json()["checks"]["intake"] == "degraded: mongodb (down: ServerSelectionTimeoutError)"
     assert answer.json()["checks"]["casequery"] == "ok"
+
+
+async def test_an_answer_carries_one_date_and_one_server_header_the_gateways() -> None:
+    async def dated(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, json={}, headers={"date": "Mon, 01 Jan 2001 00:00:00 GMT", "server": "uvicorn"}
+        )
+
+    async with gateway(dated) as client:
+        answer = await client.get("/api/v1/cases", headers=KEY)
+    assert answer.status_code == 200
+    assert (
+        "Mon, 01 Jan 2001" not in answer.headers.get("date", "") and answer.headers.get("server") != "uvicorn"
+    )

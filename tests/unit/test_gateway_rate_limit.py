@@ -7,7 +7,7 @@ import time
 
 import httpx
 
-from services.gateway.limits import TokenBuckets, caller_key
+from services.gateway.limits import RefusedCredentials, TokenBuckets, caller_key
 from tests.unit.test_gateway_forwarding import gateway
 
 
@@ -118,3 +118,38 @@ async def _quiet_and_flooded_p99() -> tuple[float, float]:
         await asyncio.gather(flooder, return_exceptions=True)
     assert flooded.count(429) > flooded.count(200) > 0
     return quiet, busy
+
+
+def known_keys(request: httpx.Request) -> httpx.Response:
+    """An upstream that accepts the key `good` and refuses every other one."""
+    good = request.headers.get("authorization") == "Bearer good"
+    return httpx.Response(200 if good else 401, json={"detail": "ok" if good else "wrong key"})
+
+
+async def test_an_address_guessing_keys_is_held_back_while_a_key_that_works_is_served() -> None:
+    async with gateway(known_keys, refused_credentials_per_second=1, refused_credentials_burst=5) as client:
+        await client.get("/api/v1/cases", headers={"Authorization": "Bearer good"})
+        guesses = [
+            (await client.get("/api/v1/cases", headers={"Authorization": f"Bearer guess-{n}"})).status_code
+            for n in range(8)
+        ]
+        held = await client.get("/api/v1/cases", headers={"Authorization": "Bearer another-guess"})
+        served = await client.get("/api/v1/cases", headers={"Authorization": "Bearer good"})
+    assert guesses == [401] * 5 + [429] * 3  # a new made-up key on every request no longer escapes the limit
+    assert held.status_code == 429 and "refused credentials" in held.json()["detail"]
+    assert int(held.headers["Retry-After"]) >= 1
+    assert served.status_code == 200
+
+
+def test_refused_credentials_cool_down_and_a_key_that_worked_once_is_never_held_back() -> None:
+    clock = Clock()
+    refused = RefusedCredentials(TokenBuckets(1, 2, clock=clock))
+    refused.answered("key:good", "addr:a", 200)
+    for n in range(2):
+        refused.answered(f"key:{n}", "addr:a", 401)
+    assert refused.wait("key:new", "addr:a") == 1.0 and refused.wait("key:good", "addr:a") == 0.0
+    assert refused.wait("key:new", "addr:b") == 0.0  # another address is not held back
+    clock.now = 1.0
+    assert refused.wait("key:new", "addr:a") == 0.0
+    refused.answered("key:good", "addr:a", 401)  # revoked: no longer known to work
+    assert refused.wait("key:good", "addr:a") > 0

@@ -24,6 +24,16 @@ VALID: list[tuple[type[BaseModel], dict[str, Any]]] = [
 ]
 
 
+def test_a_number_without_a_fraction_is_the_integer_json_schema_says_it_is() -> None:
+    assert m.Rating.model_validate_json('{"rating": 5.0}').rating == 5
+    assert (
+        m.OpenTask.model_validate_json(
+            '{"section": "国库科", "description": "审核", "working_days": 3.0}'
+        ).working_days
+        == 3
+    )
+
+
 @pytest.mark.parametrize(("model", "body"), VALID, ids=[m.__name__ for m, _ in VALID])
 def test_ordinary_bodies_are_accepted(model: type[BaseModel], body: dict[str, Any]) -> None:
     model.model_validate_json(json.dumps(body))
@@ -42,7 +52,8 @@ REFUSED: list[tuple[type[BaseModel], dict[str, Any], str]] = [
     (m.Resolve, {"summary": "s", "settlement_intent": "yes"}, "settlement_intent"),
     (m.Resolve, {"summary": "s", "settlement_intent": 1}, "settlement_intent"),
     (m.Rating, {"rating": "5"}, "rating"),
-    (m.Rating, {"rating": 5.0}, "rating"),
+    (m.Rating, {"rating": 4.5}, "rating"),
+    (m.Rating, {"rating": True}, "rating"),
     (m.AddStaff, {"name": "  ", "post": "section_chief", "section": "预算科"}, "name"),
     (m.AddStaff, {"name": "张\x1b三", "post": "section_chief", "section": "预算科"}, "name"),
     (m.RecordLeave, {"first_day": "0001-01-01", "last_day": "2026-10-09", "reason": "r"}, "first_day"),

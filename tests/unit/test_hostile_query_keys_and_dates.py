@@ -19,7 +19,7 @@ from services.intake.bootstrap import build_app as intake_app
 from services.intake.settings import IntakeSettings
 from shared.auth.keys import Role
 from shared.contracts.answers import CalendarDate
-from shared.contracts.disbursement import RepaymentReport
+from shared.contracts.disbursement import RepaymentReport, StageReport
 from shared.contracts.text import read_stored
 from shared.eventstore.memory import InMemoryRecorder
 from tests.fakes import FakeApiKeys
@@ -226,3 +226,27 @@ async def test_assignment_bodies_refuse_a_moment_for_a_date(
     assert answer.status_code == 422
     assert any(p["loc"] == loc and DATE_REFUSED in p["msg"] for p in answer.json()["detail"]), answer.text
     assert await recorder.read_all() == []
+
+
+@pytest.mark.parametrize("timestamp", [1767225600, "1767225600", 1767225600.5, "2026-11-20", True])
+async def test_a_moment_given_as_a_timestamp_or_a_day_is_refused_and_nothing_is_recorded(
+    money: httpx.AsyncClient, recorder: InMemoryRecorder, timestamp: Any
+) -> None:
+    body = {
+        "enterprise": {"name": "测试企业", "credit_code": credit_code(1)},
+        "source": "市财政局",
+        "fund_type": "subsidy",
+        "allocated": "10.00",
+        "allocation_received_at": timestamp,
+    }
+    answer = await money.post("/api/v1/disbursements", json=body, headers=ADMIN)
+    assert answer.status_code == 422 and "ISO 8601" in answer.text, answer.text
+    assert answer.json()["detail"][0]["loc"] == ["body", "allocation_received_at"]
+    assert await recorder.read_all() == []
+
+
+def test_a_moment_stored_as_recorded_still_reads() -> None:
+    stored = {"stage": "documents_complete", "at": "1767225600"}
+    assert read_stored(StageReport, stored).at.year == 2026
+    with pytest.raises(ValidationError, match="ISO 8601"):
+        StageReport.model_validate(stored)

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from shared.auth.keys import Role
 from shared.auth.passwords import MAX_LENGTH
-from shared.contracts.answers import in_shanghai
+from shared.contracts.answers import WholeNumber, in_shanghai
 from shared.contracts.text import Identifier, Line50, Line200
 
 
@@ -93,9 +93,7 @@ class NewToken(_Body):
     """A personal API token for scripts."""
 
     name: Line50
-    expires_in_days: int | None = Field(
-        default=None, ge=1, le=366, strict=True, description="None: until revoked"
-    )
+    expires_in_days: WholeNumber | None = Field(default=None, ge=1, le=366, description="None: until revoked")
 
 
 class TokenCard(BaseModel):

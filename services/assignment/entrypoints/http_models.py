@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from services.assignment.domain.staffing import leave_dates_are_bounded
-from shared.contracts.answers import CalendarDate, Time
+from shared.contracts.answers import CalendarDate, Time, WholeNumber
 from shared.contracts.assignment import Post
 from shared.contracts.cases import CreditCode
 from shared.contracts.text import (
@@ -137,7 +137,7 @@ class OpenTask(_Body):
 
     section: Line50
     description: Text2000
-    working_days: StrictInt = Field(ge=1, le=60, description="Chinese working days until due, 1 to 60")
+    working_days: WholeNumber = Field(ge=1, le=60, description="Chinese working days until due, 1 to 60")
 
 
 class Note(_Body):
@@ -181,7 +181,7 @@ class Policy(_Body):
 class Rating(_Body):
     """Step 6 (征求意见)."""
 
-    rating: StrictInt = Field(ge=1, le=5)
+    rating: WholeNumber = Field(ge=1, le=5)
     comment: OptionalText2000 = ""
 
 

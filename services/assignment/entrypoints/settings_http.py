@@ -11,6 +11,7 @@ from services.assignment.application.boards import Boards, Context
 from services.assignment.domain.rules import AssignmentRefused
 from services.assignment.entrypoints.idempotent import idempotent
 from shared.auth.rights import Reader, SettingsChanger
+from shared.contracts.answers import WholeNumber
 from shared.idempotency import IdempotencyKey
 from shared.workdays.calendar import SHANGHAI
 
@@ -22,8 +23,8 @@ class AssignmentSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    enterprises_per_concierge: int = Field(
-        strict=True, ge=1, le=20, description="Enterprises one concierge serves at a time (rule 3)"
+    enterprises_per_concierge: WholeNumber = Field(
+        ge=1, le=20, description="Enterprises one concierge serves at a time (rule 3)"
     )
 
 

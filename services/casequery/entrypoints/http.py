@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator
 
 from services.casequery.application.filters import MAX_WAITING_WORKDAYS
 from services.casequery.application.history import merge, story_history
@@ -32,7 +32,7 @@ from services.casequery.entrypoints.answers import (
     shown_contact,
 )
 from shared.auth.http import Caller
-from shared.contracts.answers import TrueFalse
+from shared.contracts.answers import IsoMoment, TrueFalse
 from shared.contracts.cases import CaseStatus, Category, Channel
 from shared.contracts.credit_code import CREDIT_CODE_PATTERN, validate_credit_code
 from shared.contracts.envelope import EventEnvelope
@@ -54,7 +54,7 @@ def _in_utc(moment: datetime) -> datetime:
         raise ValueError("moment out of range once converted to UTC") from None
 
 
-AsOf = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+AsOf = Annotated[IsoMoment, AfterValidator(_in_utc)]
 
 
 def _not_found(case_id: str) -> HTTPException:

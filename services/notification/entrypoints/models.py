@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
-from shared.contracts.answers import in_shanghai
+from shared.contracts.answers import WholeNumber, in_shanghai
 from shared.contracts.text import Email, Line50, Line100, Mobile, OptionalText500
 
 ChannelName = Literal["inbox", "email", "wecom", "dingtalk", "sms"]
@@ -43,9 +43,7 @@ class RatingBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    rating: int = Field(
-        ge=1, le=5, strict=True, description="1 (poor) to 5 (excellent); 1 and 2 reopen the case"
-    )
+    rating: WholeNumber = Field(ge=1, le=5, description="1 (poor) to 5 (excellent); 1 and 2 reopen the case")
     comment: OptionalText500 = ""
 
 
@@ -55,20 +53,20 @@ class RulesBody(BaseModel):
     # Strict: "yes", "0" or 1 for a flag and "2" or true for a number are refused, never read as a value.
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    expected_version: int = Field(ge=1)
-    remind_workdays_before: int = Field(ge=0, le=10)
+    expected_version: WholeNumber = Field(ge=1)
+    remind_workdays_before: WholeNumber = Field(ge=0, le=10)
     remind_on_due_day: bool
-    supervise_after_overdue_workdays: int = Field(ge=1, le=30)
-    supervision_deadline_workdays: int = Field(ge=1, le=30)
+    supervise_after_overdue_workdays: WholeNumber = Field(ge=1, le=30)
+    supervision_deadline_workdays: WholeNumber = Field(ge=1, le=30)
     # The money ladders: left out, they keep their values in force (clients of rules v1 keep working).
-    stuck_escalate_after_workdays: int | None = Field(
+    stuck_escalate_after_workdays: WholeNumber | None = Field(
         default=None, ge=1, le=30, description="Working days after the stuck reminder before leadership hears"
     )
-    arrears_remind_workdays_before: int | None = Field(
+    arrears_remind_workdays_before: WholeNumber | None = Field(
         default=None, ge=0, le=10, description="Remind this many working days before arrears are due (0: no)"
     )
     arrears_remind_on_due_day: bool | None = None
-    arrears_escalate_after_overdue_workdays: int | None = Field(
+    arrears_escalate_after_overdue_workdays: WholeNumber | None = Field(
         default=None, ge=1, le=30, description="Working days overdue before leadership hears of arrears"
     )
     money_section: str | None = Field(
