@@ -31,6 +31,8 @@ from shared.contracts.text import Identifier, Line100, Line200, Line500, Optiona
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("999999999999.99")  # under a trillion yuan: far above any allocation, safe in int64 fen
 AMOUNT_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"
+# As published: the same, and not zero (parse_amount refuses zero with its own reason).
+PUBLISHED_AMOUNT_PATTERN = r"^(?!0*(\.0*)?$)[0-9]{1,12}(\.[0-9]{1,2})?$"
 _AMOUNT = re.compile(AMOUNT_PATTERN)
 # A disbursement with no stage change for this many working days is stuck, until its bureau sets its own
 # number: the disbursement service's dashboard and the notification service's reminders count from the same one.
@@ -99,7 +101,7 @@ Amount = Annotated[
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": AMOUNT_PATTERN,
+            "pattern": PUBLISHED_AMOUNT_PATTERN,
             "description": 'Yuan as a decimal string with at most two places, more than zero: "70000000.00"',
             "examples": ["70000000.00"],
         }

@@ -77,3 +77,36 @@ def test_the_credit_code_pattern_takes_valid_codes_and_refuses_impossible_author
         assert not re.fullmatch(pattern, impossible)
         with pytest.raises(ValidationError):
             Holder(code=impossible)
+
+
+def test_amounts_public_keys_notice_prefixes_and_new_passwords_publish_what_is_refused() -> None:
+    import base64
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from services.published import documents
+
+    schemas = json.loads(documents()["openapi.json"])["components"]["schemas"]
+    amount = schemas["PaymentReport"]["properties"]["amount"]["pattern"]
+    assert [bool(re.search(amount, a)) for a in ("0", "0.00", "000", "0.01", "70000000.00", "1.234")] == [
+        False,
+        False,
+        False,
+        True,
+        True,
+        False,
+    ]
+    key = Ed25519PrivateKey.generate().public_key()
+    raw = base64.b64encode(
+        key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    ).decode()
+    pem = key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    public_key = schemas["RegisterKey"]["properties"]["public_key"]["pattern"]
+    assert re.search(public_key, raw) and re.search(public_key, pem) and not re.search(public_key, "AAAA")
+    prefix = schemas["PublishNotice"]["properties"]["number_prefix"]["anyOf"][0]["pattern"]
+    assert re.search(prefix, "高新财金") and not re.search(prefix, "GX")
+    assert schemas["CreateAccount"]["properties"]["password"]["anyOf"][0]["minLength"] == 12

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.auth.keys import Role
-from shared.auth.passwords import MAX_LENGTH
+from shared.auth.passwords import MAX_LENGTH, MIN_LENGTH
 from shared.contracts.answers import WholeNumber, in_shanghai
 from shared.contracts.text import Identifier, Line50, Line200
 
@@ -25,6 +25,15 @@ def _encodable(text: str) -> str:
 # Never stripped or otherwise changed: a password is compared as typed.
 Password = Annotated[
     str, StringConstraints(strict=True, min_length=1, max_length=MAX_LENGTH), AfterValidator(_encodable)
+]
+# A password being set: the rules of shared/auth/passwords.py apply (their reasons say which); the length is
+# published (the distinct characters are said in the description only).
+NewPassword = Annotated[
+    Password,
+    Field(
+        json_schema_extra={"minLength": MIN_LENGTH},
+        description=f"At least {MIN_LENGTH} characters, at least 4 different ones",
+    ),
 ]
 TotpCode = Annotated[str, StringConstraints(strict=True, pattern=r"^[0-9]{6}$")]
 Token = Annotated[
@@ -120,13 +129,15 @@ class CreateAccount(_Body):
     role: AccountRole = Field(
         default="staff", description="admin: bureau admin (roster, accounts); viewer: read only"
     )
-    password: Password | None = Field(default=None, description="Left out: one is generated and shown once")
+    password: NewPassword | None = Field(
+        default=None, description="Left out: one is generated and shown once"
+    )
 
 
 class SetPassword(_Body):
     """A new password (left out: generated and shown once); every session of the account ends."""
 
-    password: Password | None = None
+    password: NewPassword | None = None
 
 
 class Disable(_Body):

@@ -29,7 +29,10 @@ MEDIA = {
 }
 
 
-Prefix = Annotated[Line20, StringConstraints(pattern=PREFIX_PATTERN)]
+# The pattern is published too (Line20's own would otherwise stand in the schema).
+Prefix = Annotated[
+    Line20, StringConstraints(pattern=PREFIX_PATTERN), Field(json_schema_extra={"pattern": PREFIX_PATTERN})
+]
 
 
 class PublishNotice(BaseModel):

@@ -22,6 +22,12 @@ from shared.workdays.calendar import SHANGHAI
 router = APIRouter(prefix="/api/v1/integrations", tags=["integrations"])
 
 
+# As published: 44 base64 characters (32 bytes), or a PEM block; the key itself is checked on registration.
+PUBLIC_KEY_PATTERN = (
+    r"^\s*([A-Za-z0-9+/]{43}=|-----BEGIN PUBLIC KEY-----[A-Za-z0-9+/=\s]+-----END PUBLIC KEY-----)\s*$"
+)
+
+
 class RegisterKey(BaseModel):
     """Body of `POST /api/v1/integrations/keys`."""
 
@@ -29,7 +35,8 @@ class RegisterKey(BaseModel):
 
     integration: Line100 = Field(description="The bureau's sending system, e.g. 财政一体化系统")
     public_key: Text2000 = Field(
-        description="Ed25519 public key: the raw 32 bytes in base64, or PEM (SubjectPublicKeyInfo)"
+        description="Ed25519 public key: the raw 32 bytes in base64, or PEM (SubjectPublicKeyInfo)",
+        json_schema_extra={"pattern": PUBLIC_KEY_PATTERN},
     )
 
 
