@@ -24,7 +24,8 @@ async def test_case_submitted_over_http_appears_in_the_projection(api: Api) -> N
 
     case = await api.wait_for_case(case_id)
 
-    assert case["status"] == "open" and case["bureau"] == "finance"
+    # Open, or already given a concierge by the time it is read (a free one may be on the roster).
+    assert case["status"] in ("open", "in_progress") and case["bureau"] == "finance"
     assert case["enterprise"] == {"name": "测试企业101有限公司", "credit_code": credit_code(101)}
     assert (case["category"], case["channel"], case["legacy"]) == ("fund_disbursement", "visit", True)
     assert case["title"] == "补贴资金拨付进度"

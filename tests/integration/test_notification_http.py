@@ -265,7 +265,7 @@ RULES = {
         ("arrears_remind_on_due_day", "0"),
         ("remind_workdays_before", "2"),
         ("remind_workdays_before", True),
-        ("supervise_after_overdue_workdays", 3.0),
+        ("supervise_after_overdue_workdays", 3.5),
         ("expected_version", "1"),
     ],
 )
