@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from services.casequery.projections.case_view import CASE_VIEW, CaseViews, ensure_view_indexes
 from services.casequery.projections.generations import (
-    RESOLVE_TTL_S,
+    SETTLE_S,
     Generation,
     Generations,
     is_generation_of,
@@ -41,9 +41,6 @@ from shared.eventstore.mongo import MongoRecorder
 from shared.service import Mongo
 
 MODELS = (CASE_VIEW, CASE_STORY, CASE_STORY_BOARDS, CASE_STORY_QUEUE, CASE_MONEY)
-# Longer than a resolver may keep a pointer (RESOLVE_TTL_S), with room for a timer that fires late on a
-# loaded machine: after it, every live writer writes the new generation.
-SETTLE_S = 1.5 * RESOLVE_TTL_S
 
 
 @dataclass

@@ -12,7 +12,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.disbursement.entrypoints import arrears_http, dashboard_http, http
 from services.disbursement.entrypoints.kafka import subscribe_read_models, subscribe_reports
 from services.disbursement.entrypoints.state import Bureaus, Services
-from services.disbursement.projections.store import ReadModels, ReadModelWriter, ensure_read_model_indexes
+from services.disbursement.projections.store import (
+    POINTERS,
+    ReadModelWriter,
+    ensure_read_model_indexes,
+    in_use,
+)
 from services.disbursement.settings import DisbursementSettings
 from shared.auth.integration_keys import IntegrationKeyDirectory
 from shared.auth.keys import ApiKeyStore, Authenticator, BureauDirectory
@@ -21,6 +26,7 @@ from shared.eventstore.recorder import EventRecorder
 from shared.idempotency import IdempotencyStore, InMemoryIdempotencyStore, MongoIdempotencyStore
 from shared.messaging.consumer import Deduplicator, ReliableSubscriber
 from shared.messaging.kafka import make_broker, require_ping
+from shared.readmodels.generations import Generations
 from shared.service import Mongo, broker_lifespan, health_router, install_error_handlers, instrument
 from shared.workdays.published import PublishedCalendar as Calendars
 
@@ -69,6 +75,7 @@ def build_app(settings: DisbursementSettings, overrides: Overrides | None = None
     calendars = Calendars(recorder)
     bureaus = BureauDirectory(mongo.db)
     keys = IntegrationKeyDirectory(mongo.db, cache_seconds=settings.signing_key_cache_seconds)
+    names = in_use(Generations(mongo.db, POINTERS))
     subscribers: list[ReliableSubscriber[Any]] = [
         subscribe_reports(
             broker,
@@ -81,7 +88,7 @@ def build_app(settings: DisbursementSettings, overrides: Overrides | None = None
         ),
         subscribe_read_models(
             broker,
-            writer=ReadModelWriter(mongo.db, recorder, calendars.current),
+            writer=ReadModelWriter(mongo.db, recorder, calendars.current, names),
             dedupe=Deduplicator(
                 mongo.client,
                 mongo.db,
@@ -95,7 +102,7 @@ def build_app(settings: DisbursementSettings, overrides: Overrides | None = None
 
     async def prepare() -> None:
         await ensure_indexes(mongo.db)
-        await ensure_read_model_indexes(mongo.db, ReadModels())
+        await ensure_read_model_indexes(mongo.db, await names())
         await keys.ensure_indexes()
         await mongo.db[IDEMPOTENCY].create_index("recorded_at", expireAfterSeconds=IDEMPOTENCY_TTL_S)
 
@@ -108,6 +115,7 @@ def build_app(settings: DisbursementSettings, overrides: Overrides | None = None
         bureaus=bureaus,
         default_stuck_after_workdays=settings.stuck_after_workdays,
         report_max_rows=settings.report_max_rows,
+        names=names,
     )
     mount(app, services, ApiKeyStore(mongo.db), MongoIdempotencyStore(mongo.db[IDEMPOTENCY]))
     app.include_router(

@@ -1,7 +1,9 @@
 """Rebuild the disbursement read models from the event store: `python -m services.disbursement.rebuild`.
 
-It replays into shadow collections, swaps them in, then applies what was recorded during the replay
-(version-guarded, so whatever the live consumer already applied is skipped). The service may keep running.
+It replays into the next generation of the read models beside the ones in use, moves the generation pointers
+(nothing is renamed or copied), waits until every live writer has moved, applies what was recorded during the
+replay (version-guarded, so whatever the live consumer already applied is skipped) and drops the old
+generation. The service may keep running; readers see the old figures until the pointers move.
 """
 
 from __future__ import annotations
@@ -10,26 +12,25 @@ import asyncio
 
 from tqdm import tqdm
 
-from services.disbursement.projections.rebuild import catch_up, replay_into, swap_in
-from services.disbursement.projections.store import ReadModels, ReadModelWriter
+from services.disbursement.projections.rebuild import rebuild
+from services.disbursement.projections.store import POINTERS
 from services.disbursement.settings import DisbursementSettings
 from shared.eventstore.mongo import MongoRecorder
+from shared.readmodels.generations import Generations
 from shared.service import Mongo
 from shared.workdays.published import PublishedCalendar as Calendars
 
 
 async def main_async(settings: DisbursementSettings) -> int:
-    """Replay every event into the shadow read models, swap them in, catch up; return the last position."""
+    """Rebuild the read models into a new generation and point at it; return the last position applied."""
     mongo = Mongo.from_settings(settings)
     try:
         recorder = MongoRecorder(mongo.client, mongo.db)
         calendar = Calendars(recorder).current
         with tqdm(unit="ev", desc="disbursement views") as bar:
-            position = await replay_into(
-                mongo.db, recorder, calendar, ReadModels.shadow(), progress=bar.update
+            return await rebuild(
+                mongo.db, recorder, calendar, Generations(mongo.db, POINTERS), progress=bar.update
             )
-        await swap_in(mongo.db, ReadModels.shadow())
-        return await catch_up(ReadModelWriter(mongo.db, recorder, calendar), recorder, position)
     finally:
         await mongo.client.close()
 

@@ -1,135 +1,42 @@
-"""Which collection holds each case-query read model now: generations named by a pointer document.
+"""The case-query read models' generations: their pointers live in `casequery_generations`.
 
-A rebuild writes a new generation (`case_view__g2`, `case_view__g3`, ...) beside the one in use and then moves
-the pointer (`casequery_generations`: `{_id: "case_view", collection: "case_view__g2", generation: 2}`): the swap
-copies nothing, where a rename copies every document and index key on SecantusDB. A store without a pointer
-uses the plain name (generation 1), so existing data needs no migration.
-
-Readers and writers resolve the collection through `Generations`, which re-reads the pointers at most once per
-`RESOLVE_TTL_S`; a rebuild waits longer than that after moving a pointer before it trusts that every live writer
-has moved (see services/casequery/rebuild.py).
+The mechanism (a pointer per read model, moved by a rebuild) is shared/readmodels/generations.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import re
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
 
-from pymongo import UpdateOne
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.readmodels import generations as shared
+from shared.readmodels.generations import (
+    RESOLVE_TTL_S,
+    SETTLE_S,
+    Generation,
+    ReadModel,
+    is_generation_of,
+    read_model,
+)
+
 GENERATIONS = "casequery_generations"
-RESOLVE_TTL_S = 1.0  # how stale a resolved pointer may be; a rebuild waits longer than this after a flip
+__all__ = [
+    "GENERATIONS",
+    "RESOLVE_TTL_S",
+    "SETTLE_S",
+    "Generation",
+    "Generations",
+    "ReadModel",
+    "is_generation_of",
+    "read_model",
+]
 
 
-@dataclass(frozen=True)
-class Generation:
-    """One generation of a read model: the collection that holds it and its number (1: the plain name)."""
-
-    model: str
-    collection: str
-    number: int
-
-    def next(self) -> Generation:
-        """Return the generation a rebuild writes after this one."""
-        return Generation(self.model, collection_name(self.model, self.number + 1), self.number + 1)
-
-
-def collection_name(model: str, number: int) -> str:
-    """Return the collection of a read model's generation: the plain name first, then `<model>__g<n>`."""
-    return model if number == 1 else f"{model}__g{number}"
-
-
-def is_generation_of(model: str, collection: str) -> bool:
-    """Tell whether a collection holds (or held) a generation of the read model, or an older rebuild's shadow."""
-    return re.fullmatch(rf"{re.escape(model)}(__g\d+|__rebuild)?", collection) is not None
-
-
-class Generations:
-    """Resolves read models to their current collections, re-reading the pointers at most once per ttl."""
+class Generations(shared.Generations):
+    """The case-query read models' pointers."""
 
     def __init__(
         self, db: AsyncDatabase, ttl: float = RESOLVE_TTL_S, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self._db, self._ttl, self._clock = db, ttl, clock
-        self._pointers: dict[str, Generation] = {}
-        self._expires = float("-inf")
-        self._lock = asyncio.Lock()
-
-    @property
-    def db(self) -> AsyncDatabase:
-        """The database the read models live in."""
-        return self._db
-
-    async def current(self, model: str) -> Generation:
-        """Return the read model's generation in use (as of at most ttl ago)."""
-        if self._clock() >= self._expires:
-            async with self._lock:  # one refresh for every reader waiting on it
-                if self._clock() >= self._expires:
-                    await self._refresh()
-        return self._pointers.get(model) or Generation(model, model, 1)
-
-    async def collection(self, model: str) -> AsyncCollection:
-        """Return the collection that holds the read model now."""
-        return self._db[(await self.current(model)).collection]
-
-    def of(self, model: str) -> ReadModel:
-        """Return a handle that resolves this read model on each use."""
-        return ReadModel(lambda: self.collection(model))
-
-    async def flip(self, generations: Iterable[Generation]) -> None:
-        """Point the read models at these generations (one bulk write) and forget what was cached here."""
-        writes = [
-            UpdateOne(
-                {"_id": g.model},
-                {"$set": {"collection": g.collection, "generation": g.number}},
-                upsert=True,
-            )
-            for g in generations
-        ]
-        if writes:
-            await self._db[GENERATIONS].bulk_write(writes, ordered=True)
-        self._expires = float("-inf")
-
-    async def _refresh(self) -> None:
-        # The expiry counts from before the read: a pointer moved while the read was in flight is then never
-        # used for longer than ttl after the move, which is what the rebuild's wait relies on.
-        began = self._clock()
-        pointers: dict[str, Generation] = {}
-        async for doc in self._db[GENERATIONS].find({}):
-            pointers[str(doc["_id"])] = _generation(doc)
-        self._pointers, self._expires = pointers, began + self._ttl
-
-
-def _generation(doc: dict[str, Any]) -> Generation:
-    return Generation(str(doc["_id"]), str(doc["collection"]), int(doc["generation"]))
-
-
-class ReadModel:
-    """A read model's collection as its users see it: resolved on each use, or pinned to one collection."""
-
-    def __init__(self, resolve: Callable[[], Any]) -> None:
-        self._resolve = resolve
-
-    @classmethod
-    def pinned(cls, collection: Any) -> ReadModel:
-        """Return a handle that always gives this collection (a rebuild's new generation, tests' fakes)."""
-
-        async def fixed() -> Any:
-            return collection
-
-        return cls(fixed)
-
-    async def collection(self) -> AsyncCollection:
-        """Return the collection to read or write now (one call per operation: reads and writes agree)."""
-        return await self._resolve()  # type: ignore[no-any-return]
-
-
-def read_model(source: AsyncCollection | ReadModel) -> ReadModel:
-    """Return a handle for a collection given either way (a plain collection is pinned)."""
-    return source if isinstance(source, ReadModel) else ReadModel.pinned(source)
+        super().__init__(db, GENERATIONS, ttl, clock)

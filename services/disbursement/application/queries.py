@@ -39,6 +39,7 @@ def _credited_before(instructed: datetime | None, credited_at: datetime) -> bool
     # Out of order in the timeline: money credited before the instruction, whichever was reported first.
     return instructed is not None and credited_at < instructed
 
+
 def timeline(d: Disbursement) -> list[TimelineEntry]:
     """Every report and payment as it came, ordered by its own time (then by when it was recorded)."""
     instructed = d.stage_time(Stage.PAYMENT_INSTRUCTED)

@@ -14,6 +14,7 @@ from services.disbursement.application.report import workbook
 from services.disbursement.entrypoints.idempotent import command_context
 from services.disbursement.entrypoints.state import Services
 from services.disbursement.projections.dashboard import dashboard
+from services.disbursement.projections.store import ReadModels
 from shared.auth.http import Caller, Writer
 from shared.auth.keys import Role
 from shared.contracts.answers import CalendarDate
@@ -40,11 +41,11 @@ def _period(start: date | None, end: date | None) -> tuple[date | None, date | N
 
 
 async def _dashboard(
-    services: Services, bureau: str, period: tuple[date | None, date | None]
+    services: Services, names: ReadModels, bureau: str, period: tuple[date | None, date | None]
 ) -> dict[str, Any]:
     return await dashboard(
         services.db,
-        services.names,
+        names,
         bureau,
         period=period,
         now=datetime.now(UTC),
@@ -64,7 +65,7 @@ async def get_dashboard(
     """Read the bureau's dashboard from the read models (not a scan of events)."""
     services = Services.of(request)
     return Dashboard.model_validate(
-        await _dashboard(services, caller.bureau, _period(period_from, period_to))
+        await _dashboard(services, await services.names(), caller.bureau, _period(period_from, period_to))
     )
 
 
@@ -80,10 +81,9 @@ async def get_report(
 ) -> Response:
     """Build the workbook from the read models."""
     services = Services.of(request)
-    figures = await _dashboard(services, caller.bureau, _period(period_from, period_to))
-    views = await newest(
-        services.db, services.names, caller.bureau, services.report_max_rows, datetime.now(UTC)
-    )
+    names = await services.names()  # the figures and the list of one generation, even during a rebuild
+    figures = await _dashboard(services, names, caller.bureau, _period(period_from, period_to))
+    views = await newest(services.db, names, caller.bureau, services.report_max_rows, datetime.now(UTC))
     bureau = await services.bureaus.get(caller.bureau)
     content = workbook(figures, views, bureau.name_zh if bureau else caller.bureau)
     filename = f"disbursements-{caller.bureau}-{datetime.now(UTC).date().isoformat()}.xlsx"

@@ -156,7 +156,7 @@ async def list_disbursements(
     services = Services.of(request)
     return await queries.list_disbursements(
         services.db,
-        services.names,
+        await services.names(),
         caller.bureau,
         enterprise=enterprise,
         stage=stage.value if stage else None,

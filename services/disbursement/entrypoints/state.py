@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -11,7 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.disbursement.application.commands import stuck_after_workdays
 from services.disbursement.projections.dashboard import stuck_cutoff
-from services.disbursement.projections.store import LIVE, ReadModels
+from services.disbursement.projections.store import LIVE, NamesNow, pinned
 from shared.auth.keys import Bureau
 from shared.eventstore.recorder import EventRecorder
 from shared.workdays.calendar import SHANGHAI
@@ -44,7 +44,7 @@ class Services:
     bureaus: Bureaus
     default_stuck_after_workdays: int
     report_max_rows: int
-    names: ReadModels = LIVE
+    names: NamesNow = field(default_factory=lambda: pinned(LIVE))  # the generation in use, resolved per use
 
     @classmethod
     def of(cls, request: Request) -> Services:

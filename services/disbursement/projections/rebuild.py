@@ -1,21 +1,24 @@
 """Rebuild the disbursement read models from the event store (views and dashboard counters).
 
 The replay reads the disbursement and arrears streams one at a time (a range of the event store's
-(stream_id, version) index), writes the views and the summed dashboard counters into shadow collections,
-and the caller swaps them in and catches up with what was recorded meanwhile. The counters of a rebuild
-are the sum of every view's contribution, the same function the live consumer applies as differences, so
-a rebuilt dashboard equals the live one.
+(stream_id, version) index) and writes the views and the summed dashboard counters into the next generation
+of each read model, beside the one in use. `rebuild` then moves the generation pointers (a swap that copies
+and renames nothing: on SecantusDB a rename holds the server's lock while it copies, and stalled every
+service), waits until every live writer has moved, catches up with what was recorded meanwhile and drops the
+old generation. The counters of a rebuild are the sum of every view's contribution, the same function the
+live consumer applies as differences, so a rebuilt dashboard equals the live one.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.disbursement.domain.streams import ARREARS, DISBURSEMENT
 from services.disbursement.projections.store import (
-    LIVE,
+    MODELS,
     ReadModels,
     ReadModelWriter,
     ViewRaced,
@@ -25,9 +28,12 @@ from services.disbursement.projections.views import Counters, Doc, add, contribu
 from shared.contracts.envelope import EventEnvelope
 from shared.eventstore.mongo import EVENTS, MongoRecorder, from_document
 from shared.eventstore.recorder import EventRecorder
+from shared.readmodels.generations import SETTLE_S, Generations
 from shared.workdays.calendar import WorkdayCalendar
 
 CHUNK = 2000
+# The collections a rebuild before generations filled and renamed; one that died before its rename left them.
+SHADOWS_OF_RENAMING_REBUILDS = tuple(f"rebuild_{model}" for model in MODELS)
 
 
 async def _streams(db: AsyncDatabase, prefix: str) -> AsyncIterator[list[EventEnvelope]]:
@@ -107,14 +113,26 @@ async def catch_up(writer: ReadModelWriter, recorder: EventRecorder, after: int,
     return position
 
 
-async def swap_in(db: AsyncDatabase, shadow: ReadModels, live: ReadModels = LIVE) -> None:
-    """Rename the shadow collections over the live ones."""
-    for source, target in (
-        (shadow.views, live.views),
-        (shadow.arrears, live.arrears),
-        (shadow.dashboard, live.dashboard),
-    ):
-        if await db[source].estimated_document_count():
-            await db[source].rename(target, dropTarget=True)
-        else:  # nothing recorded yet: an empty collection cannot be renamed
-            await db[target].delete_many({})
+async def rebuild(
+    db: AsyncDatabase,
+    recorder: MongoRecorder,
+    calendar: Callable[[], Awaitable[WorkdayCalendar]],
+    generations: Generations,
+    progress: Callable[[int], None] | None = None,
+    settle: float = SETTLE_S,
+) -> int:
+    """Replay into the next generation, point every reader and writer at it, catch up, drop the old one."""
+    old = [await generations.current(model) for model in MODELS]
+    new = [generation.next() for generation in old]
+    names = ReadModels.of(new)
+    head = await replay_into(db, recorder, calendar, names, progress)
+    await generations.flip(new)
+    # Live writers may write the old generation until their pointers expire: what they applied there after
+    # `head` is applied again below, version-guarded, once they all write the new one.
+    await asyncio.sleep(settle)
+    position = await catch_up(ReadModelWriter(db, recorder, calendar, names), recorder, head)
+    for generation in old:
+        await db[generation.collection].drop()
+    for leftover in SHADOWS_OF_RENAMING_REBUILDS:
+        await db[leftover].drop()
+    return position

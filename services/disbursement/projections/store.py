@@ -7,7 +7,7 @@ difference between the old and the new view, in the same transaction, so they co
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,26 +27,53 @@ from services.disbursement.projections.views import (
 )
 from shared.contracts.envelope import EventEnvelope
 from shared.eventstore.recorder import ConcurrencyError, EventRecorder
+from shared.readmodels.generations import Generation, Generations
 from shared.workdays.calendar import WorkdayCalendar
 
 VIEWS, ARREARS_VIEWS, DASHBOARD = "disbursement_views", "arrears_views", "disbursement_dashboard"
 
 
+MODELS = (VIEWS, ARREARS_VIEWS, DASHBOARD)
+# The pointers to the generation of each read model in use (shared/readmodels/generations.py): a rebuild
+# writes a new generation and moves them, it never renames a collection.
+POINTERS = "disbursement_generations"
+
+
 @dataclass(frozen=True)
 class ReadModels:
-    """The names of the three collections (a rebuild writes a shadow set, then swaps it in)."""
+    """The names of the three collections of one generation (a rebuild writes the next, then points at it)."""
 
     views: str = VIEWS
     arrears: str = ARREARS_VIEWS
     dashboard: str = DASHBOARD
 
     @classmethod
-    def shadow(cls) -> ReadModels:
-        """The collections a rebuild fills before the swap."""
-        return cls(f"rebuild_{VIEWS}", f"rebuild_{ARREARS_VIEWS}", f"rebuild_{DASHBOARD}")
+    def of(cls, generations: Sequence[Generation]) -> ReadModels:
+        """Return the collections of these generations (one per read model, in MODELS order)."""
+        views, arrears, dashboard = (g.collection for g in generations)
+        return cls(views, arrears, dashboard)
 
 
 LIVE = ReadModels()
+NamesNow = Callable[[], Awaitable[ReadModels]]  # the collections in use now, resolved on each call
+
+
+def pinned(names: ReadModels) -> NamesNow:
+    """Return a resolver that always gives these collections (a rebuild's new generation, tests)."""
+
+    async def fixed() -> ReadModels:
+        return names
+
+    return fixed
+
+
+def in_use(generations: Generations) -> NamesNow:
+    """Return a resolver of the generations in use (pointers re-read at most once per RESOLVE_TTL_S)."""
+
+    async def current() -> ReadModels:
+        return ReadModels.of([await generations.current(model) for model in MODELS])
+
+    return current
 
 
 class ViewRaced(ConcurrencyError):
@@ -85,17 +112,17 @@ class ReadModelWriter:
         db: AsyncDatabase,
         recorder: EventRecorder,
         calendar: Callable[[], Awaitable[WorkdayCalendar]],
-        names: ReadModels = LIVE,
+        names: ReadModels | NamesNow = LIVE,
     ) -> None:
-        self._db, self._recorder, self._calendar, self._names = db, recorder, calendar, names
+        self._db, self._recorder, self._calendar = db, recorder, calendar
+        self._names = pinned(names) if isinstance(names, ReadModels) else names
 
     async def apply(self, envelope: EventEnvelope, session: AsyncClientSession | None = None) -> bool | None:
         """Bring the stream's view up to this event; None for streams this service does not view."""
         if envelope.stream_type not in (DISBURSEMENT, ARREARS):
             return None
-        collection = self._db[
-            self._names.views if envelope.stream_type == DISBURSEMENT else self._names.arrears
-        ]
+        names = await self._names()  # once: the view and the counters it moves are of one generation
+        collection = self._db[names.views if envelope.stream_type == DISBURSEMENT else names.arrears]
         stored = await collection.find_one({"_id": _view_id(envelope)}, session=session)
         if not is_stale(stored, envelope.version):
             return False  # already folded (a redelivery, or a gap fill applied it)
@@ -118,7 +145,7 @@ class ReadModelWriter:
             if replaced.matched_count == 0:
                 raise ViewRaced(envelope.stream_id, envelope.version)
         if updates := counter_updates(delta(stored, view)):
-            await self._db[self._names.dashboard].bulk_write(updates, ordered=True, session=session)
+            await self._db[names.dashboard].bulk_write(updates, ordered=True, session=session)
         return True
 
     async def view_of(
