@@ -28,7 +28,7 @@ from services.disbursement.projections.views import Counters, Doc, add, contribu
 from shared.contracts.envelope import EventEnvelope
 from shared.eventstore.mongo import EVENTS, MongoRecorder, from_document
 from shared.eventstore.recorder import EventRecorder
-from shared.readmodels.generations import SETTLE_S, Generations
+from shared.readmodels.generations import SETTLE_S, Generation, Generations, is_generation_of
 from shared.workdays.calendar import WorkdayCalendar
 
 CHUNK = 2000
@@ -131,8 +131,14 @@ async def rebuild(
     # `head` is applied again below, version-guarded, once they all write the new one.
     await asyncio.sleep(settle)
     position = await catch_up(ReadModelWriter(db, recorder, calendar, names), recorder, head)
-    for generation in old:
-        await db[generation.collection].drop()
-    for leftover in SHADOWS_OF_RENAMING_REBUILDS:
-        await db[leftover].drop()
+    await _drop_all_but(db, new)
     return position
+
+
+async def _drop_all_but(db: AsyncDatabase, kept: list[Generation]) -> None:
+    """Drop every other generation of the read models: the old one, and any a rebuild that died left."""
+    keep = {generation.collection for generation in kept}
+    for name in await db.list_collection_names():
+        stale = any(is_generation_of(model, name) for model in MODELS) or name in SHADOWS_OF_RENAMING_REBUILDS
+        if stale and name not in keep:
+            await db[name].drop()
