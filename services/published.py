@@ -100,8 +100,8 @@ def openapi() -> dict[str, Any]:
 
 PROBLEM = {
     "title": "Problem",
-    "description": "Why a request was refused: a sentence (Chinese first, then English), or, for invalid fields, "
-    "one entry per field",
+    "description": "Why a request was refused: a sentence (Chinese first, then English), or, for invalid "
+    "fields, one entry per field",
     "type": "object",
     "properties": {
         "detail": {
@@ -117,8 +117,8 @@ PROBLEM = {
 EVERY_OPERATION = {
     "400": "The path holds a control character",
     "429": "Too many requests for this API key or client (see Retry-After)",
-    "503": "A service behind the gateway is unavailable or too slow (see Retry-After); nothing is lost by a retry "
-    "with the same Idempotency-Key",
+    "503": "A service behind the gateway is unavailable or too slow (see Retry-After); nothing is lost by a "
+    "retry with the same Idempotency-Key",
 }
 SIGNED_IN = {
     "401": "No, or a wrong, revoked or expired key or token",
@@ -126,8 +126,8 @@ SIGNED_IN = {
 }
 WITH_PATH_ID = {"404": "No such resource in your bureau (another bureau's is not found either)"}
 WRITING = {
-    "409": "Refused by a rule now, or a concurrent change, or an Idempotency-Key used before with another request "
-    "(the reason says which); nothing was recorded"
+    "409": "Refused by a rule now, or a concurrent change, or an Idempotency-Key used before with another "
+    "request (the reason says which); nothing was recorded"
 }
 WITH_INPUT = {
     "422": "Invalid input: a field, a query parameter the operation does not take, or a rule (the reason "
@@ -160,7 +160,7 @@ def _document_common_answers(document: dict[str, Any]) -> None:
             for status, description in common.items():
                 answers.setdefault(status, {"description": description})
             for status, answer in answers.items():
-                # A refusal's body is a Problem: a sentence or per-field entries (FastAPI names only the latter).
+                # A refusal's body is a Problem: a sentence or per-field entries (FastAPI names the latter).
                 if status.startswith("4") or status.startswith("5"):
                     answer["content"] = problem
             operation["responses"] = dict(sorted(answers.items()))

@@ -138,12 +138,11 @@ def _undocumented(paths: list[DocumentedPath], request: Request) -> JSONResponse
         return JSONResponse({"detail": f"no API at {request.url.path}"}, status_code=404)
     if request.method in allowed:
         return None
+    allow = ", ".join(sorted(allowed))
     return JSONResponse(
-        {
-            "detail": f"{request.method} is not allowed on {request.url.path}; allowed: {', '.join(sorted(allowed))}"
-        },
+        {"detail": f"{request.method} is not allowed on {request.url.path}; allowed: {allow}"},
         status_code=405,
-        headers={"Allow": ", ".join(sorted(allowed))},
+        headers={"Allow": allow},
     )
 
 

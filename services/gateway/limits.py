@@ -1,5 +1,5 @@
-"""Fairness at the door: a token bucket per API key, so one flooding key cannot starve the others; and a bucket
-per client address for credentials the services refused, so that guessing keys costs time."""
+"""Fairness at the door: a token bucket per API key, so one flooding key cannot starve the others; and a
+bucket per client address for credentials the services refused, so that guessing keys costs time."""
 
 from __future__ import annotations
 

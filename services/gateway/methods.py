@@ -1,8 +1,8 @@
 """The methods the published API documents at each path: the gateway answers the others itself.
 
-Why: a path may be served by two services (GET /api/v1/cases by case query, POST by intake), so an upstream's own
-405 would name only its methods; and a path the API does not document is a 404 whatever the method. The table is
-built from the same OpenAPI document the gateway publishes, so it cannot drift from it.
+Why: a path may be served by two services (GET /api/v1/cases by case query, POST by intake), so an upstream's
+own 405 would name only its methods; and a path the API does not document is a 404 whatever the method. The
+table is built from the same OpenAPI document the gateway publishes, so it cannot drift from it.
 """
 
 from __future__ import annotations
@@ -46,5 +46,5 @@ def allowed_methods(table: list[DocumentedPath], raw_path: str) -> frozenset[str
 
 @cache
 def published_openapi() -> dict[str, Any]:
-    """Return the OpenAPI document the gateway publishes (built once per process: the code does not change)."""
+    """Return the OpenAPI document the gateway publishes (built once per process: the code is fixed)."""
     return published.openapi()

@@ -47,7 +47,7 @@ CalendarDate = Annotated[date, BeforeValidator(calendar_date)]
 
 
 def whole_number(value: Any) -> Any:
-    """Let a number without a fraction through as an int (3.0 is 3); anything else goes on to the strict check."""
+    """Let a number without a fraction through as an int (3.0 is 3); the strict check takes the rest."""
     # JSON has one number type, and JSON Schema counts 3.0 as an integer: refusing it would refuse what the
     # published schema allows. 3.5, "3" and true stay refused by the strict int that follows.
     if isinstance(value, float) and value.is_integer():
@@ -63,7 +63,7 @@ _ISO_MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
 
 
 def iso_moment(value: Any) -> Any:
-    """Let only an ISO 8601 time through (or a datetime); refuse a Unix timestamp, as a number or as digits."""
+    """Let only an ISO 8601 time (or a datetime) through; refuse a Unix timestamp, a number or digits."""
     # Pydantic reads 1767225600 and "1767225600" as times: a client that sent a count meant something else,
     # and a seconds/milliseconds mix-up lands in another century. Stored events keep reading as recorded.
     if is_reading_stored() or isinstance(value, datetime):

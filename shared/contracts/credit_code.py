@@ -31,8 +31,8 @@ AUTHORITIES: dict[str, tuple[str, str]] = {
 }
 
 
-# The shape of a code as JSON Schema publishes it (authority and the types it registers, a 6-digit division, then
-# 10 characters of the set); the check character needs the sum, which only validate_credit_code computes.
+# The shape of a code as JSON Schema publishes it (authority and the types it registers, a 6-digit division,
+# then 10 characters of the set); the check character needs the sum, which only validate_credit_code computes.
 CREDIT_CODE_PATTERN = r"^(?:[15][1239]|9[123]|Y1|[2-4678AN][1-9])[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$"
 
 

@@ -177,7 +177,8 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
 
 
-# How stages and statuses read in Chinese: the same words in every service's answers, history, notices and workbook.
+# How stages and statuses read in Chinese: the same words in every service's answers, history, notices and
+# workbook.
 STAGE_LABELS: dict[str, str] = {
     "opened": "已登记",
     "allocation_received": "资金到区",

@@ -1,14 +1,14 @@
 """Which collection holds each read model of a service now: generations named by pointer documents.
 
-A rebuild writes a new generation (`case_view__g2`, `case_view__g3`, ...) beside the one in use and then moves
-the pointer (in the service's pointer collection, e.g. `casequery_generations`: `{_id: "case_view", collection:
-"case_view__g2", generation: 2}`): the swap copies nothing, where a rename copies every document and index key
-on SecantusDB while it holds the server's lock. A store without a pointer uses the plain name (generation 1), so
-existing data needs no migration.
+A rebuild writes a new generation (`case_view__g2`, `case_view__g3`, ...) beside the one in use and then
+moves the pointer (in the service's pointer collection, e.g. `casequery_generations`: `{_id: "case_view",
+collection: "case_view__g2", generation: 2}`): the swap copies nothing, where a rename copies every document
+and index key on SecantusDB while it holds the server's lock. A store without a pointer uses the plain name
+(generation 1), so existing data needs no migration.
 
 Readers and writers resolve the collection through `Generations`, which re-reads the pointers at most once per
-`RESOLVE_TTL_S`; a rebuild waits longer than that (`SETTLE_S`) after moving a pointer before it trusts that every
-live writer has moved (see services/casequery/rebuild.py, services/disbursement/rebuild.py).
+`RESOLVE_TTL_S`; a rebuild waits longer than that (`SETTLE_S`) after moving a pointer before it trusts that
+every live writer has moved (see services/casequery/rebuild.py, services/disbursement/rebuild.py).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def collection_name(model: str, number: int) -> str:
 
 
 def is_generation_of(model: str, collection: str) -> bool:
-    """Tell whether a collection holds (or held) a generation of the read model, or an older rebuild's shadow."""
+    """Tell whether a collection holds (or held) a generation of the read model, or a rebuild's shadow."""
     return re.fullmatch(rf"{re.escape(model)}(__g\d+|__rebuild)?", collection) is not None
 
 

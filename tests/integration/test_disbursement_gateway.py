@@ -286,7 +286,7 @@ async def test_a_rebuilt_dashboard_equals_the_live_one(
     assert after != before  # a new generation, pointed at: nothing was renamed
     names = set(await stack_db.list_collection_names())
     assert {after.views, after.arrears, after.dashboard} <= names
-    assert not {before.views, before.arrears, before.dashboard, *leftovers} & names  # the old ones are dropped
+    assert not {before.views, before.arrears, before.dashboard, *leftovers} & names  # all dropped
     # The service re-reads the pointers at most once a second; the rebuild waited longer before it returned.
     rebuilt = (await client.get("/api/v1/disbursements/dashboard")).json()
     for figures in (live, rebuilt):

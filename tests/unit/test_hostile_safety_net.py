@@ -89,14 +89,12 @@ async def test_a_path_with_a_control_character_is_400_with_the_reason() -> None:
     assert answer.status_code == 400 and "U+0017" in answer.json()["detail"]
 
 
-async def test_a_body_that_is_not_utf8_is_a_422_like_malformed_json_and_other_http_errors_keep_their_answer() -> (
+async def test_a_body_not_in_utf8_is_a_422_like_malformed_json_and_other_http_errors_keep_their_answer() -> (
     None
 ):
     transport = httpx.ASGITransport(app=app_raising(KeyError("never reached")), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-        binary = await client.post(
-            "/things/a", content=b"\xff", headers={"content-type": "application/json"}
-        )
+        binary = await client.post("/things/a", content=b"\xff", headers={"content-type": "application/json"})
         malformed = await client.post("/things/a", content=b"{", headers={"content-type": "application/json"})
         unknown = await client.get("/nothing")
     assert binary.status_code == malformed.status_code == 422
