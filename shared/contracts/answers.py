@@ -78,3 +78,7 @@ def iso_moment(value: Any) -> Any:
 
 # A moment in a request (body, query string or message from another system): ISO 8601 text with an offset.
 IsoMoment = Annotated[AwareDatetime, BeforeValidator(iso_moment)]
+
+
+# The years the working-day calendar can count (2000-2100), as a JSON Schema pattern on dates and times.
+YEARS_2000_TO_2100 = r"^(20[0-9]{2}|2100)-"

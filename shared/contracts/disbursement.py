@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from shared.contracts.answers import CalendarDate, IsoMoment, WholeNumber
+from shared.contracts.answers import YEARS_2000_TO_2100, CalendarDate, IsoMoment, WholeNumber
 from shared.contracts.cases import Enterprise
 from shared.contracts.text import Identifier, Line100, Line200, Line500, OptionalText500, Text500, read_stored
 
@@ -85,8 +85,11 @@ def _plausible_day(day: date) -> date:
     return day
 
 
-Moment = Annotated[IsoMoment, AfterValidator(_plausible_time)]  # ISO 8601 with offset, never a number
-Day = Annotated[CalendarDate, AfterValidator(_plausible_day)]  # "YYYY-MM-DD" only, never a time
+_IN_RANGE = Field(json_schema_extra={"pattern": YEARS_2000_TO_2100})  # FIRST_YEAR to LAST_YEAR, published
+Moment = Annotated[
+    IsoMoment, AfterValidator(_plausible_time), _IN_RANGE
+]  # ISO 8601 with offset, not a number
+Day = Annotated[CalendarDate, AfterValidator(_plausible_day), _IN_RANGE]  # "YYYY-MM-DD" only, never a time
 
 
 def format_amount(amount: Decimal) -> str:

@@ -110,3 +110,23 @@ def test_amounts_public_keys_notice_prefixes_and_new_passwords_publish_what_is_r
     prefix = schemas["PublishNotice"]["properties"]["number_prefix"]["anyOf"][0]["pattern"]
     assert re.search(prefix, "高新财金") and not re.search(prefix, "GX")
     assert schemas["CreateAccount"]["properties"]["password"]["anyOf"][0]["minLength"] == 12
+
+
+def test_optional_bounded_numbers_dates_and_contact_subjects_publish_their_bounds() -> None:
+    import json
+
+    from services.published import documents
+
+    doc = json.loads(documents()["openapi.json"])
+    schemas = doc["components"]["schemas"]
+    days = schemas["NewToken"]["properties"]["expires_in_days"]["anyOf"][0]
+    assert (days["minimum"], days["maximum"]) == (1, 366)
+    stuck = schemas["RulesBody"]["properties"]["stuck_escalate_after_workdays"]["anyOf"][0]
+    assert (stuck["minimum"], stuck["maximum"]) == (1, 30)
+    repaid_on = schemas["RepaymentReport"]["properties"]["repaid_on"]["pattern"]
+    assert re.search(repaid_on, "2026-11-28") and not re.search(repaid_on, "0717-05-13")
+    [subject] = [
+        p for p in doc["paths"]["/api/v1/contacts/{subject}"]["get"]["parameters"] if p["in"] == "path"
+    ]
+    assert not re.search(subject["schema"]["pattern"], "enterprise:x:a\x99b")
+    assert re.search(subject["schema"]["pattern"], "enterprise:x:张三")

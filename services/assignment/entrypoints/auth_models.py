@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints
 
 from shared.auth.keys import Role
 from shared.auth.passwords import MAX_LENGTH, MIN_LENGTH
-from shared.contracts.answers import WholeNumber, in_shanghai
+from shared.contracts.answers import in_shanghai, whole_number
 from shared.contracts.text import Identifier, Line50, Line200
 
 
@@ -35,6 +35,8 @@ NewPassword = Annotated[
         description=f"At least {MIN_LENGTH} characters, at least 4 different ones",
     ),
 ]
+# The bounds inside the type: on `WholeNumber | None` pydantic could not publish them as minimum/maximum.
+TokenDays = Annotated[int, Field(ge=1, le=366), BeforeValidator(whole_number), Strict()]
 TotpCode = Annotated[str, StringConstraints(strict=True, pattern=r"^[0-9]{6}$")]
 Token = Annotated[
     str, StringConstraints(strict=True, min_length=1, max_length=200), AfterValidator(_encodable)
@@ -102,7 +104,7 @@ class NewToken(_Body):
     """A personal API token for scripts."""
 
     name: Line50
-    expires_in_days: WholeNumber | None = Field(default=None, ge=1, le=366, description="None: until revoked")
+    expires_in_days: TokenDays | None = Field(default=None, description="None: until revoked")
 
 
 class TokenCard(BaseModel):

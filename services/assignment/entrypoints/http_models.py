@@ -14,7 +14,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from services.assignment.domain.staffing import leave_dates_are_bounded
-from shared.contracts.answers import CalendarDate, Time, WholeNumber
+from shared.contracts.answers import YEARS_2000_TO_2100, CalendarDate, Time, WholeNumber
 from shared.contracts.assignment import Post
 from shared.contracts.cases import CreditCode
 from shared.contracts.text import (
@@ -41,7 +41,12 @@ def _plausible(day: date) -> date:
 
 
 Day = Annotated[
-    CalendarDate, AfterValidator(_plausible), Field(description=f"A date from {FIRST_DAY} to {LAST_DAY}")
+    CalendarDate,
+    AfterValidator(_plausible),
+    Field(
+        description=f"A date from {FIRST_DAY} to {LAST_DAY}",
+        json_schema_extra={"pattern": YEARS_2000_TO_2100},
+    ),
 ]
 StaffId = Annotated[Identifier, Field(description="A staff_id from the roster")]
 

@@ -25,10 +25,14 @@ router = APIRouter(prefix="/api/v1/disbursements", tags=["disbursement"])
 MAX_PERIOD_DAYS = 5 * 366
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PeriodFrom = Annotated[
-    CalendarDate | None, Query(alias="from", description="First Asia/Shanghai day (YYYY-MM-DD)")
+    CalendarDate | None,
+    Query(
+        alias="from",
+        description="First Asia/Shanghai day (YYYY-MM-DD), not after `to`, at most 5 years before it",
+    ),
 ]
 PeriodTo = Annotated[
-    CalendarDate | None, Query(alias="to", description="Last Asia/Shanghai day (YYYY-MM-DD)")
+    CalendarDate | None, Query(alias="to", description="Last Asia/Shanghai day (YYYY-MM-DD), included")
 ]
 
 

@@ -63,23 +63,23 @@ class FeedbackTokens:
     def check(self, token: str, now: datetime) -> FeedbackClaims:
         """Return the claims of a genuine, unexpired token, or raise TokenRejected with the reason."""
         if len(token) > MAX_TOKEN_CHARACTERS or token.count(".") != 1:
-            raise TokenRejected("malformed token")
+            raise TokenRejected("链接格式无效 / malformed token")
         body_text, signature_text = token.split(".")
         try:
             body, signature = _unb64(body_text), _unb64(signature_text)
         except (binascii.Error, ValueError):
-            raise TokenRejected("malformed token") from None
+            raise TokenRejected("链接格式无效 / malformed token") from None
         if not hmac.compare_digest(signature, self._sign(body)):
-            raise TokenRejected("the link is not genuine (signature does not match)")
+            raise TokenRejected("链接不是本系统签发的 / the link is not genuine (signature does not match)")
         try:
             raw = json.loads(body)
             claims = FeedbackClaims(
                 str(raw["jti"]), str(raw["b"]), str(raw["c"]), datetime.fromtimestamp(int(raw["exp"]), UTC)
             )
         except (ValueError, KeyError, TypeError):
-            raise TokenRejected("malformed token") from None
+            raise TokenRejected("链接格式无效 / malformed token") from None
         if now >= claims.expires_at:
-            raise TokenRejected("the link has expired")
+            raise TokenRejected("链接已过期 / the link has expired")
         return claims
 
     def _sign(self, body: bytes) -> bytes:

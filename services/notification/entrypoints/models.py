@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, field_serializer
 
-from shared.contracts.answers import WholeNumber, in_shanghai
+from shared.contracts.answers import WholeNumber, in_shanghai, whole_number
 from shared.contracts.text import Email, Line50, Line100, Mobile, OptionalText500
 
 ChannelName = Literal["inbox", "email", "wecom", "dingtalk", "sms"]
@@ -47,6 +47,12 @@ class RatingBody(BaseModel):
     comment: OptionalText500 = ""
 
 
+# The optional fields' bounds stand inside their types: on `WholeNumber | None` pydantic could not publish them
+# as minimum/maximum.
+Workdays0To10 = Annotated[int, Field(ge=0, le=10), BeforeValidator(whole_number), Strict()]
+Workdays1To30 = Annotated[int, Field(ge=1, le=30), BeforeValidator(whole_number), Strict()]
+
+
 class RulesBody(BaseModel):
     """A bureau's reminder and escalation ladder; `expected_version` is the version the caller saw."""
 
@@ -59,15 +65,15 @@ class RulesBody(BaseModel):
     supervise_after_overdue_workdays: WholeNumber = Field(ge=1, le=30)
     supervision_deadline_workdays: WholeNumber = Field(ge=1, le=30)
     # The money ladders: left out, they keep their values in force (clients of rules v1 keep working).
-    stuck_escalate_after_workdays: WholeNumber | None = Field(
-        default=None, ge=1, le=30, description="Working days after the stuck reminder before leadership hears"
+    stuck_escalate_after_workdays: Workdays1To30 | None = Field(
+        default=None, description="Working days after the stuck reminder before leadership hears"
     )
-    arrears_remind_workdays_before: WholeNumber | None = Field(
-        default=None, ge=0, le=10, description="Remind this many working days before arrears are due (0: no)"
+    arrears_remind_workdays_before: Workdays0To10 | None = Field(
+        default=None, description="Remind this many working days before arrears are due (0: no)"
     )
     arrears_remind_on_due_day: bool | None = None
-    arrears_escalate_after_overdue_workdays: WholeNumber | None = Field(
-        default=None, ge=1, le=30, description="Working days overdue before leadership hears of arrears"
+    arrears_escalate_after_overdue_workdays: Workdays1To30 | None = Field(
+        default=None, description="Working days overdue before leadership hears of arrears"
     )
     money_section: str | None = Field(
         default=None,
