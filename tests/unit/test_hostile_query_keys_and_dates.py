@@ -23,25 +23,15 @@ from shared.contracts.disbursement import RepaymentReport, StageReport
 from shared.contracts.text import read_stored
 from shared.eventstore.memory import InMemoryRecorder
 from tests.fakes import FakeApiKeys
-from tests.support import case_body, credit_code
+from tests.support import case_body
 from tests.unit.test_assignment_support import app_with, auth
+from tests.unit.test_disbursement_http import arrears_body, opening
 from tests.unit.test_hostile_query_parameters import Bureaus
 
 ADMIN = {"Authorization": "Bearer finance-admin"}
 KEYS = FakeApiKeys({"finance-admin": ("finance", Role.ADMIN)})
 TWO_KEYS = [("Authorization", "Bearer finance-admin"), ("Idempotency-Key", "k-1"), ("Idempotency-Key", "k-2")]
 DATE_REFUSED = "须为日期 YYYY-MM-DD，不含时间 / must be a calendar date YYYY-MM-DD, without a time"
-
-
-def arrears(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "enterprise": {"name": "启明星辰(郑州)有限公司", "credit_code": credit_code(3)},
-        "debtor": "高新区建设局",
-        "purpose": "安全运维服务",
-        "amount_owed": "100.00",
-        "delivered_on": "2026-10-01",
-    }
-    return body | overrides
 
 
 def disbursement(recorder: InMemoryRecorder) -> FastAPI:
@@ -104,16 +94,8 @@ async def test_a_case_sent_with_two_idempotency_keys_is_refused_and_nothing_is_r
 @pytest.mark.parametrize(
     ("path", "body"),
     [
-        (
-            "/api/v1/disbursements",
-            {
-                "enterprise": {"name": "格力电器(郑州)有限公司", "credit_code": credit_code(1)},
-                "source": "市财政局",
-                "fund_type": "subsidy",
-                "allocated": "70000000.00",
-            },
-        ),
-        ("/api/v1/arrears", arrears()),
+        ("/api/v1/disbursements", opening()),
+        ("/api/v1/arrears", arrears_body()),
     ],
 )
 async def test_money_sent_with_two_idempotency_keys_is_refused_and_nothing_is_recorded(
@@ -138,7 +120,7 @@ async def test_a_roster_change_sent_with_two_idempotency_keys_is_refused_and_not
 async def test_a_repeated_key_is_refused_as_a_malformed_one_is(money: httpx.AsyncClient) -> None:
     # The same status and shape as a key the header's own rule refuses (longer than 128 characters).
     answer = await money.post(
-        "/api/v1/arrears", json=arrears(), headers=ADMIN | {"Idempotency-Key": "k" * 129}
+        "/api/v1/arrears", json=arrears_body(), headers=ADMIN | {"Idempotency-Key": "k" * 129}
     )
     assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["header", "idempotency-key"]
 
@@ -177,7 +159,7 @@ def test_what_was_stored_still_reads_under_the_stricter_rule() -> None:
 async def test_arrears_dated_with_a_moment_are_refused_and_nothing_is_recorded(
     money: httpx.AsyncClient, recorder: InMemoryRecorder, moment: str
 ) -> None:
-    answer = await money.post("/api/v1/arrears", json=arrears(delivered_on=moment), headers=ADMIN)
+    answer = await money.post("/api/v1/arrears", json=arrears_body(delivered_on=moment), headers=ADMIN)
     assert answer.status_code == 422
     [problem] = answer.json()["detail"]
     assert problem["loc"] == ["body", "delivered_on"] and DATE_REFUSED in problem["msg"]
@@ -232,13 +214,7 @@ async def test_assignment_bodies_refuse_a_moment_for_a_date(
 async def test_a_moment_given_as_a_timestamp_or_a_day_is_refused_and_nothing_is_recorded(
     money: httpx.AsyncClient, recorder: InMemoryRecorder, timestamp: Any
 ) -> None:
-    body = {
-        "enterprise": {"name": "测试企业", "credit_code": credit_code(1)},
-        "source": "市财政局",
-        "fund_type": "subsidy",
-        "allocated": "10.00",
-        "allocation_received_at": timestamp,
-    }
+    body = opening(allocation_received_at=timestamp)
     answer = await money.post("/api/v1/disbursements", json=body, headers=ADMIN)
     assert answer.status_code == 422 and "ISO 8601" in answer.text, answer.text
     assert answer.json()["detail"][0]["loc"] == ["body", "allocation_received_at"]
