@@ -8,6 +8,7 @@ parameters (its signature and its dependencies'), so the list can never drift fr
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -43,11 +44,27 @@ def _takes_many(annotation: Any) -> bool:
     return get_origin(annotation) in (Union, UnionType) and any(_takes_many(a) for a in get_args(annotation))
 
 
-def repeated_single_names(dependant: Dependant, given: list[tuple[str, str]]) -> list[str]:
-    """Return the declared single-valued parameters that the query string gives more than once."""
-    single = {f.alias for f in _query_fields(dependant) if not _takes_many(f.field_info.annotation)}
+def repeated_single_names(single: frozenset[str], given: list[tuple[str, str]]) -> list[str]:
+    """Return the single-valued parameters that the query string gives more than once."""
     counts = Counter(name for name, _ in given)
     return sorted(name for name in single if counts[name] > 1)
+
+
+@dataclass(frozen=True)
+class _QueryShape:
+    declared: frozenset[str]  # every query parameter name the route takes
+    single: frozenset[str]  # those that take one value
+
+
+def _shape_of(route: APIRoute) -> _QueryShape:
+    # A route's parameters never change: walked once per route and kept on it, not on every request.
+    shape: _QueryShape | None = getattr(route, "_query_shape", None)
+    if shape is None:
+        fields = _query_fields(route.dependant)
+        single = frozenset(f.alias for f in fields if not _takes_many(f.field_info.annotation))
+        shape = _QueryShape(frozenset(f.alias for f in fields), single)
+        route._query_shape = shape  # type: ignore[attr-defined]
+    return shape
 
 
 def _shown(name: str) -> str:
@@ -80,11 +97,12 @@ async def refuse_unknown_query(request: Request, _: Annotated[Principal, Depends
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):  # pragma: no cover - a dependency always runs inside a route
         return
-    problems = unknown_query_problems(set(request.query_params), declared_query_names(route.dependant))
+    shape = _shape_of(route)
+    problems = unknown_query_problems(set(request.query_params), shape.declared)
     # A filter given twice (`?status=open&status=closed`) would be answered for one of the two, silently.
     problems += [
         {"loc": ["query", name], "msg": f"只能给一次 / {name!r} given more than once", "type": "value_error"}
-        for name in repeated_single_names(route.dependant, request.query_params.multi_items())
+        for name in repeated_single_names(shape.single, request.query_params.multi_items())
     ]
     if problems:
         raise HTTPException(422, problems)
