@@ -39,7 +39,6 @@ def refuse_day_in_the_future(day: date, today: date, *, zh: str, field: str) -> 
 def record_arrears(arrears_id: str, request: OpenArrearsRequest, *, today: date) -> ArrearsRecorded:
     """Return the event that records arrears with the due date of their term (delivered by today)."""
     refuse_day_in_the_future(request.delivered_on, today, zh="交付", field="delivered_on")
-    rules.refuse_what_is_not_a_case_id(request.case_id)
     return ArrearsRecorded(
         arrears_id=arrears_id,
         enterprise=request.enterprise,
