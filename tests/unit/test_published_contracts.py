@@ -88,3 +88,15 @@ def test_two_services_publishing_different_components_under_one_name_is_refused(
     _merge_components(merged, {"Person": {"properties": {"role": {}}}})  # the same one twice is fine
     with pytest.raises(ValueError, match="Person"):
         _merge_components(merged, {"Person": {"properties": {"key_id": {}}}})
+
+
+def test_each_consumer_group_reads_one_topic() -> None:
+    # Members of one group subscribed to different topics are assigned partitions by whichever leads the group,
+    # and each joining rebalances the others: notification's four topics in one group once kept a case untold.
+    receiving: dict[str, set[str]] = {}
+    for operation in json.loads(documents()["asyncapi.json"])["operations"].values():
+        if operation["action"] == "receive":
+            topic, group = operation["channel"]["$ref"].rsplit("/", 1)[1].rsplit(":", 1)
+            receiving.setdefault(group, set()).add(topic)
+    assert len(receiving) >= 10
+    assert {group: topics for group, topics in receiving.items() if len(topics) > 1} == {}

@@ -19,6 +19,16 @@ from shared.contracts.topics import ASSIGNMENT_EVENTS, CALENDAR_EVENTS, CASE_EVE
 from shared.messaging.batches import BatchSubscriber
 from shared.messaging.pacing import FetchWait
 
+# One consumer group per topic (`<group>` for case events, `<group>-<suffix>` for the others). Members of one group
+# that subscribe to different topics get their partitions from whichever member leads the group, and each of the
+# four joining makes the other three rejoin.
+GROUP_SUFFIXES = {
+    CASE_EVENTS: "",
+    ASSIGNMENT_EVENTS: "-board",
+    CALENDAR_EVENTS: "-calendar",
+    DISBURSEMENT_EVENTS: "-money",
+}
+
 TOPICS = {
     CASE_EVENTS: "Case events: tasks (deadlines, sections), resolution (rating link), reopening (leadership).",
     ASSIGNMENT_EVENTS: "Board events: assignments and reassignments (concierge, enterprise), queueing (leadership).",
@@ -31,7 +41,7 @@ TOPICS = {
 def subscribe_notifications(
     broker: KafkaBroker, *, notifying: Callable[[], Notifying], group: str, fetch_wait: FetchWait
 ) -> list[BatchSubscriber[EventEnvelope]]:
-    """Subscribe the notification reaction to every topic it listens to (idempotent: ids derive from events)."""
+    """Subscribe the notification reaction to each topic it listens to, each in a group of its own."""
 
     async def handle(envelopes: list[EventEnvelope]) -> int:
         n = notifying().for_one_batch()
@@ -44,7 +54,7 @@ def subscribe_notifications(
         BatchSubscriber(
             broker=broker,
             topic=topic,
-            group=group,
+            group=group + GROUP_SUFFIXES[topic],
             model=EventEnvelope,
             handle=handle,
             fetch_wait=fetch_wait,
