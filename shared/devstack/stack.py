@@ -6,6 +6,7 @@ import asyncio
 import os
 import sys
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,8 +115,10 @@ class Stack:
             path = self.config.var_dir / "dev-credentials.json"
             self.credentials = asyncio.run(self._seed(read_credentials(path)))
             write_credentials(path, self.credentials)
-            for spec in SERVICES:
-                self.start_service(spec.name)
+            # All at once, as compose starts them: each waits only for the servers, never for another service.
+            started = [self._launch(spec.name) for spec in SERVICES]
+            for wait in started:
+                wait(60.0)
         except BaseException:
             self.stop()
             raise
@@ -188,6 +191,11 @@ class Stack:
         self, name: str, timeout: float = 60.0, *, instance: str = "", port: int | None = None
     ) -> Child:
         """Start one service process (or another instance of it) and wait until its /healthz answers 200."""
+        self._launch(name, instance=instance, port=port)(timeout)
+        return self.services[f"{name}{instance}"]
+
+    def _launch(self, name: str, *, instance: str = "", port: int | None = None) -> Callable[[float], None]:
+        """Start one service process; return the wait for its /healthz to answer 200."""
         spec = next(s for s in SERVICES if s.name == name)
         env = self.service_env(spec)
         if port is not None:
@@ -204,8 +212,7 @@ class Stack:
                 )
             return http_ok(url)
 
-        wait_until(healthy, timeout, f"{name} /healthz", interval=0.1)
-        return child
+        return lambda timeout: wait_until(healthy, timeout, f"{label} /healthz", interval=0.1)
 
     def restart_kafka(self) -> None:
         """Kill the embedded broker (it loses all it held: Tansu keeps it in memory) and start it again."""
