@@ -30,8 +30,9 @@ from shared.service import install_error_handlers, instrument
 
 def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     """Build the gateway app; `transport` replaces the network in tests (a stub upstream)."""
-    routes = route_table(settings)
-    internal = frozenset(origin(httpx.URL(url)) for url in upstreams(settings).values())
+    services = upstreams(settings)
+    routes = route_table(settings, services)
+    internal = frozenset(origin(httpx.URL(url)) for u in services.values() for url in u.urls)
     buckets = TokenBuckets(settings.rate_per_second, settings.rate_burst, settings.rate_keys)
     refused = RefusedCredentials(
         TokenBuckets(
@@ -68,9 +69,10 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
                 return f"down: {type(exc).__name__}"
             return "ok" if answer.status_code == 200 else f"degraded: {_failing_checks(answer)}"
 
-        names = upstreams(settings)
-        results = dict(zip(names, await asyncio.gather(*(check(u) for u in names.values())), strict=True))
-        healthy = all(v == "ok" for v in results.values())
+        urls = [url for u in services.values() for url in u.urls]
+        found = dict(zip(urls, await asyncio.gather(*(check(url) for url in urls)), strict=True))
+        results = {name: _service_health(u.urls, found) for name, u in services.items()}
+        healthy = all(v.startswith("ok") for v in results.values())  # each service has an instance that answers
         body = {"service": "gateway", "status": "ok" if healthy else "degraded", "checks": results}
         return JSONResponse(body, status_code=200 if healthy else 503)
 
@@ -144,6 +146,18 @@ def _undocumented(paths: list[DocumentedPath], request: Request) -> JSONResponse
         status_code=405,
         headers={"Allow": allow},
     )
+
+
+def _service_health(urls: tuple[str, ...], found: dict[str, str]) -> str:
+    """Return how a service answers: its one instance's state, or how many of several answer (by number in the
+    setting: /healthz takes no key, and internal addresses are never shown)."""
+    if len(urls) == 1:
+        return found[urls[0]]
+    failing = [f"#{n} {found[url]}" for n, url in enumerate(urls, start=1) if found[url] != "ok"]
+    if not failing:
+        return "ok"
+    serving = len(urls) - len(failing)
+    return f"{'ok' if serving else 'down'}: {serving} of {len(urls)} instances answer; " + "; ".join(failing)
 
 
 def _authorization(request: Request) -> bytes | None:

@@ -119,26 +119,32 @@ async def forward(
     retry_after_s: int,
     internal: frozenset[Origin],
 ) -> Response:
-    """Send the request to the route's upstream (one retry when safe) and relay the answer; `internal` are
-    the upstreams' origins, never shown to the caller."""
+    """Send the request to an instance of the route's service (another try when safe) and relay the answer;
+    `internal` are the upstreams' origins, never shown to the caller."""
     headers = [(k, v) for k, v in request.headers.raw if k.lower().decode("latin-1") not in HOP_BY_HOP]
     headers.append((b"x-forwarded-for", (request.client.host if request.client else "").encode()))
-    url = httpx.URL(route.upstream).copy_with(raw_path=raw_target(request))
     timeout = _timeout(client, route)
-    outgoing = client.build_request(request.method, url, headers=headers, content=body, timeout=timeout)
-    try:
+    instances = route.upstream.order()
+    # One instance: a second try on it (a pooled connection it closed while idle); several: each once.
+    tries = instances if len(instances) > 1 else instances * 2
+    for attempt, base in enumerate(tries, start=1):
+        url = httpx.URL(base).copy_with(raw_path=raw_target(request))
+        outgoing = client.build_request(request.method, url, headers=headers, content=body, timeout=timeout)
         try:
             answer = await client.send(outgoing)
         except httpx.HTTPError as exc:
-            if isinstance(exc, httpx.TimeoutException) or not _retryable(request.method, headers, exc):
-                raise
-            answer = await client.send(
-                client.build_request(request.method, url, headers=headers, content=body, timeout=timeout)
-            )
-    except httpx.TimeoutException as exc:
-        return unavailable(f"the service did not answer in time ({type(exc).__name__})", retry_after_s)
-    except httpx.HTTPError as exc:
-        return unavailable(f"the service is unreachable ({type(exc).__name__})", retry_after_s)
-    relayed = Response(answer.content, status_code=answer.status_code)
-    relayed.raw_headers.extend(_relayed_headers(answer, internal))
-    return relayed
+            unreached = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)  # nothing reached it
+            if unreached:
+                route.upstream.refused(base)
+            last = attempt == len(tries)
+            if isinstance(exc, httpx.TimeoutException) and (last or not unreached or len(instances) == 1):
+                # It may have been acted on (or, alone, it would take as long again): never sent again.
+                late = type(exc).__name__
+                return unavailable(f"the service did not answer in time ({late})", retry_after_s)
+            if last or not (unreached or _retryable(request.method, headers, exc)):
+                return unavailable(f"the service is unreachable ({type(exc).__name__})", retry_after_s)
+            continue
+        relayed = Response(answer.content, status_code=answer.status_code)
+        relayed.raw_headers.extend(_relayed_headers(answer, internal))
+        return relayed
+    raise AssertionError("unreachable: the last try returns")

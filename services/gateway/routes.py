@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.gateway.settings import GatewaySettings
+from services.gateway.upstreams import Upstream, parse_urls
 
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # The feed's long poll answers after up to `wait` seconds, 0-30 (README; casequery refuses more): the
@@ -18,7 +19,7 @@ class Route:
 
     methods: tuple[str, ...]
     prefix: str
-    upstream: str
+    upstream: Upstream
     exact: bool = False
     timeout_s: float | None = None  # how long the upstream may take to answer; None: GATEWAY_TIMEOUT_S
 
@@ -31,45 +32,42 @@ class Route:
         return method in self.methods and self.covers(path)
 
 
-def route_table(settings: GatewaySettings) -> list[Route]:
-    """Return the routes, most specific first."""
+def route_table(settings: GatewaySettings, services: dict[str, Upstream] | None = None) -> list[Route]:
+    """Return the routes, most specific first (to `services`, or to upstreams built from the settings)."""
+    u = services or upstreams(settings)
     return [
-        Route(("POST",), "/api/v1/cases", settings.intake_url, exact=True),
-        Route(("POST",), "/api/v1/cases", settings.assignment_url),  # the six steps of a case
-        Route(("GET",), "/api/v1/cases", settings.casequery_url),
-        Route(ALL_METHODS, "/api/v1/staff", settings.assignment_url),
-        Route(ALL_METHODS, "/api/v1/concierges", settings.assignment_url),
-        Route(ALL_METHODS, "/api/v1/assignments", settings.assignment_url),
-        Route(("GET",), "/api/v1/statistics", settings.assignment_url),
-        Route(ALL_METHODS, "/api/v1/notices", settings.assignment_url),
-        Route(ALL_METHODS, "/api/v1/calendar", settings.assignment_url),
-        Route(
-            ALL_METHODS, "/api/v1/auth", settings.assignment_url
-        ),  # people sign in: accounts live by the roster
-        Route(ALL_METHODS, "/api/v1/accounts", settings.assignment_url),
-        Route(
-            ALL_METHODS, "/api/v1/integrations", settings.intake_url
-        ),  # integration keys that sign messages
-        Route(("GET",), "/api/v1/audit", settings.relay_url),  # the event store's hash chain
-        Route(ALL_METHODS, "/api/v1/disbursements", settings.disbursement_url),
-        Route(ALL_METHODS, "/api/v1/arrears", settings.disbursement_url),
+        Route(("POST",), "/api/v1/cases", u["intake"], exact=True),
+        Route(("POST",), "/api/v1/cases", u["assignment"]),  # the six steps of a case
+        Route(("GET",), "/api/v1/cases", u["casequery"]),
+        Route(ALL_METHODS, "/api/v1/staff", u["assignment"]),
+        Route(ALL_METHODS, "/api/v1/concierges", u["assignment"]),
+        Route(ALL_METHODS, "/api/v1/assignments", u["assignment"]),
+        Route(("GET",), "/api/v1/statistics", u["assignment"]),
+        Route(ALL_METHODS, "/api/v1/notices", u["assignment"]),
+        Route(ALL_METHODS, "/api/v1/calendar", u["assignment"]),
+        Route(ALL_METHODS, "/api/v1/auth", u["assignment"]),  # people sign in: accounts live by the roster
+        Route(ALL_METHODS, "/api/v1/accounts", u["assignment"]),
+        Route(ALL_METHODS, "/api/v1/integrations", u["intake"]),  # integration keys that sign messages
+        Route(("GET",), "/api/v1/audit", u["relay"]),  # the event store's hash chain
+        Route(ALL_METHODS, "/api/v1/disbursements", u["disbursement"]),
+        Route(ALL_METHODS, "/api/v1/arrears", u["disbursement"]),
         Route(  # a bureau's own events, long-polled
             ("GET",),
             "/api/v1/feed",
-            settings.casequery_url,
+            u["casequery"],
             exact=True,
             timeout_s=FEED_MAX_WAIT_S + settings.timeout_s,
         ),
-        Route(ALL_METHODS, "/api/v1/inbox", settings.notification_url),
-        Route(ALL_METHODS, "/api/v1/notifications", settings.notification_url),
-        Route(ALL_METHODS, "/api/v1/contacts", settings.notification_url),
-        Route(ALL_METHODS, "/api/v1/feedback", settings.notification_url),  # the rating link: no account
+        Route(ALL_METHODS, "/api/v1/inbox", u["notification"]),
+        Route(ALL_METHODS, "/api/v1/notifications", u["notification"]),
+        Route(ALL_METHODS, "/api/v1/contacts", u["notification"]),
+        Route(ALL_METHODS, "/api/v1/feedback", u["notification"]),  # the rating link: no account
     ]
 
 
-def upstreams(settings: GatewaySettings) -> dict[str, str]:
-    """Return every service behind the gateway, for /healthz."""
-    return {
+def upstreams(settings: GatewaySettings) -> dict[str, Upstream]:
+    """Return every service behind the gateway with its instances (the routes' and /healthz's)."""
+    urls = {
         "intake": settings.intake_url,
         "casequery": settings.casequery_url,
         "assignment": settings.assignment_url,
@@ -77,6 +75,7 @@ def upstreams(settings: GatewaySettings) -> dict[str, str]:
         "relay": settings.relay_url,
         "disbursement": settings.disbursement_url,
     }
+    return {name: Upstream(name, parse_urls(value)) for name, value in urls.items()}
 
 
 def resolve(routes: list[Route], method: str, path: str) -> Route | str | None:

@@ -1,7 +1,9 @@
 """Gateway settings (env prefix GATEWAY_): where it listens, where each service answers, and its limits."""
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.gateway.upstreams import parse_urls
 
 
 class GatewaySettings(BaseSettings):
@@ -11,6 +13,7 @@ class GatewaySettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # Each service's base URL, or several instances' separated by commas (taken in turn: upstreams.py).
     intake_url: str = "http://127.0.0.1:8101"
     casequery_url: str = "http://127.0.0.1:8102"
     assignment_url: str = "http://127.0.0.1:8104"
@@ -35,3 +38,11 @@ class GatewaySettings(BaseSettings):
     refused_credentials_per_second: float = Field(1.0, ge=0, description="0 turns the limit off")
     refused_credentials_burst: int = Field(20, ge=1, description="refusals an address may have at once")
     log_level: str = "INFO"
+
+    @field_validator(
+        "intake_url", "casequery_url", "assignment_url", "disbursement_url", "notification_url", "relay_url"
+    )
+    @classmethod
+    def _base_urls(cls, value: str) -> str:
+        parse_urls(value)  # refuse a start with a URL the gateway could never reach
+        return value

@@ -13,7 +13,7 @@ SETTINGS = GatewaySettings(
 
 def upstream(method: str, path: str) -> str | None:
     route = resolve(route_table(SETTINGS), method, path)
-    return route.upstream if isinstance(route, Route) else route
+    return route.upstream.urls[0] if isinstance(route, Route) else route
 
 
 def test_routes_writes_to_intake_and_reads_to_casequery() -> None:

@@ -1,0 +1,98 @@
+"""Several instances of a service behind the gateway: taken in turn, and one that is down is passed over."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from services.gateway.settings import GatewaySettings
+from services.gateway.upstreams import RESTING_S, Upstream
+from tests.unit.test_gateway_forwarding import KEY, gateway
+
+TWO = "http://casequery-1:8102,http://casequery-2:8102"
+
+
+def instances(down: set[str], seen: list[httpx.Request]):
+    async def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.host in down:
+            raise httpx.ConnectError("connection refused", request=request)
+        if request.url.path == "/healthz":
+            return httpx.Response(200, json={"status": "ok"})
+        return httpx.Response(200, json={"served_by": request.url.host})
+
+    return handle
+
+
+async def test_reads_are_spread_over_the_instances_in_turn() -> None:
+    seen: list[httpx.Request] = []
+    async with gateway(instances(set(), seen), casequery_url=TWO) as client:
+        served = [(await client.get("/api/v1/cases", headers=KEY)).json()["served_by"] for _ in range(4)]
+    assert served == ["casequery-1", "casequery-2", "casequery-1", "casequery-2"]
+
+
+async def test_an_instance_that_is_down_is_passed_over_and_every_request_is_answered() -> None:
+    seen: list[httpx.Request] = []
+    async with gateway(instances({"casequery-1"}, seen), casequery_url=TWO) as client:
+        answers = [await client.get("/api/v1/cases", headers=KEY) for _ in range(6)]
+    assert [a.status_code for a in answers] == [200] * 6
+    assert {a.json()["served_by"] for a in answers} == {"casequery-2"}
+    # Refused once, it is tried last for a while: later requests go straight to the one that answers.
+    assert [r.url.host for r in seen].count("casequery-1") == 1
+
+
+async def test_a_write_moves_on_when_the_first_instance_refused_the_connection() -> None:
+    seen: list[httpx.Request] = []
+    down = {"intake-1"}
+    async with gateway(instances(down, seen), intake_url="http://intake-1,http://intake-2") as client:
+        answer = await client.post("/api/v1/cases", content=b"{}", headers=KEY)
+    assert answer.status_code == 200 and answer.json()["served_by"] == "intake-2"  # nothing reached intake-1
+
+
+async def test_a_write_an_instance_may_have_received_is_not_sent_to_another() -> None:
+    seen: list[httpx.Request] = []
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        raise httpx.ReadError("connection reset after the request was sent", request=request)
+
+    async with gateway(handle, intake_url="http://intake-1,http://intake-2") as client:
+        answer = await client.post("/api/v1/cases", content=b"{}", headers=KEY)
+    assert answer.status_code == 503 and "Retry-After" in answer.headers
+    assert len(seen) == 1  # without an Idempotency-Key, a second intake could open the case twice
+
+
+async def test_with_every_instance_down_the_caller_gets_503_and_retry_after() -> None:
+    seen: list[httpx.Request] = []
+    async with gateway(instances({"casequery-1", "casequery-2"}, seen), casequery_url=TWO) as client:
+        answer = await client.get("/api/v1/cases", headers=KEY)
+    assert answer.status_code == 503 and answer.headers["Retry-After"]
+    assert sorted(r.url.host for r in seen) == ["casequery-1", "casequery-2"]
+
+
+async def test_health_is_ok_while_one_instance_answers_and_names_no_internal_address() -> None:
+    seen: list[httpx.Request] = []
+    async with gateway(instances({"casequery-1"}, seen), casequery_url=TWO) as client:
+        one_down = await client.get("/healthz")
+    async with gateway(instances({"casequery-1", "casequery-2"}, seen), casequery_url=TWO) as client:
+        both_down = await client.get("/healthz")
+    assert one_down.status_code == 200
+    assert one_down.json()["checks"]["casequery"].startswith("ok: 1 of 2 instances answer; #1 down")
+    assert "casequery-1" not in one_down.text
+    assert both_down.status_code == 503 and both_down.json()["checks"]["casequery"].startswith("down: 0 of 2")
+
+
+def test_an_instance_rests_only_for_a_while() -> None:
+    now = [0.0]
+    upstream = Upstream("casequery", ("http://a", "http://b"), clock=lambda: now[0])
+    upstream.refused("http://a")
+    assert [upstream.order()[0] for _ in range(4)] == ["http://b"] * 4
+    now[0] += RESTING_S + 0.1
+    assert {upstream.order()[0] for _ in range(4)} == {"http://a", "http://b"}
+
+
+@pytest.mark.parametrize("value", ["", "casequery:8102", "http://a,", "ftp://a", "http://a, ,http://b"])
+def test_a_setting_that_is_not_a_list_of_http_base_urls_stops_the_start(value: str) -> None:
+    with pytest.raises(ValidationError, match="not an http"):
+        GatewaySettings(casequery_url=value)
