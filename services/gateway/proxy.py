@@ -134,8 +134,8 @@ async def forward(
             answer = await client.send(outgoing)
         except httpx.HTTPError as exc:
             unreached = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)  # nothing reached it
-            if unreached:
-                route.upstream.refused(base)
+            if unreached or isinstance(exc, httpx.ReadTimeout):  # down, or hung: the others go first a while
+                route.upstream.set_aside(base)
             last = attempt == len(tries)
             if isinstance(exc, httpx.TimeoutException) and (last or not unreached or len(instances) == 1):
                 # It may have been acted on (or, alone, it would take as long again): never sent again.

@@ -1,9 +1,10 @@
 """The services behind the gateway: each one base URL or several instances, taken in turn.
 
 A setting such as `GATEWAY_CASEQUERY_URL=http://casequery-1:8102,http://casequery-2:8102` names two
-instances of a service. Requests start at each instance in turn; an instance that refuses a connection
+instances of a service. Requests start at each instance in turn. An instance that refuses a connection
 (stopped, restarting) is tried last for a few seconds, and the request moves on to the next at once, since
-nothing reached the first.
+nothing reached the first; one that did not answer in time (hung) is tried last too, but that request is not
+sent again (it may have been acted on).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable
 
 import httpx
 
-RESTING_S = 5.0  # how long an instance that refused a connection is tried only after the others
+RESTING_S = 5.0  # how long an instance that failed is tried only after the others
 
 
 def parse_urls(value: str) -> tuple[str, ...]:
@@ -28,7 +29,7 @@ def parse_urls(value: str) -> tuple[str, ...]:
 
 
 class Upstream:
-    """One service: its instances' base URLs, started at in turn, one that refused a connection tried last."""
+    """One service: its instances' base URLs, started at in turn, one that just failed tried last."""
 
     def __init__(
         self, name: str, urls: tuple[str, ...], *, clock: Callable[[], float] = time.monotonic
@@ -44,6 +45,6 @@ class Upstream:
         now = self._clock()
         return sorted(turn, key=lambda url: self._resting_until.get(url, 0.0) > now)  # stable: turn kept
 
-    def refused(self, url: str) -> None:
-        """Note that an instance refused a connection: it is tried last for a few seconds."""
+    def set_aside(self, url: str) -> None:
+        """Note that an instance refused a connection or did not answer: it is tried last for a few seconds."""
         self._resting_until[url] = self._clock() + RESTING_S

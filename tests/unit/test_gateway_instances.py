@@ -63,6 +63,22 @@ async def test_a_write_an_instance_may_have_received_is_not_sent_to_another() ->
     assert len(seen) == 1  # without an Idempotency-Key, a second intake could open the case twice
 
 
+async def test_a_hung_instance_costs_one_request_a_503_and_the_next_ones_go_to_the_other_first() -> None:
+    seen: list[httpx.Request] = []
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.host == "casequery-1":
+            raise httpx.ReadTimeout("no answer", request=request)
+        return httpx.Response(200, json={"served_by": request.url.host})
+
+    async with gateway(handle, casequery_url=TWO) as client:
+        answers = [await client.get("/api/v1/cases", headers=KEY) for _ in range(5)]
+    assert answers[0].status_code == 503 and "did not answer in time" in answers[0].json()["detail"]
+    assert [a.status_code for a in answers[1:]] == [200] * 4
+    assert [r.url.host for r in seen].count("casequery-1") == 1  # not sent again, and set aside
+
+
 async def test_with_every_instance_down_the_caller_gets_503_and_retry_after() -> None:
     seen: list[httpx.Request] = []
     async with gateway(instances({"casequery-1", "casequery-2"}, seen), casequery_url=TWO) as client:
@@ -86,7 +102,7 @@ async def test_health_is_ok_while_one_instance_answers_and_names_no_internal_add
 def test_an_instance_rests_only_for_a_while() -> None:
     now = [0.0]
     upstream = Upstream("casequery", ("http://a", "http://b"), clock=lambda: now[0])
-    upstream.refused("http://a")
+    upstream.set_aside("http://a")
     assert [upstream.order()[0] for _ in range(4)] == ["http://b"] * 4
     now[0] += RESTING_S + 0.1
     assert {upstream.order()[0] for _ in range(4)} == {"http://a", "http://b"}
