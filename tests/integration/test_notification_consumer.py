@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 
 import pytest
-from faststream.kafka import KafkaBroker
 
 from services.notification.adapters.deliveries import DELIVERIES
 from services.notification.application.context import Notifying
@@ -16,7 +15,7 @@ from services.notification.entrypoints.kafka import TOPICS, subscribe_notificati
 from shared.config import ConnectionSettings
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.topics import ASSIGNMENT_EVENTS, dlq
-from shared.messaging.kafka import ensure_topics
+from shared.messaging.kafka import ensure_topics, make_broker
 from shared.messaging.pacing import FetchWait
 from shared.workdays.calendar import SHANGHAI
 from tests.conftest import Servers
@@ -33,10 +32,9 @@ async def consuming(infra: Servers, mongo_db) -> AsyncIterator[Notifying]:
     n = notifying(mongo_db, Clock(NOW), {"inbox"})
     await prepare(n)
     topics = list(TOPICS)
-    await ensure_topics(
-        ConnectionSettings(KAFKA_BOOTSTRAP_SERVERS=infra.bootstrap), topics + [dlq(t) for t in topics]
-    )
-    broker = KafkaBroker(infra.bootstrap)
+    settings = ConnectionSettings(KAFKA_BOOTSTRAP_SERVERS=infra.bootstrap)
+    await ensure_topics(settings, topics + [dlq(t) for t in topics])
+    broker = make_broker(settings, "notification-test")  # the service's own: its four groups join together
     subscribe_notifications(
         broker, notifying=lambda: n, group=f"notification-{uuid.uuid4().hex[:8]}", fetch_wait=FetchWait(20)
     )
