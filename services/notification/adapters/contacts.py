@@ -20,7 +20,8 @@ from shared.crypto.masking import mask_address
 from shared.crypto.vault import Vault
 
 CONTACTS = "notification_contacts"
-_KEPT_FIELDS = {"sealed": 1, "masked": 1, "preferences": 1}  # what sending needs: addresses sealed, as stored
+# What sending needs: addresses sealed, as stored, and since when each channel reaches the recipient.
+_KEPT_FIELDS = {"sealed": 1, "masked": 1, "preferences": 1, "reachable_since": 1}
 ADDRESS_FIELDS = {"email": "email", "sms": "mobile", "wecom": "wecom_user_id", "dingtalk": "dingtalk_user_id"}
 
 
@@ -65,35 +66,51 @@ class ContactBook:
         return {s: held[s] for s in wanted}
 
     async def put(
-        self, subject: str, bureau: str, details: dict[str, str], prefs: dict[str, Any]
+        self,
+        subject: str,
+        bureau: str,
+        details: dict[str, str],
+        prefs: dict[str, Any],
+        at: datetime | None = None,
     ) -> dict[str, Any]:
-        """Keep a recipient's addresses (sealed) and preferences; return the masked view."""
+        """Keep a recipient's addresses (sealed) and preferences, given at `at`; return the masked view."""
         sealed = await self._vault.seal(subject, details)
         masked = {ch: mask_address(ch, details[f]) for ch, f in ADDRESS_FIELDS.items() if details.get(f)}
-        doc = {
+        doc: dict[str, Any] = {
             "bureau": bureau,
             "sealed": sealed,
             "masked": masked,
             "preferences": prefs,
             "name": details.get("name"),
         }
+        if at is not None:
+            before = await self._c.find_one({"_id": subject}, _KEPT_FIELDS)
+            doc |= {"given_at": at, "reachable_since": _reachable_since(subject, before, doc, at)}
         await self._c.update_one({"_id": subject}, {"$set": doc}, upsert=True)
         self._forget(subject)
         return {"subject": subject, "addresses": masked, "preferences": prefs}
 
     async def put_sealed(self, subject: str, bureau: str, sealed: dict[str, str], at: datetime) -> None:
         """Keep a contact that arrived sealed in an event (the enterprise's, given at intake): the latest wins."""
-        known = await self._c.find_one({"_id": subject}, {"given_at": 1})
+        known = await self._c.find_one({"_id": subject}, {**_KEPT_FIELDS, "given_at": 1})
         if known and known.get("given_at") and _aware(known["given_at"]) >= at:
             return  # a replayed older case: the contact given since stays
         details = await self._vault.open(sealed)
         if details is None:
             return  # erased since: nothing to keep
         masked = {ch: mask_address(ch, details[f]) for ch, f in ADDRESS_FIELDS.items() if details.get(f)}
+        given = {"preferences": (known or {}).get("preferences") or {}, "masked": masked}
         await self._c.update_one(
             {"_id": subject},
             {
-                "$set": {"bureau": bureau, "sealed": sealed, "masked": masked, "name": details.get("name")},
+                "$set": {
+                    "bureau": bureau,
+                    "sealed": sealed,
+                    "masked": masked,
+                    "name": details.get("name"),
+                    "given_at": at,
+                    "reachable_since": _reachable_since(subject, known, given, at),
+                },
                 "$setOnInsert": {"preferences": {}},
             },
             upsert=True,
@@ -138,17 +155,42 @@ class ContactBook:
 
 
 def _audience(recipient: str, doc: dict[str, Any]) -> Audience:
-    # Enterprises are told on every channel they gave an address for; staff as their preferences say.
     prefs = doc.get("preferences") or {}
-    given = tuple(doc.get("masked", {}))
+    since = {ch: _aware(at) for ch, at in (doc.get("reachable_since") or {}).items()}
+    language = prefs.get("language", "zh-CN")
     if kind_of(recipient) == ENTERPRISE:
-        return Audience(
-            Preferences(channels=given, quiet_start=None, quiet_end=None), prefs.get("language", "zh-CN")
-        )
-    channels = tuple(prefs.get("channels") or ("inbox", *given))
+        return Audience(Preferences(_channels(recipient, doc), None, None), language, since)
     quiet = Preferences(
-        channels=channels,
+        channels=_channels(recipient, doc),
         quiet_start=_time(prefs.get("quiet_start", "21:00")),
         quiet_end=_time(prefs.get("quiet_end", "08:00")),
     )
-    return Audience(quiet, prefs.get("language", "zh-CN"))
+    return Audience(quiet, language, since)
+
+
+def _channels(recipient: str, doc: dict[str, Any]) -> tuple[str, ...]:
+    # Enterprises are told on every channel they gave an address for; staff as their preferences say.
+    given = tuple(doc.get("masked", {}))
+    if kind_of(recipient) == ENTERPRISE:
+        return given
+    return tuple((doc.get("preferences") or {}).get("channels") or ("inbox", *given))
+
+
+def _reachable_since(
+    subject: str, before: dict[str, Any] | None, after: dict[str, Any], at: datetime
+) -> dict[str, datetime]:
+    """Return since when each channel reaches the subject: kept for one that reached them before, `at` for a
+    new one. An event from before that moment tells nobody on it, so a replay (a broker that lost its topics, a
+    new consumer group) never tells anyone of old events on a channel added since."""
+    known = dict((before or {}).get("reachable_since") or {})
+    was = set(_channels(subject, before)) if before else set()
+    since: dict[str, datetime] = {}
+    for channel in _channels(subject, after):
+        if channel == "inbox":
+            continue  # always on: every event reaches the inbox
+        if channel not in was:
+            since[channel] = at
+        elif channel in known:
+            since[channel] = known[channel]
+        # else: it reached them before this was tracked, and counts as always
+    return since

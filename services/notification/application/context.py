@@ -47,8 +47,9 @@ class Notifying:
         """Return the same ports, reading each contact the event's notices need once."""
         return replace(self, contacts=self.contacts.for_one_event())
 
-    async def tell(self, intents: list[Intent]) -> int:
-        """Record the deliveries the intents call for; return how many were new."""
+    async def tell(self, intents: list[Intent], as_of: datetime | None = None) -> int:
+        """Record the deliveries the intents call for, on the channels that reached each recipient at `as_of`
+        (the moment of the event that caused them; None: now); return how many were new."""
         return await record_intents(
             intents,
             self.contacts.audiences,
@@ -56,4 +57,5 @@ class Notifying:
             self.templates,
             self.enabled_channels,
             self.clock(),
+            as_of,
         )

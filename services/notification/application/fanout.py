@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from services.notification.application.intents import ENTERPRISE, SECTION, Intent, kind_of
@@ -22,6 +22,14 @@ class Audience:
 
     preferences: Preferences
     language: str = "zh-CN"
+    # Since when each channel reaches the recipient (a channel missing here: always). An older event is not
+    # told on a channel added after it, however late it is handled: a replay tells nobody of the past anew.
+    reachable_since: dict[str, datetime] = field(default_factory=dict)
+
+    def reaches(self, channel: str, as_of: datetime | None) -> bool:
+        """Tell whether the channel reached the recipient at the moment of the cause (None: now)."""
+        since = self.reachable_since.get(channel)
+        return as_of is None or since is None or since <= as_of
 
 
 def channels_for(recipient: str, prefs: Preferences, enabled: set[str]) -> list[str]:
@@ -38,9 +46,15 @@ def channels_for(recipient: str, prefs: Preferences, enabled: set[str]) -> list[
 
 
 def deliveries_of(
-    intent: Intent, audience: Audience, templates: TemplateBook, enabled: set[str], now: datetime
+    intent: Intent,
+    audience: Audience,
+    templates: TemplateBook,
+    enabled: set[str],
+    now: datetime,
+    as_of: datetime | None = None,
 ) -> list[Delivery]:
-    """Render an intent once and return one delivery per channel (a missing template variable raises)."""
+    """Render an intent once and return one delivery per channel that reached the recipient at `as_of`, the
+    moment of its cause (a missing template variable raises)."""
     rendered = templates.render(intent.template, audience.language, intent.variables)
     when = deliver_at(audience.preferences, now, Urgency(escalation=intent.escalation))
     return [
@@ -60,6 +74,7 @@ def deliveries_of(
             escalation=intent.escalation,
         )
         for channel in channels_for(intent.recipient, audience.preferences, enabled)
+        if audience.reaches(channel, as_of)
     ]
 
 
@@ -70,6 +85,7 @@ async def record_intents(
     templates: TemplateBook,
     enabled: set[str],
     now: datetime,
+    as_of: datetime | None = None,
 ) -> int:
     """Record every delivery the intents call for; return how many were new (a redelivered event adds none).
 
@@ -81,6 +97,6 @@ async def record_intents(
     deliveries = [
         delivery
         for intent in intents
-        for delivery in deliveries_of(intent, audiences[intent.recipient], templates, enabled, now)
+        for delivery in deliveries_of(intent, audiences[intent.recipient], templates, enabled, now, as_of)
     ]
     return await record_all(deliveries) if deliveries else 0

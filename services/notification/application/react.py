@@ -69,7 +69,8 @@ async def react(n: Notifying, envelope: EventEnvelope) -> int:
     if policy is None:
         return 0
     n = n.for_one_event()
-    return await n.tell(policy(payload, envelope, await known_for(n, payload, envelope)))
+    intents = policy(payload, envelope, await known_for(n, payload, envelope))
+    return await n.tell(intents, as_of=envelope.occurred_at)
 
 
 def _case_id_of(payload: BaseModel, envelope: EventEnvelope) -> str | None:
@@ -190,4 +191,6 @@ async def react_to_money(n: Notifying, envelope: EventEnvelope) -> int:
     if known is None:
         # Its opening is on the same stream, so it came first; gone only if the stream was never opened here.
         raise PoisonMessage(f"payment credited on unknown disbursement {payload.disbursement_id}")
-    return await n.tell(tell_the_enterprise_when_money_is_credited(payload, envelope, known))
+    return await n.tell(
+        tell_the_enterprise_when_money_is_credited(payload, envelope, known), as_of=envelope.occurred_at
+    )

@@ -159,7 +159,8 @@ async def put_contact(
     )
     prefs = body.model_dump(include={"channels", "quiet_start", "quiet_end", "language"}, exclude_none=True)
     try:
-        return await _n(request).contacts.put(subject, caller.bureau, details, prefs)
+        n = _n(request)
+        return await n.contacts.put(subject, caller.bureau, details, prefs, at=n.clock())
     except SubjectErased:
         # The key store refused a key for an erased subject (or an erasure won a race with this write).
         raise HTTPException(

@@ -1,0 +1,72 @@
+"""Replays after the contact book moved on (real SecantusDB): a broker that lost its topics and republishes them,
+or a new consumer group reading from the start, tells nobody of old events on a channel added since."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import pytest
+
+from services.notification.adapters.deliveries import DELIVERIES
+from services.notification.application.react import react
+from shared.workdays.calendar import SHANGHAI
+from tests.integration.notification_support import CREDIT, Clock, assigned, notifying, prepare
+from tests.integration.test_notification_flow import _roster_and_case
+
+pytestmark = pytest.mark.asyncio
+START = datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)
+STAFF, ENTERPRISE = "staff:finance:s1", f"enterprise:finance:{CREDIT}"
+
+
+async def _told(db) -> set[tuple[str, str]]:
+    return {(d["recipient"], d["channel"]) async for d in db[DELIVERIES].find({})}
+
+
+async def test_a_replayed_assignment_tells_nobody_on_a_channel_added_since_but_a_new_event_does(mongo_db):
+    clock = Clock(START)
+    n = notifying(mongo_db, clock, {"inbox", "email"})
+    await prepare(n)
+    await _roster_and_case(n, clock)
+    decision = assigned(4, "case-1", "s1", "李副局长", clock())
+    assert await react(n, decision) == 1  # the concierge's inbox: nobody had given an address
+    clock.advance(hours=2)
+    await n.contacts.put(STAFF, "finance", {"email": "li@gaoxin.gov.cn"}, {}, at=clock())
+    await n.contacts.put(ENTERPRISE, "finance", {"email": "gm@gree.cn"}, {}, at=clock())
+
+    assert await react(n, decision) == 0  # the same event again, days of contacts later
+    assert await _told(mongo_db) == {(STAFF, "inbox")}
+
+    clock.advance(minutes=1)
+    later = assigned(4, "case-1", "s1", "李副局长", clock()).model_copy(update={"event_id": uuid.uuid4()})
+    assert await react(n, later) == 3  # an event after the addresses were given: told on them
+    assert await _told(mongo_db) == {(STAFF, "inbox"), (STAFF, "email"), (ENTERPRISE, "email")}
+
+
+async def test_a_changed_address_keeps_its_channel_and_a_channel_taken_again_counts_from_then(mongo_db):
+    clock = Clock(START)
+    n = notifying(mongo_db, clock, {"inbox", "email", "sms"})
+    await prepare(n)
+    await n.contacts.put(STAFF, "finance", {"email": "li@gaoxin.gov.cn"}, {}, at=clock())
+    clock.advance(hours=1)
+    await n.contacts.put(
+        STAFF, "finance", {"email": "li.new@gaoxin.gov.cn", "mobile": "13800000001"}, {}, at=clock()
+    )
+    [audience] = (await n.contacts.audiences([STAFF])).values()
+    assert audience.reachable_since == {"email": START, "sms": clock()}  # the email reached them all along
+    assert audience.reaches("email", START) and not audience.reaches("sms", START)
+    assert audience.reaches("sms", clock())
+
+
+async def test_a_replayed_older_case_leaves_the_contact_given_since(mongo_db):
+    clock = Clock(START)
+    n = notifying(mongo_db, clock, {"inbox", "email"})
+    await prepare(n)
+    sealed = await n.contacts._vault.seal(ENTERPRISE, {"name": "王经理", "email": "old@gree.cn"})
+    await n.contacts.put_sealed(ENTERPRISE, "finance", sealed, START)  # the case opened with its contact
+    clock.advance(days=1)
+    await n.contacts.put(
+        ENTERPRISE, "finance", {"email": "new@gree.cn"}, {}, at=clock()
+    )  # corrected by staff
+    await n.contacts.put_sealed(ENTERPRISE, "finance", sealed, START)  # that CaseOpened again, in a replay
+    assert await n.contacts.address(ENTERPRISE, "email") == "new@gree.cn"
