@@ -7,6 +7,7 @@ upstream timeouts and a connection pool (503 + Retry-After). Each answer carries
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,6 +26,7 @@ from services.gateway.methods import (
 from services.gateway.proxy import BodyTooLarge, forward, origin, read_body
 from services.gateway.routes import Route, resolve, route_table, upstreams
 from services.gateway.settings import GatewaySettings
+from services.gateway.upstreams import watch_instances
 from shared.service import install_error_handlers, instrument
 
 
@@ -51,7 +53,11 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
         )
         state["client"] = httpx.AsyncClient(timeout=timeout, limits=limits, transport=transport)
         paths[:] = documented_paths(published_openapi())
+        watching = asyncio.create_task(watch_instances(state["client"], services.values()))
         yield
+        watching.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watching
         await state["client"].aclose()
 
     app = FastAPI(
@@ -72,7 +78,8 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
         urls = [url for u in services.values() for url in u.urls]
         found = dict(zip(urls, await asyncio.gather(*(check(url) for url in urls)), strict=True))
         results = {name: _service_health(u.urls, found) for name, u in services.items()}
-        healthy = all(v.startswith("ok") for v in results.values())  # each service has an instance that answers
+        # Healthy while each service has an instance that answers.
+        healthy = all(v.startswith("ok") for v in results.values())
         body = {"service": "gateway", "status": "ok" if healthy else "degraded", "checks": results}
         return JSONResponse(body, status_code=200 if healthy else 503)
 

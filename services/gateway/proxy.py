@@ -134,7 +134,7 @@ async def forward(
             answer = await client.send(outgoing)
         except httpx.HTTPError as exc:
             unreached = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)  # nothing reached it
-            if unreached or isinstance(exc, httpx.ReadTimeout):  # down, or hung: the others go first a while
+            if not isinstance(exc, httpx.PoolTimeout):  # down, hung or dropping: the others go first a while
                 route.upstream.set_aside(base)
             last = attempt == len(tries)
             if isinstance(exc, httpx.TimeoutException) and (last or not unreached or len(instances) == 1):

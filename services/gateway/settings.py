@@ -9,7 +9,8 @@ from services.gateway.upstreams import parse_urls
 class GatewaySettings(BaseSettings):
     """One base URL for the whole API; the route table maps it onto the services."""
 
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+    # A refused setting is not echoed in the error: a base URL may carry a password.
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", hide_input_in_errors=True)
 
     host: str = "127.0.0.1"
     port: int = 8000

@@ -9,23 +9,46 @@ sent again (it may have been acted on).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import httpx
 
 RESTING_S = 5.0  # how long an instance that failed is tried only after the others
+PROBE_EVERY_S = 1.0  # how often each instance of a service run as several is asked for its /healthz
 
 
 def parse_urls(value: str) -> tuple[str, ...]:
-    """Return the base URLs of a comma-separated setting; raise ValueError for one not absolute http(s)."""
+    """Return the base URLs of a comma-separated setting; raise ValueError naming an entry that is not a plain
+    http(s) origin (scheme, host, port 1-65535: no credentials, path, query or fragment) or is given twice."""
     urls = tuple(part.strip().rstrip("/") for part in value.split(","))
-    for url in urls:
-        parsed = httpx.URL(url) if url else None
-        if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
-            raise ValueError(f"not an http(s) base URL: {url!r} in {value!r}")
+    for n, url in enumerate(urls, start=1):
+        problem = _not_an_origin(url)
+        if problem:
+            raise ValueError(f"entry {n} of {len(urls)} is not an http(s) base URL: {problem}")
+    if len(set(urls)) < len(urls):
+        raise ValueError("an instance is named twice")
     return urls
+
+
+def _not_an_origin(url: str) -> str | None:
+    # The message names the fault, never the value: it may hold a password.
+    try:
+        parsed = httpx.URL(url)
+        port = parsed.port
+    except (httpx.InvalidURL, ValueError):
+        return "it cannot be parsed"
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        return "it needs http:// or https:// and a host"
+    if parsed.userinfo:
+        return "credentials are not taken (the caller's Authorization is forwarded)"
+    if parsed.path not in ("", "/") or parsed.query or parsed.fragment:
+        return "a path, query or fragment is not taken (requests keep their own path)"
+    if port is not None and not 1 <= port <= 65535:
+        return "the port must be 1-65535"
+    return None
 
 
 class Upstream:
@@ -45,6 +68,29 @@ class Upstream:
         now = self._clock()
         return sorted(turn, key=lambda url: self._resting_until.get(url, 0.0) > now)  # stable: turn kept
 
+    async def probe(self, client: httpx.AsyncClient) -> None:
+        """Ask each instance for its /healthz; set aside the ones that do not answer 200 within a second."""
+
+        async def answers(url: str) -> bool:
+            try:
+                return (await client.get(f"{url}/healthz", timeout=PROBE_EVERY_S)).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        for url, ok in zip(self.urls, await asyncio.gather(*(answers(u) for u in self.urls)), strict=True):
+            if not ok:
+                self.set_aside(url)
+
     def set_aside(self, url: str) -> None:
         """Note that an instance refused a connection or did not answer: it is tried last for a few seconds."""
         self._resting_until[url] = self._clock() + RESTING_S
+
+
+async def watch_instances(client: httpx.AsyncClient, services: Iterable[Upstream]) -> None:
+    """Ask every instance of each service run as several for its /healthz, every second, until cancelled: one
+    that does not answer 200 within a second is set aside, so a hung instance loses its turn in about a second
+    instead of holding requests for the whole timeout."""
+    several = [u for u in services if len(u.urls) > 1]
+    while several:
+        await asyncio.gather(*(u.probe(client) for u in several))
+        await asyncio.sleep(PROBE_EVERY_S)
