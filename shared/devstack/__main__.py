@@ -30,19 +30,18 @@ def run() -> int:
         restarts: dict[str, list[float]] = {}
         while True:
             time.sleep(1.0)
-            for name, child in list(stack.services.items()):
-                if not child.alive:
-                    recent = [t for t in restarts.get(name, []) if time.monotonic() - t < 60]
-                    if len(recent) >= 5:
-                        print(f"{name} keeps crashing; see {child.log_path}. Stopping.", file=sys.stderr)
-                        return 1
-                    print(
-                        f"{name} exited ({child.proc.returncode if child.proc else '?'}); restarting",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                    restarts[name] = [*recent, time.monotonic()]
-                    stack.start_service(name)
+            crashed = [name for name, child in stack.services.items() if not child.alive]
+            if any(_crashing_again(stack, restarts, name) for name in crashed):
+                return 1
+            # Launched together, then awaited: several crashed services come back in one start's time.
+            waits = [(name, stack.launch(name)) for name in crashed]
+            for name, wait in waits:
+                try:
+                    wait(60.0)
+                except (RuntimeError, TimeoutError) as exc:
+                    # A restart that fails (its port taken a moment, a slow start) counts as one more crash:
+                    # the others keep running, and the limit still stops a loop.
+                    print(f"{name} did not restart: {exc}", file=sys.stderr, flush=True)
     except _Stop:
         return 0
     except Exception as exc:
@@ -52,6 +51,19 @@ def run() -> int:
         print("stopping ...", flush=True)
         stack.stop()
         print("stopped.", flush=True)
+
+
+def _crashing_again(stack: Stack, restarts: dict[str, list[float]], name: str) -> bool:
+    """Note a crash of the service; tell whether it crashed five times within a minute (then stop)."""
+    child = stack.services[name]
+    recent = [t for t in restarts.get(name, []) if time.monotonic() - t < 60]
+    if len(recent) >= 5:
+        print(f"{name} keeps crashing; see {child.log_path}. Stopping.", file=sys.stderr)
+        return True
+    code = child.proc.returncode if child.proc else "?"
+    print(f"{name} exited ({code}); restarting", file=sys.stderr, flush=True)
+    restarts[name] = [*recent, time.monotonic()]
+    return False
 
 
 def main() -> None:

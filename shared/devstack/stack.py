@@ -116,7 +116,7 @@ class Stack:
             self.credentials = asyncio.run(self._seed(read_credentials(path)))
             write_credentials(path, self.credentials)
             # All at once, as compose starts them: each waits only for the servers, never for another service.
-            started = [self._launch(spec.name) for spec in SERVICES]
+            started = [self.launch(spec.name) for spec in SERVICES]
             for wait in started:
                 wait(60.0)
         except BaseException:
@@ -191,10 +191,10 @@ class Stack:
         self, name: str, timeout: float = 60.0, *, instance: str = "", port: int | None = None
     ) -> Child:
         """Start one service process (or another instance of it) and wait until its /healthz answers 200."""
-        self._launch(name, instance=instance, port=port)(timeout)
+        self.launch(name, instance=instance, port=port)(timeout)
         return self.services[f"{name}{instance}"]
 
-    def _launch(self, name: str, *, instance: str = "", port: int | None = None) -> Callable[[float], None]:
+    def launch(self, name: str, *, instance: str = "", port: int | None = None) -> Callable[[float], None]:
         """Start one service process; return the wait for its /healthz to answer 200."""
         spec = next(s for s in SERVICES if s.name == name)
         env = self.service_env(spec)

@@ -1,0 +1,101 @@
+"""`make run`'s launcher, as a user runs it: services killed together come back, and a restart that fails
+(its port taken for a moment) is retried while the rest of the system keeps running."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.devstack.processes import free_port
+from shared.devstack.stack import SERVICES
+
+pytestmark = pytest.mark.integration
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+            return bool(answer.status == 200)
+    except OSError:
+        return False
+
+
+def _wait(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
+        time.sleep(0.2)
+
+
+def _child_running(launcher: int, module: str) -> int | None:
+    """Return the pid of the launcher's child running `python -m module`, if any."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == launcher and module.encode() in cmdline:
+            return int(entry.name)
+    return None
+
+
+@pytest.fixture
+def launched(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, int], Path]]:
+    ports = {s.name: free_port() for s in SERVICES}
+    env = {
+        **os.environ,
+        "VAR_DIR": str(tmp_path),
+        "KAFKA_PORT": str(free_port()),
+        "MONGODB_PORT": str(free_port()),
+        "SEED_PEOPLE": "0",
+        "LOG_LEVEL": "WARNING",
+        **{f"{s.env_prefix}PORT": str(ports[s.name]) for s in SERVICES},
+    }
+    log = tmp_path / "launcher.log"
+    with log.open("w") as out:
+        command = [sys.executable, "-m", "shared.devstack", "run"]
+        launcher = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+        try:
+            _wait(lambda: "running:" in log.read_text(), 90, f"the launcher's table (log: {log})")
+            yield launcher, ports, log
+        finally:
+            launcher.send_signal(signal.SIGINT)
+            launcher.wait(60)
+
+
+def test_services_killed_together_come_back_and_a_restart_that_fails_is_retried(launched) -> None:
+    launcher, ports, log = launched
+    for module in ("services.casequery", "services.notification"):
+        os.kill(_child_running(launcher.pid, module) or 0, signal.SIGKILL)
+    squatter = socket.socket()  # takes notification's port the moment it is free: its restart fails
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    _wait(lambda: _bound(squatter, ports["notification"]), 10, "notification's port, free")
+    try:
+        _wait(lambda: "notification did not restart" in log.read_text(), 60, "a failed restart")
+        assert launcher.poll() is None  # before: "cannot start", and the whole system stopped
+        assert _healthy(ports["intake"]) and _healthy(ports["assignment"])  # the rest still serves
+    finally:
+        squatter.close()
+    _wait(lambda: _healthy(ports["notification"]) and _healthy(ports["casequery"]), 90, "both services back")
+    assert launcher.poll() is None
+
+
+def _bound(sock: socket.socket, port: int) -> bool:
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        return False
+    sock.listen()
+    return True
