@@ -4,14 +4,24 @@ or a new consumer group reading from the start, tells nobody of old events on a 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
 from services.notification.adapters.deliveries import DELIVERIES
 from services.notification.application.react import react
+from shared.contracts.envelope import Actor
+from shared.eventstore.recorder import NewEvent, Recording
 from shared.workdays.calendar import SHANGHAI
-from tests.integration.notification_support import CREDIT, Clock, assigned, notifying, prepare
+from tests.integration.notification_support import (
+    CREDIT,
+    Clock,
+    assigned,
+    case_opened,
+    notifying,
+    prepare,
+    staff,
+)
 from tests.integration.test_notification_flow import _roster_and_case
 
 pytestmark = pytest.mark.asyncio
@@ -70,3 +80,22 @@ async def test_a_replayed_older_case_leaves_the_contact_given_since(mongo_db):
     )  # corrected by staff
     await n.contacts.put_sealed(ENTERPRISE, "finance", sealed, START)  # that CaseOpened again, in a replay
     assert await n.contacts.address(ENTERPRISE, "email") == "new@gree.cn"
+
+
+async def test_a_decision_that_comes_before_its_case_opening_still_tells_the_enterprise(mongo_db):
+    # The case and board topics are consumed apart: after a restart the board's backlog may be handled first.
+    clock = Clock(START)
+    n = notifying(mongo_db, clock, {"inbox", "email"})
+    await prepare(n)
+    await react(n, staff(1, "s1", "李副局长", "deputy_director", "局领导", clock()))
+    sealed = await n.contacts._vault.seal(ENTERPRISE, {"name": "王经理", "email": "gm@gree.cn"})
+    opening = {**case_opened("case-9", clock()).data, "contact": sealed}
+    intake = Recording(
+        "case-9", "case", 0, "finance", Actor(kind="service", id="intake"), "c-9", uuid.uuid4()
+    )
+    [opened] = (await n.recorder.append(intake, [NewEvent("CaseOpened", 1, opening)])).events
+    decided = opened.occurred_at + timedelta(seconds=1)  # the store stamps the opening with its own clock
+    # Told: the concierge's inbox, and the enterprise's email from the opening read in the store.
+    assert await react(n, assigned(2, "case-9", "s1", "李副局长", decided)) == 2
+    assert (ENTERPRISE, "email") in await _told(mongo_db)
+    assert await react(n, opened) == 0  # the opening, when it comes on its topic, adds nothing

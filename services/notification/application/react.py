@@ -68,9 +68,27 @@ async def react(n: Notifying, envelope: EventEnvelope) -> int:
     policy = POLICIES.get(type(payload))
     if policy is None:
         return 0
+    if CASE_TITLE in POLICY_NEEDS.get(type(payload), frozenset()):
+        await learn_the_cases_not_seen_yet(n, payload, envelope)
     n = n.for_one_event()
     intents = policy(payload, envelope, await known_for(n, payload, envelope))
     return await n.tell(intents, as_of=envelope.occurred_at)
+
+
+async def learn_the_cases_not_seen_yet(n: Notifying, payload: BaseModel, envelope: EventEnvelope) -> None:
+    """Learn from the opening of each case a board decision names that this service has not seen yet.
+
+    The case and board topics are consumed apart, and either may lag (a restart, a backlog): a decision can
+    come before its case's CaseOpened. Read from the case's own stream, the opening brings the enterprise's
+    contact given at intake, so the enterprise is told; when it comes on its topic later, it changes nothing.
+    A case already seen costs nothing more: the title read here is the one the notice needs, and it is kept."""
+    for case_id in dict.fromkeys(getattr(payload, "case_ids", None) or []):
+        if await n.knowledge.title(case_id):
+            continue
+        events = await n.recorder.read_stream(case_id)
+        opened = events[0] if events else None
+        if opened and opened.event_type == "CaseOpened" and opened.bureau == envelope.bureau:
+            await react(n, opened)
 
 
 def _case_id_of(payload: BaseModel, envelope: EventEnvelope) -> str | None:
