@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
+import os
+import signal
 import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -74,12 +77,28 @@ def broker_lifespan(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await prepare()
         await ensure_topics(settings, ALL_TOPICS)
-        await broker.start()
+        await broker.connect()
+        # Consumer groups admit a member in seconds, and after a crash only once the dead member's session
+        # has lapsed (~20 s): the HTTP API serves meanwhile, and the consumers catch up from their offsets.
+        joining = asyncio.create_task(broker.start())
+        joining.add_done_callback(_stop_unless_joined)
         yield
+        joining.remove_done_callback(_stop_unless_joined)
+        joining.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await joining
         await broker.stop()
         await mongo.client.close()
 
     return lifespan
+
+
+def _stop_unless_joined(joining: asyncio.Task[None]) -> None:
+    # A service whose consumers cannot start must not run on serving HTTP alone: it stops (SIGTERM, a clean
+    # shutdown), and its supervisor (compose, the launcher) starts it again.
+    if not joining.cancelled() and joining.exception() is not None:
+        log.critical("the Kafka consumers did not start; stopping", exc_info=joining.exception())
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def health_router(

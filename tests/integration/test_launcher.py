@@ -79,10 +79,14 @@ def test_services_killed_together_come_back_and_a_restart_that_fails_is_retried(
     launcher, ports, log = launched
     for module in ("services.casequery", "services.notification"):
         os.kill(_child_running(launcher.pid, module) or 0, signal.SIGKILL)
+    killed = time.monotonic()
     squatter = socket.socket()  # takes notification's port the moment it is free: its restart fails
     squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     _wait(lambda: _bound(squatter, ports["notification"]), 10, "notification's port, free")
     try:
+        _wait(lambda: _healthy(ports["casequery"]), 60, "case query back")
+        # Its API serves while its consumer groups let it back in (the dead member's session lapses: ~20 s).
+        assert time.monotonic() - killed < 12
         _wait(lambda: "notification did not restart" in log.read_text(), 60, "a failed restart")
         assert launcher.poll() is None  # before: "cannot start", and the whole system stopped
         assert _healthy(ports["intake"]) and _healthy(ports["assignment"])  # the rest still serves
