@@ -85,10 +85,13 @@ def broker_lifespan(
         yield
         joining.remove_done_callback(_stop_unless_joined)
         joining.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        # Cancelled here, or failed and logged already (the service is stopping because of it).
+        with contextlib.suppress(asyncio.CancelledError, Exception):
             await joining
-        await broker.stop()
-        await mongo.client.close()
+        try:
+            await broker.stop()
+        finally:
+            await mongo.client.close()
 
     return lifespan
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections.abc import Callable, Iterable
 
 import httpx
 
+log = logging.getLogger(__name__)
 RESTING_S = 5.0  # how long an instance that failed is tried only after the others
 PROBE_EVERY_S = 1.0  # how often each instance of a service run as several is asked for its /healthz
 
@@ -82,7 +84,7 @@ class Upstream:
                 self.set_aside(url)
 
     def set_aside(self, url: str) -> None:
-        """Note that an instance refused a connection or did not answer: it is tried last for a few seconds."""
+        """Note that an instance refused a connection or did not answer: tried last for a few seconds."""
         self._resting_until[url] = self._clock() + RESTING_S
 
 
@@ -92,5 +94,8 @@ async def watch_instances(client: httpx.AsyncClient, services: Iterable[Upstream
     instead of holding requests for the whole timeout."""
     several = [u for u in services if len(u.urls) > 1]
     while several:
-        await asyncio.gather(*(u.probe(client) for u in several))
+        try:
+            await asyncio.gather(*(u.probe(client) for u in several))
+        except Exception:  # a probe must never stop probing: requests still set instances aside on failure
+            log.exception("probing the instances failed; probing again in %s s", PROBE_EVERY_S)
         await asyncio.sleep(PROBE_EVERY_S)

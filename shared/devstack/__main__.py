@@ -39,9 +39,10 @@ def run() -> int:
                 try:
                     wait(60.0)
                 except (RuntimeError, TimeoutError) as exc:
-                    # A restart that fails (its port taken a moment, a slow start) counts as one more crash:
-                    # the others keep running, and the limit still stops a loop.
+                    # A restart that fails (its port taken a moment) or never answers (killed here) counts
+                    # as one more crash at the next tick: the others keep running; the limit stops a loop.
                     print(f"{name} did not restart: {exc}", file=sys.stderr, flush=True)
+                    stack.services[name].kill()
     except _Stop:
         return 0
     except Exception as exc:

@@ -27,7 +27,9 @@ class GroupsJoinAtOnce(KafkaBroker):
     async def start(self) -> None:
         """Connect, start every subscriber at once, then the publishers (faststream's own start, in order)."""
         await self.connect()
-        await asyncio.gather(*(subscriber.start() for subscriber in self.subscribers))
+        async with asyncio.TaskGroup() as starting:  # one that fails cancels the others' starts
+            for subscriber in self.subscribers:
+                starting.create_task(subscriber.start())
         for publisher in self.publishers:
             await publisher.start()
         self.running = True

@@ -78,7 +78,9 @@ def launched(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, 
 def test_services_killed_together_come_back_and_a_restart_that_fails_is_retried(launched) -> None:
     launcher, ports, log = launched
     for module in ("services.casequery", "services.notification"):
-        os.kill(_child_running(launcher.pid, module) or 0, signal.SIGKILL)
+        pid = _child_running(launcher.pid, module)
+        assert pid, f"no {module} child of the launcher"  # never os.kill(0): that is our own process group
+        os.kill(pid, signal.SIGKILL)
     killed = time.monotonic()
     squatter = socket.socket()  # takes notification's port the moment it is free: its restart fails
     squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -406,7 +406,7 @@ async def test_an_assignment_notice_reads_the_contacts_once_and_the_problem_from
         reads.finds.clear()
         assert await react(other, assigned(2, "case-2", "s1", "李副局长", clock())) == 1
         assert await react(other, assigned(3, "case-1", "s1", "李副局长", clock())) == 1
-        # case-2 was never opened: read, looked for in the store (no opening there), read again; case-1 read once.
+        # case-2 was never opened: read, looked for in the store (no opening), read again; case-1 read once.
         assert reads.finds.count("notification_cases") == 3 and reads.finds.count("events") == 1
         bodies = [d["body"] async for d in mongo_db[DELIVERIES].find({"case_id": "case-2"})]
         # No CaseOpened seen: the concierge is pointed to the case, never sent the decision's rule text.

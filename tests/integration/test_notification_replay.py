@@ -1,4 +1,4 @@
-"""Replays after the contact book moved on (real SecantusDB): a broker that lost its topics and republishes them,
+"""Replays after the contact book moved on (real SecantusDB): a broker that lost its topics and republishes,
 or a new consumer group reading from the start, tells nobody of old events on a channel added since."""
 
 from __future__ import annotations
@@ -99,3 +99,21 @@ async def test_a_decision_that_comes_before_its_case_opening_still_tells_the_ent
     assert await react(n, assigned(2, "case-9", "s1", "李副局长", decided)) == 2
     assert (ENTERPRISE, "email") in await _told(mongo_db)
     assert await react(n, opened) == 0  # the opening, when it comes on its topic, adds nothing
+
+
+async def test_a_contact_given_between_the_check_and_the_write_of_an_older_case_stands(mongo_db, monkeypatch):
+    clock = Clock(START)
+    n = notifying(mongo_db, clock, {"inbox", "email"})
+    await prepare(n)
+    sealed = await n.contacts._vault.seal(ENTERPRISE, {"name": "王经理", "email": "old@gree.cn"})
+    clock.advance(days=1)
+    await n.contacts.put(ENTERPRISE, "finance", {"email": "new@gree.cn"}, {}, at=clock())
+    stale_read = n.contacts._c.find_one
+
+    async def read_before_the_correction(*args, **kwargs):
+        return None  # as if the staff's PUT landed right after the replayed case's check
+
+    monkeypatch.setattr(n.contacts._c, "find_one", read_before_the_correction)
+    await n.contacts.put_sealed(ENTERPRISE, "finance", sealed, START)
+    monkeypatch.setattr(n.contacts._c, "find_one", stale_read)
+    assert await n.contacts.address(ENTERPRISE, "email") == "new@gree.cn"

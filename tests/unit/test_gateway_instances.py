@@ -150,7 +150,7 @@ def test_an_instance_rests_only_for_a_while() -> None:
         "http://a,",
         "ftp://a",
         "http://a, ,http://b",
-        "http://ops:S3cretPass@casequery:8102",  # httpx would send it as Basic auth instead of the caller's key
+        "http://ops:S3cretPass@casequery:8102",  # httpx would send Basic auth instead of the caller's key
         "http://casequery:8102/prefix",  # requests keep their own path: a prefix would be dropped
         "http://casequery:8102?x=1",
         "http://casequery:99999",  # an OverflowError on every request, a 500

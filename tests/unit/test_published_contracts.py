@@ -91,7 +91,7 @@ def test_two_services_publishing_different_components_under_one_name_is_refused(
 
 
 def test_each_consumer_group_reads_one_topic() -> None:
-    # Members of one group subscribed to different topics are assigned partitions by whichever leads the group,
+    # Members of one group subscribed to different topics get partitions from whichever leads the group,
     # and each joining rebalances the others: notification's four topics in one group once kept a case untold.
     receiving: dict[str, set[str]] = {}
     for operation in json.loads(documents()["asyncapi.json"])["operations"].values():

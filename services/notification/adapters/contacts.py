@@ -6,12 +6,14 @@ events that carried the sealed contact, and every rebuild of either then read as
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Iterable
 from datetime import UTC, datetime, time
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from services.notification.application.fanout import Audience
 from services.notification.application.intents import ENTERPRISE, kind_of
@@ -100,21 +102,24 @@ class ContactBook:
             return  # erased since: nothing to keep
         masked = {ch: mask_address(ch, details[f]) for ch, f in ADDRESS_FIELDS.items() if details.get(f)}
         given = {"preferences": (known or {}).get("preferences") or {}, "masked": masked}
-        await self._c.update_one(
-            {"_id": subject},
-            {
-                "$set": {
-                    "bureau": bureau,
-                    "sealed": sealed,
-                    "masked": masked,
-                    "name": details.get("name"),
-                    "given_at": at,
-                    "reachable_since": _reachable_since(subject, known, given, at),
+        # Guarded in the write too: a contact given between the read above and this write is not replaced.
+        not_newer = {"_id": subject, "$or": [{"given_at": {"$exists": False}}, {"given_at": {"$lt": at}}]}
+        with contextlib.suppress(DuplicateKeyError):  # the upsert met a contact given since: it stands
+            await self._c.update_one(
+                not_newer,
+                {
+                    "$set": {
+                        "bureau": bureau,
+                        "sealed": sealed,
+                        "masked": masked,
+                        "name": details.get("name"),
+                        "given_at": at,
+                        "reachable_since": _reachable_since(subject, known, given, at),
+                    },
+                    "$setOnInsert": {"preferences": {}},
                 },
-                "$setOnInsert": {"preferences": {}},
-            },
-            upsert=True,
-        )
+                upsert=True,
+            )
         self._forget(subject)
 
     async def masked(self, subject: str) -> dict[str, Any] | None:
@@ -180,8 +185,8 @@ def _reachable_since(
     subject: str, before: dict[str, Any] | None, after: dict[str, Any], at: datetime
 ) -> dict[str, datetime]:
     """Return since when each channel reaches the subject: kept for one that reached them before, `at` for a
-    new one. An event from before that moment tells nobody on it, so a replay (a broker that lost its topics, a
-    new consumer group) never tells anyone of old events on a channel added since."""
+    new one. An event from before that moment tells nobody on it, so a replay (a broker that lost its
+    topics, a new consumer group) never tells anyone of old events on a channel added since."""
     known = dict((before or {}).get("reachable_since") or {})
     was = set(_channels(subject, before)) if before else set()
     since: dict[str, datetime] = {}

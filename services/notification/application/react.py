@@ -81,7 +81,7 @@ async def learn_the_cases_not_seen_yet(n: Notifying, payload: BaseModel, envelop
     The case and board topics are consumed apart, and either may lag (a restart, a backlog): a decision can
     come before its case's CaseOpened. Read from the case's own stream, the opening brings the enterprise's
     contact given at intake, so the enterprise is told; when it comes on its topic later, it changes nothing.
-    A case already seen costs nothing more: the title read here is the one the notice needs, and it is kept."""
+    A case already seen costs nothing more: the title read here is the one the notice needs (and is kept)."""
     for case_id in dict.fromkeys(getattr(payload, "case_ids", None) or []):
         if await n.knowledge.title(case_id):
             continue

@@ -19,9 +19,9 @@ from shared.contracts.topics import ASSIGNMENT_EVENTS, CALENDAR_EVENTS, CASE_EVE
 from shared.messaging.batches import BatchSubscriber
 from shared.messaging.pacing import FetchWait
 
-# One consumer group per topic (`<group>` for case events, `<group>-<suffix>` for the others). Members of one group
-# that subscribe to different topics get their partitions from whichever member leads the group, and each of the
-# four joining makes the other three rejoin.
+# One consumer group per topic (`<group>` for case events, `<group>-<suffix>` for the others). Members of one
+# group that subscribe to different topics get their partitions from whichever member leads the group, and
+# each of the four joining makes the other three rejoin.
 GROUP_SUFFIXES = {
     CASE_EVENTS: "",
     ASSIGNMENT_EVENTS: "-board",
