@@ -9,31 +9,23 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from shared.devstack.processes import free_port
-from shared.devstack.stack import SERVICES
+from shared.devstack.processes import free_port, wait_until
+from shared.devstack.stack import SERVICES, http_ok
 
 pytestmark = pytest.mark.integration
 
 
 def _healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
-            return bool(answer.status == 200)
-    except OSError:
-        return False
+    return http_ok(f"http://127.0.0.1:{port}/healthz")
 
 
 def _wait(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
-        time.sleep(0.2)
+    wait_until(predicate, timeout, what, interval=0.2)
 
 
 def _child_running(launcher: int, module: str) -> int | None:

@@ -13,29 +13,39 @@ from tests.unit.test_gateway_forwarding import KEY, gateway
 TWO = "http://casequery-1:8102,http://casequery-2:8102"
 
 
-def instances(down: set[str], seen: list[httpx.Request]):
+def instances(
+    seen: list[httpx.Request], failing: dict[str, type[httpx.RequestError]], *, probes_fail: bool = True
+):
+    """Stub instances: a host in `failing` raises its error (its /healthz too, unless only requests fail);
+    the others answer with their name. The gateway's own /healthz probes are not counted in `seen`."""
+
     async def handle(request: httpx.Request) -> httpx.Response:
-        if request.url.path != "/healthz":  # the gateway's own probes of the instances are not counted
+        probe = request.url.path == "/healthz"
+        if not probe:
             seen.append(request)
-        if request.url.host in down:
-            raise httpx.ConnectError("connection refused", request=request)
-        if request.url.path == "/healthz":
-            return httpx.Response(200, json={"status": "ok"})
-        return httpx.Response(200, json={"served_by": request.url.host})
+        error = failing.get(request.url.host)
+        if error is not None and (probes_fail or not probe):
+            raise error("stub failure", request=request)
+        return httpx.Response(200, json={"status": "ok"} if probe else {"served_by": request.url.host})
 
     return handle
 
 
+def down(*hosts: str) -> dict[str, type[httpx.RequestError]]:
+    """Instances that refuse connections (stopped)."""
+    return dict.fromkeys(hosts, httpx.ConnectError)
+
+
 async def test_reads_are_spread_over_the_instances_in_turn() -> None:
     seen: list[httpx.Request] = []
-    async with gateway(instances(set(), seen), casequery_url=TWO) as client:
+    async with gateway(instances(seen, {}), casequery_url=TWO) as client:
         served = [(await client.get("/api/v1/cases", headers=KEY)).json()["served_by"] for _ in range(4)]
     assert served == ["casequery-1", "casequery-2", "casequery-1", "casequery-2"]
 
 
 async def test_an_instance_that_is_down_is_passed_over_and_every_request_is_answered() -> None:
     seen: list[httpx.Request] = []
-    async with gateway(instances({"casequery-1"}, seen), casequery_url=TWO) as client:
+    async with gateway(instances(seen, down("casequery-1")), casequery_url=TWO) as client:
         answers = [await client.get("/api/v1/cases", headers=KEY) for _ in range(6)]
     assert [a.status_code for a in answers] == [200] * 6
     assert {a.json()["served_by"] for a in answers} == {"casequery-2"}
@@ -45,21 +55,17 @@ async def test_an_instance_that_is_down_is_passed_over_and_every_request_is_answ
 
 async def test_a_write_moves_on_when_the_first_instance_refused_the_connection() -> None:
     seen: list[httpx.Request] = []
-    down = {"intake-1"}
-    async with gateway(instances(down, seen), intake_url="http://intake-1,http://intake-2") as client:
+    async with gateway(
+        instances(seen, down("intake-1")), intake_url="http://intake-1,http://intake-2"
+    ) as client:
         answer = await client.post("/api/v1/cases", content=b"{}", headers=KEY)
     assert answer.status_code == 200 and answer.json()["served_by"] == "intake-2"  # nothing reached intake-1
 
 
 async def test_a_write_an_instance_may_have_received_is_not_sent_to_another() -> None:
     seen: list[httpx.Request] = []
-
-    async def handle(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/healthz":
-            return httpx.Response(200, json={"status": "ok"})
-        seen.append(request)
-        raise httpx.ReadError("connection reset after the request was sent", request=request)
-
+    reset = dict.fromkeys(("intake-1", "intake-2"), httpx.ReadError)  # reset after the request was sent
+    handle = instances(seen, reset, probes_fail=False)
     async with gateway(handle, intake_url="http://intake-1,http://intake-2") as client:
         answer = await client.post("/api/v1/cases", content=b"{}", headers=KEY)
     assert answer.status_code == 503 and "Retry-After" in answer.headers
@@ -68,16 +74,8 @@ async def test_a_write_an_instance_may_have_received_is_not_sent_to_another() ->
 
 async def test_a_hung_instance_costs_one_request_a_503_and_the_next_ones_go_to_the_other_first() -> None:
     seen: list[httpx.Request] = []
-
-    async def handle(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/healthz":
-            return httpx.Response(200, json={"status": "ok"})  # healthy when asked: hung only now
-        seen.append(request)
-        if request.url.host == "casequery-1":
-            raise httpx.ReadTimeout("no answer", request=request)
-        return httpx.Response(200, json={"served_by": request.url.host})
-
-    async with gateway(handle, casequery_url=TWO) as client:
+    hung = instances(seen, {"casequery-1": httpx.ReadTimeout}, probes_fail=False)  # healthy when asked
+    async with gateway(hung, casequery_url=TWO) as client:
         answers = [await client.get("/api/v1/cases", headers=KEY) for _ in range(5)]
     assert answers[0].status_code == 503 and "did not answer in time" in answers[0].json()["detail"]
     assert [a.status_code for a in answers[1:]] == [200] * 4
@@ -86,7 +84,7 @@ async def test_a_hung_instance_costs_one_request_a_503_and_the_next_ones_go_to_t
 
 async def test_with_every_instance_down_the_caller_gets_503_and_retry_after() -> None:
     seen: list[httpx.Request] = []
-    async with gateway(instances({"casequery-1", "casequery-2"}, seen), casequery_url=TWO) as client:
+    async with gateway(instances(seen, down("casequery-1", "casequery-2")), casequery_url=TWO) as client:
         answer = await client.get("/api/v1/cases", headers=KEY)
     assert answer.status_code == 503 and answer.headers["Retry-After"]
     assert sorted(r.url.host for r in seen) == ["casequery-1", "casequery-2"]
@@ -94,9 +92,9 @@ async def test_with_every_instance_down_the_caller_gets_503_and_retry_after() ->
 
 async def test_health_is_ok_while_one_instance_answers_and_names_no_internal_address() -> None:
     seen: list[httpx.Request] = []
-    async with gateway(instances({"casequery-1"}, seen), casequery_url=TWO) as client:
+    async with gateway(instances(seen, down("casequery-1")), casequery_url=TWO) as client:
         one_down = await client.get("/healthz")
-    async with gateway(instances({"casequery-1", "casequery-2"}, seen), casequery_url=TWO) as client:
+    async with gateway(instances(seen, down("casequery-1", "casequery-2")), casequery_url=TWO) as client:
         both_down = await client.get("/healthz")
     assert one_down.status_code == 200
     assert one_down.json()["checks"]["casequery"].startswith("ok: 1 of 2 instances answer; #1 down")
@@ -105,29 +103,17 @@ async def test_health_is_ok_while_one_instance_answers_and_names_no_internal_add
 
 
 async def test_an_instance_whose_health_check_hangs_is_set_aside_before_any_request_waits_on_it() -> None:
-    async def handle(request: httpx.Request) -> httpx.Response:
-        if request.url.host == "b":  # accepts connections, answers nothing (SIGSTOP)
-            raise httpx.ReadTimeout("no answer", request=request)
-        return httpx.Response(200, json={"status": "ok"})
-
+    hung = instances([], {"b": httpx.ReadTimeout})  # accepts connections, answers nothing (SIGSTOP)
     upstream = Upstream("casequery", ("http://a", "http://b"))
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handle)) as client:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(hung)) as client:
         await upstream.probe(client)
     assert [upstream.order()[0] for _ in range(4)] == ["http://a"] * 4
 
 
 async def test_an_instance_that_drops_connections_is_passed_over_by_the_next_requests() -> None:
     seen: list[httpx.Request] = []
-
-    async def handle(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/healthz":
-            return httpx.Response(200, json={"status": "ok"})
-        seen.append(request)
-        if request.url.host == "casequery-1":
-            raise httpx.RemoteProtocolError("server disconnected", request=request)
-        return httpx.Response(200, json={"served_by": request.url.host})
-
-    async with gateway(handle, casequery_url=TWO) as client:
+    dropping = instances(seen, {"casequery-1": httpx.RemoteProtocolError}, probes_fail=False)
+    async with gateway(dropping, casequery_url=TWO) as client:
         answers = [await client.get("/api/v1/cases", headers=KEY) for _ in range(4)]
     assert {a.json()["served_by"] for a in answers} == {"casequery-2"}  # a GET moves on, then it rests
     assert [r.url.host for r in seen].count("casequery-1") == 1
