@@ -25,7 +25,8 @@ class AppendWatcher:
         # Set while the loop waits: only then is a round trip to the server worth it. While the loop works,
         # its own writes would wake a pending request for nothing, and inserts meanwhile keep in the stream.
         self._waiting = asyncio.Event()
-        self._inserted: set[str] = set()  # ids of the documents whose inserts woke the waiter since it last took them
+        # The ids of the documents whose inserts woke the waiter since it last took them.
+        self._inserted: set[str] = set()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.contracts.amounts import format_amount
 from shared.contracts.disbursement import (
     DisbursementOpened,
     DisbursementPaymentCredited,
     DisbursementStageReported,
-    format_amount,
     parse_disbursement_event,
 )
 from shared.contracts.envelope import EventEnvelope

@@ -6,9 +6,9 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
+from shared.contracts.amounts import Money
 from shared.contracts.answers import Time
 from shared.contracts.cases import Enterprise
-from shared.contracts.disbursement import Money
 
 
 class DisbursementRecorded(BaseModel):

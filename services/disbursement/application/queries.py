@@ -30,7 +30,8 @@ from services.disbursement.domain.timing import spans, time_to_account
 from services.disbursement.projections.dashboard import sum_before
 from services.disbursement.projections.store import ReadModels
 from services.disbursement.projections.views import totals_id
-from shared.contracts.disbursement import STAGE_LABELS, Stage, from_fen
+from shared.contracts.amounts import from_fen
+from shared.contracts.disbursement import STAGE_LABELS, Stage
 from shared.eventstore.recorder import EventRecorder
 from shared.workdays.calendar import SHANGHAI, WorkdayCalendar
 

@@ -16,7 +16,8 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from shared.contracts.disbursement import STAGE_LABELS, from_fen
+from shared.contracts.amounts import from_fen
+from shared.contracts.disbursement import STAGE_LABELS
 from shared.workdays.calendar import SHANGHAI
 
 YUAN = '"¥"#,##0.00'

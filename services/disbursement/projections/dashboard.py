@@ -19,7 +19,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.disbursement.projections.store import ReadModels
 from services.disbursement.projections.views import totals_id
-from shared.contracts.disbursement import Status, from_fen
+from shared.contracts.amounts import from_fen
+from shared.contracts.disbursement import Status
 from shared.workdays.calendar import SHANGHAI, WorkdayCalendar
 
 

@@ -15,7 +15,8 @@ from typing import Any
 from services.disbursement.domain.arrears import Arrears
 from services.disbursement.domain.disbursement import Disbursement
 from services.disbursement.domain.timing import time_to_account
-from shared.contracts.disbursement import Stage, Status, to_fen
+from shared.contracts.amounts import to_fen
+from shared.contracts.disbursement import Stage, Status
 from shared.workdays.calendar import SHANGHAI, WorkdayCalendar
 
 Doc = dict[str, Any]

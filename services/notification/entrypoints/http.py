@@ -27,7 +27,11 @@ from shared.http_query import KNOWN_QUERY_ONLY
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
 Subject = Annotated[
-    str, Path(max_length=160, pattern=r"^(staff|enterprise|section):[A-Za-z0-9_-]{1,64}:[^\x00-\x1f\x7f-\x9f/]{1,80}$")
+    str,
+    Path(
+        max_length=160,
+        pattern=r"^(staff|enterprise|section):[A-Za-z0-9_-]{1,64}:[^\x00-\x1f\x7f-\x9f/]{1,80}$",
+    ),
 ]
 
 
