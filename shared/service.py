@@ -80,8 +80,10 @@ def broker_lifespan(
         await broker.connect()
         # Consumer groups admit a member in seconds, and after a crash only once the dead member's session
         # has lapsed (~20 s): the HTTP API serves meanwhile, and the consumers catch up from their offsets.
+        app.state.consumers = "joining"  # /healthz says so until every consumer holds its place in its group
         joining = asyncio.create_task(broker.start())
         joining.add_done_callback(_stop_unless_joined)
+        joining.add_done_callback(lambda task: _note_joined(app, task))
         yield
         joining.remove_done_callback(_stop_unless_joined)
         joining.cancel()
@@ -94,6 +96,11 @@ def broker_lifespan(
             await mongo.client.close()
 
     return lifespan
+
+
+def _note_joined(app: FastAPI, joining: asyncio.Task[None]) -> None:
+    if not joining.cancelled() and joining.exception() is None:
+        app.state.consumers = "running"
 
 
 def _stop_unless_joined(joining: asyncio.Task[None]) -> None:
@@ -111,7 +118,7 @@ def health_router(
     router = APIRouter()
 
     @router.get("/healthz", tags=["health"], summary="Liveness and connections (no auth)")
-    async def healthz() -> JSONResponse:
+    async def healthz(request: Request) -> JSONResponse:
         results: dict[str, str] = {}
         for name, check in checks.items():
             try:
@@ -120,7 +127,15 @@ def health_router(
             except Exception as exc:  # a failing dependency is the answer, not an error
                 results[name] = f"down: {type(exc).__name__}"
         healthy = all(v == "ok" for v in results.values())
-        body = {"service": service, "status": "ok" if healthy else "degraded", "checks": results}
+        body: dict[str, object] = {
+            "service": service,
+            "status": "ok" if healthy else "degraded",
+            "checks": results,
+        }
+        # A service that consumes Kafka: "joining" while its consumers wait to be admitted to their groups (after a
+        # crash, until the dead member's session lapses), then "running". HTTP serves meanwhile.
+        if (consumers := getattr(request.app.state, "consumers", None)) is not None:
+            body["consumers"] = consumers
         body.update(details() if details else {})
         return JSONResponse(body, status_code=200 if healthy else 503)
 

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,15 +81,23 @@ def test_services_killed_together_come_back_and_a_restart_that_fails_is_retried(
     _wait(lambda: _bound(squatter, ports["notification"]), 10, "notification's port, free")
     try:
         _wait(lambda: _healthy(ports["casequery"]), 60, "case query back")
-        # Its API serves while its consumer groups let it back in (the dead member's session lapses: ~20 s).
+        # Its API serves while its consumer groups let it back in (the dead member's session lapses: ~20 s),
+        # and its /healthz says so until they have.
         assert time.monotonic() - killed < 12
+        assert _consumers(ports["casequery"]) == "joining"
         _wait(lambda: "notification did not restart" in log.read_text(), 60, "a failed restart")
         assert launcher.poll() is None  # before: "cannot start", and the whole system stopped
         assert _healthy(ports["intake"]) and _healthy(ports["assignment"])  # the rest still serves
     finally:
         squatter.close()
     _wait(lambda: _healthy(ports["notification"]) and _healthy(ports["casequery"]), 90, "both services back")
+    _wait(lambda: _consumers(ports["casequery"]) == "running", 60, "case query's consumers back in their groups")
     assert launcher.poll() is None
+
+
+def _consumers(port: int) -> str | None:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+        return json.load(answer).get("consumers")
 
 
 def _bound(sock: socket.socket, port: int) -> bool:
