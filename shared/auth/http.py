@@ -38,7 +38,9 @@ async def current_principal(
 async def writer_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
     """Authenticate a caller allowed to change its bureau's cases, or answer 403."""
     if principal.role not in WRITE_ROLES:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role.value} may only read")
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"只读角色，不能修改 / role {principal.role.value} may only read"
+        )
     return principal
 
 

@@ -24,12 +24,14 @@ class Right(StrEnum):
 
     READ = "read the bureau's cases, roster, statistics and notices"
     OPEN_CASES = "open cases"
+    RECORD_MONEY = "record disbursements and arrears (open them, report stages, payments and repayments)"
     TAKE_CASE_STEPS = "take the six steps of a case"
     WORK_SECTION_TASKS = "open, chase and close coordination tasks"
     APPROVE_FALLBACKS = "approve fallback concierges"
     REASSIGN = "reassign enterprises"
     PUBLISH_NOTICES = "publish notices"
     CHANGE_SETTINGS = "change the bureau's settings"
+    APPROVE_DISBURSEMENTS = "approve disbursements"
     PUBLISH_CALENDAR = "publish the working-day calendar"
     MANAGE_ROSTER = "manage the roster"
     MANAGE_ACCOUNTS = "manage accounts"
@@ -38,22 +40,30 @@ class Right(StrEnum):
 HOLDERS: dict[Right, str] = {
     Right.READ: "everyone of the bureau",
     Right.OPEN_CASES: "the bureau's staff and integrations",
+    Right.RECORD_MONEY: "the bureau's staff and integrations",
     Right.TAKE_CASE_STEPS: "the case's concierge",
     Right.WORK_SECTION_TASKS: "the case's concierge, or the chief of the task's section",
     Right.APPROVE_FALLBACKS: "bureau leadership (局长, 党支部书记)",
     Right.REASSIGN: "bureau leadership (局长, 党支部书记)",
     Right.PUBLISH_NOTICES: "bureau leadership (局长, 党支部书记)",
     Right.CHANGE_SETTINGS: "bureau leadership (局长, 党支部书记)",
+    Right.APPROVE_DISBURSEMENTS: "bureau leadership (局长, 党支部书记)",
     Right.PUBLISH_CALENDAR: "the zone operator (高新区管委会)",
     Right.MANAGE_ROSTER: "the bureau admin",
     Right.MANAGE_ACCOUNTS: "the bureau admin",
 }
 
 LEADERSHIP = frozenset(
-    {Right.APPROVE_FALLBACKS, Right.REASSIGN, Right.PUBLISH_NOTICES, Right.CHANGE_SETTINGS}
+    {
+        Right.APPROVE_FALLBACKS,
+        Right.REASSIGN,
+        Right.PUBLISH_NOTICES,
+        Right.CHANGE_SETTINGS,
+        Right.APPROVE_DISBURSEMENTS,
+    }
 )
 BUREAU_ADMIN = frozenset({Right.MANAGE_ROSTER, Right.MANAGE_ACCOUNTS})
-EVERY_PERSON = frozenset({Right.READ, Right.OPEN_CASES})
+EVERY_PERSON = frozenset({Right.READ, Right.OPEN_CASES, Right.RECORD_MONEY})
 SERVING_POSTS = MANAGEMENT_POSTS | FALLBACK_POSTS  # may be a case's concierge (fallbacks with approval)
 
 
@@ -73,9 +83,11 @@ def post_rights(post: Post) -> frozenset[Right]:
 KEY_RIGHTS: dict[Role, frozenset[Right]] = {
     # An admin key acts for the whole bureau (as before people signed in): every bureau right.
     Role.ADMIN: frozenset(Right) - {Right.PUBLISH_CALENDAR},
-    Role.STAFF: frozenset({Right.READ, Right.OPEN_CASES, Right.TAKE_CASE_STEPS, Right.WORK_SECTION_TASKS}),
+    Role.STAFF: frozenset(
+        {Right.READ, Right.OPEN_CASES, Right.RECORD_MONEY, Right.TAKE_CASE_STEPS, Right.WORK_SECTION_TASKS}
+    ),
     Role.INTEGRATION: frozenset(
-        {Right.READ, Right.OPEN_CASES, Right.TAKE_CASE_STEPS, Right.WORK_SECTION_TASKS}
+        {Right.READ, Right.OPEN_CASES, Right.RECORD_MONEY, Right.TAKE_CASE_STEPS, Right.WORK_SECTION_TASKS}
     ),
     Role.VIEWER: frozenset({Right.READ}),
     Role.OPERATOR: frozenset({Right.READ, Right.PUBLISH_CALENDAR}),
@@ -159,6 +171,7 @@ FallbackApprover = Annotated[Principal, Depends(require(Right.APPROVE_FALLBACKS)
 Reassigner = Annotated[Principal, Depends(require(Right.REASSIGN))]
 NoticePublisher = Annotated[Principal, Depends(require(Right.PUBLISH_NOTICES))]
 SettingsChanger = Annotated[Principal, Depends(require(Right.CHANGE_SETTINGS))]
+MoneyRecorder = Annotated[Principal, Depends(require(Right.RECORD_MONEY))]
 CalendarPublisher = Annotated[Principal, Depends(require(Right.PUBLISH_CALENDAR))]
 RosterManager = Annotated[Principal, Depends(require(Right.MANAGE_ROSTER))]
 AccountManager = Annotated[Principal, Depends(require(Right.MANAGE_ACCOUNTS))]

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.auth import totp
 from shared.auth.keys import ApiKeyStore, Bureau, BureauDirectory, Role
 from shared.devstack.stack import Stack
-from tests.support import case_body, eventually
+from tests.support import case_body, credit_code, eventually
 
 pytestmark = pytest.mark.integration
 PASSWORD = "长城-Great-Wall-2026"
@@ -32,20 +34,29 @@ async def admin(stack: Stack, stack_db: AsyncDatabase) -> AsyncIterator[httpx.As
         yield client
 
 
-async def person(admin: httpx.AsyncClient, name: str, post: str, username: str) -> str:
+TOTP_SECRETS: dict[
+    str, str
+] = {}  # username: the second factor's secret a leadership post's account was given
+
+
+async def person(admin: httpx.AsyncClient, name: str, post: str, username: str, role: str = "staff") -> str:
     """Put a person on the roster and give them an account; return the staff id."""
     added = await admin.post("/api/v1/staff", json={"name": name, "post": post, "section": "国库科"})
     assert added.status_code == 201, added.text
     staff_id = str(added.json()["detail"]["staff_id"])
-    account = {"staff_id": staff_id, "username": username, "password": PASSWORD}
+    account = {"staff_id": staff_id, "username": username, "password": PASSWORD, "role": role}
     created = await admin.post("/api/v1/accounts", json=account)
     assert created.status_code == 201, created.text
+    if secret := created.json().get("totp_secret"):
+        TOTP_SECRETS[username] = secret
     return staff_id
 
 
 async def signed_in(admin: httpx.AsyncClient, username: str) -> dict[str, str]:
     """Sign in through the gateway (no key) and return the bearer headers of the access token."""
     body = {"bureau": admin.bureau, "username": username, "password": PASSWORD}  # type: ignore[attr-defined]
+    if username in TOTP_SECRETS:
+        body["totp"] = totp.code_at(TOTP_SECRETS[username], datetime.now(UTC))
     async with httpx.AsyncClient(base_url=str(admin.base_url), timeout=30) as anonymous:
         answer = await anonymous.post("/api/v1/auth/sign-in", json=body)
     assert answer.status_code == 200, answer.text
@@ -120,3 +131,35 @@ async def test_a_person_token_is_accepted_by_intake_and_the_case_names_who_opene
         "赵经办",
         "clerk",
     )
+
+
+async def test_the_director_approves_a_disbursement_and_changes_its_settings_a_bureau_admin_clerk_does_not(
+    admin: httpx.AsyncClient,
+) -> None:
+    await person(admin, "周建国", "director", "zhou")
+    await person(admin, "赵经办", "clerk", "zhao", role="admin")  # the bureau admin: roster and accounts only
+    director, clerk = await signed_in(admin, "zhou"), await signed_in(admin, "zhao")
+    opening = {
+        "enterprise": {"name": "格力电器(郑州)有限公司", "credit_code": credit_code(4103)},
+        "source": "市财政局",
+        "fund_type": "subsidy",
+        "allocated": "70000000.00",
+        "allocation_received_at": "2026-11-19T09:00:00+08:00",
+    }
+    opened = await admin.post("/api/v1/disbursements", json=opening, headers=clerk)  # a clerk records money
+    assert opened.status_code == 201, opened.text
+    stages = f"/api/v1/disbursements/{opened.json()['id']}/stages"
+    approval = {"stage": "approved", "at": "2026-11-19T17:00:00+08:00"}
+
+    refused = await admin.post(stages, json=approval, headers=clerk)
+    assert refused.status_code == 403 and "OnlyLeadershipApproves" in refused.text
+    assert "post clerk may not approve disbursements" in refused.text
+    approved = await admin.post(stages, json=approval, headers=director)
+    assert approved.status_code == 201, approved.text
+    timeline = (await admin.get(f"/api/v1/disbursements/{opened.json()['id']}")).json()["timeline"]
+    assert [e["approver"] for e in timeline if e["stage"] == "approved"] == ["周建国"]
+
+    settings = "/api/v1/disbursements/settings"
+    assert (await admin.put(settings, json={"stuck_after_workdays": 4}, headers=clerk)).status_code == 403
+    changed = await admin.put(settings, json={"stuck_after_workdays": 4}, headers=director)
+    assert changed.status_code == 200 and changed.json()["stuck_after_workdays"] == 4

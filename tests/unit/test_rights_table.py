@@ -10,25 +10,25 @@ from shared.contracts.assignment import Post
 
 R = Right
 # Written out by hand from the README's table, not computed: the test fails if the code drifts from it.
-# Columns: READ OPEN_CASES TAKE_CASE_STEPS WORK_SECTION_TASKS APPROVE_FALLBACKS REASSIGN PUBLISH_NOTICES
-#          CHANGE_SETTINGS PUBLISH_CALENDAR MANAGE_ROSTER MANAGE_ACCOUNTS
+# Columns: READ OPEN_CASES RECORD_MONEY TAKE_CASE_STEPS WORK_SECTION_TASKS APPROVE_FALLBACKS REASSIGN
+#          PUBLISH_NOTICES CHANGE_SETTINGS APPROVE_DISBURSEMENTS PUBLISH_CALENDAR MANAGE_ROSTER MANAGE_ACCOUNTS
 COLUMNS = list(Right)
 POSTS: dict[Post, str] = {
-    Post.DIRECTOR: "11111111000",
-    Post.PARTY_SECRETARY: "11111111000",
-    Post.DEPUTY_DIRECTOR: "11110000000",
-    Post.DEPUTY_SECRETARY: "11110000000",
-    Post.SECTION_CHIEF: "11110000000",
-    Post.EXPERIENCED_STAFF: "11110000000",
-    Post.SERVICE_MODEL: "11110000000",
-    Post.CLERK: "11000000000",
+    Post.DIRECTOR: "1111111111000",
+    Post.PARTY_SECRETARY: "1111111111000",
+    Post.DEPUTY_DIRECTOR: "1111100000000",
+    Post.DEPUTY_SECRETARY: "1111100000000",
+    Post.SECTION_CHIEF: "1111100000000",
+    Post.EXPERIENCED_STAFF: "1111100000000",
+    Post.SERVICE_MODEL: "1111100000000",
+    Post.CLERK: "1110000000000",
 }
 KEYS: dict[Role, str] = {
-    Role.ADMIN: "11111111011",
-    Role.STAFF: "11110000000",
-    Role.INTEGRATION: "11110000000",
-    Role.VIEWER: "10000000000",
-    Role.OPERATOR: "10000000100",  # a zone operator key (bureau "zone")
+    Role.ADMIN: "1111111111011",
+    Role.STAFF: "1111100000000",
+    Role.INTEGRATION: "1111100000000",
+    Role.VIEWER: "1000000000000",
+    Role.OPERATOR: "1000000000100",  # a zone operator key (bureau "zone")
 }
 ROWS = [(post, right, flags[i] == "1") for post, flags in POSTS.items() for i, right in enumerate(COLUMNS)]
 KEY_ROWS = [(role, right, flags[i] == "1") for role, flags in KEYS.items() for i, right in enumerate(COLUMNS)]
@@ -49,7 +49,7 @@ def person(
 
 
 def test_the_table_has_every_post_role_and_right() -> None:
-    assert set(POSTS) == set(Post) and set(KEYS) == set(Role) and len(COLUMNS) == 11
+    assert set(POSTS) == set(Post) and set(KEYS) == set(Role) and len(COLUMNS) == 13
 
 
 @pytest.mark.parametrize(("post", "right", "allowed"), ROWS, ids=[f"{p.value}-{r.name}" for p, r, _ in ROWS])
@@ -96,6 +96,13 @@ def test_only_the_cases_concierge_takes_its_steps_and_not_while_away() -> None:
     assert "only the case's concierge" in (may_serve_case(chief, "s2", on_leave=False) or "")
     assert "on leave" in (may_serve_case(chief, "s1", on_leave=True) or "")
     assert "only the case's concierge" in (may_serve_case(person(Post.DIRECTOR), None, on_leave=False) or "")
+
+
+def test_a_bureau_admin_clerk_records_money_but_may_not_approve_it() -> None:
+    clerk = person(Post.CLERK, Role.ADMIN)
+    assert refusal(clerk, R.RECORD_MONEY) is None
+    reason = refusal(clerk, R.APPROVE_DISBURSEMENTS) or ""
+    assert "post clerk may not approve disbursements: only bureau leadership (局长, 党支部书记)" in reason
 
 
 def test_a_clerk_named_concierge_by_mistake_still_may_not_take_steps() -> None:

@@ -13,7 +13,8 @@ from services.disbursement.application.commands import Context, NotFound
 from services.disbursement.entrypoints.http import REFUSED, run_command
 from services.disbursement.entrypoints.idempotent import idempotent
 from services.disbursement.entrypoints.state import Services
-from shared.auth.http import Caller, Writer
+from shared.auth.http import Caller
+from shared.auth.rights import MoneyRecorder
 from shared.contracts.disbursement import OpenArrearsRequest, RepaymentReport
 from shared.contracts.text import ID_PATTERN
 from shared.idempotency import IdempotencyKey
@@ -27,7 +28,7 @@ NOT_FOUND = "没有这笔欠款 / no such arrears in your bureau"
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Record arrears owed to a private enterprise")
 async def open_arrears(
     body: OpenArrearsRequest,
-    caller: Writer,
+    caller: MoneyRecorder,
     request: Request,
     response: Response,
     idempotency_key: IdempotencyKey = None,
@@ -54,7 +55,7 @@ async def open_arrears(
 async def repay(
     arrears_id: ArrearsId,
     body: RepaymentReport,
-    caller: Writer,
+    caller: MoneyRecorder,
     request: Request,
     idempotency_key: IdempotencyKey = None,
 ) -> DisbursementRecorded:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from services.disbursement.application import commands
 from services.disbursement.application.answers import Dashboard, SettingsAnswer
@@ -15,8 +15,8 @@ from services.disbursement.entrypoints.idempotent import command_context
 from services.disbursement.entrypoints.state import Services
 from services.disbursement.projections.dashboard import dashboard
 from services.disbursement.projections.store import ReadModels
-from shared.auth.http import Caller, Writer
-from shared.auth.keys import Role
+from shared.auth.http import Caller
+from shared.auth.rights import SettingsChanger
 from shared.contracts.answers import CalendarDate
 from shared.contracts.disbursement import DisbursementSettingsRequest
 from shared.http_query import KNOWN_QUERY_ONLY
@@ -102,15 +102,13 @@ async def get_settings(caller: Caller, request: Request) -> SettingsAnswer:
     return SettingsAnswer(stuck_after_workdays=await Services.of(request).stuck_after(caller.bureau))
 
 
-@router.put("/settings", summary="Change the bureau's dashboard settings (admin)")
+@router.put("/settings", summary="Change the bureau's dashboard settings (leadership, admin key)")
 async def put_settings(
     body: DisbursementSettingsRequest,
-    caller: Writer,
+    caller: SettingsChanger,
     request: Request,
 ) -> SettingsAnswer:
     """Record DisbursementSettingsChanged; a PUT is idempotent by nature (the same value twice is harmless)."""
-    if caller.role is not Role.ADMIN:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "only a bureau admin key may change the settings")
     services = Services.of(request)
     await commands.change_settings(
         body.stuck_after_workdays, command_context(caller, None), recorder=services.recorder

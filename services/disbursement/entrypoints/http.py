@@ -20,8 +20,8 @@ from services.disbursement.domain import rules
 from services.disbursement.domain.rules import Invalid, Refused
 from services.disbursement.entrypoints.idempotent import idempotent
 from services.disbursement.entrypoints.state import Services
-from shared.auth.http import Caller, Writer
-from shared.auth.keys import Role
+from shared.auth.http import Caller
+from shared.auth.rights import MoneyRecorder, Right, refusal
 from shared.contracts.answers import TrueFalse
 from shared.contracts.credit_code import CREDIT_CODE_PATTERN, validate_credit_code
 from shared.contracts.disbursement import OpenDisbursementRequest, PaymentReport, Stage, StageReport, Status
@@ -59,7 +59,7 @@ async def run_command(command: Callable[[], Awaitable[Outcome]], not_found: str)
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Open a disbursement with its allocated amount")
 async def open_disbursement(
     body: OpenDisbursementRequest,
-    caller: Writer,
+    caller: MoneyRecorder,
     request: Request,
     response: Response,
     idempotency_key: IdempotencyKey = None,
@@ -86,7 +86,7 @@ async def open_disbursement(
 async def report_stage(
     disbursement_id: DisbursementId,
     body: StageReport,
-    caller: Writer,
+    caller: MoneyRecorder,
     request: Request,
     idempotency_key: IdempotencyKey = None,
 ) -> DisbursementRecorded:
@@ -94,9 +94,9 @@ async def report_stage(
     services = Services.of(request)
     approver = None
     if body.stage is Stage.APPROVED:
-        if caller.role is not Role.ADMIN:
-            reason = "审批须由局领导账户作出 / only a bureau admin (leadership) may approve a disbursement"
-            raise HTTPException(status.HTTP_409_CONFLICT, f"{reason} [{rules.ONLY_LEADERSHIP_APPROVES}]")
+        # A right of the post (局长, 党支部书记) or of an admin key; a bureau admin account's role adds none.
+        if (reason := refusal(caller, Right.APPROVE_DISBURSEMENTS)) is not None:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"{reason} [{rules.ONLY_LEADERSHIP_APPROVES}]")
         approver = caller.name or caller.staff_id or caller.key_id
 
     async def run(context: Context) -> DisbursementRecorded:
@@ -119,7 +119,7 @@ async def report_stage(
 async def record_payment(
     disbursement_id: DisbursementId,
     body: PaymentReport,
-    caller: Writer,
+    caller: MoneyRecorder,
     request: Request,
     idempotency_key: IdempotencyKey = None,
 ) -> DisbursementRecorded:
