@@ -1,6 +1,7 @@
 """Money in contracts: exact yuan amounts as `Decimal` with two places, carried in JSON as decimal strings.
 
-A JSON number is refused because a float may already have rounded it on the sender's side.
+A JSON number is refused because a float may already have rounded it on the sender's side. Whitespace around
+the digits is refused too: the published pattern refuses it, and a client validating against it must agree.
 """
 
 from __future__ import annotations
@@ -28,17 +29,18 @@ def parse_amount(value: Any) -> Decimal:
             '金额须为字符串，如 "70000000.00" / an amount is a JSON string in yuan such as "70000000.00",'
             " never a JSON number (a float may already have rounded it)"
         )
-    text = value.strip()
-    if text.startswith("-"):
+    if value != value.strip():
+        raise ValueError("金额前后不能有空格或换行 / an amount has no spaces or line breaks around it")
+    if value.startswith("-"):
         raise ValueError("金额须大于零 / an amount must be positive, not negative")
-    if "." in text and len(text.split(".", 1)[1]) > 2:
+    if "." in value and len(value.split(".", 1)[1]) > 2:
         raise ValueError("金额最多两位小数（分）/ an amount has at most two decimal places (fen)")
-    if not _AMOUNT.match(text):
+    if not _AMOUNT.fullmatch(value):  # fullmatch: re's "$" would also match before a final line break
         raise ValueError(
             '金额格式不正确 / an amount is up to 12 digits of yuan and up to 2 decimals, e.g. "70000000.00"'
         )
     try:
-        amount = Decimal(text).quantize(CENT)
+        amount = Decimal(value).quantize(CENT)
     except InvalidOperation as exc:  # pragma: no cover - the pattern admits only valid decimals
         raise ValueError("金额无效 / not a decimal amount") from exc
     if amount <= 0:

@@ -164,7 +164,9 @@ class StageReport(_Strict):
     @model_validator(mode="after")
     def _reason_when_needed(self) -> StageReport:
         if self.stage in NEEDS_REASON and not self.reason:
-            raise ValueError(f"{self.stage.value} 须说明原因 / a {self.stage.value} report needs a reason")
+            raise ValueError(
+                f"“{STAGE_LABELS[self.stage]}”须说明原因 / a report of stage '{self.stage.value}' needs a reason"
+            )
         return self
 
 

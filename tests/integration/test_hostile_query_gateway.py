@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.casequery.projections.case_view import CASE_VIEW
 from tests.api import Api
-from tests.support import case_body, credit_code
+from tests.support import case_body, credit_code, current_collection
 
 pytestmark = pytest.mark.integration
 
@@ -71,3 +72,29 @@ async def test_an_undocumented_method_is_405_naming_the_documented_ones_and_an_u
         assert answer.status_code == 405 and answer.headers["allow"] == allow, (method, path, answer.text)
     for path in ("/api/v1/cases/", "/api/v1/cases/c-1/unknown"):
         assert (await api.finance.put(path)).status_code == 404, path
+
+
+async def test_a_view_document_that_does_not_read_as_a_case_is_answered_from_its_events(
+    api: Api, stack_db: AsyncDatabase
+) -> None:
+    opened = await api.finance.post("/api/v1/cases", json=case_body(8853))
+    assert opened.status_code == 201, opened.text
+    case_id = opened.json()["case_id"]
+    shown = await api.wait_for_case(case_id)
+    views = await current_collection(stack_db, CASE_VIEW)
+    stored = await views.find_one({"_id": case_id})
+    # Written by hand (or by a faulty code): a case's view spoilt, and a document of no case at all.
+    await views.update_one({"_id": case_id}, {"$set": {"status": 12345, "enterprise": "nope"}})
+    await views.insert_one({"_id": "no-such-case-8853", "bureau": shown["bureau"], "opened_at": "not a date"})
+    try:
+        listed = await api.finance.get("/api/v1/cases", params={"limit": 200})
+        assert listed.status_code == 200, listed.text
+        ids = [c["case_id"] for c in listed.json()["items"]]
+        assert case_id in ids and "no-such-case-8853" not in ids
+        one = await api.finance.get(f"/api/v1/cases/{case_id}")
+        assert one.status_code == 200, one.text
+        assert (one.json()["title"], one.json()["enterprise"]) == (shown["title"], shown["enterprise"])
+        assert (await api.finance.get("/api/v1/cases/no-such-case-8853")).status_code == 404
+    finally:
+        await views.replace_one({"_id": case_id}, stored)
+        await views.delete_one({"_id": "no-such-case-8853"})

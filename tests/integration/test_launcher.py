@@ -91,7 +91,9 @@ def test_services_killed_together_come_back_and_a_restart_that_fails_is_retried(
     finally:
         squatter.close()
     _wait(lambda: _healthy(ports["notification"]) and _healthy(ports["casequery"]), 90, "both services back")
-    _wait(lambda: _consumers(ports["casequery"]) == "running", 60, "case query's consumers back in their groups")
+    _wait(
+        lambda: _consumers(ports["casequery"]) == "running", 60, "case query's consumers back in their groups"
+    )
     assert launcher.poll() is None
 
 

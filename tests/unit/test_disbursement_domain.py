@@ -140,6 +140,23 @@ def test_a_cancellation_or_hold_after_full_credit_is_refused() -> None:
     assert refused_rule(lambda: stage(d, Stage.ON_HOLD, T0, reason="x")) == rules.FULLY_CREDITED_IS_SETTLED
 
 
+def test_refusals_name_stages_in_chinese_and_english_in_words_that_read() -> None:
+    d = opened("1.00")
+    stage(d, Stage.ALLOCATION_RECEIVED, T0)
+    with pytest.raises(Invalid) as early:
+        stage(d, Stage.DOCUMENTS_COMPLETE, T0 - timedelta(hours=1))
+    assert early.value.reason.startswith(
+        "时间顺序不符：“材料齐全”的时间早于“资金到区” / 'documents_complete' at"
+    )
+    assert "would be before 'allocation_received' at 2026-10-09T09:00:00+08:00" in early.value.reason
+    pay(d, "1.00", T0 + timedelta(hours=1), "r")
+    with pytest.raises(Refused) as settled:
+        stage(d, Stage.CANCELLED, T0 + timedelta(hours=2), reason="x")
+    assert settled.value.reason == (
+        "已全额到账，不能再报告“已撤销” / fully credited: a report of stage 'cancelled' no longer applies"
+    )
+
+
 def test_the_same_bank_reference_is_credited_once() -> None:
     d = opened("100.00")
     pay(d, "10.00", T0, "ICBC-7")

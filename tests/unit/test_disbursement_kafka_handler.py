@@ -52,7 +52,12 @@ def signed(private: Ed25519PrivateKey, key: IntegrationKey, value: bytes) -> dic
 async def test_reports_apply_once_and_what_can_never_apply_is_dead_lettered_with_the_reason() -> None:
     broker, recorder, keys = KafkaBroker("in-memory"), InMemoryRecorder(), InMemoryIntegrationKeyDirectory()
     subscriber = subscribe_reports(
-        broker, recorder=recorder, bureaus=FakeBureaus("finance"), group="d", fetch_wait=FetchWait(10), keys=keys
+        broker,
+        recorder=recorder,
+        bureaus=FakeBureaus("finance"),
+        group="d",
+        fetch_wait=FetchWait(10),
+        keys=keys,
     )
     letters: list[str] = []
 
@@ -106,7 +111,12 @@ async def test_reports_apply_once_and_what_can_never_apply_is_dead_lettered_with
 async def test_a_request_id_reused_for_another_disbursement_is_dead_lettered() -> None:
     broker, recorder, keys = KafkaBroker("in-memory"), InMemoryRecorder(), InMemoryIntegrationKeyDirectory()
     subscribe_reports(
-        broker, recorder=recorder, bureaus=FakeBureaus("finance"), group="d", fetch_wait=FetchWait(10), keys=keys
+        broker,
+        recorder=recorder,
+        bureaus=FakeBureaus("finance"),
+        group="d",
+        fetch_wait=FetchWait(10),
+        keys=keys,
     )
     letters: list[str] = []
 

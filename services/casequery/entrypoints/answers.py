@@ -330,6 +330,15 @@ def case_answer(doc: dict[str, Any]) -> CaseView:
     return CaseView.model_validate(in_shanghai({k: v for k, v in doc.items() if k != "_id"}))
 
 
+def reads_as_a_case(doc: dict[str, Any]) -> bool:
+    """Tell whether a stored view reads as a case (one written by hand, or by a faulty code, may not)."""
+    try:
+        case_answer({**doc, "contact": None, "assignment": None, "queue": None})
+    except (ValueError, TypeError, KeyError, AttributeError):  # pydantic's ValidationError is a ValueError
+        return False
+    return True
+
+
 def history_answer(entry: dict[str, Any]) -> HistoryEntry:
     """Return a history entry as the API answers it."""
     schema_version = entry.get("schema_version")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -29,6 +31,7 @@ from services.casequery.entrypoints.answers import (
     case_answer,
     envelope_in_shanghai,
     history_answer,
+    reads_as_a_case,
     shown_contact,
 )
 from shared.auth.http import Caller
@@ -39,6 +42,7 @@ from shared.contracts.envelope import EventEnvelope
 from shared.contracts.text import ID_PATTERN
 from shared.http_query import KNOWN_QUERY_ONLY
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such case in your bureau"}}
 MAX_OFFSET = 100_000  # deeper pages are a scan nobody reads; filters narrow the list instead
@@ -123,9 +127,28 @@ async def get_cases(
     items, total = await list_cases(
         caller.bureau, filters, limit, offset, views=views, now=state.clock(), calendar=calendar
     )
-    items = await with_story(caller.bureau, items, stories=state.stories)
+    items = await with_story(
+        caller.bureau, await _readable(caller.bureau, items, state), stories=state.stories
+    )
     items = [{**d, "contact": await shown_contact(d.get("contact"), state.vault)} for d in items]
     return CasePage(items=[case_answer(d) for d in items], total=total, limit=limit, offset=offset)
+
+
+async def _readable(bureau: str, views: list[dict[str, Any]], state: Any) -> list[dict[str, Any]]:
+    """The views as stored; one that does not read as a case is folded from its events instead (the store is
+    the truth), or left out when no case of the bureau has that id: one bad document never fails a list."""
+    shown = []
+    for view in views:
+        if reads_as_a_case(view):
+            shown.append(view)
+            continue
+        case_id = str(view.get("_id"))
+        log.error(
+            "the stored view of case %r does not read as a case: answered from its events; rebuild", case_id
+        )
+        with contextlib.suppress(CaseNotFound):
+            shown.append(await get_case_as_of(bureau, case_id, state.clock(), recorder=state.recorder))
+    return shown
 
 
 @router.get(
@@ -146,8 +169,11 @@ async def get_one_case(
     state = request.app.state
     try:
         if as_of is None:
-            view = await get_case(caller.bureau, case_id, views=await state.views.collection())
-            [view] = await with_story(caller.bureau, [view], stories=state.stories)
+            stored = await get_case(caller.bureau, case_id, views=await state.views.collection())
+            readable = await _readable(caller.bureau, [stored], state)
+            if not readable:
+                raise CaseNotFound(case_id)
+            [view] = await with_story(caller.bureau, readable, stories=state.stories)
             tasks = [t["task_id"] for t in view.get("tasks", [])]
             orders, _ = await supervision_of(case_id, tasks, recorder=state.recorder)
             contact = await shown_contact(view.get("contact"), state.vault)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from services.disbursement.domain import rules
 from services.disbursement.domain.rules import Invalid
-from shared.contracts.disbursement import PROGRESSION, Stage
+from shared.contracts.disbursement import PROGRESSION, STAGE_LABELS, Stage
 from shared.workdays.calendar import SHANGHAI
 
 if TYPE_CHECKING:
@@ -29,11 +29,12 @@ def _local(at: datetime) -> str:
 
 
 def _out_of_order(what: str, at: datetime, relation: str, other: str, other_at: datetime) -> Invalid:
+    # Chinese names the stages as every answer does (STAGE_LABELS), English by their identifiers.
     zh = "早于" if relation == "before" else "晚于"
     return Invalid(
         rules.STAGES_FOLLOW_THEIR_ORDER,
-        f"时间顺序不符：{what} 的时间{zh} {other} / {what} at {_local(at)} would be {relation}"
-        f" {other} at {_local(other_at)}",
+        f"时间顺序不符：“{STAGE_LABELS[what]}”的时间{zh}“{STAGE_LABELS[other]}” / '{what}' at {_local(at)}"
+        f" would be {relation} '{other}' at {_local(other_at)}",
     )
 
 

@@ -10,6 +10,9 @@ disbursement stands from the reports' own times (see README, "Order of reports")
   is recorded with `late`; the status never moves backwards because of it.
 - A payment is believed when it comes, even before any payment instruction (`before_instruction`): the
   bank is the authority on what reached the account. Only the sum is checked (never above the allocation).
+- A return by the bank returns the latest payment instruction: it is accepted while one is outstanding (later
+  than the last return), whatever was credited already, until the money is fully credited; the instruction
+  reported again after it is a re-issue, not a correction.
 - Whatever order reports arrive in, their own times must agree with the progression (chronology.py): a
   stage or payment dated before a stage it follows is refused as invalid.
 """
@@ -28,6 +31,7 @@ from services.disbursement.domain import chronology, rules
 from services.disbursement.domain.rules import Refused
 from shared.contracts.disbursement import (
     PROGRESSION,
+    STAGE_LABELS,
     DisbursementOpened,
     DisbursementPaymentCredited,
     DisbursementStageReported,
@@ -137,13 +141,19 @@ class Disbursement:
             return Status.CREDITED
         if self.on_hold_since is not None:
             return Status.ON_HOLD
-        instructed, returned = self._by_time(Stage.PAYMENT_INSTRUCTED), self._by_time(Stage.RETURNED_BY_BANK)
-        if returned and (not instructed or returned[-1].event.at >= instructed[-1].event.at):
+        if self._by_time(Stage.RETURNED_BY_BANK) and not self.instruction_outstanding:
             return Status.RETURNED_BY_BANK
         if self.payments:
             return Status.PARTIALLY_CREDITED
         reached = [s for s in PROGRESSION if self.stage_time(s) is not None]
         return Status(reached[-1].value) if reached else Status.OPENED
+
+    @property
+    def instruction_outstanding(self) -> bool:
+        """Whether the latest instruction (by own time) is later than the latest return: nothing returned it."""
+        # A return at the same time as the instruction returns it (the status says returned_by_bank).
+        instructed, returned = self._by_time(Stage.PAYMENT_INSTRUCTED), self._by_time(Stage.RETURNED_BY_BANK)
+        return bool(instructed) and (not returned or instructed[-1].event.at > returned[-1].event.at)
 
     def last_change_at(self) -> datetime:
         """The latest own time of any report or payment; the opening when there is none."""
@@ -248,7 +258,8 @@ class Disbursement:
         if stage in (Stage.ON_HOLD, Stage.CANCELLED, Stage.RETURNED_BY_BANK) and self.fully_credited:
             raise Refused(
                 rules.FULLY_CREDITED_IS_SETTLED,
-                f"已全额到账 / fully credited: a {stage.value} no longer applies",
+                f"已全额到账，不能再报告“{STAGE_LABELS[stage.value]}” / fully credited: a report of stage"
+                f" '{stage.value}' no longer applies",
             )
         if stage is Stage.ON_HOLD and hold is not None:
             raise Refused(
@@ -264,11 +275,30 @@ class Disbursement:
                 rules.NO_PROGRESS_WHILE_ON_HOLD,
                 f"暂缓期间不能推进 / on hold since {hold.isoformat()}: resume before reporting progress",
             )
-        if stage is Stage.RETURNED_BY_BANK and self.status is not Status.PAYMENT_INSTRUCTED:
+        if stage is Stage.RETURNED_BY_BANK:
+            self._refuse_return_of_nothing_outstanding()
+
+    def _refuse_return_of_nothing_outstanding(self) -> None:
+        # Money already credited does not matter (fully credited is refused above): what the bank returns is
+        # the latest instruction, so one must be in force and later than the last return. Chronology refuses
+        # a return dated before that instruction, so it was outstanding at the return's own time too.
+        hold = self.on_hold_since
+        if hold is not None:
+            # As for payments: what the bank reports waits until the hold is resumed.
             raise Refused(
                 rules.RETURN_ONLY_AN_INSTRUCTED_PAYMENT,
-                f"没有待到账的支付指令 / no payment instruction is outstanding (status {self.status.value}),"
-                " so none can be returned",
+                f"拨付暂缓中，不能登记银行退回 / on hold since {hold.isoformat()}: resume it before reporting"
+                " a return by the bank",
+            )
+        if not self.instruction_outstanding:
+            returned = self._by_time(Stage.RETURNED_BY_BANK)
+            last = returned[-1].event.at.isoformat() if returned else None
+            zh = f"{last} 银行退回后未重新下达" if last else "未下达支付指令"
+            en = f"none was re-issued after the return at {last}" if last else "none was reported"
+            raise Refused(
+                rules.RETURN_ONLY_AN_INSTRUCTED_PAYMENT,
+                f"没有待到账的支付指令（{zh}）/ no payment instruction is outstanding ({en}), so none can be"
+                " returned",
             )
 
     def _corrects(self, report: StageReport) -> bool:
@@ -276,9 +306,7 @@ class Disbursement:
         if report.stage not in PROGRESSION:
             return False
         if report.stage is Stage.PAYMENT_INSTRUCTED:
-            returned = self._by_time(Stage.RETURNED_BY_BANK)
-            instructed = self._by_time(Stage.PAYMENT_INSTRUCTED)
-            return not (returned and instructed and returned[-1].event.at >= instructed[-1].event.at)
+            return self.instruction_outstanding or not self._by_time(Stage.RETURNED_BY_BANK)
         return True
 
     def _is_late(self, stage: Stage) -> bool:
