@@ -172,3 +172,19 @@ async def test_views_dashboard_and_a_replay_agree_on_each_status_of_a_returned_r
     assert replayed is not None
     rebuilt = contributions(disbursement_view(replayed, "finance", CALENDAR))
     assert {k: nonzero(paths) for k, paths in live.items()} == {k: nonzero(p) for k, p in rebuilt.items()}
+
+
+def test_an_instruction_for_the_remainder_is_not_late_one_dated_before_money_credited_is() -> None:
+    d = opened("100.00")
+    pay(d, "1.00", at(8), "r-first")
+    (remainder,) = stage(d, Stage.PAYMENT_INSTRUCTED, at(10))  # after the partial payment, in its order
+    (returned,) = stage(d, Stage.RETURNED_BY_BANK, at(12), reason="账号有误")
+    (reissued,) = stage(d, Stage.PAYMENT_INSTRUCTED, at(14))
+    assert isinstance(remainder, DisbursementStageReported) and not remainder.late
+    assert isinstance(returned, DisbursementStageReported) and not returned.late
+    assert isinstance(reissued, DisbursementStageReported) and not reissued.late
+
+    e = opened("100.00")
+    pay(e, "1.00", at(8), "r-early")
+    (late,) = stage(e, Stage.PAYMENT_INSTRUCTED, at(7))  # reported after the money it paid
+    assert isinstance(late, DisbursementStageReported) and late.late

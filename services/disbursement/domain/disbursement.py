@@ -186,7 +186,7 @@ class Disbursement:
                     bank_reference=report.bank_reference,
                     reported_by=reported_by,
                     approver=approver if report.stage is Stage.APPROVED else None,
-                    late=self._is_late(report.stage),
+                    late=self._is_late(report.stage, report.at),
                     supersedes_at=supersedes,
                 )
             )
@@ -309,10 +309,12 @@ class Disbursement:
             return self.instruction_outstanding or not self._by_time(Stage.RETURNED_BY_BANK)
         return True
 
-    def _is_late(self, stage: Stage) -> bool:
+    def _is_late(self, stage: Stage, at: datetime) -> bool:
+        # Late: reported after something that follows it, a later stage or money credited at or after its time.
+        # An instruction for what remains after a partial payment (or re-issued after a return) is not late.
         if stage not in PROGRESSION:
             return False
-        if self.payments:
+        if any(p.event.credited_at >= at for p in self.payments):
             return True
         later = PROGRESSION[PROGRESSION.index(stage) + 1 :]
         return any(self.stage_time(s) is not None for s in later)
