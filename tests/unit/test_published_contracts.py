@@ -1,12 +1,14 @@
 """The committed contracts (OpenAPI, AsyncAPI, JSON Schemas) are what the code publishes."""
 
 import json
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
 from services.published import CONTRACTS, _merge_components, documents
+from shared.contracts.topics import ALL_TOPICS
 
 
 def test_committed_contract_files_match_the_code() -> None:
@@ -100,3 +102,9 @@ def test_each_consumer_group_reads_one_topic() -> None:
             receiving.setdefault(group, set()).add(topic)
     assert len(receiving) >= 10
     assert {group: topics for group, topics in receiving.items() if len(topics) > 1} == {}
+
+
+def test_readme_names_every_topic_the_system_creates() -> None:
+    table = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8").split("## Kafka contracts")[1]
+    table = table.split("\n\n")[2]  # the table under the section's first paragraph
+    assert [t for t in ALL_TOPICS if f"| `{t}` |" not in table] == []
