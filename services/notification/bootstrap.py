@@ -24,6 +24,7 @@ from services.notification.application.context import Notifying
 from services.notification.application.dispatch import Dispatcher
 from services.notification.application.loop import LoopHealth, run_forever
 from services.notification.application.money import Disbursements
+from services.notification.application.money_deadlines import mend_stuck_clocks
 from services.notification.application.rules import EscalationRuleBook
 from services.notification.domain.deliveries import RetryPolicy
 from services.notification.domain.feedback_tokens import FeedbackTokens
@@ -148,6 +149,7 @@ def build_app(settings: NotificationSettings) -> FastAPI:
         n = notifying_of(mongo.db, recorder, settings, set(channels), tokens)
         for store in (n.knowledge, n.deadlines, n.deliveries, inbox):
             await store.ensure_indexes()
+        await mend_stuck_clocks(n)  # stuck ladders planned before own times were kept count from them
         holder["n"] = app.state.notifying = n
         app.state.dispatcher = Dispatcher(n.deliveries, channels, n.contacts, policy, _now)
 

@@ -11,6 +11,7 @@ import pytest
 
 from services.notification.adapters.deliveries import DELIVERIES, INBOX, InboxChannel
 from services.notification.application.dispatch import Dispatcher
+from services.notification.application.money_deadlines import mend_stuck_clocks
 from services.notification.application.react import react
 from services.notification.application.scheduled import fire_due_steps
 from services.notification.domain.deadlines import EscalationRules
@@ -55,7 +56,7 @@ def _opened(at: datetime) -> EventEnvelope:
     return _money(1, "DisbursementOpened", data, at)
 
 
-def _stage(version: int, stage: str, at: datetime) -> EventEnvelope:
+def _stage(version: int, stage: str, at: datetime, recorded: datetime | None = None) -> EventEnvelope:
     data = {
         "disbursement_id": "d-1",
         "stage": stage,
@@ -63,7 +64,7 @@ def _stage(version: int, stage: str, at: datetime) -> EventEnvelope:
         "reported_by": "王会计",
         "status": stage,
     }
-    return _money(version, "DisbursementStageReported", data, at)
+    return _money(version, "DisbursementStageReported", data, recorded or at)
 
 
 def _credited(version: int, at: datetime) -> EventEnvelope:
@@ -263,3 +264,96 @@ async def test_a_stage_reported_while_its_reminder_fires_keeps_the_new_ladder(mo
     assert await fire_due_steps(n) == 0
     clock.now = _local(12, 4, 9, 1)
     assert await fire_due_steps(n) == 1
+
+
+async def test_stages_reported_with_earlier_own_times_are_reminded_as_the_dashboard_counts_them(mongo_db):
+    clock = Clock(START)
+    n = await _world(mongo_db, clock)
+    # Opened now; its stages happened days before and are reported now, with their own times.
+    history = [
+        _opened(START),
+        _stage(2, "allocation_received", _local(11, 16, 10), recorded=START),
+        _stage(3, "documents_complete", _local(11, 17, 10), recorded=START),
+    ]
+    for event in history:
+        await react(n, event)
+    doc = await n.deadlines.get("disbursement|d-1")
+    assert doc is not None and doc["last_change_at"].astimezone(SHANGHAI) == _local(11, 17, 10)
+    # Stuck since Fri 20 Nov (Wed 18, Thu 19, Fri 20), as the dashboard says: due, so told at once.
+    assert doc["next_at"].astimezone(SHANGHAI) == _local(11, 20, 9)
+    # A correction to an earlier own time, redeliveries and replays: the latest own time still counts.
+    await react(n, _stage(4, "allocation_received", _local(11, 15, 10), recorded=START))
+    for event in reversed(history):
+        await react(n, event.model_copy(update={"event_id": uuid.uuid4()}))
+    doc = await n.deadlines.get("disbursement|d-1")
+    assert doc is not None and doc["last_change_at"].astimezone(SHANGHAI) == _local(11, 17, 10)
+    clock.now = START + timedelta(minutes=1)
+    assert await fire_due_steps(n) == 2  # stuck and (two working days later) escalated, both past due
+    assert await fire_due_steps(n) == 0
+    [told] = await _told(mongo_db, template="disbursement_stuck")
+    assert told["recipient"] == "staff:finance:s1" and "自2026-11-17起" in told["body"]
+    assert "7 个工作日" in told["body"]  # 18, 19, 20, 23, 24, 25, 26 Nov
+
+    # A stage with a later own time restarts the count; an older one replayed after it moves nothing back.
+    await react(n, _stage(5, "approved", _local(11, 26, 9), recorded=START))
+    await react(n, history[1].model_copy(update={"event_id": uuid.uuid4()}))
+    doc = await n.deadlines.get("disbursement|d-1")
+    assert doc is not None and doc["next_at"].astimezone(SHANGHAI) == _local(12, 1, 9)
+    clock.now = _local(12, 1, 9, 1)
+    assert await fire_due_steps(n) == 1
+    assert len(await _told(mongo_db, template="disbursement_stuck")) == 2
+
+
+async def test_a_ladder_planned_before_own_times_were_kept_reads_them_from_the_stream(mongo_db):
+    clock = Clock(START)
+    n = await _world(mongo_db, clock)
+    stages = [("allocation_received", _local(11, 16, 10)), ("documents_complete", _local(11, 17, 10))]
+    events = [NewEvent("DisbursementOpened", 1, _opened(START).data, START)] + [
+        NewEvent("DisbursementStageReported", 1, _stage(2, stage, at).data, START) for stage, at in stages
+    ]
+    recording = Recording(
+        "disbursement-d-1", "disbursement", 0, "finance", Actor(kind="service", id="t"), "d-1", uuid.uuid4()
+    )
+    for event in (await n.recorder.append(recording, events)).events:
+        await react(n, event)
+
+    async def planned_as_before() -> None:
+        # Counted from the opening's recording (12/1, 3 working days on), the own times not kept apart.
+        await mongo_db["notification_deadlines"].update_one(
+            {"_id": "disbursement|d-1"},
+            {
+                "$set": {"last_change_at": START, "next_at": _local(12, 1, 9)},
+                "$unset": {"opened_at": "", "own_at": ""},
+            },
+        )
+
+    async def counted_from_the_own_times() -> None:
+        doc = await n.deadlines.get("disbursement|d-1")
+        assert doc is not None and doc["last_change_at"].astimezone(SHANGHAI) == _local(11, 17, 10)
+        assert doc["opened_at"].astimezone(SHANGHAI) == START
+        assert doc["next_at"].astimezone(SHANGHAI) == _local(11, 20, 9)
+
+    await planned_as_before()  # no later event comes: the service mends it when it starts
+    assert await mend_stuck_clocks(n) == 1
+    await counted_from_the_own_times()
+    assert await mend_stuck_clocks(n) == 0  # mended once
+    await planned_as_before()  # a later event comes first: it reads the stream itself
+    await react(n, _stage(4, "allocation_received", _local(11, 15, 10), recorded=START))  # a correction
+    await counted_from_the_own_times()
+
+
+async def test_the_enterprise_is_told_which_disbursement_and_payment_reached_its_account(mongo_db):
+    clock = Clock(START)
+    n = notifying_on(mongo_db, clock, {"inbox", "email"})
+    await prepare(n)
+    enterprise = f"enterprise:finance:{ENTERPRISE['credit_code']}"
+    await n.contacts.put(enterprise, "finance", {"email": "gm@gree.cn"}, {})
+    opened = _opened(START)
+    policy = {**opened.data, "policy_reference": "郑财预〔2026〕12号"}
+    await react(n, opened.model_copy(update={"data": policy}))
+    assert await react(n, _credited(2, _local(11, 26, 15, 30))) == 1
+    [told] = await _told(mongo_db, template="money_credited")
+    assert "d-1" in told["subject"]
+    for shown in ("拨付编号：d-1（依据 郑财预〔2026〕12号）", "到账记录：p-1", "银行流水号：ICBC-1"):
+        assert shown in told["body"], shown
+    assert "2026-11-26 15:30（北京时间）" in told["body"] and "70,000,000.00" in told["body"]

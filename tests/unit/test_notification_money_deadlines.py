@@ -13,6 +13,7 @@ from services.notification.domain.money_deadlines import (
     last_workday_on_or_before,
     overdue_days,
     stuck_ladder,
+    stuck_since,
 )
 from shared.workdays.calendar import SHANGHAI, WorkdayCalendar
 from shared.workdays.seed import default_calendar
@@ -62,6 +63,23 @@ def test_a_stuck_ladder_running_into_an_unpublished_year_is_provisional(calendar
     # Thu 31 Dec, then 2027 as provisionally assumed (New Year's Day off): Mon 4 and Tue 5 Jan.
     assert stuck.fire_at == _local(2027, 1, 5, 9, 0)
     assert stuck.provisional and stuck.calendar_versions == {2026: 1, 2027: 0}
+
+
+def test_a_disbursement_is_counted_from_the_latest_own_time_of_its_reports_not_from_their_recording():
+    opened = _local(2026, 11, 28, 10, 0)  # recorded now
+    received, complete = _local(2026, 11, 16, 10, 0), _local(2026, 11, 17, 10, 0)  # reported with own times
+    assert stuck_since(opened, []) == opened  # nothing reported: the opening
+    assert stuck_since(opened, [None]) == opened
+    assert stuck_since(opened, [received, complete]) == complete  # before the opening's recording: still it
+    assert stuck_since(opened, [complete, received]) == complete  # in whatever order they came
+
+
+def test_a_disbursement_backdated_before_its_recording_is_stuck_as_the_dashboard_says(calendar):
+    since = stuck_since(_local(2026, 11, 28, 10, 0), [_local(2026, 11, 17, 10, 0)])
+    steps = _steps(stuck_ladder(calendar, since, 3, EscalationRules()))
+    # Wed 18, Thu 19, Fri 20: the dashboard counts it stuck from Friday, and so does the reminder.
+    assert steps[Step.STUCK] == _local(2026, 11, 20, 9, 0)
+    assert steps[Step.STUCK_ESCALATED] == _local(2026, 11, 24, 9, 0)
 
 
 def test_arrears_are_reminded_before_and_on_the_due_day_and_escalate_when_overdue(calendar):

@@ -64,6 +64,7 @@ class Disbursements:
             "credit_code": opened.enterprise.credit_code,
             "enterprise_name": opened.enterprise.name,
             "fund_type": opened.fund_type.value,
+            "policy_reference": opened.policy_reference,
             "case_id": opened.case_id,
         }
         try:
@@ -79,13 +80,20 @@ class Disbursements:
 def tell_the_enterprise_when_money_is_credited(
     e: DisbursementPaymentCredited, env: EventEnvelope, known: dict[str, Any]
 ) -> list[Intent]:
-    """A payment credited to the account tells the enterprise's contact the amount and the time (资金到账)."""
+    """A payment credited to the account tells the enterprise's contact which money it is (the disbursement,
+    the payment and its bank reference), the amount and the time (资金到账)."""
     at: datetime = e.credited_at
     variables = {
         "enterprise_name": known["enterprise_name"],
         "fund_name": FUND_NAMES.get(known["fund_type"], "拨付资金"),
         "amount": yuan(e.amount),
         "credited_at": at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
+        # Two payments of the same amount must read apart: which disbursement (and the policy it pays under,
+        # when its opening named one; disbursements learned before it was kept have none), which payment.
+        "disbursement_id": e.disbursement_id,
+        "policy_reference": known.get("policy_reference") or "",
+        "payment_id": e.payment_id,
+        "bank_reference": e.bank_reference.strip(),
     }
     recipient = enterprise_subject(env.bureau, known["credit_code"])
     return [

@@ -15,15 +15,22 @@ from pydantic import BaseModel
 
 from services.notification.application.context import Notifying
 from services.notification.domain.deadlines import EscalationRules, Timer
-from services.notification.domain.money_deadlines import FINAL_STATUSES, arrears_ladder, stuck_ladder
+from services.notification.domain.money_deadlines import (
+    FINAL_STATUSES,
+    arrears_ladder,
+    stuck_ladder,
+    stuck_since,
+)
 from shared.contracts.disbursement import (
     DEFAULT_STUCK_AFTER_WORKDAYS,
+    DISBURSEMENT_EVENT_MODELS,
     ArrearsRecorded,
     ArrearsRepaid,
     DisbursementOpened,
     DisbursementPaymentCredited,
     DisbursementSettingsChanged,
     DisbursementStageReported,
+    parse_disbursement_event,
 )
 from shared.contracts.envelope import EventEnvelope
 from shared.workdays.calendar import SHANGHAI, WorkdayCalendar
@@ -63,7 +70,10 @@ async def plan_money_deadlines(n: Notifying, payload: BaseModel, env: EventEnvel
             "fund_type": payload.fund_type.value,
             "allocated": str(payload.allocated),
             "status": "opened",
-            "last_change_at": env.occurred_at,  # the disbursement service's opening time, too
+            # The disbursement service's opening time, too: counted from until a report brings an own time.
+            "opened_at": env.occurred_at,
+            "own_at": None,
+            "last_change_at": env.occurred_at,
         }
         await _plan_stuck(n, env, deadline_id(DISBURSEMENT, payload.disbursement_id), fields)
     elif isinstance(payload, DisbursementStageReported):
@@ -104,11 +114,62 @@ async def _moved(
     if status in FINAL_STATUSES:
         await n.deadlines.close(doc_id, env.version, status)
         return
-    last_change = max(_aware(doc["last_change_at"]), at)  # a late report of an earlier stage moves nothing
+    if doc.get("v", 0) >= env.version:
+        return  # redelivered or replayed: the ladder already counts this event (and maybe newer ones)
+    if "opened_at" in doc:
+        opened_at, own_at = _aware(doc["opened_at"]), doc.get("own_at")
+    else:  # planned before the opening and the own times were kept apart: read them from its stream
+        opened, own_at = await _clock_in_stream(n, env.stream_id, env.version - 1)
+        # Its stream not in this event store: keep the count it had (the later of the opening and the reports).
+        opened_at = opened or _aware(doc["last_change_at"])
+        own_at = own_at if opened else opened_at
+    # The latest own time seen, not the latest to arrive: a late report of an earlier stage moves nothing.
+    own_at = max(_aware(own_at), at) if own_at is not None else at
     kept = ("kind", "bureau", "case_id", "disbursement_id", "enterprise_name", "fund_type", "allocated")
     # A ladder planned before the credit code was kept has none: its case is then checked by bureau alone.
     facts = {k: doc[k] for k in kept} | {"credit_code": doc.get("credit_code")}
-    await _plan_stuck(n, env, doc_id, {**facts, "status": status, "last_change_at": last_change})
+    clock = {"opened_at": opened_at, "own_at": own_at, "last_change_at": stuck_since(opened_at, [own_at])}
+    await _plan_stuck(n, env, doc_id, {**facts, "status": status, **clock})
+
+
+async def _clock_in_stream(
+    n: Notifying, stream_id: str, upto_version: int
+) -> tuple[datetime | None, datetime | None]:
+    """Return the opening's recording time and the latest own time of a disbursement's events up to a version
+    (None for what they do not tell)."""
+    opened_at, own_times = None, []
+    for event in await n.recorder.read_stream(stream_id):
+        known = (event.event_type, event.schema_version) in DISBURSEMENT_EVENT_MODELS
+        if event.version > upto_version or not known:
+            continue
+        payload = parse_disbursement_event(event.event_type, event.schema_version, event.data)
+        if isinstance(payload, DisbursementOpened):
+            opened_at = event.occurred_at
+        elif isinstance(payload, DisbursementStageReported):
+            own_times.append(payload.at)
+        elif isinstance(payload, DisbursementPaymentCredited):
+            own_times.append(payload.credited_at)
+    return opened_at, max(own_times, default=None)
+
+
+async def mend_stuck_clocks(n: Notifying) -> int:
+    """Count each open stuck ladder planned before own times were kept from its stream's own times; return how
+    many moved (run once at start: a ladder with no later event would otherwise keep the recording's count)."""
+    mended = 0
+    for doc in await n.deadlines.open_deadlines():
+        if doc.get("kind") != DISBURSEMENT or "opened_at" in doc:
+            continue
+        # The disbursement service's stream of it (services/disbursement/domain/streams.py names it so).
+        opened_at, own_at = await _clock_in_stream(n, f"disbursement-{doc['disbursement_id']}", doc["v"])
+        if opened_at is None:
+            continue  # its stream is not in this event store: it keeps its count
+        clock = {"opened_at": opened_at, "own_at": own_at, "last_change_at": stuck_since(opened_at, [own_at])}
+        timers = money_timers(
+            {**doc, **clock}, await n.calendar.current(), await n.rules.current(doc["bureau"])
+        )
+        await n.deadlines.replan(doc, timers, {**clock, "due_at": timers[0].fire_at})
+        mended += 1
+    return mended
 
 
 async def replan_money(n: Notifying, bureau: str, stuck_after: int) -> int:

@@ -7,6 +7,7 @@ disbursement dashboard means: N working days lie after the day of the last chang
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 from services.notification.domain.deadlines import (
@@ -30,6 +31,14 @@ def _nth_workday_morning(calendar: WorkdayCalendar, start: datetime, workdays: i
         deadline.provisional,
         dict(deadline.calendar_versions),
     )
+
+
+def stuck_since(opened_at: datetime, own_times: Iterable[datetime | None]) -> datetime:
+    """Return when a disbursement last changed, as the dashboard counts "stuck": the latest own time of its
+    reports and payments (in whatever order they came), the opening's recording time when none has one."""
+    # Reports carry the moment the stage happened, often days before anyone recorded it: counting from the
+    # recording (or from the arrival order) would remind days after the dashboard already shows it stuck.
+    return max((t for t in own_times if t is not None), default=opened_at)
 
 
 def stuck_ladder(
