@@ -120,7 +120,7 @@ async def _moved(
         opened_at, own_at = _aware(doc["opened_at"]), doc.get("own_at")
     else:  # planned before the opening and the own times were kept apart: read them from its stream
         opened, own_at = await _clock_in_stream(n, env.stream_id, env.version - 1)
-        # Its stream not in this event store: keep the count it had (the later of the opening and the reports).
+        # Its stream not in this event store: keep the count it had (the later of the opening and reports).
         opened_at = opened or _aware(doc["last_change_at"])
         own_at = own_at if opened else opened_at
     # The latest own time seen, not the latest to arrive: a late report of an earlier stage moves nothing.
@@ -154,7 +154,7 @@ async def _clock_in_stream(
 
 async def mend_stuck_clocks(n: Notifying) -> int:
     """Count each open stuck ladder planned before own times were kept from its stream's own times; return how
-    many moved (run once at start: a ladder with no later event would otherwise keep the recording's count)."""
+    many moved (run once at start: a ladder with no later event would keep the recording's count)."""
     mended = 0
     for doc in await n.deadlines.open_deadlines():
         if doc.get("kind") != DISBURSEMENT or "opened_at" in doc:
