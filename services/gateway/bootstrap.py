@@ -116,9 +116,15 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
             return undocumented
         route = resolve(routes, request.method, "/" + path)
         if route == "method":
-            return JSONResponse({"detail": f"{request.method} is not allowed on /{path}"}, status_code=405)
+            return JSONResponse(
+                {
+                    "detail": f"此地址不支持 {request.method} 方法 / "
+                    f"{request.method} is not allowed on /{path}"
+                },
+                status_code=405,
+            )
         if not isinstance(route, Route):
-            return JSONResponse({"detail": f"no API at /{path}"}, status_code=404)
+            return JSONResponse({"detail": f"此地址没有接口 / no API at /{path}"}, status_code=404)
         # Label the request metrics with the route table's entry, not the catch-all (bounded cardinality).
         request.scope["metrics_route"] = route.prefix if route.exact else f"{route.prefix}/…"
         try:
@@ -144,12 +150,15 @@ def _undocumented(paths: list[DocumentedPath], request: Request) -> JSONResponse
     if allowed is None:
         if not raw_path.startswith("/api/"):
             return None  # not the API's (the gateway's own pages come before): answered as before
-        return JSONResponse({"detail": f"no API at {request.url.path}"}, status_code=404)
+        return JSONResponse({"detail": f"此地址没有接口 / no API at {request.url.path}"}, status_code=404)
     if request.method in allowed:
         return None
     allow = ", ".join(sorted(allowed))
     return JSONResponse(
-        {"detail": f"{request.method} is not allowed on {request.url.path}; allowed: {allow}"},
+        {
+            "detail": f"此地址不支持 {request.method} 方法，可用：{allow} / "
+            f"{request.method} is not allowed on {request.url.path}; allowed: {allow}"
+        },
         status_code=405,
         headers={"Allow": allow},
     )

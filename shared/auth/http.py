@@ -21,6 +21,7 @@ async def current_principal(
     if credentials is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
+            "缺少凭据，请在请求头带上 Authorization: Bearer <api key> / "
             "missing Authorization: Bearer <api key>",
             {"WWW-Authenticate": "Bearer"},
         )

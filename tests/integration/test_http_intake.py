@@ -48,6 +48,7 @@ async def test_same_idempotency_key_with_another_body_is_a_conflict(api: Api) ->
     answer = await api.finance.post("/api/v1/cases", json=case_body(103, title="另一个问题"), headers=key)
     assert answer.status_code == 409
     assert "different request" in answer.json()["detail"]
+    assert answer.json()["detail"].startswith("该 Idempotency-Key 已用于另一个请求 / Idempotency-Key ")
 
 
 async def test_invalid_submission_gets_field_level_reasons_and_writes_nothing(

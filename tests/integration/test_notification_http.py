@@ -174,6 +174,7 @@ async def test_rules_change_by_version_and_only_by_an_admin(api):
     assert changed.status_code == 200 and changed.json()["version"] == 2
     stale = await client.put("/api/v1/notifications/rules", json=body, headers=auth("admin-key"))
     assert stale.status_code == 409 and "version 2" in stale.text
+    assert stale.json()["detail"].startswith("规则已被修改，请重新读取后再改 / ")  # Chinese first
     bad = await client.put(
         "/api/v1/notifications/rules",
         json={**body, "expected_version": 2, "supervise_after_overdue_workdays": 0},

@@ -30,7 +30,7 @@ async def roster_person(request: Request, bureau: str, staff_id: str) -> RosterP
     board = await request.app.state.boards.current(bureau)
     staff = board.staff.get(staff_id)
     if staff is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "staff member not found")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "本局名册上没有此人 / staff member not found")
     return RosterPerson(bureau, staff_id, staff.name, staff.post.value, staff.section, staff.departed)
 
 

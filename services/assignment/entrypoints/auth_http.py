@@ -153,7 +153,7 @@ async def list_tokens(caller: Caller, request: Request) -> list[a.TokenCard]:
 async def revoke_token(token_id: str, caller: Caller, request: Request) -> Response:
     """Revoke one of the caller's personal tokens: it answers 401 from the next request on."""
     if not await _tokens(request).revoke_personal(_person(caller), token_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "token not found")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "找不到该令牌 / token not found")
     return Response(status_code=204)
 
 

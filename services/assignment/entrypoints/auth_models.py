@@ -18,7 +18,9 @@ def _encodable(text: str) -> str:
     try:
         text.encode()
     except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+        raise ValueError(
+            "须为有效的 Unicode 文本（不含孤立代理项） / must be valid Unicode text (no lone surrogates)"
+        ) from None
     return text
 
 

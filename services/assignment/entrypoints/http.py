@@ -55,7 +55,8 @@ def approver(caller: Principal, named: str | None) -> str:
                 {
                     "loc": ["body", "approved_by"],
                     "type": "missing",
-                    "msg": "a bureau key names the approving leader (staff_id of 局长 or 党支部书记)",
+                    "msg": "用局密钥时须写明审批的领导（局长或党支部书记的 staff_id） / "
+                    "a bureau key names the approving leader (staff_id of 局长 or 党支部书记)",
                 }
             ],
         )
@@ -70,7 +71,7 @@ def now() -> datetime:
 def answer(events: list[EventEnvelope] | None, **detail: Any) -> m.Recorded:
     """The answer of a write: the event types recorded and what the caller needs (ids, due dates)."""
     if events is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "case not found")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "找不到该案件 / case not found")
     return m.Recorded(recorded=[e.event_type for e in events], detail=detail)
 
 

@@ -36,7 +36,7 @@ MAX_SECTIONS = 20
 def _plausible(day: date) -> date:
     # Why: a date near year 1 or 9999 overflows the working-day arithmetic; no leave is that far off.
     if not FIRST_DAY <= day <= LAST_DAY:
-        raise ValueError(f"must be between {FIRST_DAY} and {LAST_DAY}")
+        raise ValueError(f"须在 {FIRST_DAY} 至 {LAST_DAY} 之间 / must be between {FIRST_DAY} and {LAST_DAY}")
     return day
 
 
@@ -72,7 +72,7 @@ class ChangeStaff(_Body):
     @model_validator(mode="after")
     def _something_to_change(self) -> ChangeStaff:
         if self.post is None and self.section is None:
-            raise ValueError("give post, section or both")
+            raise ValueError("请给出新的职务、科室或两者 / give post, section or both")
         return self
 
 

@@ -116,15 +116,21 @@ async def download(
 ) -> Response:
     """Regenerate the PDF or DOCX from the events and check it against the published digest."""
     if kind not in MEDIA:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "documents are .pdf or .docx")
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, "文件只有 .pdf 和 .docx 两种 / documents are .pdf or .docx"
+        )
     rendered = await regenerate_notice(
         caller.bureau, notice_id, boards=request.app.state.boards, recorder=request.app.state.recorder
     )
     if rendered is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"notice {notice_id} not found")
-    if not matches_record(rendered):
         raise HTTPException(
-            status.HTTP_500_INTERNAL_SERVER_ERROR, "regenerated notice differs from the published one"
+            status.HTTP_404_NOT_FOUND, f"找不到通知 {notice_id} / notice {notice_id} not found"
+        )
+    if not matches_record(rendered):
+        # An integrity alarm, not the caller's fault: the record and the regenerated document disagree.
+        raise HTTPException(
+            status.HTTP_500_INTERNAL_SERVER_ERROR,
+            "重新生成的通知与已发布的不一致 / regenerated notice differs from the published one",
         )
     name = f"{rendered.event.document_number}.{kind}"
     disposition = f"attachment; filename=notice.{kind}; filename*=UTF-8''{quote(name)}"

@@ -55,14 +55,14 @@ def _in_utc(moment: datetime) -> datetime:
     try:
         return moment.astimezone(UTC)
     except OverflowError:
-        raise ValueError("moment out of range once converted to UTC") from None
+        raise ValueError("换算成 UTC 后时间超出范围 / moment out of range once converted to UTC") from None
 
 
 AsOf = Annotated[IsoMoment, AfterValidator(_in_utc)]
 
 
 def _not_found(case_id: str) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, f"case {case_id} not found")
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"找不到案件 {case_id} / case {case_id} not found")
 
 
 def _known_shape(case_id: str) -> None:

@@ -72,7 +72,9 @@ async def post_case(
     try:
         opened = await open_case(command, recorder=request.app.state.recorder, sealer=request.app.state.vault)
     except IdempotencyKeyReused as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"Idempotency-Key {exc}") from exc
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"该 Idempotency-Key 已用于另一个请求 / Idempotency-Key {exc}"
+        ) from exc
     except SubjectErased as exc:
         # The key store gives an erased subject a new key; should it still refuse (an erasure racing this
         # request), the contact cannot be kept, and that is a refusal with a reason, not a server error.

@@ -12,6 +12,7 @@ from services.notification.domain.feedback_tokens import MAX_TOKEN_CHARACTERS, F
 from services.notification.entrypoints.models import RatingBody, shanghai
 
 router = APIRouter(prefix="/api/v1/feedback", tags=["feedback"])
+CASE_UNKNOWN = "找不到此链接对应的案件 / the case of this link is unknown"
 Token = Annotated[str, Path(max_length=MAX_TOKEN_CHARACTERS, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
@@ -38,7 +39,7 @@ async def show(request: Request, token: Token) -> dict[str, Any]:
     try:
         page = await feedback.show(request.app.state.notifying, _claims(request, token))
     except feedback.CaseUnknown:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "the case of this link is unknown") from None
+        raise HTTPException(status.HTTP_404_NOT_FOUND, CASE_UNKNOWN) from None
     return {**asdict(page), "expires_at": shanghai(page.expires_at)}
 
 
@@ -55,8 +56,9 @@ async def rate(request: Request, token: Token, body: RatingBody) -> dict[str, An
             request.app.state.notifying, _claims(request, token), body.rating, body.comment
         )
     except feedback.CaseUnknown:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "the case of this link is unknown") from None
+        raise HTTPException(status.HTTP_404_NOT_FOUND, CASE_UNKNOWN) from None
     except feedback.LinkAlreadyUsed:
         raise HTTPException(
-            status.HTTP_409_CONFLICT, "this rating link was used already: a link rates once"
+            status.HTTP_409_CONFLICT,
+            "此评价链接已经用过，每个链接只能评价一次 / this rating link was used already: a link rates once",
         ) from None

@@ -26,6 +26,8 @@ from shared.crypto.vault import SubjectErased
 from shared.http_query import KNOWN_QUERY_ONLY
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
+# Another bureau's subject answers the same as an unknown one: nothing tells whether it exists.
+NO_CONTACT = "本局没有这个联系人 / no such contact in your bureau"
 Subject = Annotated[
     str,
     Path(
@@ -42,7 +44,9 @@ def _n(request: Request) -> Notifying:
 def _inbox_owner(caller: Principal) -> str:
     if caller.staff_id is None:
         raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "the inbox is a person's: sign in as a person, not with a key"
+            status.HTTP_403_FORBIDDEN,
+            "收件箱属于个人，请以本人身份登录，不要用密钥 / "
+            "the inbox is a person's: sign in as a person, not with a key",
         )
     return staff_subject(caller.bureau, caller.staff_id)
 
@@ -79,7 +83,9 @@ async def mark_read(
 ) -> Response:
     """Mark a message read; another person's message is a 404."""
     if not await request.app.state.inbox.mark_read(_inbox_owner(caller), message_id, _n(request).clock()):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such message in your inbox")
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, "你的收件箱里没有这条消息 / no such message in your inbox"
+        )
     return Response(status_code=204)
 
 
@@ -111,13 +117,15 @@ async def delivery_log(
 def _own_subject(caller: Principal, subject: str, write: bool) -> None:
     kind, bureau, rest = subject.split(":", 2)
     if bureau != caller.bureau or kind not in (STAFF, ENTERPRISE, SECTION):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such contact in your bureau")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NO_CONTACT)
     if not write or caller.role is Role.ADMIN:
         return
     if kind == STAFF and caller.staff_id == rest:
         return  # a person keeps their own contact details and preferences
     raise HTTPException(
-        status.HTTP_403_FORBIDDEN, "only a bureau admin (or the person themself) may change contacts"
+        status.HTTP_403_FORBIDDEN,
+        "只有局管理员（或本人）可以修改联系人 / "
+        "only a bureau admin (or the person themself) may change contacts",
     )
 
 
@@ -136,7 +144,7 @@ async def _refuse_unknown_recipient(n: Notifying, subject: str) -> None:
     elif kind == STAFF:
         person = await n.knowledge.person(bureau, rest)
         if person is None or person.get("departed"):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such contact in your bureau")
+            raise HTTPException(status.HTTP_404_NOT_FOUND, NO_CONTACT)
 
 
 def _invalid_subject(reason: str) -> HTTPException:
@@ -180,7 +188,7 @@ async def get_contact(request: Request, caller: Caller, subject: Subject) -> dic
     _own_subject(caller, subject, write=False)
     found = await _n(request).contacts.masked(subject)
     if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such contact in your bureau")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NO_CONTACT)
     return found
 
 
@@ -191,9 +199,12 @@ async def erase_contact(request: Request, caller: Caller, subject: Subject) -> R
     """Destroy the subject's key: every copy of their contact, in events and views, reads as erased."""
     _own_subject(caller, subject, write=True)
     if caller.role is not Role.ADMIN:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "only a bureau admin may erase personal data")
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "只有局管理员可以擦除个人信息 / only a bureau admin may erase personal data",
+        )
     if not await _n(request).contacts.erase(subject):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such contact in your bureau")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NO_CONTACT)
     return Response(status_code=204)
 
 
@@ -214,17 +225,19 @@ async def put_rules(request: Request, caller: Caller, body: RulesBody) -> dict[s
     """Record new rules; a stale expected_version is a 409."""
     if caller.role is not Role.ADMIN:
         raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "only leadership or a bureau admin may change the rules"
+            status.HTTP_403_FORBIDDEN,
+            "只有局领导或局管理员可以修改规则 / only leadership or a bureau admin may change the rules",
         )
     current = await _n(request).rules.current(caller.bureau)
     given = body.model_dump(exclude={"expected_version"}, exclude_none=True)
     rules = EscalationRules(**{**dataclasses.asdict(current), **given})
     if problems := rules.problems():
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "; ".join(problems))
+        # The domain states each problem in English (field names and ranges); the Chinese says what it is.
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"规则取值无效 / {'; '.join(problems)}")
     try:
         changed = await _n(request).rules.change(
             caller.bureau, rules, actor_of(caller), body.expected_version
         )
     except RulesChangedMeanwhile as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        raise HTTPException(status.HTTP_409_CONFLICT, f"规则已被修改，请重新读取后再改 / {exc}") from None
     return dataclasses.asdict(changed)
