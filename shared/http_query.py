@@ -75,7 +75,11 @@ def unknown_query_problems(names: set[str], allowed: frozenset[str]) -> list[dic
     """Return the 422 detail for the names not allowed: at most MAX_NAMES_SHOWN, then how many more."""
     unknown = sorted(names - allowed)
     problems: list[dict[str, Any]] = [
-        {"loc": ["query", _shown(name)], "msg": f"unknown filter {_shown(name)!r}", "type": "extra_forbidden"}
+        {
+            "loc": ["query", _shown(name)],
+            "msg": f"未知的查询参数 {_shown(name)!r} / unknown filter {_shown(name)!r}",
+            "type": "extra_forbidden",
+        }
         for name in unknown[:MAX_NAMES_SHOWN]
     ]
     if len(unknown) > MAX_NAMES_SHOWN:

@@ -7,12 +7,14 @@ import contextlib
 import importlib
 import logging
 import os
+import re
 import signal
 import unicodedata
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC
+from typing import Any
 
 import bson.errors
 import uvicorn
@@ -166,17 +168,98 @@ def _problem(status: int, loc: list[str], msg: str, kind: str, **headers: str) -
     )
 
 
+# Pydantic's error types -> the Chinese said before its English msg; {name} is taken from the error's ctx.
+_DATE = "须为有效日期，格式 YYYY-MM-DD"
+_DATETIME = "须为有效的日期时间（ISO 8601）"
+_OBJECT = "须为 JSON 对象"
+VALIDATION_IN_CHINESE: dict[str, str] = {
+    "missing": "字段必填",
+    "extra_forbidden": "不接受此字段",
+    "string_type": "须为字符串",
+    "string_too_short": "长度至少为 {min_length} 个字符",
+    "string_too_long": "长度不得超过 {max_length} 个字符",
+    "string_pattern_mismatch": "格式不符合要求",
+    "string_unicode": "须为有效的 Unicode 文本",
+    "greater_than": "须大于 {gt}",
+    "greater_than_equal": "须大于或等于 {ge}",
+    "less_than": "须小于 {lt}",
+    "less_than_equal": "须小于或等于 {le}",
+    "multiple_of": "须为 {multiple_of} 的倍数",
+    "finite_number": "须为有限的数值",
+    "int_type": "须为整数",
+    "int_parsing": "须为整数",
+    "int_from_float": "须为整数，不能带小数",
+    "float_type": "须为数字",
+    "float_parsing": "须为数字",
+    "decimal_type": "须为十进制数",
+    "decimal_parsing": "须为十进制数",
+    "bool_type": "须为布尔值（true 或 false）",
+    "bool_parsing": "须为布尔值（true 或 false）",
+    "enum": "须为以下值之一：{expected}",
+    "literal_error": "须为以下值之一：{expected}",
+    "json_invalid": "JSON 格式无效",
+    "json_type": "须为 JSON 文本",
+    "date_type": _DATE,
+    "date_parsing": _DATE,
+    "date_from_datetime_parsing": _DATE,
+    "date_from_datetime_inexact": "须为日期，不含时间",
+    "datetime_type": _DATETIME,
+    "datetime_parsing": _DATETIME,
+    "datetime_from_date_parsing": _DATETIME,
+    "timezone_aware": "须带时区",
+    "time_type": "须为有效的时刻",
+    "time_parsing": "须为有效的时刻",
+    "uuid_type": "须为有效的 UUID",
+    "uuid_parsing": "须为有效的 UUID",
+    "url_type": "须为有效的网址",
+    "url_parsing": "须为有效的网址",
+    "list_type": "须为列表（JSON 数组）",
+    "dict_type": _OBJECT,
+    "model_type": _OBJECT,
+    "model_attributes_type": _OBJECT,
+    "too_short": "至少需要 {min_length} 项",
+    "too_long": "最多 {max_length} 项",
+    "none_required": "须为 null",
+}
+_INVALID_IN_CHINESE = "输入无效"  # a type not in the map: still a Chinese sentence before pydantic's English
+_CHINESE = re.compile(r"[\u3400-\u9fff]")
+
+
+def bilingual_validation_msg(kind: str, msg: str, ctx: Mapping[str, Any] | None = None) -> str:
+    """Pydantic's English msg with a Chinese sentence first ("字段必填 / Field required"), once only."""
+    template = VALIDATION_IN_CHINESE.get(kind)
+    if kind == "value_error" and _CHINESE.search(msg):  # our own validator's refusal: it starts in Chinese
+        return msg.removeprefix("Value error, ")
+    # Pydantic writes its own msgs in English: Chinese inside one is an echoed value (an enum's options), so
+    # only a msg starting in Chinese is translated already. Other types (value_error) carry our validators'
+    # refusals, bilingual when they hold any Chinese at all.
+    if _CHINESE.match(msg) if template else _CHINESE.search(msg):
+        return msg
+    template = template or _INVALID_IN_CHINESE
+    values = dict(ctx or {})
+    if isinstance(values.get("expected"), str):  # "'a', 'b' or 'c'" -> "'a'、'b'、'c'"
+        values["expected"] = values["expected"].replace("', '", "'、'").replace("' or '", "'、'")
+    try:
+        chinese = template.format_map(values)
+    except (KeyError, IndexError, ValueError, TypeError):  # a ctx without the number the sentence needs
+        chinese = _INVALID_IN_CHINESE
+    return f"{chinese} / {msg}"
+
+
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     # FastAPI's own handler echoes the input, which fails to encode when it holds a lone surrogate.
     assert isinstance(exc, RequestValidationError)
-    detail = [
-        {
-            "loc": [p if isinstance(p, int) else _printable(str(p)) for p in error.get("loc", ())],
-            "msg": _printable(str(error.get("msg", "invalid"))),
-            "type": str(error.get("type", "value_error")),
-        }
-        for error in exc.errors()
-    ]
+    detail = []
+    for error in exc.errors():
+        kind = str(error.get("type", "value_error"))
+        msg = bilingual_validation_msg(kind, str(error.get("msg", "invalid")), error.get("ctx"))
+        detail.append(
+            {
+                "loc": [p if isinstance(p, int) else _printable(str(p)) for p in error.get("loc", ())],
+                "msg": _printable(msg),
+                "type": kind,
+            }
+        )
     return JSONResponse({"detail": detail}, status_code=422)
 
 

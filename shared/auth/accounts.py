@@ -83,7 +83,11 @@ class Accounts:
         if person.departed:
             raise AccountRefused(409, f"{person.name} 已离开本局 (has left the bureau)")
         if role not in ACCOUNT_ROLES:
-            raise AccountRefused(422, f"role {role.value} is not an account role (staff, admin, viewer)")
+            raise AccountRefused(
+                422,
+                f"{role.value} 不是账号角色（只能是 staff、admin 或 viewer） / "
+                f"role {role.value} is not an account role (staff, admin, viewer)",
+            )
         generated = None if password is not None else generate_password()
         now = self._clock()
         doc: dict[str, Any] = {
@@ -207,7 +211,7 @@ class Accounts:
     async def _require(self, bureau: str, staff_id: str) -> dict[str, Any]:
         account = await self.get(bureau, staff_id)
         if account is None:
-            raise AccountRefused(404, "account not found")
+            raise AccountRefused(404, "本局没有该账号 / account not found")
         return account
 
     async def _set(self, account: dict[str, Any], changes: dict[str, Any]) -> None:

@@ -27,7 +27,11 @@ class WorkdayCalendarPublished(_Event):
     def _days_in_year(self) -> WorkdayCalendarPublished:
         outside = [d for d in [*self.holidays, *self.makeup_workdays] if d.year != self.year]
         if outside:
-            raise ValueError(f"days outside {self.year}: {outside[:3]}")
+            raise ValueError(
+                f"含 {self.year} 年以外的日期：{outside[:3]} / days outside {self.year}: {outside[:3]}"
+            )
         if set(self.holidays) & set(self.makeup_workdays):
-            raise ValueError("a day cannot be both a holiday and a make-up working day")
+            raise ValueError(
+                "同一天不能既是节假日又是调休工作日 / a day cannot be both a holiday and a make-up working day"
+            )
         return self

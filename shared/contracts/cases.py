@@ -88,7 +88,9 @@ class EnterpriseContact(BaseModel):
     @model_validator(mode="after")
     def _reachable(self) -> EnterpriseContact:
         if self.mobile is None and self.email is None:
-            raise ValueError("give a mobile or an email, or leave the contact out")
+            raise ValueError(
+                "请提供手机号或电子邮箱，或不填联系人 / give a mobile or an email, or leave the contact out"
+            )
         return self
 
 

@@ -50,19 +50,34 @@ def validate_credit_code(code: str) -> str:
     """Return the normalised code, or raise InvalidCreditCode with the reason."""
     normalised = code.strip().upper()
     if len(normalised) != 18:
-        raise InvalidCreditCode(f"must be 18 characters, got {len(normalised)}")
+        raise InvalidCreditCode(
+            f"须为 18 位，实为 {len(normalised)} 位 / must be 18 characters, got {len(normalised)}"
+        )
     bad = sorted({ch for ch in normalised if ch not in CHARSET})
     if bad:
-        raise InvalidCreditCode(f"contains characters not allowed by GB 32100-2015: {''.join(bad)}")
+        listed = "".join(bad)
+        raise InvalidCreditCode(
+            f"含 GB 32100-2015 不允许的字符：{listed} / contains characters not allowed by GB 32100-2015: {listed}"
+        )
     authority, kind, division = normalised[0], normalised[1], normalised[2:8]
     if authority not in AUTHORITIES:
-        raise InvalidCreditCode(f"登记管理部门代码 {authority!r} is no registration authority")
+        raise InvalidCreditCode(
+            f"登记管理部门代码 {authority!r} 不存在 / 登记管理部门代码 {authority!r} is no registration authority"
+        )
     name, kinds = AUTHORITIES[authority]
     if kind not in kinds:
-        raise InvalidCreditCode(f"机构类别代码 {kind!r} is not a type {name} ({authority}) registers")
+        raise InvalidCreditCode(
+            f"{name}（{authority}）不登记机构类别代码 {kind!r} / "
+            f"机构类别代码 {kind!r} is not a type {name} ({authority}) registers"
+        )
     if not division.isdigit():
-        raise InvalidCreditCode(f"行政区划码 {division!r} must be 6 digits")
+        raise InvalidCreditCode(
+            f"行政区划码 {division!r} 须为 6 位数字 / 行政区划码 {division!r} must be 6 digits"
+        )
     expected = check_character(normalised[:17])
     if normalised[17] != expected:
-        raise InvalidCreditCode(f"check character is {normalised[17]!r}, expected {expected!r}")
+        raise InvalidCreditCode(
+            f"校验码为 {normalised[17]!r}，应为 {expected!r} / "
+            f"check character is {normalised[17]!r}, expected {expected!r}"
+        )
     return normalised

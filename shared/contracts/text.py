@@ -38,9 +38,13 @@ def _refuse_unsafe(value: str, allowed: frozenset[str]) -> str:
             continue
         category = unicodedata.category(ch)
         if category == "Cs":
-            raise ValueError("text holds a lone surrogate (not valid Unicode)")
+            raise ValueError(
+                "文本含孤立的代理码位，不是有效的 Unicode / text holds a lone surrogate (not valid Unicode)"
+            )
         if category == "Cc" or ch in "\ufffe\uffff":
-            raise ValueError(f"text holds the control character U+{ord(ch):04X}")
+            raise ValueError(
+                f"文本含控制字符 U+{ord(ch):04X} / text holds the control character U+{ord(ch):04X}"
+            )
         if ch in BIDI_CONTROLS and not _READING_STORED.get():
             raise ValueError(
                 f"文本含双向文字控制符 U+{ord(ch):04X}，会打乱显示顺序 / text holds the bidirectional control "

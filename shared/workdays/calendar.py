@@ -102,19 +102,30 @@ def problems_of_published_year(year: int, holidays: list[date], makeup_workdays:
     """Return what is wrong with a year as submitted for publication (an empty list when it is sound)."""
     problems = []
     if not holidays:
-        problems.append(f"{year}: no holidays given (every published year has statutory holidays)")
-    for name, days in (("holidays", holidays), ("makeup_workdays", makeup_workdays)):
-        repeated = sorted({d for d in days if days.count(d) > 1})
+        problems.append(
+            f"{year} 年未给出任何节假日 / {year}: no holidays given (every published year has statutory holidays)"
+        )
+    for name, zh, days in (
+        ("holidays", "节假日", holidays),
+        ("makeup_workdays", "调休工作日", makeup_workdays),
+    ):
+        repeated = ", ".join(map(str, sorted({d for d in days if days.count(d) > 1})))
         if repeated:
-            problems.append(f"{name} repeat {', '.join(map(str, repeated))}")
-        outside = sorted(d for d in days if d.year != year)
+            problems.append(f"{zh}有重复日期：{repeated} / {name} repeat {repeated}")
+        outside = ", ".join(map(str, sorted(d for d in days if d.year != year)[:3]))
         if outside:
-            problems.append(f"{name} has days outside {year}: {', '.join(map(str, outside[:3]))}")
-    both = sorted(set(holidays) & set(makeup_workdays))
+            problems.append(
+                f"{zh}含 {year} 年以外的日期：{outside} / {name} has days outside {year}: {outside}"
+            )
+    both = ", ".join(map(str, sorted(set(holidays) & set(makeup_workdays))))
     if both:
-        problems.append(f"both a holiday and a make-up working day: {', '.join(map(str, both))}")
+        problems.append(
+            f"同一天不能既是节假日又是调休工作日：{both} / both a holiday and a make-up working day: {both}"
+        )
     # 调休 moves work onto a weekend day; a make-up "working day" on a weekday changes nothing.
-    weekdays = sorted(d for d in makeup_workdays if d.weekday() < 5)
+    weekdays = ", ".join(map(str, sorted(d for d in makeup_workdays if d.weekday() < 5)))
     if weekdays:
-        problems.append(f"make-up working days must fall on a weekend: {', '.join(map(str, weekdays))}")
+        problems.append(
+            f"调休工作日须为周末：{weekdays} / make-up working days must fall on a weekend: {weekdays}"
+        )
     return problems

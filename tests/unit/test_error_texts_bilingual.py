@@ -122,3 +122,101 @@ def test_the_scan_sees_the_refusals_of_validators() -> None:
     source = "def f(x):\n    if x:\n        raise ValueError('give post, section or both')\n    raise ValueError(why)\n"
     texts = [_text(n) for n in _validator_refusals(ast.parse(source))]
     assert sorted(texts, key=str) == [None, "give post, section or both"]
+
+
+# ---- exception texts of the domain and application modules, and the shared modules they answer with ----
+# Their `str(exc)` becomes an HTTP detail or a validator's 422 msg, so they read Chinese first too.
+# Exceptions whose text is never an answer as it stands, each with why.
+NOT_ANSWERED_AS_IS: dict[str, str] = {
+    "RuntimeError": "a fault of the code or deployment: a 500 whose text is only logged",
+    "KeyError": "a fault of the code: a 500 whose text is only logged",
+    "PoisonMessage": "a Kafka record's dead-letter reason, read by operators",
+    "RequestReused": "raised for Kafka records only: a dead-letter reason",
+    "UnknownTemplate": "a broken template of the deployment: logged, never answered",
+    "MissingTemplateVariable": "a broken template of the deployment: logged, never answered",
+    "IdempotencyKeyReused": "the entrypoint answers '该 Idempotency-Key 已用于另一个请求 / Idempotency-Key {exc}'",
+    "RulesChangedMeanwhile": "the entrypoint answers '规则已被修改，请重新读取后再改 / {exc}'",
+}
+# ValueErrors that guard the code's own calls, not input: no request can reach them.
+INTERNAL_VALUE_ERRORS: dict[str, str] = {
+    "the overdue filter needs the current time": "the route always passes the time",
+    "the waiting filter needs the current time and the working-day calendar": "the route passes both",
+    "the feedback token secret needs at least 32 bytes": "settings, checked at start-up",
+    "start must be timezone-aware": "callers pass aware times",
+    "hours must be positive": "rules are validated before they are stored",
+    "a deadline needs at least one working day": "working_days is validated >= 1 first",
+    "unknown event  v": "reading stored events, not input",
+    "no topic for stream type ": "a code mapping, not input",
+}
+REFUSING_MODULES = ("domain", "application")
+SHARED_REFUSING = ("shared/auth/accounts.py", "shared/http_query.py", "shared/workdays/calendar.py")
+
+
+def _refusing_modules() -> list[Path]:
+    """The domain and application modules of every service, and the shared modules whose texts answer."""
+    services = [p for p in ROOT.joinpath("services").rglob("*.py") if p.parent.name in REFUSING_MODULES]
+    shared = [ROOT / name for name in SHARED_REFUSING] + list(ROOT.joinpath("shared/contracts").glob("*.py"))
+    return sorted([*services, *shared])
+
+
+def _exception_texts(tree: ast.AST) -> Iterator[tuple[str, ast.expr]]:
+    """(exception class, literal argument) of every `raise Class(...)`, and every problem's literal `msg`."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+            name = _name(node.exc)
+            # A lowercase call builds the exception (its arguments are words it puts in a sentence).
+            if name and name[0].isupper():
+                yield from ((name, arg) for arg in node.exc.args)
+        elif isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values, strict=True):
+                if isinstance(key, ast.Constant) and key.value == "msg":
+                    yield "msg", value
+
+
+def english_only_exception_texts() -> list[str]:
+    """Where a literal exception text or problem msg of a refusing module does not start in Chinese."""
+    found = []
+    for path in _refusing_modules():
+        for name, node in _exception_texts(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            text = _text(node)
+            if text is None or _chinese_first(text) or name in NOT_ANSWERED_AS_IS:
+                continue
+            if name == "ValueError" and text in INTERNAL_VALUE_ERRORS:
+                continue
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}({text!r})")
+    return found
+
+
+def test_every_literal_exception_text_of_a_refusing_module_reads_chinese_first() -> None:
+    assert english_only_exception_texts() == []
+
+
+def test_the_exception_scan_sees_raises_and_problem_msgs() -> None:
+    source = (
+        "raise StepRefused('the case is resolved')\n"
+        "raise AccountRefused(404, 'account not found')\n"
+        "raise Refused(rules.X, f'on hold since {t}')\n"
+        "raise InvalidCreditCode(f'校验码为 {a} / check character is {a}')\n"
+        "raise _out_of_order('a', t, 'before', 'b', u)\n"
+        "problems = [{'loc': ['query', n], 'msg': f'unknown filter {n!r}', 'type': 'extra_forbidden'}]\n"
+    )
+    texts = [_text(n) for _, n in _exception_texts(ast.parse(source))]
+    assert [t for t in texts if t is not None and not _chinese_first(t)] == [
+        "the case is resolved",
+        "account not found",
+        "on hold since ",
+        "unknown filter ",
+    ]
+
+
+def test_the_problems_of_a_published_year_read_chinese_first() -> None:
+    from datetime import date
+
+    from shared.workdays.calendar import problems_of_published_year
+
+    weekday, other_year = date(2027, 3, 3), date(2026, 12, 31)
+    empty = problems_of_published_year(2027, [], [weekday])
+    bad = problems_of_published_year(2027, [weekday, weekday, other_year], [weekday, weekday, other_year])
+    assert len(empty) == 2 and len(bad) == 6
+    assert all(_chinese_first(problem) for problem in [*empty, *bad]), [*empty, *bad]
+    assert "holidays repeat 2027-03-03" in bad[0] and bad[0].startswith("节假日有重复日期")

@@ -84,8 +84,16 @@ async def test_an_unknown_name_is_refused_per_name_even_the_python_name_of_an_al
     assert answer.status_code == 422
     assert answer.json() == {
         "detail": [
-            {"loc": ["query", "status_"], "msg": "unknown filter 'status_'", "type": "extra_forbidden"},
-            {"loc": ["query", "stauts"], "msg": "unknown filter 'stauts'", "type": "extra_forbidden"},
+            {
+                "loc": ["query", "status_"],
+                "msg": "未知的查询参数 'status_' / unknown filter 'status_'",
+                "type": "extra_forbidden",
+            },
+            {
+                "loc": ["query", "stauts"],
+                "msg": "未知的查询参数 'stauts' / unknown filter 'stauts'",
+                "type": "extra_forbidden",
+            },
         ]
     }
 
@@ -221,7 +229,11 @@ async def test_every_list_and_report_refuses_an_unknown_parameter(
         answer = await client.get(path, params={"stauts": "open"}, headers=ADMIN)
     assert answer.status_code == 422, answer.text
     assert answer.json()["detail"] == [
-        {"loc": ["query", "stauts"], "msg": "unknown filter 'stauts'", "type": "extra_forbidden"}
+        {
+            "loc": ["query", "stauts"],
+            "msg": "未知的查询参数 'stauts' / unknown filter 'stauts'",
+            "type": "extra_forbidden",
+        }
     ]
 
 

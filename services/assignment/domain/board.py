@@ -170,13 +170,20 @@ class AssignmentBoard(StaffingDecisions):
         """Leadership approves an experienced staff member or service model for a waiting enterprise."""
         approver = self._present(approved_by)
         if approver.post not in LEADERSHIP_POSTS:
-            raise AssignmentRefused(f"{approver.name} is not bureau leadership (局长 or 党支部书记)")
+            raise AssignmentRefused(
+                f"{approver.name} 不是局领导（局长或党支部书记） / "
+                f"{approver.name} is not bureau leadership (局长 or 党支部书记)"
+            )
         person = self._present(staff_id)
         if person.post not in FALLBACK_POSTS:
-            raise AssignmentRefused(f"{person.name} is not experienced staff or a service model")
+            raise AssignmentRefused(
+                f"{person.name} 不是业务骨干或服务模范 / {person.name} is not experienced staff or a service model"
+            )
         file = self.files.get(credit_code)
         if file is None or file.staff_id is not None:
-            raise AssignmentRefused(f"enterprise {credit_code} is not waiting for a concierge")
+            raise AssignmentRefused(
+                f"企业 {credit_code} 不在待分配队列中 / enterprise {credit_code} is not waiting for a concierge"
+            )
         approval = FallbackApproved(
             approval_id=approval_id,
             credit_code=credit_code,
@@ -192,9 +199,11 @@ class AssignmentBoard(StaffingDecisions):
         """Leadership moves an enterprise to another concierge, with a reason and who approved it."""
         file = self.files.get(credit_code)
         if file is None or file.staff_id is None:
-            raise AssignmentRefused(f"enterprise {credit_code} has no concierge to replace")
+            raise AssignmentRefused(
+                f"企业 {credit_code} 尚无专责店小二，无从改派 / enterprise {credit_code} has no concierge to replace"
+            )
         if not reason.strip():
-            raise AssignmentRefused("a reassignment needs a reason")
+            raise AssignmentRefused("改派需要说明原因 / a reassignment needs a reason")
         self._person(to_staff_id)
         return self._reassign_away(
             credit_code, to_staff_id, reason, now, required=True, approved_by=approved_by
@@ -210,7 +219,9 @@ class AssignmentBoard(StaffingDecisions):
     def publish_notice(self, notice: NoticePublished, now: datetime) -> list[BaseModel]:
         """Record a published notice (its number must be the next of its year)."""
         if notice.document_number in {n.document_number for n in self.notices.values()}:
-            raise AssignmentRefused(f"document number {notice.document_number} is already used")
+            raise AssignmentRefused(
+                f"文号 {notice.document_number} 已被使用 / document number {notice.document_number} is already used"
+            )
         return self._emit([notice], now)
 
     # ---- helpers -----------------------------------------------------------------------------
@@ -231,7 +242,8 @@ class AssignmentBoard(StaffingDecisions):
             if verdict is None or not verdict.eligible:
                 why = verdict.reason if verdict else "not on the roster"
                 if required:
-                    raise AssignmentRefused(f"{person.name if person else to_staff_id} cannot take it: {why}")
+                    who = person.name if person else to_staff_id
+                    raise AssignmentRefused(f"{who} 现在不能接手该企业 / {who} cannot take it: {why}")
                 # A deputy who cannot take it (busy, away, left since): the rules choose, and say why.
                 reason, to_staff_id = f"{reason}; deputy {to_staff_id} cannot take it: {why}", None
         if to_staff_id is None:

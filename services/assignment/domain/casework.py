@@ -28,6 +28,7 @@ from shared.contracts.events import CaseOpened
 from shared.workdays.calendar import Deadline, WorkdayCalendar
 
 LOW_RATING = 2
+TASK_STATES_IN_CHINESE = {"open": "未完成", "closed": "已办结", "cancelled": "已取消"}
 
 
 class StepRefused(Exception):
@@ -95,7 +96,7 @@ class CaseFile:
         """Step 1: record the problem as understood."""
         self._require_unresolved()
         if not sections:
-            raise StepRefused("name at least one section involved")
+            raise StepRefused("请至少列出一个涉及的科室 / name at least one section involved")
         return [ProblemClarified(summary=summary, sections=sections)]
 
     def open_task(
@@ -108,7 +109,7 @@ class CaseFile:
         now: datetime,
     ) -> list[BaseModel]:
         """Step 2: ask a section to act by a due date in working days."""
-        self._require_clarified("open a coordination task")
+        self._require_clarified("open a coordination task", "开立协调任务")
         self._require_unresolved()
         return [
             CoordinationTaskOpened(
@@ -161,54 +162,60 @@ class CaseFile:
         """Step 2: drop a task, with a reason."""
         self._open_task(task_id)
         if not reason.strip():
-            raise StepRefused("cancelling a task needs a reason")
+            raise StepRefused("取消协调任务需要说明原因 / cancelling a task needs a reason")
         return [CoordinationTaskCancelled(task_id=task_id, reason=reason)]
 
     def handle_procedure(self, description: str) -> list[BaseModel]:
         """Step 3: log a procedure done on the enterprise's behalf."""
-        self._require_clarified("log a procedure")
+        self._require_clarified("log a procedure", "登记代办事项")
         self._require_unresolved()
         return [ProcedureHandled(description=description)]
 
     def resolve(self, summary: str, settlement_intent: bool) -> list[BaseModel]:
         """Step 4: resolve; every task must be closed or cancelled first."""
-        self._require_clarified("resolve the case")
+        self._require_clarified("resolve the case", "办结案件")
         self._require_unresolved()
         still_open = sorted(t for t, task in self.tasks.items() if task.state == "open")
         if still_open:
-            raise StepRefused(f"close or cancel the open tasks first: {', '.join(still_open)}")
+            open_ones = ", ".join(still_open)
+            raise StepRefused(
+                f"请先办结或取消未完成的协调任务：{open_ones} / close or cancel the open tasks first: {open_ones}"
+            )
         return [CaseResolved(summary=summary, settlement_intent=settlement_intent)]
 
     def recommend_policy(self, policy: str, note: str) -> list[BaseModel]:
         """Step 5: record a policy explained to the enterprise."""
-        self._require_clarified("recommend a policy")
+        self._require_clarified("recommend a policy", "宣讲政策")
         return [PolicyRecommended(policy=policy, note=note)]
 
     def collect_rating(self, rating: int, comment: str) -> list[BaseModel]:
         """Step 6: the enterprise's rating; 1 or 2 reopens the case for the same concierge."""
         if not self.resolved:
-            raise StepRefused("a rating comes after the case is resolved")
+            raise StepRefused("案件办结后才能评价 / a rating comes after the case is resolved")
         if self.rated:
-            raise StepRefused("this resolution was already rated")
+            raise StepRefused("本次办结已评价过 / this resolution was already rated")
         events: list[BaseModel] = [RatingCollected(rating=rating, comment=comment)]
         if rating <= LOW_RATING:
             events.append(CaseReopened(reason=f"rated {rating}: {comment}", flagged_for_leadership=True))
         return events
 
-    def _require_clarified(self, what: str) -> None:
+    def _require_clarified(self, what: str, what_in_chinese: str) -> None:
         if not self.clarified:
-            raise StepRefused(f"clarify the problem (摸清问题) before you {what}")
+            raise StepRefused(
+                f"请先摸清问题，再{what_in_chinese} / clarify the problem (摸清问题) before you {what}"
+            )
 
     def _require_unresolved(self) -> None:
         if self.resolved:
-            raise StepRefused("the case is resolved")
+            raise StepRefused("案件已办结 / the case is resolved")
 
     def _open_task(self, task_id: str) -> Task:
         task = self.tasks.get(task_id)
         if task is None:
-            raise StepRefused(f"no task {task_id} on this case")
+            raise StepRefused(f"本案件没有协调任务 {task_id} / no task {task_id} on this case")
         if task.state != "open":
-            raise StepRefused(f"task {task_id} is {task.state}")
+            state = TASK_STATES_IN_CHINESE[task.state]
+            raise StepRefused(f"协调任务 {task_id} {state} / task {task_id} is {task.state}")
         return task
 
     # ---- evolution ---------------------------------------------------------------------------

@@ -110,7 +110,7 @@ class StaffingDecisions:
     def add_staff(self, staff_id: str, name: str, post: Post, section: str, now: datetime) -> list[BaseModel]:
         """Add a person to the roster; a management-post newcomer takes the oldest waiting enterprise."""
         if staff_id in self.staff:
-            raise AssignmentRefused(f"staff {staff_id} is already on the roster")
+            raise AssignmentRefused(f"{staff_id} 已在本局名册中 / staff {staff_id} is already on the roster")
         added = self._emit([StaffMemberAdded(staff_id=staff_id, name=name, post=post, section=section)], now)
         return [*added, *self.serve_queue(now)]
 
