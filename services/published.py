@@ -248,7 +248,11 @@ def asyncapi() -> dict[str, Any]:
             schema=bytes,
             title=f"{dlq(topic)}:dead-letters",
             description="The original bytes and key; headers dlq-reason, dlq-source-topic, "
-            "dlq-source-partition, dlq-source-offset, dlq-consumer-group, dlq-failed-at.",
+            "dlq-source-partition, dlq-source-offset, dlq-consumer-group, dlq-failed-at. Header values that "
+            "were not UTF-8 are base64, named in dlq-base64-headers; a record too large to publish is cut, "
+            "with dlq-truncated (value, key, headers), dlq-original-size, dlq-original-sha256 (and "
+            "dlq-original-key-size, dlq-original-key-sha256, dlq-original-header-count), or sent as a stub "
+            "with dlq-publish-error.",
         )
     app = FastStream(broker, specification=AsyncAPI(title=API_TITLE + " — Kafka", version=VERSION))
     return _records_not_batches(dict(app.schema.to_specification().to_jsonable()))

@@ -28,9 +28,10 @@ from shared.messaging.consumer import (
     PoisonMessage,
     RetryPolicy,
     SubscriberHealth,
-    dead_letter,
     is_transient,
 )
+from shared.messaging.dead_letters import dead_letter
+from shared.messaging.kafka import UnreadableHeaders
 from shared.messaging.pacing import FetchPacer, FetchWait
 from shared.metrics import record_consumed
 
@@ -90,6 +91,7 @@ class BatchSubscriber(SubscriberHealth, Generic[M]):
         self._handle = handle
         self._retry = retry or RetryPolicy()
         self._valid: dict[int, list[tuple[Any, M]]] = {}
+        self._headers = UnreadableHeaders()
         self.stats = ConsumerStats()
 
         async def on_batch(body: list[Any], message: KafkaMessage) -> None:
@@ -106,6 +108,7 @@ class BatchSubscriber(SubscriberHealth, Generic[M]):
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=fetch_wait.idle,  # until the first record: see FetchPacer
+            parser=self._headers.parse,  # one record's bad header must not cost the whole poll
             decoder=self._decode,
             title=f"{topic}:{group}",
             description=description or None,
@@ -119,11 +122,13 @@ class BatchSubscriber(SubscriberHealth, Generic[M]):
         # Validate each record here: an invalid one goes to the DLQ now and never reaches the handler.
         valid: list[tuple[Any, M]] = []
         for record in message.raw_message:
+            if problem := self._headers.problem(record):
+                await self._dead_letter(record, problem)
+                continue
             try:
                 valid.append((record, self._model.model_validate_json(record.value or b"")))
             except Exception as exc:
-                await dead_letter(self._broker, record, f"invalid {self._model.__name__}: {exc}", self._group)
-                self.stats.dead_lettered += 1
+                await self._dead_letter(record, f"invalid {self._model.__name__}: {exc}")
         self._valid[id(message.raw_message)] = valid
         return [item.model_dump(mode="json") for _, item in valid]
 
@@ -156,9 +161,12 @@ class BatchSubscriber(SubscriberHealth, Generic[M]):
         try:
             return await self._until_done([item], whole_batch=False)
         except _SplitBatch as failure:
-            await dead_letter(self._broker, record, str(failure), self._group)
-            self.stats.dead_lettered += 1
+            await self._dead_letter(record, str(failure))
             return Handled()
+
+    async def _dead_letter(self, record: Any, reason: str) -> None:
+        await dead_letter(self._broker, record, reason, self._group)
+        self.stats.dead_lettered += 1
 
     async def _until_done(self, items: Sequence[M], *, whole_batch: bool) -> Handled:
         """Handle items, retrying transient failures without end; raise _SplitBatch when retrying cannot help."""

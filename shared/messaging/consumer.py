@@ -24,10 +24,11 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 
-from shared.contracts.topics import dlq
 from shared.eventstore.recorder import ConcurrencyError
+from shared.messaging.dead_letters import dead_letter
+from shared.messaging.kafka import UnreadableHeaders
 from shared.messaging.pacing import FetchPacer, FetchWait
-from shared.metrics import metrics, record_consumed
+from shared.metrics import record_consumed
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -193,6 +194,7 @@ class ReliableSubscriber(SubscriberHealth, Generic[M]):
         self._model = model
         self._handle = handle
         self._retry = retry or RetryPolicy()
+        self._headers = UnreadableHeaders()
         self.stats = ConsumerStats()
 
         async def on_message(body: Any, message: KafkaMessage) -> None:
@@ -207,6 +209,7 @@ class ReliableSubscriber(SubscriberHealth, Generic[M]):
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=fetch_wait.idle,  # until the first record: see FetchPacer
+            parser=self._headers.parse,
             decoder=self._decode,
             title=f"{topic}:{group}",
             description=description or None,
@@ -216,6 +219,9 @@ class ReliableSubscriber(SubscriberHealth, Generic[M]):
 
     async def _decode(self, message: KafkaMessage, _default: Any) -> Any:
         self.pacer.saw_records()
+        if problem := self._headers.problem(message.raw_message):
+            await self._dead_letter(message, problem)
+            raise AckMessage()
         # Validate here, before faststream does: an invalid message must reach the DLQ, not loop.
         try:
             return self._model.model_validate_json(message.body).model_dump(mode="json")
@@ -276,27 +282,3 @@ class ReliableSubscriber(SubscriberHealth, Generic[M]):
     async def _dead_letter(self, message: KafkaMessage, reason: str) -> None:
         await dead_letter(self._broker, message.raw_message, reason, self._group)
         self.stats.dead_lettered += 1
-
-
-async def dead_letter(broker: KafkaBroker, record: Any, reason: str, group: str) -> None:
-    """Publish a record, its value, key and headers as received, to its topic's DLQ with the reason."""
-    headers = {
-        k: v.decode(errors="replace") if isinstance(v, bytes) else str(v) for k, v in (record.headers or [])
-    }
-    headers.update(
-        {
-            "dlq-reason": reason[:4000],
-            "dlq-source-topic": record.topic,
-            "dlq-source-partition": str(record.partition),
-            "dlq-source-offset": str(record.offset),
-            "dlq-consumer-group": group,
-            "dlq-failed-at": datetime.now(UTC).isoformat(),
-        }
-    )
-    log.error(
-        "%s: dead-lettering %s[%s]@%s: %s", group, record.topic, record.partition, record.offset, reason
-    )
-    # Raw bytes and key as received: the DLQ keeps the original for replay.
-    await broker.publish(record.value, topic=dlq(record.topic), key=record.key, headers=headers)
-    metrics().dead_letters.labels(record.topic, group).inc()
-    metrics().kafka_produced.labels(dlq(record.topic)).inc()

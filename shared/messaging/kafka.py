@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
@@ -70,3 +72,58 @@ async def require_ping(broker: KafkaBroker) -> None:
     """Raise unless the broker answers within 2 s (a health check)."""
     if not await broker.ping(timeout=2.0):
         raise ConnectionError("kafka does not answer")
+
+
+class UnreadableHeaders:
+    """A faststream parser that lets through records whose header values are not UTF-8, to dead-letter them.
+
+    faststream's own parser decodes every header value as UTF-8 before a message exists: one bad value raised,
+    so nothing was nacked and the whole poll (good records of other partitions too) was skipped and committed
+    past. This parser hands faststream a copy with readable values, keeps the original record as the message's
+    raw record (its bytes, for the DLQ and a signature check), and remembers why it cannot be handled.
+    Ordinary records take faststream's parser alone: the copy is made only after it failed.
+    """
+
+    def __init__(self) -> None:
+        self._problems: dict[tuple[str, int, int], str] = {}
+
+    async def parse(self, msg: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
+        """Parse a record or a batch (a tuple of records) as faststream does, tolerating bad header values."""
+        try:
+            return await original(msg)
+        except (UnicodeDecodeError, AttributeError):  # AttributeError: a null header value (no .decode)
+            records = msg if isinstance(msg, tuple) else (msg,)
+            readable = tuple(self._readable(r) for r in records)
+            message = await original(readable if isinstance(msg, tuple) else readable[0])
+            message.raw_message = msg  # offsets, nack and the DLQ work on the records as received
+            return message
+
+    def problem(self, record: Any) -> str | None:
+        """Return (once) why the record's headers make it unusable, or None; cheap for ordinary records."""
+        if not self._problems:
+            return None
+        return self._problems.pop((record.topic, record.partition, record.offset), None)
+
+    def _readable(self, record: Any) -> Any:
+        bad = [name for name, value in record.headers if value is not None and not _utf8(value)]
+        if bad:
+            names = ", ".join(repr(n) for n in bad[:10]) + (
+                f" and {len(bad) - 10} more" if len(bad) > 10 else ""
+            )
+            verb = "is" if len(bad) == 1 else "are"
+            self._problems[(record.topic, record.partition, record.offset)] = (
+                f"header{'s' if len(bad) > 1 else ''} {names} {verb} not UTF-8"
+            )
+        headers = [
+            (n, b"" if v is None else v.decode("utf-8", "backslashreplace").encode())
+            for n, v in record.headers
+        ]
+        return dataclasses.replace(record, headers=headers)
+
+
+def _utf8(value: bytes) -> bool:
+    try:
+        value.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
