@@ -46,6 +46,7 @@ class Metrics:
     relay_lag: Gauge
     relay_broker_resets: Counter
     relay_wakeups: Counter
+    eventstore_rejected_documents: Counter
 
 
 def new_metrics() -> Metrics:
@@ -112,6 +113,11 @@ def new_metrics() -> Metrics:
             "relay_wakeups_total",
             "The relay's change-stream answers: with inserts, or empty (another write woke it)",
             ["answer"],
+            registry=r,
+        ),
+        eventstore_rejected_documents=Counter(
+            "eventstore_rejected_documents_total",
+            "Documents the sequencer set aside unnumbered in events_rejected: not readable as an event",
             registry=r,
         ),
     )

@@ -10,6 +10,10 @@ event's hash (over its canonical envelope and the previous event's hash) and tha
 the head document keeps the head hash, so the chain is never computed on read. A store that has
 events from before the chain keeps them unchained: the chain starts at the first position numbered
 after the upgrade (`chain_start` in the head document).
+
+Only documents that read as an event get a position: the sequencer validates each pending document it read
+(in memory) and sets an unreadable one aside in `events_rejected` (unreadable.py), so the global order stays
+gap-free and every position in it can be published and verified.
 """
 
 from __future__ import annotations
@@ -22,12 +26,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from shared.contracts.envelope import EventEnvelope
 from shared.eventstore.chain import GENESIS, document_fields, event_hash
-from shared.eventstore.mongo import EVENTS, HEAD_ID, META, majority
+from shared.eventstore.mongo import EVENTS, HEAD_ID, META, from_document, majority
+from shared.eventstore.unreadable import REJECTED, set_aside, structural_fault, why_unreadable
 
 log = logging.getLogger(__name__)
 LEASE_ID = "sequencer-lease"
@@ -53,15 +60,19 @@ class Sequencer:
         # Majority concern: number only events a failover cannot roll back, and keep the head durable.
         self._events = majority(db, EVENTS)
         self._meta = majority(db, META)
+        self._rejected = majority(db, REJECTED)
         self._batch_size = batch_size
         self._lease = timedelta(seconds=lease_seconds)
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._lease_until: datetime | None = None
         self.head: int | None = None  # the head we last wrote; None until recovered from the database
         self.head_hash: str | None = None  # the chain hash at that head
-        # The documents the last batch numbered, as now stored (position and hash set): the relay publishes
-        # them without reading them back when it was caught up.
-        self.numbered: list[dict[str, Any]] = []
+        # The events the last batch numbered, as now stored (position set), validated once here: the relay
+        # publishes them without reading them back when it was caught up.
+        self.numbered: list[EventEnvelope] = []
+        # The ids of the documents the last batch took out of the queue (numbered or set aside).
+        self.handled: set[str] = set()
+        self._envelopes: dict[Any, EventEnvelope] = {}  # the batch's pending documents, read as events
         # How often the head document moves while events keep coming (0: after every batch); it always moves
         # when a round finds nothing pending. Positions above a stale head are complete all the same (they are
         # written before the head is), and a new sequencer adopts them (_recover_head): a later head only makes
@@ -80,7 +91,7 @@ class Sequencer:
             raise
 
     async def _sequence_batch(self) -> int:
-        self.numbered = []
+        self.numbered, self.handled = [], set()
         await self._hold_lease()
         if self.head is None or self.head_hash is None:
             self.head, self.head_hash = await self._recover_head()
@@ -93,10 +104,8 @@ class Sequencer:
         updates, numbered = [], []
         for position, doc in enumerate(batch, start=head + 1):
             digest = event_hash(previous, document_fields(doc, position))
-            numbered.append(
-                {k: v for k, v in doc.items() if k != "pending"}
-                | {"position": position, "hash": digest, "prev_hash": previous}
-            )
+            if (envelope := self._envelopes.get(doc["_id"])) is not None:
+                numbered.append(envelope.model_copy(update={"position": position}))
             updates.append(
                 UpdateOne(
                     {"_id": doc["_id"], "pending": {"$exists": True}},
@@ -117,7 +126,10 @@ class Sequencer:
         self.head, self.head_hash = head + len(batch), previous
         if time.monotonic() - self._head_moved_at >= self._head_every_s:
             await self.flush_head()
-        self.numbered = numbered
+        # An event of a newer writer (fields this code does not know) has no envelope here: the relay then
+        # reads the batch back from the store, and stops at that event saying why until it is upgraded.
+        self.numbered = numbered if len(numbered) == len(batch) else []
+        self.handled |= {str(doc["_id"]) for doc in batch}
         return len(batch)
 
     async def flush_head(self) -> None:
@@ -149,8 +161,12 @@ class Sequencer:
         head_hash = meta.get("hash")
         # A sequencer that died between numbering and moving the head left positions above it; their
         # hashes were chained from the head hash, so the top one is the head hash now.
+        # (Not a pending document carrying a position: that was written past the recorder, and the batch
+        # about to be read sets it aside.)
         top = await self._events.find_one(
-            {"position": {"$gt": head}}, {"position": 1, "hash": 1}, sort=[("position", -1)]
+            {"position": {"$gt": head}, "pending": {"$exists": False}},
+            {"position": 1, "hash": 1},
+            sort=[("position", -1)],
         )
         if top:
             top_hash = top.get("hash")
@@ -192,7 +208,30 @@ class Sequencer:
             .limit(self._batch_size)
         )
         docs = [d async for d in cursor]
-        return await self._in_stream_order(docs, complete=len(docs) < self._batch_size)
+        complete = len(docs) < self._batch_size
+        return await self._in_stream_order(await self._readable(docs), complete=complete)
+
+    async def _readable(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Return the documents that read as events (kept as envelopes); set the others aside."""
+        self._envelopes, readable = {}, []
+        for doc in docs:
+            try:
+                reason = structural_fault(doc)
+                if reason is None:
+                    self._envelopes[doc["_id"]] = from_document(doc)
+                    readable.append(doc)
+                    continue
+            except ValidationError as exc:
+                if all(e["type"] == "extra_forbidden" for e in exc.errors()):
+                    # Only fields this code does not know: a newer writer's event, mid-upgrade. It is an event,
+                    # so it is numbered, never set aside; the relay stops at it until it is upgraded too.
+                    log.warning("event %r has envelope fields this version does not know", doc["_id"])
+                    readable.append(doc)
+                    continue
+                reason = why_unreadable(exc)
+            await set_aside(self._events, self._rejected, doc["_id"], reason)
+            self.handled.add(str(doc["_id"]))
+        return readable
 
     async def _in_stream_order(self, docs: list[dict[str, Any]], complete: bool) -> list[dict[str, Any]]:
         # Clocks of different writers may disagree: keep each stream's versions ascending, and hold

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
@@ -34,7 +36,7 @@ from pymongo.errors import BulkWriteError, PyMongoError
 
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.topics import RELAY_HEARTBEAT, bureau_topic, topic_for
-from shared.eventstore.mongo import MongoRecorder, from_document
+from shared.eventstore.mongo import MongoRecorder
 from shared.eventstore.sequencer import LeaseLost, Sequencer
 from shared.eventstore.watch import AppendWatcher
 from shared.messaging.kafka import envelope_headers
@@ -55,6 +57,14 @@ log = logging.getLogger(__name__)
 OUTAGES = (KafkaError, PyMongoError, OSError)  # expected while a server is down: no traceback needed
 # Refusals that no retry can change. ValueError: the event's stream type has no topic (topic_for).
 UNPUBLISHABLE = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError, ValueError)
+LEGAL_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")  # what Kafka accepts as a topic name
+
+
+def _bureau_feed(bureau: str) -> str:
+    # A feed topic Kafka cannot create would fail every retry: refuse the event for good (parked) instead.
+    if not LEGAL_TOPIC.fullmatch(topic := bureau_topic(bureau)):
+        raise ValueError(f"bureau {bureau!r} gives no legal Kafka topic name")
+    return topic
 
 
 class OutboxRelay:
@@ -129,7 +139,7 @@ class OutboxRelay:
             await self._save_checkpoint(checkpoint, force=True)  # idle: make the progress durable now
             return 0
         try:
-            await self._publish(events, checkpoint)
+            produced = await self._publish(events, checkpoint)
         except BrokerLostMessages as exc:
             await self._restart_from_zero(str(exc))
             return 0
@@ -145,9 +155,8 @@ class OutboxRelay:
             return 0
         self.status.published += len(events)
         self.status.last_progress = time.monotonic()
-        for e in events:
-            for topic in self._topics_of(e):
-                metrics().kafka_produced.labels(topic).inc()
+        for topic, records in produced.items():
+            metrics().kafka_produced.labels(topic).inc(records)
         if self._sequencer.head is not None:
             metrics().relay_lag.set(max(self._sequencer.head - checkpoint.position, 0))
         return len(events)
@@ -155,7 +164,7 @@ class OutboxRelay:
     def _numbered_already(self, inserted: set[str]) -> bool:
         # A round numbers everything pending, including events inserted after its wake-up; the change stream
         # then reports those too. A wake-up for them alone would only find nothing pending.
-        return bool(inserted) and inserted <= {str(d["_id"]) for d in self._sequencer.numbered}
+        return bool(inserted) and inserted <= self._sequencer.handled
 
     async def _next_events(self, checkpoint: Checkpoint, head_before: int | None) -> list[EventEnvelope]:
         numbered = self._sequencer.numbered
@@ -164,7 +173,7 @@ class OutboxRelay:
         if numbered and head_before is not None and checkpoint.position == head_before:
             # Caught up before this batch: the events to publish are exactly the ones just numbered, as
             # stored. Publishing them from memory saves reading them back.
-            return [from_document(doc) for doc in numbered[: self._batch_size]]
+            return numbered[: self._batch_size]
         return await self._recorder.read_all(
             checkpoint.position, self._batch_size, up_to=self._sequencer.head
         )
@@ -193,26 +202,30 @@ class OutboxRelay:
     def _topics_of(self, e: EventEnvelope) -> list[str]:
         topics = [topic_for(e.stream_type)]
         if self._ensure_topic is not None:
-            topics.append(bureau_topic(e.bureau))
+            topics.append(_bureau_feed(e.bureau))
         return topics
 
     async def _ensure_bureau_topics(self, events: list[EventEnvelope]) -> None:
         if self._ensure_topic is None:
             return
-        for topic in sorted({bureau_topic(e.bureau) for e in events} - self._known_topics):
+        feeds = {bureau_topic(e.bureau) for e in events}
+        for topic in sorted({t for t in feeds if LEGAL_TOPIC.fullmatch(t)} - self._known_topics):
             await self._ensure_topic(topic)
             self._known_topics.add(topic)
 
-    async def _publish(self, events: list[EventEnvelope], checkpoint: Checkpoint) -> None:
+    async def _publish(self, events: list[EventEnvelope], checkpoint: Checkpoint) -> Counter[str]:
+        """Publish the events, park the ones refused for good; return the records acknowledged per topic."""
         await self._ensure_bureau_topics(events)
         sent: list[tuple[EventEnvelope, str, asyncio.Future[RecordMetadata]]] = []
         refused: dict[uuid.UUID, tuple[EventEnvelope, BaseException]] = {}
+        produced: Counter[str] = Counter()
         for e in events:
-            for topic in self._topics_of(e):
-                try:
+            try:
+                # Inside the try: no topic for its stream type (or bureau) is a refusal for good, as too large.
+                for topic in self._topics_of(e):
                     sent.append((e, topic, await self._send(e, topic)))
-                except UNPUBLISHABLE as exc:  # refused before it left this process
-                    refused.setdefault(e.event_id, (e, exc))
+            except UNPUBLISHABLE as exc:  # refused before it left this process
+                refused.setdefault(e.event_id, (e, exc))
         outcomes = await asyncio.gather(*(f for _, _, f in sent), return_exceptions=True)
         batch_refused: list[tuple[EventEnvelope, str]] = []
         failed: list[tuple[EventEnvelope, str, BaseException]] = []
@@ -223,6 +236,7 @@ class OutboxRelay:
                 failed.append((e, topic, outcome))
             else:
                 advance(checkpoint, outcome)
+                produced[topic] += 1
         if failed:
             later = {e.event_id for e, _ in batch_refused} | set(refused)  # not settled either
             await self._fail_after_saving_what_was_acknowledged(events, failed, later, checkpoint)
@@ -230,10 +244,12 @@ class OutboxRelay:
         for e, topic in batch_refused:
             try:
                 advance(checkpoint, await (await self._send(e, topic)))
+                produced[topic] += 1
             except UNPUBLISHABLE as again:
                 refused.setdefault(e.event_id, (e, again))
         for e, why in refused.values():
             await self._park(e, why)
+        return produced
 
     async def _fail_after_saving_what_was_acknowledged(
         self,

@@ -1,0 +1,86 @@
+"""Documents in the events collection that cannot be read as an event, and where they are set aside.
+
+The recorder writes only valid envelopes, so such a document was written past it (a hand edit, a script, a
+migration gone wrong). The sequencer must not number it: a position given to something no reader can parse
+stalls the relay on it for good, and deleting it afterwards leaves a break in the chain. So the sequencer
+checks each pending document it read (in memory, no extra read) and moves an unreadable one out of `events`
+into `events_rejected`, untouched under `document`, with the reason: it frees the (stream_id, version) it
+held, and no reader of the store (streams, the global order, rebuilds, the audit) ever sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from pymongo.asynchronous.collection import AsyncCollection
+
+from shared.metrics import metrics
+
+log = logging.getLogger(__name__)
+REJECTED = "events_rejected"
+# Written only by the sequencer, together with `position`: a pending document carrying one was not written
+# by the recorder, and a position taken in advance would collide with the one the sequencer gives.
+SEQUENCER_FIELDS = ("position", "hash", "prev_hash")
+
+
+def why_unreadable(exc: ValidationError) -> str:
+    """Return a validation error in one line: each field's path and what is wrong with it."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or '-'}: {e['msg']}" for e in exc.errors())[:2000]
+
+
+class UnreadableEvent(Exception):
+    """A numbered event document that cannot be read as an envelope (edited after it was numbered)."""
+
+    def __init__(self, doc: dict[str, Any], exc: ValidationError) -> None:
+        super().__init__(
+            f"the event at position {doc.get('position')} (event id {doc.get('_id')!r}) cannot be read as"
+            f" an envelope: {why_unreadable(exc)}"
+        )
+        self.position = doc.get("position")
+        self.event_id = doc.get("_id")
+
+
+def structural_fault(doc: dict[str, Any]) -> str | None:
+    """Return what makes a pending document unfit to be numbered, short of reading it as an envelope, or None.
+
+    The envelope reading is lenient ("4" reads as version 4), but the unique (stream_id, version) index and
+    the sequencer's ordering take the stored values as they are: a version stored as text is another key.
+    """
+    taken = [name for name in SEQUENCER_FIELDS if name in doc]
+    if taken:
+        return f"a pending document carries {', '.join(taken)}, which only the sequencer writes"
+    if type(doc.get("version")) is not int:
+        return f"version: stored as {type(doc.get('version')).__name__}, not an integer"
+    if not isinstance(doc.get("stream_id"), str):
+        return f"stream_id: stored as {type(doc.get('stream_id')).__name__}, not a string"
+    return None
+
+
+async def set_aside(events: AsyncCollection, rejected: AsyncCollection, doc_id: Any, reason: str) -> None:
+    """Move one pending document from `events` to `events_rejected` with the reason, log and count it.
+
+    Copy first, then delete: a crash in between leaves it pending, and the next round copies it again over
+    the same `_id` (idempotent) and deletes it. Three commands, only ever for a document that is not an event.
+    """
+    whole = await events.find_one({"_id": doc_id, "pending": {"$exists": True}})
+    if whole is None:
+        return  # another sequencer moved it meanwhile
+    await rejected.replace_one(
+        {"_id": doc_id},
+        {"document": whole, "reason": reason, "rejected_at": datetime.now(UTC)},
+        upsert=True,
+    )
+    await events.delete_one({"_id": doc_id, "pending": {"$exists": True}})
+    metrics().eventstore_rejected_documents.inc()
+    log.error(
+        "event store: document %r (stream %r, version %r) cannot be read as an event and was set aside"
+        " unnumbered in %s: %s",
+        doc_id,
+        whole.get("stream_id"),
+        whole.get("version"),
+        REJECTED,
+        reason,
+    )
