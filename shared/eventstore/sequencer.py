@@ -223,7 +223,7 @@ class Sequencer:
                     continue
             except ValidationError as exc:
                 if all(e["type"] == "extra_forbidden" for e in exc.errors()):
-                    # Only fields this code does not know: a newer writer's event, mid-upgrade. It is an event,
+                    # Only fields this code does not know: a newer writer's event, mid-upgrade. An event,
                     # so it is numbered, never set aside; the relay stops at it until it is upgraded too.
                     log.warning("event %r has envelope fields this version does not know", doc["_id"])
                     readable.append(doc)

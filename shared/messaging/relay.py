@@ -221,7 +221,7 @@ class OutboxRelay:
         produced: Counter[str] = Counter()
         for e in events:
             try:
-                # Inside the try: no topic for its stream type (or bureau) is a refusal for good, as too large.
+                # Inside the try: no topic for its stream type (or bureau) is refused for good, as too large.
                 for topic in self._topics_of(e):
                     sent.append((e, topic, await self._send(e, topic)))
             except UNPUBLISHABLE as exc:  # refused before it left this process
