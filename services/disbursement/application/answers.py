@@ -34,6 +34,10 @@ class TimelineEntry(BaseModel):
     reason: str | None = None
     bank_reference: str | None = None
     amount: Money | None = None
+    payment_id: str | None = Field(
+        default=None,
+        description="A payment's id, as the enterprise's mail names it (到账记录); None for a stage",
+    )
     late: bool = Field(
         description="Reported after a later stage was reached, or credited before any instruction"
     )

@@ -72,6 +72,7 @@ def timeline(d: Disbursement) -> list[TimelineEntry]:
             note=p.event.note,
             bank_reference=p.event.bank_reference,
             amount=p.event.amount,
+            payment_id=p.event.payment_id,
             late=p.event.before_instruction or _credited_before(instructed, p.event.credited_at),
             superseded=False,
         )

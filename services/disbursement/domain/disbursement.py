@@ -4,15 +4,17 @@ Reports arrive late and out of order, so the aggregate keeps every report as it 
 disbursement stands from the reports' own times (see README, "Order of reports"):
 
 - A stage is in force at the time of its latest report: a second report of the same stage with another
-  time corrects it (`supersedes_at` names the time it replaces; both stay in the timeline). The same
-  stage reported again with the same time is a repeat and records nothing.
+  time corrects it (`supersedes_at` names the time it replaces, and only that report is superseded; both
+  stay in the timeline). The same stage reported again with the same time is a repeat and records nothing.
 - A stage reported after a later one was reached (e.g. "payment instructed" after the money was credited)
   is recorded with `late`; the status never moves backwards because of it.
 - A payment is believed when it comes, even before any payment instruction (`before_instruction`): the
   bank is the authority on what reached the account. Only the sum is checked (never above the allocation).
 - A return by the bank returns the latest payment instruction: it is accepted while one is outstanding (later
   than the last return), whatever was credited already, until the money is fully credited; the instruction
-  reported again after it is a re-issue, not a correction.
+  reported again after it is a re-issue, not a correction. Returns cut the instructions into cycles: an
+  instruction reported at time t corrects the one of its own cycle (the one the first return at or after t
+  returned, or the outstanding one when t is after every return), never a re-issue of another cycle.
 - Whatever order reports arrive in, their own times must agree with the progression (chronology.py): a
   stage or payment dated before a stage it follows is refused as invalid.
 """
@@ -174,7 +176,7 @@ class Disbursement:
         rules.refuse_time_in_the_future(report.at, now, "stage")
         self._refuse_by_state(report)
         chronology.refuse_stage_out_of_order(self, report.stage, report.at)
-        supersedes = earlier[-1].event.at if earlier and self._corrects(report) else None
+        supersedes = self._corrected_time(report, earlier)
         return [
             self._with_progress(
                 DisbursementStageReported(
@@ -301,13 +303,21 @@ class Disbursement:
                 " returned",
             )
 
-    def _corrects(self, report: StageReport) -> bool:
-        """A progression stage reported again corrects its time, except an instruction re-issued after a return."""
+    def _cycle(self, at: datetime) -> int:
+        # Returns cut the instructions into cycles; a return at an instruction's own time returns it.
+        return sum(1 for r in self._by_time(Stage.RETURNED_BY_BANK) if r.event.at < at)
+
+    def _corrected_time(self, report: StageReport, earlier: list[Report]) -> datetime | None:
+        """The time of the report in force this one corrects; None when it records the stage anew."""
         if report.stage not in PROGRESSION:
-            return False
+            return None
         if report.stage is Stage.PAYMENT_INSTRUCTED:
-            return self.instruction_outstanding or not self._by_time(Stage.RETURNED_BY_BANK)
-        return True
+            # By where its own time falls, not by what is outstanding now: a late report of the first
+            # instruction must not take the place of a re-issue (that one stays outstanding, returnable).
+            # None in its cycle: after the last return with nothing outstanding, it is a re-issue.
+            cycle = self._cycle(report.at)
+            earlier = [r for r in earlier if self._cycle(r.event.at) == cycle]
+        return max((r.event.at for r in earlier), default=None)
 
     def _is_late(self, stage: Stage, at: datetime) -> bool:
         # Late: reported after something that follows it, a later stage or money credited at or after its time.
@@ -326,8 +336,9 @@ class Disbursement:
         if isinstance(event, DisbursementStageReported):
             report = Report(event, recorded_at)
             if event.supersedes_at is not None:
+                # Only the report it names: earlier instruction cycles (re-issued after a return) stay in force.
                 for r in self.reports:
-                    if r.key == report.key and not r.superseded:
+                    if r.key == report.key and not r.superseded and r.event.at == event.supersedes_at:
                         r.superseded = True
             self.reports.append(report)
         elif isinstance(event, DisbursementPaymentCredited):
