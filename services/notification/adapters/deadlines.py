@@ -147,8 +147,9 @@ class Deadlines:
         )
         return [d async for d in self._c.find({"claim": claim})]
 
-    async def mark_fired(self, doc: dict[str, Any], fired: list[str], now: datetime) -> None:
-        """Mark steps fired (after their notifications are recorded) and release the claim."""
+    async def mark_fired(self, doc: dict[str, Any], fired: list[str], now: datetime) -> list[dict[str, Any]]:
+        """Mark steps fired (after their notifications are recorded) and release the claim; return the steps
+        told that the ladder no longer has (it ended, or moved them, while they fired)."""
         steps = [
             {**s, "fired_at": now} if s["step"] in fired and s.get("fired_at") is None else s
             for s in doc["steps"]
@@ -159,13 +160,14 @@ class Deadlines:
             {"$set": {"steps": steps, "next_at": _next_at(steps), **release}},
         )
         if result.matched_count:
-            return
+            return []
         # Re-planned while its steps fired (a new stage, a moved due date, a calendar): keep the new ladder and
         # mark fired the steps of it that fired on the same day, so they are not told twice.
         current = await self._c.find_one({"_id": doc["_id"]})
+        told_steps = [s for s in steps if s["step"] in fired and s["fired_at"] == now]
         if current is None:
-            return
-        told = {(s["step"], _as_utc(s["fire_at"]).date()) for s in steps if s["step"] in fired}
+            return told_steps
+        told = {(s["step"], _as_utc(s["fire_at"]).date()) for s in told_steps}
         merged = [
             {**s, "fired_at": now}
             if s.get("fired_at") is None and (s["step"], _as_utc(s["fire_at"]).date()) in told
@@ -176,6 +178,10 @@ class Deadlines:
             {"_id": doc["_id"], "rev": current.get("rev")},
             {"$set": {"steps": merged, "next_at": _next_at(merged) if current["open"] else NEVER, **release}},
         )
+        if not current["open"]:
+            return told_steps  # ended while they fired: nothing they told is true any more
+        planned = {(s["step"], _as_utc(s["fire_at"]).date()) for s in current.get("steps", [])}
+        return [s for s in told_steps if (s["step"], _as_utc(s["fire_at"]).date()) not in planned]
 
     async def open_deadlines(self) -> list[dict[str, Any]]:
         """Return every open deadline (a calendar correction re-plans them)."""

@@ -22,6 +22,9 @@ INBOX = "notification_inbox"
 _FIELDS = {f.name for f in dataclasses.fields(Delivery)}
 SWEEP = 5000  # due ids read at once
 SWEEP_MAX_AGE = 10.0  # seconds: a delivery recorded meanwhile waits at most this long behind a backlog
+# A withdrawn delivery's claim is held this long: far longer than a sweep's copy of what is due lives, so no
+# sender claims it from a copy read before the withdrawal (afterwards it re-reads it and sees it withdrawn).
+WITHDRAWN_FENCE = timedelta(minutes=2)
 
 
 def _aware(value: datetime) -> datetime:
@@ -122,6 +125,30 @@ class MongoDeliveryStore:
             return None
         return from_doc(doc)
 
+    async def withdraw(self, causes: list[str], reason: str, now: datetime) -> int:
+        """Withdraw the deliveries of these causes not sent yet (never sent from then on); return how many."""
+        if not causes:
+            return 0
+        # Status first: the index on it leaves only the few pending deliveries to match by cause.
+        query = {"status": Status.PENDING.value, "cause": {"$in": causes}}
+        ids = [d["_id"] async for d in self._c.find(query, {"_id": 1})]
+        if not ids:
+            return 0
+        fence = now + WITHDRAWN_FENCE
+        # Fence first: a sender holding a swept copy from before the withdrawal finds the claim taken. A claim
+        # already there (a retry's, or a sender's now) is held at least as long.
+        for taken in await insert_new(self._claims, [{"_id": i, "until": fence} for i in ids]):
+            await self._claims.update_one(
+                {"_id": taken["_id"], "until": {"$lt": fence}}, {"$set": {"until": fence}}
+            )
+        withdrawn = {"status": Status.WITHDRAWN.value, "withdrawn_reason": reason}
+        # Point updates, each only while still pending: one sent or failed meanwhile keeps its outcome.
+        result = await self._c.bulk_write(
+            [UpdateOne({"_id": i, "status": Status.PENDING.value}, {"$set": withdrawn}) for i in ids],
+            ordered=False,
+        )
+        return result.modified_count
+
     async def save_outcome(self, delivery: Delivery) -> None:
         """Keep a delivery's outcome and release the claim; return once it is written."""
         await self._outcomes.submit(delivery)
@@ -131,7 +158,11 @@ class MongoDeliveryStore:
         for delivery in deliveries:
             doc = to_doc(delivery)
             doc.pop("_id")
-            outcomes.append(UpdateOne({"_id": delivery.id}, {"$set": doc}))
+            # Sent is a fact and always kept; a retry or a failure is kept only while the delivery is still
+            # pending: one withdrawn while it was being tried stays withdrawn and is not tried again.
+            sent = delivery.status is Status.SENT
+            match = {"_id": delivery.id} if sent else {"_id": delivery.id, "status": Status.PENDING.value}
+            outcomes.append(UpdateOne(match, {"$set": doc}))
         await self._c.bulk_write(outcomes, ordered=False)
         # A retry frees its claim when it is due, not when the lease ends. Sent or failed: the claim just runs
         # out; the delivery is no longer pending, so no sweep finds it again.

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from services.notification.application.context import Notifying
+from services.notification.application.withdrawal import end_ladder, withdraw_moved_away
 from services.notification.domain.deadlines import EscalationRules, Timer
 from services.notification.domain.money_deadlines import (
     FINAL_STATUSES,
@@ -91,12 +92,21 @@ async def plan_money_deadlines(n: Notifying, payload: BaseModel, env: EventEnvel
         await _repaid(n, env, payload)
 
 
-async def _plan_stuck(n: Notifying, env: EventEnvelope, doc_id: str, fields: dict[str, Any]) -> None:
+async def _plan_stuck(
+    n: Notifying,
+    env: EventEnvelope,
+    doc_id: str,
+    fields: dict[str, Any],
+    moved_from: dict[str, Any] | None = None,
+) -> None:
     calendar = await n.calendar.current()
     rules = await n.rules.current(env.bureau)
     stuck_after = await n.disbursements.stuck_after(env.bureau, DEFAULT_STUCK_AFTER_WORKDAYS)
     fields = {**fields, "stuck_after": stuck_after}
     timers = stuck_ladder(calendar, fields["last_change_at"], stuck_after, rules)
+    # Before the new plan, so a crash in between withdraws again on redelivery: a held "stuck in stage X
+    # since day D" is not true once the count restarts (unless the new count reminds on the same day).
+    await withdraw_moved_away(n, moved_from, timers, env, "stuck count restarted")
     await n.deadlines.plan_for(doc_id, {**fields, "due_at": timers[0].fire_at}, env.version, timers)
 
 
@@ -112,7 +122,7 @@ async def _moved(
     if not doc["open"] and said is None:
         return  # a late report after the credit, from before events said the status: it stays ended
     if status in FINAL_STATUSES:
-        await n.deadlines.close(doc_id, env.version, status)
+        await end_ladder(n, doc_id, env, status)
         return
     if doc.get("v", 0) >= env.version:
         return  # redelivered or replayed: the ladder already counts this event (and maybe newer ones)
@@ -129,7 +139,7 @@ async def _moved(
     # A ladder planned before the credit code was kept has none: its case is then checked by bureau alone.
     facts = {k: doc[k] for k in kept} | {"credit_code": doc.get("credit_code")}
     clock = {"opened_at": opened_at, "own_at": own_at, "last_change_at": stuck_since(opened_at, [own_at])}
-    await _plan_stuck(n, env, doc_id, {**facts, "status": status, **clock})
+    await _plan_stuck(n, env, doc_id, {**facts, "status": status, **clock}, moved_from=doc)
 
 
 async def _clock_in_stream(
@@ -207,7 +217,7 @@ async def _plan_arrears(n: Notifying, env: EventEnvelope, e: ArrearsRecorded) ->
 async def _repaid(n: Notifying, env: EventEnvelope, e: ArrearsRepaid) -> None:
     doc_id = deadline_id(ARREARS, e.arrears_id)
     if e.outstanding <= 0:
-        await n.deadlines.close(doc_id, env.version, "repaid")
+        await end_ladder(n, doc_id, env, "repaid")
         return
     doc = await n.deadlines.get(doc_id)
     if doc is None:

@@ -13,6 +13,7 @@ from services.notification.application.context import Notifying
 from services.notification.application.intents import Intent, section_subject, staff_subject
 from services.notification.application.money import FUND_NAMES, yuan
 from services.notification.application.policies import CaseFacts, day_of
+from services.notification.application.withdrawal import step_cause
 from services.notification.domain.deadlines import EscalationRules, Step
 from services.notification.domain.money_deadlines import overdue_days
 from shared.contracts.disbursement import STAGE_LABELS
@@ -95,7 +96,7 @@ async def money_step_intents(
     """Return who a money ladder step tells, and what."""
     kind = Step(step["step"])
     template, escalation = TEMPLATES[kind]
-    cause = f"timer:{doc['_id']}:{kind.value}:{day_of(step['fire_at'])}"
+    cause = step_cause(doc["_id"], step)
     rules = await n.rules.current(doc["bureau"])
     people = await responsible(n, doc, rules)
     if kind is Step.ARREARS_OVERDUE and rules.money_section:

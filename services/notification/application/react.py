@@ -26,6 +26,7 @@ from services.notification.application.policies import (
     TaskFacts,
 )
 from services.notification.application.supervision import settle_supervision
+from services.notification.application.withdrawal import end_ladder, withdraw_moved_away
 from services.notification.domain.deadlines import ladder
 from shared.contracts.calendar import WorkdayCalendarPublished
 from shared.contracts.casework import (
@@ -158,7 +159,8 @@ async def plan_deadlines(n: Notifying, payload: Any, envelope: EventEnvelope) ->
         await _plan(n, envelope, payload.task_id, payload.due_at, section)
     elif isinstance(payload, CoordinationTaskClosed | CoordinationTaskCancelled):
         outcome = "closed" if isinstance(payload, CoordinationTaskClosed) else "cancelled"
-        before = await n.deadlines.settle(envelope.stream_id, payload.task_id, envelope.version, outcome)
+        task_deadline = f"{envelope.stream_id}|{payload.task_id}"
+        before = await end_ladder(n, task_deadline, envelope, outcome)
         if before is not None:
             await settle_supervision(n, before, outcome, envelope)
     elif isinstance(payload, WorkdayCalendarPublished):
@@ -170,11 +172,15 @@ async def _plan(
 ) -> None:
     calendar = await n.calendar.current()
     rules = await n.rules.current(envelope.bureau)
+    timers = ladder(calendar, due_at, rules)
     if section is None:
         known = await n.deadlines.task(envelope.stream_id, task_id)
         section = known["section"] if known else ""
+        if known is not None and known.get("v", 0) < envelope.version:
+            # A held "due on day D" is not true once the due date moved (unless the new ladder says it then).
+            await withdraw_moved_away(n, known, timers, envelope, "due date moved")
     key = {"bureau": envelope.bureau, "case_id": envelope.stream_id, "task_id": task_id, "section": section}
-    await n.deadlines.plan(key, due_at, envelope.version, ladder(calendar, due_at, rules))
+    await n.deadlines.plan(key, due_at, envelope.version, timers)
 
 
 async def replan_all(n: Notifying) -> int:

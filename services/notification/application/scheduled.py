@@ -15,6 +15,7 @@ from services.notification.application.intents import Intent, section_subject, s
 from services.notification.application.money_steps import money_step_intents
 from services.notification.application.policies import CaseFacts, day_of
 from services.notification.application.supervision import issue_order, new_order
+from services.notification.application.withdrawal import step_cause, withdraw_stale_round
 from services.notification.domain.deadlines import Step, overdue_workdays
 
 LEASE = timedelta(minutes=2)
@@ -30,7 +31,10 @@ async def fire_due_steps(n: Notifying, limit: int = 100) -> int:
         due = [s for s in doc["steps"] if s.get("fired_at") is None and s["fire_at"] <= now]
         for step in due:
             await n.tell(await intents_for_step(n, doc, step, now))
-        await n.deadlines.mark_fired(doc, [s["step"] for s in due], now)
+        stale = await n.deadlines.mark_fired(doc, [s["step"] for s in due], now)
+        # The ladder ended or moved while these steps fired: its own withdrawal may have run before their
+        # messages were recorded, so what they told is withdrawn here.
+        await withdraw_stale_round(n, doc, stale, now)
         fired += len(due)
     return fired
 
@@ -45,7 +49,7 @@ async def intents_for_step(
     if facts is None or facts.bureau != doc["bureau"]:
         return []  # unknown, or (never from its own stream) another bureau's case: no one of it is told
     kind = Step(step["step"])
-    cause = f"timer:{doc['_id']}:{kind.value}:{day_of(step['fire_at'])}"
+    cause = step_cause(doc["_id"], step)
     calendar = await n.calendar.current()
     overdue = overdue_workdays(calendar, doc["due_at"], now)
     variables = _variables(facts, doc, overdue)

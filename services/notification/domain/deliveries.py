@@ -18,6 +18,12 @@ class Status(StrEnum):
     PENDING = "pending"  # intent recorded, not yet sent (or waiting for a retry or the end of quiet hours)
     SENT = "sent"
     FAILED = "failed"  # gave up after the retry limit, or can never be sent (no address): the reason is kept
+    WITHDRAWN = "withdrawn"  # a ladder step's message no longer true before it was sent: never sent
+
+
+def ladder_cause(deadline_id: str, step: str, day: str) -> str:
+    """Return the cause of a ladder step's deliveries: the deadline, the step and the day it fired for."""
+    return f"timer:{deadline_id}:{step}:{day}"
 
 
 def delivery_id(cause: str, recipient: str, channel: str) -> str:
@@ -49,6 +55,7 @@ class Delivery:
     receipt: str | None = None
     address_masked: str | None = None
     history: tuple[str, ...] = field(default_factory=tuple)
+    withdrawn_reason: str | None = None  # why a withdrawn delivery was never sent (the event that ended it)
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,9 @@ async def delivery_log(
     caller: Caller,
     case_id: Annotated[str | None, Query(max_length=100, pattern=r"^[A-Za-z0-9_-]+$")] = None,
     recipient: Annotated[str | None, Query(max_length=160)] = None,
-    status_: Annotated[Literal["pending", "sent", "failed"] | None, Query(alias="status")] = None,
+    status_: Annotated[
+        Literal["pending", "sent", "failed", "withdrawn"] | None, Query(alias="status")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> dict[str, Any]:

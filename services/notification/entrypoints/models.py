@@ -95,6 +95,7 @@ class DeliveryView(BaseModel):
     status: str
     attempts: int
     last_error: str | None
+    withdrawn_reason: str | None  # status withdrawn: why it was never sent (the event that ended its ladder)
     address: str | None
     created_at: datetime
     not_before: datetime
