@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import os
 import re
@@ -31,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.config import ConnectionSettings, configure_logging
 from shared.contracts.topics import ALL_TOPICS
+from shared.eventstore.recorder import ConcurrencyError, EventTooLarge
 from shared.messaging.kafka import ensure_topics
 from shared.metrics import HttpMetrics, MongoCommandMetrics, metrics_router
 
@@ -299,6 +299,15 @@ async def _too_large(request: Request, exc: Exception) -> JSONResponse:
     return _problem(413, ["body"], f"内容过大 / the request is too large to record: {exc}", "too_large")
 
 
+async def _changed_meanwhile(request: Request, exc: Exception) -> JSONResponse:
+    # A command that lost every retry to concurrent changes (or found its stream blocked): the caller may retry.
+    log.warning("%s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        {"detail": "记录已被其他操作修改，请重新读取后重试 / the record changed meanwhile: read it again and retry"},
+        status_code=409,
+    )
+
+
 async def _database_down(request: Request, exc: Exception) -> JSONResponse:
     log.warning("MongoDB unavailable for %s %s: %s", request.method, request.url.path, type(exc).__name__)
     return JSONResponse(
@@ -353,7 +362,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(mongo_errors.ConnectionFailure, _database_down)  # incl. server selection
     app.add_exception_handler(mongo_errors.ExecutionTimeout, _database_down)
     app.add_exception_handler(mongo_errors.WTimeoutError, _database_down)
-    # EventTooLarge is new in the event store; guarded so this works before and after it lands.
-    too_large = getattr(importlib.import_module("shared.eventstore.recorder"), "EventTooLarge", None)
-    if isinstance(too_large, type) and issubclass(too_large, Exception):
-        app.add_exception_handler(too_large, _too_large)
+    app.add_exception_handler(EventTooLarge, _too_large)
+    app.add_exception_handler(ConcurrencyError, _changed_meanwhile)

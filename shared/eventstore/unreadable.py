@@ -14,9 +14,11 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+import bson
 from pydantic import ValidationError
 from pymongo.asynchronous.collection import AsyncCollection
 
+from shared.eventstore.recorder import MAX_EVENT_BYTES
 from shared.metrics import metrics
 
 log = logging.getLogger(__name__)
@@ -24,6 +26,8 @@ REJECTED = "events_rejected"
 # Written only by the sequencer, together with `position`: a pending document carrying one was not written
 # by the recorder, and a position taken in advance would collide with the one the sequencer gives.
 SEQUENCER_FIELDS = ("position", "hash", "prev_hash")
+# The recorder refuses an envelope over MAX_EVENT_BYTES of JSON; as a stored document it takes about as much.
+LARGEST_DOCUMENT = 2 * MAX_EVENT_BYTES
 
 
 def why_unreadable(exc: ValidationError) -> str:
@@ -49,6 +53,10 @@ def structural_fault(doc: dict[str, Any]) -> str | None:
     The envelope reading is lenient ("4" reads as version 4), but the unique (stream_id, version) index and
     the sequencer's ordering take the stored values as they are: a version stored as text is another key.
     """
+    size = len(bson.encode(doc))
+    if size > LARGEST_DOCUMENT:
+        # No recorder writes one: numbering it could push it past MongoDB's 16 MiB and fail every round.
+        return f"{size:,} bytes: larger than any event the recorder writes (at most {LARGEST_DOCUMENT:,})"
     taken = [name for name in SEQUENCER_FIELDS if name in doc]
     if taken:
         return f"a pending document carries {', '.join(taken)}, which only the sequencer writes"

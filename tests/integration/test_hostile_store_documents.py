@@ -76,6 +76,8 @@ def hostile(variant: str, stream_id: str, version: int = 1) -> dict[str, Any]:
         return real | {"actor": "not-an-object", "occurred_at": "yesterday", "schema_version": "one"}
     if variant == "version_as_text":
         return real | {"version": str(version)}
+    if variant == "too_large":  # 16 MiB less a little: numbering it would push it past MongoDB's limit
+        return real | {"data": {"blob": "x" * (16 * 1024 * 1024 - 1200)}}
     assert variant == "position_in_advance"
     return real | {"position": 10_000}
 
@@ -91,6 +93,7 @@ async def rejected_reasons(db: AsyncDatabase) -> dict[str, str]:
         ("wrong_types", "actor: Input should be"),
         ("version_as_text", "version: stored as str"),
         ("position_in_advance", "carries position"),
+        ("too_large", "larger than any event the recorder writes"),
     ],
 )
 async def test_a_pending_document_that_is_not_an_event_is_set_aside_unnumbered_and_the_order_stays_gap_free(

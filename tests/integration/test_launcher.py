@@ -10,14 +10,20 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pymongo import MongoClient
 
+from shared.contracts.envelope import Actor, EventEnvelope
 from shared.devstack.processes import free_port, wait_until
 from shared.devstack.stack import SERVICES, http_ok
+from shared.eventstore.mongo import EVENTS, to_document
 
 pytestmark = pytest.mark.integration
 
@@ -45,6 +51,27 @@ def _child_running(launcher: int, module: str) -> int | None:
     return None
 
 
+def _park_an_event(mongo_port: int) -> None:
+    """Write a pending event whose stream type has no topic, as a hand-written document would: parked."""
+    now = datetime.now(UTC)
+    event = EventEnvelope(
+        event_id=uuid.uuid4(),
+        event_type="Tested",
+        schema_version=1,
+        stream_id=f"s-{uuid.uuid4().hex[:6]}",
+        stream_type="spaceship",
+        version=1,
+        bureau="finance",
+        occurred_at=now,
+        recorded_at=now,
+        actor=Actor(kind="service", id="test"),
+        correlation_id=uuid.uuid4(),
+        data={},
+    )
+    with MongoClient(f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true") as client:
+        client["concierge"][EVENTS].insert_one(to_document(event, f"test:{uuid.uuid4()}", 0))
+
+
 @pytest.fixture
 def launched(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, int], Path]]:
     ports = {s.name: free_port() for s in SERVICES}
@@ -52,7 +79,7 @@ def launched(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, 
         **os.environ,
         "VAR_DIR": str(tmp_path),
         "KAFKA_PORT": str(free_port()),
-        "MONGODB_PORT": str(free_port()),
+        "MONGODB_PORT": str(mongo_port := free_port()),
         "SEED_PEOPLE": "0",
         "LOG_LEVEL": "WARNING",
         **{f"{s.env_prefix}PORT": str(ports[s.name]) for s in SERVICES},
@@ -63,14 +90,14 @@ def launched(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, 
         launcher = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
         try:
             _wait(lambda: "running:" in log.read_text(), 90, f"the launcher's table (log: {log})")
-            yield launcher, ports, log
+            yield launcher, {**ports, "mongodb": mongo_port}, log, env
         finally:
             launcher.send_signal(signal.SIGINT)
             launcher.wait(60)
 
 
 def test_services_killed_together_come_back_and_a_restart_that_fails_is_retried(launched) -> None:
-    launcher, ports, log = launched
+    launcher, ports, log, _ = launched
     for module in ("services.casequery", "services.notification"):
         pid = _child_running(launcher.pid, module)
         assert pid, f"no {module} child of the launcher"  # never os.kill(0): that is our own process group
@@ -109,3 +136,39 @@ def _bound(sock: socket.socket, port: int) -> bool:
         return False
     sock.listen()
     return True
+
+
+def test_the_system_starts_again_while_an_event_is_parked(launched, tmp_path: Path) -> None:
+    launcher, ports, _, env = launched
+    _park_an_event(ports["mongodb"])
+    # The relay's /healthz answers 503 for the parked event (an alarm for an operator), by design
+    _wait(lambda: _answers(ports["relay"]) == 503, 30, "relay /healthz 503 for a parked event")
+    launcher.send_signal(signal.SIGINT)
+    assert launcher.wait(60) == 0
+    # Started again on the same data, the launcher takes the relay's answer for started, as compose does
+    # (`service_started`): before, it waited 60 s for a 200 and stopped everything ("cannot start").
+    again = tmp_path / "again.log"
+    with again.open("w") as out:
+        command = [sys.executable, "-m", "shared.devstack", "run"]
+        second = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+        try:
+            _wait(
+                lambda: "running:" in again.read_text() or second.poll() is not None,
+                90,
+                "the launcher's table",
+            )
+            assert second.poll() is None, again.read_text()
+            assert _answers(ports["relay"]) == 503 and _healthy(ports["gateway"])
+        finally:
+            second.send_signal(signal.SIGINT)
+            second.wait(60)
+
+
+def _answers(port: int) -> int | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as refused:
+        return refused.code
+    except OSError:
+        return None

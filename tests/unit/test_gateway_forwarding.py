@@ -201,3 +201,23 @@ async def test_an_answer_carries_one_date_and_one_server_header_the_gateways() -
     assert (
         "Mon, 01 Jan 2001" not in answer.headers.get("date", "") and answer.headers.get("server") != "uvicorn"
     )
+
+
+async def test_a_relay_alarm_is_shown_but_the_gateway_stays_healthy_a_service_down_is_not() -> None:
+    async def health(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "relay":  # a parked event: an alarm for an operator, the relay works on
+            return httpx.Response(503, json={"status": "degraded", "checks": {"parked_events": "1 parked"}})
+        return httpx.Response(200, json={"status": "ok", "checks": {}})
+
+    async with gateway(health) as client:
+        answer = await client.get("/healthz")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["checks"]["relay"] == "degraded: parked_events (1 parked)"
+
+    async def relay_down(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "relay":
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(200, json={"status": "ok", "checks": {}})
+
+    async with gateway(relay_down) as client:
+        assert (await client.get("/healthz")).status_code == 503
