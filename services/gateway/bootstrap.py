@@ -78,8 +78,8 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
         urls = [url for u in services.values() for url in u.urls]
         found = dict(zip(urls, await asyncio.gather(*(check(url) for url in urls)), strict=True))
         results = {name: _service_health(u.urls, found) for name, u in services.items()}
-        # Healthy while each service has an instance that answers; the relay's alarms (a parked event, lag) are
-        # shown, not failing: the API serves on, and a load balancer must not take it away for them.
+        # Healthy while each service has an instance that answers; the relay's alarms (a parked event, lag)
+        # are shown, not failing: the API serves on, and a load balancer must not take it away for them.
         healthy = all(
             v.startswith("ok") or (name in ALARMS_ONLY and v.startswith("degraded"))
             for name, v in results.items()
