@@ -303,7 +303,9 @@ async def _changed_meanwhile(request: Request, exc: Exception) -> JSONResponse:
     # A command that lost every retry to concurrent changes (or found its stream blocked): retry it.
     log.warning("%s %s: %s", request.method, request.url.path, exc)
     return JSONResponse(
-        {"detail": "记录已被其他操作修改，请重新读取后重试 / the record changed meanwhile: read it again and retry"},
+        {
+            "detail": "记录已被其他操作修改，请重新读取后重试 / the record changed meanwhile: read it again and retry"
+        },
         status_code=409,
     )
 

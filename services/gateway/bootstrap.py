@@ -77,7 +77,7 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
 
         urls = [url for u in services.values() for url in u.urls]
         found = dict(zip(urls, await asyncio.gather(*(check(url) for url in urls)), strict=True))
-        results = {name: _service_health(u.urls, found) for name, u in services.items()}
+        results = {name: _service_health(u.urls, found, name in ALARMS_ONLY) for name, u in services.items()}
         # Healthy while each service has an instance that answers; the relay's alarms (a parked event, lag)
         # are shown, not failing: the API serves on, and a load balancer must not take it away for them.
         healthy = all(
@@ -173,15 +173,18 @@ ALARMS_ONLY = frozenset(
 )  # services whose /healthz answers 503 for an operator's alarm while they work
 
 
-def _service_health(urls: tuple[str, ...], found: dict[str, str]) -> str:
+def _service_health(urls: tuple[str, ...], found: dict[str, str], alarms_only: bool = False) -> str:
     """Return how a service answers: its one instance's state, or how many of several answer (by number in the
-    setting: /healthz takes no key, and internal addresses are never shown)."""
+    setting: /healthz takes no key, and internal addresses are never shown). With `alarms_only`, an instance
+    answering "degraded" (an alarm for an operator, e.g. the relay's parked event) still answers."""
     if len(urls) == 1:
         return found[urls[0]]
     failing = [f"#{n} {found[url]}" for n, url in enumerate(urls, start=1) if found[url] != "ok"]
     if not failing:
         return "ok"
-    serving = len(urls) - len(failing)
+    serving = sum(
+        1 for url in urls if found[url] == "ok" or (alarms_only and found[url].startswith("degraded"))
+    )
     return f"{'ok' if serving else 'down'}: {serving} of {len(urls)} instances answer; " + "; ".join(failing)
 
 

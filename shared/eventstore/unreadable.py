@@ -10,15 +10,17 @@ held, and no reader of the store (streams, the global order, rebuilds, the audit
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
 import bson
+import bson.errors
 from pydantic import ValidationError
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DocumentTooLarge, WriteError
 
-from shared.eventstore.recorder import MAX_EVENT_BYTES
 from shared.metrics import metrics
 
 log = logging.getLogger(__name__)
@@ -26,8 +28,10 @@ REJECTED = "events_rejected"
 # Written only by the sequencer, together with `position`: a pending document carrying one was not written
 # by the recorder, and a position taken in advance would collide with the one the sequencer gives.
 SEQUENCER_FIELDS = ("position", "hash", "prev_hash")
-# The recorder refuses an envelope over MAX_EVENT_BYTES of JSON; as a stored document it takes about as much.
-LARGEST_DOCUMENT = 2 * MAX_EVENT_BYTES
+# Numbering adds a position and two hashes (under 200 bytes) to a document: one this close to MongoDB's 16 MiB
+# could not take them, and would fail every round. The recorder's events are far smaller (MAX_EVENT_BYTES of
+# JSON, though BSON may take several times that for long arrays): the margin is MongoDB's, not the recorder's.
+LARGEST_DOCUMENT = 16 * 1024 * 1024 - 64 * 1024
 
 
 def why_unreadable(exc: ValidationError) -> str:
@@ -55,12 +59,11 @@ def structural_fault(doc: dict[str, Any]) -> str | None:
     """
     size = len(bson.encode(doc))
     if size > LARGEST_DOCUMENT:
-        # No recorder writes one: numbering it could push it past MongoDB's 16 MiB and fail every round.
-        return f"{size:,} bytes: larger than any event the recorder writes (at most {LARGEST_DOCUMENT:,})"
+        return f"{size:,} bytes: too close to MongoDB's 16 MiB to be numbered (at most {LARGEST_DOCUMENT:,})"
     taken = [name for name in SEQUENCER_FIELDS if name in doc]
     if taken:
         return f"a pending document carries {', '.join(taken)}, which only the sequencer writes"
-    if type(doc.get("version")) is not int:
+    if not isinstance(doc.get("version"), int) or isinstance(doc.get("version"), bool):  # Int64 is an int
         return f"version: stored as {type(doc.get('version')).__name__}, not an integer"
     if not isinstance(doc.get("stream_id"), str):
         return f"stream_id: stored as {type(doc.get('stream_id')).__name__}, not a string"
@@ -76,12 +79,21 @@ async def set_aside(events: AsyncCollection, rejected: AsyncCollection, doc_id: 
     whole = await events.find_one({"_id": doc_id, "pending": {"$exists": True}})
     if whole is None:
         return  # another sequencer moved it meanwhile
-    await rejected.replace_one(
-        {"_id": doc_id},
-        {"document": whole, "reason": reason, "rejected_at": datetime.now(UTC)},
-        upsert=True,
-    )
-    await events.delete_one({"_id": doc_id, "pending": {"$exists": True}})
+    kept = {"document": whole, "reason": reason, "rejected_at": datetime.now(UTC)}
+    try:
+        await rejected.replace_one({"_id": doc_id}, kept, upsert=True)
+    except (DocumentTooLarge, bson.errors.BSONError, WriteError):
+        # Too large to keep whole beside the reason: keep what identifies it, and the order goes on.
+        raw = bson.encode(whole)
+        stub = {k: whole.get(k) for k in ("stream_id", "stream_type", "version", "event_type", "bureau")}
+        digest = {"size": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+        await rejected.replace_one({"_id": doc_id}, {**kept, "document": {**stub, **digest}}, upsert=True)
+    if (await events.delete_one({"_id": doc_id, "pending": {"$exists": True}})).deleted_count == 0:
+        # Another sequencer got there first (a stale lease): numbered, it is in the global order and no copy
+        # may say otherwise; set aside by it, its copy stands (and it counted it).
+        if await events.find_one({"_id": doc_id}, {"_id": 1}) is not None:
+            await rejected.delete_one({"_id": doc_id})
+        return
     metrics().eventstore_rejected_documents.inc()
     log.error(
         "event store: document %r (stream %r, version %r) cannot be read as an event and was set aside"

@@ -122,7 +122,7 @@ class BatchSubscriber(SubscriberHealth, Generic[M]):
         # Validate each record here: an invalid one goes to the DLQ now and never reaches the handler.
         valid: list[tuple[Any, M]] = []
         for record in message.raw_message:
-            if problem := self._headers.problem(record):
+            if problem := self._headers.problem(message, record):
                 await self._dead_letter(record, problem)
                 continue
             try:

@@ -219,7 +219,7 @@ class ReliableSubscriber(SubscriberHealth, Generic[M]):
 
     async def _decode(self, message: KafkaMessage, _default: Any) -> Any:
         self.pacer.saw_records()
-        if problem := self._headers.problem(message.raw_message):
+        if problem := self._headers.problem(message, message.raw_message):
             await self._dead_letter(message, problem)
             raise AckMessage()
         # Validate here, before faststream does: an invalid message must reach the DLQ, not loop.

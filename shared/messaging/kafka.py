@@ -84,34 +84,37 @@ class UnreadableHeaders:
     Ordinary records take faststream's parser alone: the copy is made only after it failed.
     """
 
-    def __init__(self) -> None:
-        self._problems: dict[tuple[str, int, int], str] = {}
-
     async def parse(self, msg: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
         """Parse a record or a batch (a tuple of records) as faststream does, tolerating bad header values."""
         try:
             return await original(msg)
         except (UnicodeDecodeError, AttributeError):  # AttributeError: a null header value (no .decode)
             records = msg if isinstance(msg, tuple) else (msg,)
-            readable = tuple(self._readable(r) for r in records)
+            problems: dict[tuple[str, int, int], str] = {}
+            readable = tuple(self._readable(r, problems) for r in records)
             message = await original(readable if isinstance(msg, tuple) else readable[0])
             message.raw_message = msg  # offsets, nack and the DLQ work on the records as received
+            # Kept on this message, not in the parser: nothing outlives the poll (a re-poll parses again).
+            message.unreadable_headers = problems
             return message
 
-    def problem(self, record: Any) -> str | None:
-        """Return (once) why the record's headers make it unusable, or None; cheap for ordinary records."""
-        if not self._problems:
+    @staticmethod
+    def problem(message: Any, record: Any) -> str | None:
+        """Return why the record's headers make it unusable, or None; cheap for ordinary records."""
+        problems = getattr(message, "unreadable_headers", None)
+        if not problems:
             return None
-        return self._problems.pop((record.topic, record.partition, record.offset), None)
+        return problems.get((record.topic, record.partition, record.offset))  # type: ignore[no-any-return]
 
-    def _readable(self, record: Any) -> Any:
+    @staticmethod
+    def _readable(record: Any, problems: dict[tuple[str, int, int], str]) -> Any:
         bad = [name for name, value in record.headers if value is not None and not _utf8(value)]
         if bad:
             names = ", ".join(repr(n) for n in bad[:10]) + (
                 f" and {len(bad) - 10} more" if len(bad) > 10 else ""
             )
             verb = "is" if len(bad) == 1 else "are"
-            self._problems[(record.topic, record.partition, record.offset)] = (
+            problems[(record.topic, record.partition, record.offset)] = (
                 f"header{'s' if len(bad) > 1 else ''} {names} {verb} not UTF-8"
             )
         headers = [

@@ -93,7 +93,7 @@ async def rejected_reasons(db: AsyncDatabase) -> dict[str, str]:
         ("wrong_types", "actor: Input should be"),
         ("version_as_text", "version: stored as str"),
         ("position_in_advance", "carries position"),
-        ("too_large", "larger than any event the recorder writes"),
+        ("too_large", "too close to MongoDB's 16 MiB to be numbered"),
     ],
 )
 async def test_a_pending_document_that_is_not_an_event_is_set_aside_unnumbered_and_the_order_stays_gap_free(

@@ -21,4 +21,6 @@ async def test_a_stream_that_moved_on_answers_409_asking_to_read_again_and_retry
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         answer = await client.post("/step")
     assert answer.status_code == 409 and answer.headers["content-type"] == "application/json"
-    assert answer.json()["detail"].startswith("记录已被其他操作修改，请重新读取后重试 / the record changed meanwhile")
+    assert answer.json()["detail"].startswith(
+        "记录已被其他操作修改，请重新读取后重试 / the record changed meanwhile"
+    )

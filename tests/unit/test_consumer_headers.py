@@ -1,6 +1,6 @@
 """faststream parses records with non-UTF-8 or null header values through UnreadableHeaders: the message keeps
-the original records, and the one with a bad value is named with the reason once; ordinary records are parsed
-by faststream alone."""
+the original records, and the one with a bad value is named with the reason on that message only; ordinary
+records are parsed by faststream alone."""
 
 from __future__ import annotations
 
@@ -36,8 +36,10 @@ async def test_a_batch_with_a_bad_header_value_parses_and_names_only_that_record
     assert message.raw_message is records  # offsets, nack and the DLQ see the records as received
     assert message.batch_headers[1]["trace"] == "\\xff\\xfe\x00"
     assert message.batch_headers[2]["x-null"] == ""
-    assert [headers.problem(r) for r in records] == [None, "header 'trace' is not UTF-8", None]
-    assert headers.problem(records[1]) is None  # told once: a redelivery is parsed (and named) again
+    assert [headers.problem(message, r) for r in records] == [None, "header 'trace' is not UTF-8", None]
+    # Kept on that message alone: another poll's record at the same offset (a topic made again) is not named.
+    again = await headers.parse((record(2, GOOD),), parser.parse_batch)
+    assert headers.problem(again, again.raw_message[0]) is None
 
 
 async def test_one_record_with_several_bad_values_names_each() -> None:
@@ -47,7 +49,7 @@ async def test_one_record_with_several_bad_values_names_each() -> None:
     message = await headers.parse(bad, parser.parse_message)
 
     assert message.raw_message is bad and message.headers["event_id"] == "ok"
-    assert headers.problem(bad) == "headers 'a', 'b' are not UTF-8"
+    assert headers.problem(message, bad) == "headers 'a', 'b' are not UTF-8"
 
 
 async def test_ordinary_records_are_parsed_by_faststream_alone() -> None:
@@ -62,4 +64,4 @@ async def test_ordinary_records_are_parsed_by_faststream_alone() -> None:
     message = await headers.parse(records, counted)
 
     assert calls == [records] and message.raw_message is records
-    assert headers.problem(records[0]) is None
+    assert headers.problem(message, records[0]) is None

@@ -221,3 +221,15 @@ async def test_a_relay_alarm_is_shown_but_the_gateway_stays_healthy_a_service_do
 
     async with gateway(relay_down) as client:
         assert (await client.get("/healthz")).status_code == 503
+
+
+async def test_two_relays_both_reporting_a_parked_event_keep_the_gateway_healthy() -> None:
+    async def health(request: httpx.Request) -> httpx.Response:
+        if request.url.host in ("relay-1", "relay-2"):  # the parked event is in the shared store: both say so
+            return httpx.Response(503, json={"status": "degraded", "checks": {"parked_events": "1 parked"}})
+        return httpx.Response(200, json={"status": "ok", "checks": {}})
+
+    async with gateway(health, relay_url="http://relay-1,http://relay-2") as client:
+        answer = await client.get("/healthz")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["checks"]["relay"].startswith("ok: 2 of 2 instances answer; #1 degraded")

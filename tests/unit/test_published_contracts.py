@@ -105,6 +105,8 @@ def test_each_consumer_group_reads_one_topic() -> None:
 
 
 def test_readme_names_every_topic_the_system_creates() -> None:
-    table = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8").split("## Kafka contracts")[1]
+    table = (
+        (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8").split("## Kafka contracts")[1]
+    )
     table = table.split("\n\n")[2]  # the table under the section's first paragraph
     assert [t for t in ALL_TOPICS if f"| `{t}` |" not in table] == []

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from aiokafka.structs import RecordMetadata
+from bson.int64 import Int64
 from pydantic import ValidationError
 
 from shared.contracts.envelope import EventEnvelope
@@ -137,6 +138,8 @@ def test_a_numbered_document_that_cannot_be_read_names_its_position_and_event_id
         ({"version": "2"}, "version: stored as str, not an integer"),
         ({"version": True}, "version: stored as bool, not an integer"),
         ({"stream_id": 5}, "stream_id: stored as int, not a string"),
+        ({"version": Int64(1)}, None),  # a NumberLong version is the same index key as an int32 one
+        ({"data": {"flags": [0] * 100_000}}, None),  # 200 KB of JSON, 1 MB of BSON: a real event, kept
     ],
 )
 def test_a_pending_document_with_fields_only_the_sequencer_writes_or_odd_keys_is_unfit(

@@ -170,7 +170,13 @@ async def mend_stuck_clocks(n: Notifying) -> int:
         if doc.get("kind") != DISBURSEMENT or "opened_at" in doc:
             continue
         # The disbursement service's stream of it (services/disbursement/domain/streams.py names it so).
-        opened_at, own_at = await _clock_in_stream(n, f"disbursement-{doc['disbursement_id']}", doc["v"])
+        stream_id = f"disbursement-{doc['disbursement_id']}"
+        try:
+            opened_at, own_at = await _clock_in_stream(n, stream_id, doc["v"])
+        except ValueError as exc:  # pydantic's ValidationError too: a stream this code cannot read
+            # Not worth a service that will not start: this ladder keeps its count until its next event.
+            log.error("stuck ladder of %s not mended: its stream cannot be read: %s", stream_id, exc)
+            continue
         if opened_at is None:
             continue  # its stream is not in this event store: it keeps its count
         clock = {"opened_at": opened_at, "own_at": own_at, "last_change_at": stuck_since(opened_at, [own_at])}

@@ -32,8 +32,12 @@ def because_of(envelope: EventEnvelope, what: str) -> str:
 
 
 async def withdraw_steps(n: Notifying, deadline_id: str, steps: Iterable[dict[str, Any]], reason: str) -> int:
-    """Withdraw the unsent deliveries of these steps of a deadline; return how many."""
-    causes = list(dict.fromkeys(step_cause(deadline_id, s) for s in steps))
+    """Withdraw the unsent deliveries of these steps of a deadline that fired; return how many."""
+    # Only a fired step has recorded deliveries, so an ordinary ending (nothing fired yet) costs no command. A
+    # round firing a step meanwhile finds the ladder changed (its rev) and withdraws what it told itself
+    # (withdraw_stale_round).
+    fired = [s for s in steps if s.get("fired_at") is not None]
+    causes = list(dict.fromkeys(step_cause(deadline_id, s) for s in fired))
     return await n.deliveries.withdraw(causes, reason, n.clock())
 
 
@@ -47,7 +51,6 @@ async def end_ladder(
     # Redelivered after a crash between the closing and the withdrawal, the ladder is already closed: withdraw
     # then too. A ladder open again since (a newer event planned it) keeps its messages.
     if doc is not None and (before is not None or not doc.get("open", True)):
-        # Every step, fired or not: a round that fired one and had not yet marked it has recorded its messages.
         await withdraw_steps(
             n, deadline_id, doc.get("steps", []), because_of(envelope, f"ladder ended ({outcome})")
         )
