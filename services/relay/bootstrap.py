@@ -100,7 +100,14 @@ def build_app(settings: RelaySettings, overrides: Overrides | None = None) -> Fa
         task = asyncio.create_task(relay.run(watcher, stop), name="outbox-relay")
         task.add_done_callback(_report_end)
         running["health"] = RelayHealth(
-            relay, recorder, checkpoints, parked, settings.max_lag, settings.stall_seconds, task
+            relay,
+            recorder,
+            checkpoints,
+            parked,
+            settings.max_lag,
+            settings.stall_seconds,
+            task,
+            rejected=MongoChain(mongo.db).rejected,
         )
         app.state.relay, app.state.relay_task = relay, task
         yield

@@ -1,8 +1,9 @@
-"""The relay's /healthz checks: the loop runs, keeps up with the store, and has parked nothing."""
+"""The relay's /healthz checks: the loop runs, keeps up with the store, parks nothing, sets nothing aside."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -26,6 +27,10 @@ class UnpublishableEventsParked(Exception):
     """The broker refused events for good; they are parked in relay_parked for an operator."""
 
 
+class DocumentsSetAside(Exception):
+    """The sequencer set aside documents that do not read as events (events_rejected), for an operator."""
+
+
 @dataclass
 class RelayHealth:
     """Health of one relay process; each check raises when its part is unhealthy."""
@@ -37,7 +42,8 @@ class RelayHealth:
     max_lag: int
     stall_seconds: float
     task: asyncio.Task[None] | None = None
-    CHECKS: ClassVar[tuple[str, ...]] = ("loop", "lag", "parked_events")
+    rejected: Callable[[], Awaitable[int]] | None = None  # unresolved documents in events_rejected
+    CHECKS: ClassVar[tuple[str, ...]] = ("loop", "lag", "parked_events", "rejected_documents")
     _seen: dict[str, Any] = field(default_factory=dict)
 
     async def loop_running(self) -> None:
@@ -66,14 +72,30 @@ class RelayHealth:
         if count:
             raise UnpublishableEventsParked()
 
+    async def nothing_set_aside(self) -> None:
+        """Raise when documents the sequencer set aside wait in events_rejected (an alarm until resolved)."""
+        count = await self.rejected() if self.rejected else 0
+        self._seen["rejected"] = count
+        if count:
+            raise DocumentsSetAside()
+
     def checks(self) -> dict[str, Any]:
         """Return the named checks for the health router."""
-        return {"loop": self.loop_running, "lag": self.keeping_up, "parked_events": self.nothing_parked}
+        return {
+            "loop": self.loop_running,
+            "lag": self.keeping_up,
+            "parked_events": self.nothing_parked,
+            "rejected_documents": self.nothing_set_aside,
+        }
 
     def details(self) -> dict[str, Any]:
         """Return what /healthz shows besides the checks."""
         status = self.relay.health()
         if self.task is None or self.task.done():
             status["state"] = "stopped"
-        status.update(lag=self._seen.get("lag"), parked_unresolved=self._seen.get("parked"))
+        status.update(
+            lag=self._seen.get("lag"),
+            parked_unresolved=self._seen.get("parked"),
+            rejected_unresolved=self._seen.get("rejected"),
+        )
         return {"published": self.relay.published_total, "relay": status, "role": status["state"]}

@@ -28,7 +28,13 @@ from shared.messaging.kafka import ensure_topics
 from shared.metrics import metrics
 from shared.testing.recorder_contract import ACTOR, event, recording
 from tests.conftest import Servers
-from tests.integration.test_relay_supervision import append_cases, keys_on_topic, running_relay
+from tests.integration.test_relay_supervision import (
+    append_cases,
+    healthz,
+    keys_on_topic,
+    relay_service,
+    running_relay,
+)
 from tests.support import eventually
 
 pytestmark = pytest.mark.integration
@@ -253,3 +259,22 @@ async def test_an_event_with_envelope_fields_this_version_does_not_know_is_numbe
     assert sequencer.numbered == []
     with pytest.raises(UnreadableEvent, match=r"position 1 .*tenant: Extra inputs are not permitted"):
         await recorder.read_all(0, 100)
+
+
+async def test_the_relay_health_raises_an_alarm_for_a_document_set_aside_until_it_is_resolved(
+    infra: Servers, mongo_db: AsyncDatabase, topics: None
+) -> None:
+    async with relay_service(infra, mongo_db) as (_, http):
+        await mongo_db[EVENTS].insert_one(hostile("missing_fields", f"junk-{uuid.uuid4().hex[:6]}"))
+
+        async def alarmed() -> dict[str, Any] | None:
+            status, body = await healthz(http)
+            return body if status == 503 and body["checks"]["rejected_documents"] != "ok" else None
+
+        body = await eventually(alarmed, 30, "the set-aside document on /healthz")
+        assert body["checks"]["rejected_documents"] == "down: DocumentsSetAside"
+        assert body["relay"]["rejected_unresolved"] == 1 and body["checks"]["loop"] == "ok"
+        # An operator looked into it and set resolved_at: the alarm ends
+        await mongo_db[REJECTED].update_many({}, {"$set": {"resolved_at": datetime.now(UTC)}})
+        status, body = await healthz(http)
+        assert status == 200 and body["checks"]["rejected_documents"] == "ok", body
