@@ -62,7 +62,9 @@ class RelayHealth:
         self._seen["lag"] = lag
         if lag > self.max_lag:
             raise RelayLagging()
-        if lag > 0 and self.relay.status.seconds_since_progress() > self.stall_seconds:
+        # No progress for that long (nothing published, nor found caught up): stalled, lag or not (a sequencer
+        # that cannot number leaves the lag at 0).
+        if self.relay.status.seconds_since_progress() > self.stall_seconds:
             raise RelayStalled()
 
     async def nothing_parked(self) -> None:

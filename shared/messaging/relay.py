@@ -60,6 +60,13 @@ UNPUBLISHABLE = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLar
 LEGAL_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")  # what Kafka accepts as a topic name
 
 
+def _only_duplicates(exc: BulkWriteError) -> bool:
+    # Another sequencer took these positions (a lease race): any other refusal is a fault to report.
+    return all(e.get("code") == 11000 for e in exc.details.get("writeErrors", [])) and not exc.details.get(
+        "writeConcernErrors"
+    )
+
+
 def _bureau_feed(bureau: str) -> str:
     # A feed topic Kafka cannot create would fail every retry: refuse the event for good (parked) instead.
     if not LEGAL_TOPIC.fullmatch(topic := bureau_topic(bureau)):
@@ -124,7 +131,9 @@ class OutboxRelay:
         head_before = self._sequencer.head
         try:
             await self._sequencer.sequence_once()
-        except (LeaseLost, BulkWriteError):
+        except (LeaseLost, BulkWriteError) as exc:
+            if isinstance(exc, BulkWriteError) and not _only_duplicates(exc):
+                raise  # refused for another reason: counted, reported on /healthz and retried by the loop
             # The previous holder's sequencer lease has not expired yet: publish what is numbered.
             log.info("the sequencer lease is still held elsewhere; publishing what is sequenced")
         checkpoint = await self._checkpoint()

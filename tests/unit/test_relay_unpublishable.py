@@ -5,19 +5,22 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from aiokafka.structs import RecordMetadata
 from bson.int64 import Int64
 from pydantic import ValidationError
+from pymongo.errors import BulkWriteError
 
+from services.relay.health import RelayHealth, RelayStalled
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.topics import CASE_EVENTS
 from shared.eventstore.mongo import from_document, numbered_envelope, recorded, to_document
 from shared.eventstore.unreadable import UnreadableEvent, structural_fault, why_unreadable
-from shared.messaging.relay import OutboxRelay
-from shared.messaging.relay_records import Checkpoint
+from shared.messaging.relay import OutboxRelay, _only_duplicates
+from shared.messaging.relay_records import Checkpoint, RelayStatus
 from shared.testing.recorder_contract import ACTOR
 
 
@@ -161,3 +164,29 @@ def test_a_validation_error_reads_as_one_line_per_field() -> None:
 
 def test_only_pending_or_numbered_documents_are_events() -> None:
     assert recorded({"pending": 1}) and recorded({"position": 1}) and not recorded({"version": 4})
+
+
+def test_only_a_duplicate_position_is_a_lease_race_any_other_refused_numbering_is_a_fault() -> None:
+    race = BulkWriteError({"writeErrors": [{"index": 0, "code": 11000, "errmsg": "E11000 duplicate key"}]})
+    too_large = BulkWriteError({"writeErrors": [{"index": 0, "code": 10334, "errmsg": "too large"}]})
+    assert _only_duplicates(race) and not _only_duplicates(too_large)
+
+
+async def test_a_relay_that_makes_no_progress_is_stalled_even_with_nothing_numbered() -> None:
+    class Relay:
+        status = RelayStatus(state="active")
+        sequenced_head = 0
+
+    class Store:
+        async def head_position(self) -> int:
+            return 0
+
+        async def load(self) -> Any:
+            return SimpleNamespace(position=0)
+
+    relay = Relay()
+    health = RelayHealth(relay, Store(), Store(), None, max_lag=10, stall_seconds=60)  # type: ignore[arg-type]
+    await health.keeping_up()  # lag 0, progress just now: healthy
+    relay.status.last_progress -= 61  # a sequencer whose numbering fails every round leaves the lag at 0
+    with pytest.raises(RelayStalled):
+        await health.keeping_up()
