@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 import uuid
 from collections import Counter
@@ -25,12 +24,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import (
-    KafkaError,
-    MessageSizeTooLargeError,
-    RecordListTooLargeError,
-    RecordTooLargeError,
-)
 from aiokafka.structs import RecordMetadata
 from pymongo.errors import BulkWriteError, PyMongoError
 
@@ -40,6 +33,7 @@ from shared.eventstore.mongo import MongoRecorder
 from shared.eventstore.sequencer import LeaseLost, Sequencer
 from shared.eventstore.watch import AppendWatcher
 from shared.messaging.kafka import envelope_headers
+from shared.messaging.relay_faults import LEGAL_TOPIC, OUTAGES, UNPUBLISHABLE, bureau_feed, only_duplicates
 from shared.messaging.relay_records import (  # noqa: F401 (re-exported: the relay's records)
     CHECKPOINTS,
     PARKED,
@@ -54,24 +48,6 @@ from shared.messaging.relay_records import (  # noqa: F401 (re-exported: the rel
 from shared.metrics import metrics
 
 log = logging.getLogger(__name__)
-OUTAGES = (KafkaError, PyMongoError, OSError)  # expected while a server is down: no traceback needed
-# Refusals that no retry can change. ValueError: the event's stream type has no topic (topic_for).
-UNPUBLISHABLE = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError, ValueError)
-LEGAL_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")  # what Kafka accepts as a topic name
-
-
-def _only_duplicates(exc: BulkWriteError) -> bool:
-    # Another sequencer took these positions (a lease race): any other refusal is a fault to report.
-    return all(e.get("code") == 11000 for e in exc.details.get("writeErrors", [])) and not exc.details.get(
-        "writeConcernErrors"
-    )
-
-
-def _bureau_feed(bureau: str) -> str:
-    # A feed topic Kafka cannot create would fail every retry: refuse the event for good (parked) instead.
-    if not LEGAL_TOPIC.fullmatch(topic := bureau_topic(bureau)):
-        raise ValueError(f"bureau {bureau!r} gives no legal Kafka topic name")
-    return topic
 
 
 class OutboxRelay:
@@ -132,7 +108,7 @@ class OutboxRelay:
         try:
             await self._sequencer.sequence_once()
         except (LeaseLost, BulkWriteError) as exc:
-            if isinstance(exc, BulkWriteError) and not _only_duplicates(exc):
+            if isinstance(exc, BulkWriteError) and not only_duplicates(exc):
                 raise  # refused for another reason: counted, reported on /healthz and retried by the loop
             # The previous holder's sequencer lease has not expired yet: publish what is numbered.
             log.info("the sequencer lease is still held elsewhere; publishing what is sequenced")
@@ -211,7 +187,7 @@ class OutboxRelay:
     def _topics_of(self, e: EventEnvelope) -> list[str]:
         topics = [topic_for(e.stream_type)]
         if self._ensure_topic is not None:
-            topics.append(_bureau_feed(e.bureau))
+            topics.append(bureau_feed(e.bureau))
         return topics
 
     async def _ensure_bureau_topics(self, events: list[EventEnvelope]) -> None:

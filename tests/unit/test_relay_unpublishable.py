@@ -19,7 +19,8 @@ from shared.contracts.envelope import EventEnvelope
 from shared.contracts.topics import CASE_EVENTS
 from shared.eventstore.mongo import from_document, numbered_envelope, recorded, to_document
 from shared.eventstore.unreadable import UnreadableEvent, structural_fault, why_unreadable
-from shared.messaging.relay import OutboxRelay, _only_duplicates
+from shared.messaging.relay import OutboxRelay
+from shared.messaging.relay_faults import only_duplicates
 from shared.messaging.relay_records import Checkpoint, RelayStatus
 from shared.testing.recorder_contract import ACTOR
 
@@ -169,7 +170,7 @@ def test_only_pending_or_numbered_documents_are_events() -> None:
 def test_only_a_duplicate_position_is_a_lease_race_any_other_refused_numbering_is_a_fault() -> None:
     race = BulkWriteError({"writeErrors": [{"index": 0, "code": 11000, "errmsg": "E11000 duplicate key"}]})
     too_large = BulkWriteError({"writeErrors": [{"index": 0, "code": 10334, "errmsg": "too large"}]})
-    assert _only_duplicates(race) and not _only_duplicates(too_large)
+    assert only_duplicates(race) and not only_duplicates(too_large)
 
 
 async def test_a_relay_that_makes_no_progress_is_stalled_even_with_nothing_numbered() -> None:
