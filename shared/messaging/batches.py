@@ -33,6 +33,7 @@ from shared.messaging.consumer import (
 from shared.messaging.dead_letters import dead_letter
 from shared.messaging.kafka import UnreadableHeaders
 from shared.messaging.pacing import FetchPacer, FetchWait
+from shared.messaging.unreadable_records import UnreadableRecords, positions
 from shared.metrics import record_consumed
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,8 @@ class BatchSubscriber(SubscriberHealth, Generic[M]):
             description=description or None,
         )
         self.subscriber(on_batch)
-        poll_without_idle_sleep(self.subscriber, POLL_TIMEOUT_MS, max_records)
+        unreadable = UnreadableRecords(broker, group, self.stats)
+        poll_without_idle_sleep(self.subscriber, POLL_TIMEOUT_MS, max_records, unreadable)
         self.pacer = FetchPacer(fetch_wait, self.subscriber)
 
     async def _decode(self, message: KafkaMessage, _default: Any) -> Any:
@@ -189,17 +191,26 @@ class BatchSubscriber(SubscriberHealth, Generic[M]):
             await asyncio.sleep(self._retry.delay(attempt))
 
 
-def poll_without_idle_sleep(subscriber: Any, timeout_ms: int, max_records: int) -> None:
+def poll_without_idle_sleep(
+    subscriber: Any, timeout_ms: int, max_records: int, unreadable: UnreadableRecords | None = None
+) -> None:
     """Make a faststream batch subscriber poll without sleeping after an empty poll.
 
     faststream's batch loop sleeps its poll timeout again after every empty poll, on top of the poll's own wait: a
     record fetched during that sleep waited up to the timeout for nothing (about a quarter of a hop's time on the
     embedded default at 2 cases/s). aiokafka's `getmany` already waits until records come, so the sleep only
-    delays them.
+    delays them. With `unreadable`, a record aiokafka cannot read (a header name that is not UTF-8) is
+    dead-lettered and skipped instead of failing every poll (see shared/messaging/unreadable_records.py).
     """
 
     async def get_msg(consumer: AIOKafkaConsumer) -> tuple[ConsumerRecord, ...]:
-        batches = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+        began = positions(consumer) if unreadable else {}  # in memory: to undo a poll that fails midway
+        try:
+            batches = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+        except UnicodeDecodeError as exc:
+            if unreadable is None:
+                raise
+            return await unreadable.after_batch_error(consumer, began, exc, max_records)
         return tuple(chain.from_iterable(batches.values()))
 
     subscriber.get_msg = get_msg  # faststream has no hook for it; its consume loop calls this every turn

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.exceptions import AckMessage
 from faststream.kafka import KafkaBroker
@@ -28,6 +28,7 @@ from shared.eventstore.recorder import ConcurrencyError
 from shared.messaging.dead_letters import dead_letter
 from shared.messaging.kafka import UnreadableHeaders
 from shared.messaging.pacing import FetchPacer, FetchWait
+from shared.messaging.unreadable_records import UnreadableRecords
 from shared.metrics import record_consumed
 
 log = logging.getLogger(__name__)
@@ -215,7 +216,17 @@ class ReliableSubscriber(SubscriberHealth, Generic[M]):
             description=description or None,
         )
         self.subscriber(on_message)
+        self._unreadable = UnreadableRecords(broker, group, self.stats)
+        # faststream has no hook for its poll; its consume loop calls this every turn.
+        self.subscriber.get_msg = self._get_msg
         self.pacer = FetchPacer(fetch_wait, self.subscriber)
+
+    async def _get_msg(self, consumer: AIOKafkaConsumer) -> ConsumerRecord | None:
+        """faststream's poll (getone), past records aiokafka cannot read: see unreadable_records."""
+        try:
+            return await consumer.getone()
+        except UnicodeDecodeError as exc:
+            return await self._unreadable.after_one_error(consumer, exc)
 
     async def _decode(self, message: KafkaMessage, _default: Any) -> Any:
         self.pacer.saw_records()
