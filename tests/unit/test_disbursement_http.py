@@ -205,9 +205,11 @@ async def test_an_idempotency_key_records_a_payment_once(
         await client.post(url, json=pay, headers=headers),
     )
     assert first.status_code == second.status_code == 201 and second.json()["replayed"]
-    assert (await client.get(f"/api/v1/disbursements/{disbursement_id}", headers=STAFF)).json()[
-        "credited"
-    ] == "40.00"
+    view = (await client.get(f"/api/v1/disbursements/{disbursement_id}", headers=STAFF)).json()
+    assert view["credited"] == "40.00"
+    # The answer names the payment as the timeline (and the enterprise's mail) does, the replay too
+    [paid] = [e for e in view["timeline"] if e["kind"] == "payment"]
+    assert first.json()["payment_id"] == second.json()["payment_id"] == paid["payment_id"] is not None
 
 
 async def test_arrears_are_due_after_their_term_and_a_repayment_above_the_debt_is_409(

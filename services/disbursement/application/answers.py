@@ -18,6 +18,10 @@ class DisbursementRecorded(BaseModel):
     version: int = Field(description="The stream's version after the command")
     recorded: list[str] = Field(description="Event types recorded; empty for an exact repeat of a report")
     replayed: bool = Field(description="True when this request was recorded before (same key or request_id)")
+    payment_id: str | None = Field(
+        default=None,
+        description="A payment's id (POST …/payments), as the timeline and the enterprise's mail name it",
+    )
 
 
 class TimelineEntry(BaseModel):

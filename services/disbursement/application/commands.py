@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import TypeVar
 from uuid import UUID
@@ -78,6 +78,7 @@ class Outcome:
     version: int
     recorded: list[str]
     replayed: bool = False
+    payment_id: str | None = None  # the payment a command recorded (as the enterprise's mail names it)
 
 
 def new_id(command_id: str, kind: str) -> str:
@@ -214,7 +215,7 @@ async def record_payment(
 ) -> Outcome:
     """Record money credited to the enterprise's account."""
     payment_id = new_id(context.command_id, "payment")
-    return await _decide(
+    outcome = await _decide(
         disbursement_stream(disbursement_id),
         DISBURSEMENT,
         context,
@@ -224,6 +225,7 @@ async def record_payment(
             payment, payment_id=payment_id, reported_by=context.reported_by, now=context.now
         ),
     )
+    return replace(outcome, payment_id=payment_id)
 
 
 async def open_arrears(request: OpenArrearsRequest, context: Context, *, recorder: EventRecorder) -> Outcome:

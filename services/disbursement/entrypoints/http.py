@@ -52,7 +52,11 @@ async def run_command(command: Callable[[], Awaitable[Outcome]], not_found: str)
     except ConcurrencyError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, f"并发冲突，请重试 / {exc}; retry") from exc
     return DisbursementRecorded(
-        id=outcome.id, version=outcome.version, recorded=outcome.recorded, replayed=outcome.replayed
+        id=outcome.id,
+        version=outcome.version,
+        recorded=outcome.recorded,
+        replayed=outcome.replayed,
+        payment_id=outcome.payment_id,
     )
 
 
