@@ -8,12 +8,15 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.notification.adapters.deliveries import DELIVERIES
 from services.notification.application.context import Notifying
+from services.notification.application.react import react
 from services.notification.bootstrap import notifying_of
 from services.notification.domain.feedback_tokens import FeedbackTokens
 from services.notification.settings import NotificationSettings
 from shared.contracts.envelope import Actor, EventEnvelope
 from shared.eventstore.mongo import MongoRecorder
+from shared.workdays.calendar import SHANGHAI
 
 CREDIT = "91440400MA4UJ1XQ18"
 ENTERPRISE = {"name": "格力电器(郑州)有限公司", "credit_code": CREDIT}
@@ -130,3 +133,76 @@ def arrears_recorded(at: datetime, **extra: Any) -> EventEnvelope:
         **extra,
     }
     return envelope("arrears-a-1", "arrears", 1, "ArrearsRecorded", data, at)
+
+
+def local(month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    """A moment of 2026 as users read it (Asia/Shanghai)."""
+    return datetime(2026, month, day, hour, minute, tzinfo=SHANGHAI)
+
+
+def money(version: int, event_type: str, data: dict[str, Any], at: datetime) -> EventEnvelope:
+    """An event on disbursement d-1's stream."""
+    return envelope("disbursement-d-1", "disbursement", version, event_type, data, at)
+
+
+def disbursement_opened(at: datetime) -> EventEnvelope:
+    """Disbursement d-1: a 70,000,000-yuan subsidy for 格力, linked to case-1."""
+    data = {
+        "disbursement_id": "d-1",
+        "enterprise": ENTERPRISE,
+        "case_id": "case-1",
+        "source": "市财政局",
+        "fund_type": "subsidy",
+        "allocated": "70000000.00",
+    }
+    return money(1, "DisbursementOpened", data, at)
+
+
+def stage_reported(version: int, stage: str, at: datetime, recorded: datetime | None = None) -> EventEnvelope:
+    """A stage of d-1 at its own time `at`, recorded at `recorded` (the same time when not given)."""
+    data = {
+        "disbursement_id": "d-1",
+        "stage": stage,
+        "at": at.isoformat(),
+        "reported_by": "王会计",
+        "status": stage,
+    }
+    return money(version, "DisbursementStageReported", data, recorded or at)
+
+
+def fully_credited(version: int, at: datetime) -> EventEnvelope:
+    """The whole of d-1 credited at `at`."""
+    data = {
+        "disbursement_id": "d-1",
+        "payment_id": "p-1",
+        "amount": "70000000.00",
+        "credited_at": at.isoformat(),
+        "bank_reference": "ICBC-1",
+        "reported_by": "国库系统",
+        "credited_total": "70000000.00",
+        "fully_credited": True,
+        "status": "credited",
+    }
+    return money(version, "DisbursementPaymentCredited", data, at)
+
+
+async def with_a_concierge(db: AsyncDatabase, clock: Clock, channels: set[str], section: str) -> Notifying:
+    """The service with a roster (a deputy director, a chief of `section`, the director) and case-1 served by s1."""
+    n = notifying(db, clock, channels)
+    await prepare(n)
+    roster = [
+        ("s1", "李副局长", "deputy_director", "局领导"),
+        ("c1", "赵科长", "section_chief", section),
+        ("d1", "张局长", "director", "局领导"),
+    ]
+    for version, (sid, name, post, sec) in enumerate(roster, start=1):
+        await react(n, staff(version, sid, name, post, sec, clock()))
+    await react(n, case_opened("case-1", clock()))
+    data = {"staff_id": "s1", "staff_name": "李副局长", "board_event_id": "b", "board_version": 4}
+    await react(n, on_case("case-1", 2, "ConciergeAssignedToCase", data, clock()))
+    return n
+
+
+async def told(db: AsyncDatabase, **query: Any) -> list[dict]:
+    """The deliveries recorded that match, oldest first."""
+    return [d async for d in db[DELIVERIES].find(query).sort("created_at", 1)]

@@ -23,14 +23,12 @@ from faststream.kafka import KafkaBroker
 from shared.config import ConnectionSettings
 from shared.contracts.topics import dlq
 from shared.messaging import unreadable_records
-from shared.messaging.batches import BatchSubscriber
-from shared.messaging.consumer import ConsumerStats, ReliableSubscriber, RetryPolicy
+from shared.messaging.consumer import ConsumerStats
 from shared.messaging.dead_letters import dead_letter
 from shared.messaging.kafka import ensure_topics
-from shared.messaging.pacing import FetchWait
 from shared.messaging.unreadable_records import REASON
 from tests.conftest import Servers
-from tests.integration.test_hostile_kafka_records import PARTITIONS, Consuming, Item, _item, _produce
+from tests.integration.test_hostile_kafka_records import PARTITIONS, Consuming, _item, _produce, subscribe
 from tests.kafka_client import aread_topic
 from tests.support import eventually
 
@@ -74,30 +72,7 @@ async def start(request: pytest.FixtureRequest, infra: Servers) -> AsyncIterator
     async def starting(topic: str) -> tuple[Consuming, Any]:
         consuming = Consuming()
         broker = KafkaBroker(infra.bootstrap)
-        common: dict[str, Any] = {
-            "broker": broker,
-            "topic": topic,
-            "group": f"g-{topic}",
-            "model": Item,
-            "fetch_wait": FetchWait(20),
-            "retry": RetryPolicy(max_attempts=2, first_delay_s=0.01),
-        }
-        subscriber: Any
-        if request.param == "batch":
-
-            async def handle_batch(items: list[Item]) -> int:
-                consuming.applied.extend(i.n for i in items)
-                return len(items)
-
-            subscriber = BatchSubscriber(handle=handle_batch, **common)
-        else:
-
-            async def handle_one(item: Item) -> bool:
-                consuming.applied.append(item.n)
-                return True
-
-            subscriber = ReliableSubscriber(handle=handle_one, **common)
-        consuming.stats = subscriber.stats
+        subscriber = subscribe(request.param, broker, topic, consuming)
         await broker.start()
         brokers.append(broker)
         return consuming, subscriber

@@ -87,6 +87,35 @@ async def topic(infra: Servers) -> str:
 Start = Callable[[str], Awaitable[Consuming]]
 
 
+def subscribe(kind: str, broker: KafkaBroker, topic: str, consuming: Consuming) -> Any:
+    """Subscribe a batch or a one-by-one consumer of Items on the topic, applying them into `consuming`."""
+    common: dict[str, Any] = {
+        "broker": broker,
+        "topic": topic,
+        "group": f"g-{topic}",
+        "model": Item,
+        "fetch_wait": FetchWait(20),
+        "retry": RetryPolicy(max_attempts=2, first_delay_s=0.01),
+    }
+    subscriber: Any
+    if kind == "batch":
+
+        async def handle_batch(items: list[Item]) -> int:
+            consuming.applied.extend(i.n for i in items)
+            return len(items)
+
+        subscriber = BatchSubscriber(handle=handle_batch, **common)
+    else:
+
+        async def handle_one(item: Item) -> bool:
+            consuming.applied.append(item.n)
+            return True
+
+        subscriber = ReliableSubscriber(handle=handle_one, **common)
+    consuming.stats = subscriber.stats
+    return subscriber
+
+
 @pytest.fixture(params=["batch", "one-by-one"])
 async def start(request: pytest.FixtureRequest, infra: Servers) -> AsyncIterator[Start]:
     brokers: list[KafkaBroker] = []
@@ -94,30 +123,7 @@ async def start(request: pytest.FixtureRequest, infra: Servers) -> AsyncIterator
     async def starting(topic: str) -> Consuming:
         consuming = Consuming()
         broker = KafkaBroker(infra.bootstrap)
-        common: dict[str, Any] = {
-            "broker": broker,
-            "topic": topic,
-            "group": f"g-{topic}",
-            "model": Item,
-            "fetch_wait": FetchWait(20),
-            "retry": RetryPolicy(max_attempts=2, first_delay_s=0.01),
-        }
-        subscriber: Any
-        if request.param == "batch":
-
-            async def handle_batch(items: list[Item]) -> int:
-                consuming.applied.extend(i.n for i in items)
-                return len(items)
-
-            subscriber = BatchSubscriber(handle=handle_batch, **common)
-        else:
-
-            async def handle_one(item: Item) -> bool:
-                consuming.applied.append(item.n)
-                return True
-
-            subscriber = ReliableSubscriber(handle=handle_one, **common)
-        consuming.stats = subscriber.stats
+        subscribe(request.param, broker, topic, consuming)
         await broker.start()
         brokers.append(broker)
         await asyncio.sleep(2)  # joined its group: the records below come in one poll

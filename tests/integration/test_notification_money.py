@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
 
-from services.notification.adapters.deliveries import DELIVERIES, INBOX, InboxChannel
+from services.notification.adapters.deliveries import INBOX, InboxChannel
 from services.notification.application.dispatch import Dispatcher
 from services.notification.application.money_deadlines import mend_stuck_clocks
 from services.notification.application.react import react
@@ -24,62 +23,19 @@ from tests.integration.notification_support import (
     ENTERPRISE,
     Clock,
     arrears_recorded,
-    case_opened,
     envelope,
-    on_case,
     prepare,
-    staff,
+    with_a_concierge,
 )
+from tests.integration.notification_support import disbursement_opened as _opened
+from tests.integration.notification_support import fully_credited as _credited
+from tests.integration.notification_support import local as _local
 from tests.integration.notification_support import notifying as notifying_on
+from tests.integration.notification_support import stage_reported as _stage
+from tests.integration.notification_support import told as _told
 
 pytestmark = pytest.mark.asyncio
 START = datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)  # a Thursday
-
-
-def _local(month: int, day: int, hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, month, day, hour, minute, tzinfo=SHANGHAI)
-
-
-def _money(version: int, event_type: str, data: dict[str, Any], at: datetime) -> EventEnvelope:
-    return envelope("disbursement-d-1", "disbursement", version, event_type, data, at)
-
-
-def _opened(at: datetime) -> EventEnvelope:
-    data = {
-        "disbursement_id": "d-1",
-        "enterprise": ENTERPRISE,
-        "case_id": "case-1",
-        "source": "市财政局",
-        "fund_type": "subsidy",
-        "allocated": "70000000.00",
-    }
-    return _money(1, "DisbursementOpened", data, at)
-
-
-def _stage(version: int, stage: str, at: datetime, recorded: datetime | None = None) -> EventEnvelope:
-    data = {
-        "disbursement_id": "d-1",
-        "stage": stage,
-        "at": at.isoformat(),
-        "reported_by": "王会计",
-        "status": stage,
-    }
-    return _money(version, "DisbursementStageReported", data, recorded or at)
-
-
-def _credited(version: int, at: datetime) -> EventEnvelope:
-    data = {
-        "disbursement_id": "d-1",
-        "payment_id": "p-1",
-        "amount": "70000000.00",
-        "credited_at": at.isoformat(),
-        "bank_reference": "ICBC-1",
-        "reported_by": "国库系统",
-        "credited_total": "70000000.00",
-        "fully_credited": True,
-        "status": "credited",
-    }
-    return _money(version, "DisbursementPaymentCredited", data, at)
 
 
 def _stuck_after(version: int, workdays: int, at: datetime) -> EventEnvelope:
@@ -95,23 +51,7 @@ def _stuck_after(version: int, workdays: int, at: datetime) -> EventEnvelope:
 
 
 async def _world(mongo_db, clock: Clock):
-    n = notifying_on(mongo_db, clock, {"inbox"})
-    await prepare(n)
-    roster = [
-        ("s1", "李副局长", "deputy_director", "局领导"),
-        ("c1", "赵科长", "section_chief", "资金科"),
-        ("d1", "张局长", "director", "局领导"),
-    ]
-    for version, (sid, name, post, section) in enumerate(roster, start=1):
-        await react(n, staff(version, sid, name, post, section, clock()))
-    await react(n, case_opened("case-1", clock()))
-    data = {"staff_id": "s1", "staff_name": "李副局长", "board_event_id": "b", "board_version": 4}
-    await react(n, on_case("case-1", 2, "ConciergeAssignedToCase", data, clock()))
-    return n
-
-
-async def _told(db, **query) -> list[dict]:
-    return [d async for d in db[DELIVERIES].find(query).sort("created_at", 1)]
+    return await with_a_concierge(mongo_db, clock, {"inbox"}, "资金科")
 
 
 async def test_a_disbursement_left_in_a_stage_past_its_limit_reminds_its_concierge_once(mongo_db):

@@ -4,31 +4,18 @@ HTTP (test_disbursement_http.py) and over Kafka alike."""
 from __future__ import annotations
 
 import re
-import uuid
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from faststream.kafka import KafkaBroker, TestKafkaBroker
-from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka import TestKafkaBroker
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from services.disbursement.application.commands import Context, open_disbursement
-from services.disbursement.entrypoints.kafka import subscribe_reports
-from shared.auth.integration_keys import InMemoryIntegrationKeyDirectory
 from shared.contracts.amounts import PUBLISHED_AMOUNT_PATTERN, parse_amount
-from shared.contracts.disbursement import DisbursementReportV1, OpenDisbursementRequest
-from shared.contracts.envelope import Actor
-from shared.contracts.topics import DISBURSEMENT_REQUESTS, dlq
-from shared.eventstore.memory import InMemoryRecorder
-from shared.messaging.pacing import FetchWait
-from tests.fakes import FakeBureaus
-from tests.support import credit_code
-from tests.unit.test_disbursement_kafka_handler import PAYMENT, message, signed
-from tests.unit.test_signing_key_directory import raw_b64
+from shared.contracts.disbursement import DisbursementReportV1
+from shared.contracts.topics import DISBURSEMENT_REQUESTS
+from tests.unit.test_disbursement_kafka_handler import PAYMENT, message, open_one, reports_consumer, signed
 
 # JSON Schema patterns are ECMA-262 regular expressions, where "$" matches only at the very end; Python's "$"
 # also matches before a final line break, so the published pattern is read here with "\Z" in its place.
@@ -75,39 +62,15 @@ def test_a_kafka_report_with_a_padded_amount_is_invalid_naming_why() -> None:
 
 
 async def test_a_kafka_payment_with_a_padded_amount_is_dead_lettered_and_records_nothing() -> None:
-    broker, recorder, keys = KafkaBroker("in-memory"), InMemoryRecorder(), InMemoryIntegrationKeyDirectory()
-    subscribe_reports(
-        broker,
-        recorder=recorder,
-        bureaus=FakeBureaus("finance"),
-        group="d",
-        fetch_wait=FetchWait(10),
-        keys=keys,
+    reports = await reports_consumer()
+    broker, recorder, letters, private, key = (
+        reports.broker,
+        reports.recorder,
+        reports.letters,
+        reports.private,
+        reports.key,
     )
-    letters: list[str] = []
-
-    @broker.subscriber(dlq(DISBURSEMENT_REQUESTS), group_id="test")
-    async def capture(body: object, msg: KafkaMessage) -> None:
-        letters.append(msg.headers["dlq-reason"])
-
-    private = Ed25519PrivateKey.generate()
-    key = await keys.register("finance", "finance-treasury", raw_b64(private))
-    context = Context(
-        bureau="finance",
-        actor=Actor(kind="integration", id="k", bureau="finance"),
-        command_id="open-1",
-        correlation_id=uuid.uuid4(),
-        now=datetime.now(UTC),
-    )
-    request = OpenDisbursementRequest.model_validate(
-        {
-            "enterprise": {"name": "格力电器(郑州)有限公司", "credit_code": credit_code(1)},
-            "source": "市财政局",
-            "fund_type": "subsidy",
-            "allocated": "100.00",
-        }
-    )
-    disbursement_id = (await open_disbursement(request, context, recorder=recorder)).id
+    disbursement_id = await open_one(recorder)
     padded = message(disbursement_id, {**PAYMENT, "amount": " 5"}, "r1")
 
     async with TestKafkaBroker(broker) as test_broker:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,7 +50,20 @@ def signed(private: Ed25519PrivateKey, key: IntegrationKey, value: bytes) -> dic
     return {name: v.decode() for name, v in sign_message(private, key.key_id, value)}
 
 
-async def test_reports_apply_once_and_what_can_never_apply_is_dead_lettered_with_the_reason() -> None:
+@dataclass
+class Reports:
+    """The report consumer on an in-memory broker, a registered signing key, and the dead letters' reasons."""
+
+    broker: KafkaBroker
+    recorder: InMemoryRecorder
+    subscriber: Any
+    private: Ed25519PrivateKey
+    key: IntegrationKey
+    letters: list[str] = field(default_factory=list)
+
+
+async def reports_consumer() -> Reports:
+    """Subscribe the report consumer for bureau finance, with its DLQ captured and a signing key registered."""
     broker, recorder, keys = KafkaBroker("in-memory"), InMemoryRecorder(), InMemoryIntegrationKeyDirectory()
     subscriber = subscribe_reports(
         broker,
@@ -59,30 +73,52 @@ async def test_reports_apply_once_and_what_can_never_apply_is_dead_lettered_with
         fetch_wait=FetchWait(10),
         keys=keys,
     )
-    letters: list[str] = []
+    private = Ed25519PrivateKey.generate()
+    reports = Reports(
+        broker,
+        recorder,
+        subscriber,
+        private,
+        await keys.register("finance", "finance-treasury", raw_b64(private)),
+    )
 
     @broker.subscriber(dlq(DISBURSEMENT_REQUESTS), group_id="test")
     async def capture(body: object, msg: KafkaMessage) -> None:
-        letters.append(msg.headers["dlq-reason"])
+        reports.letters.append(msg.headers["dlq-reason"])
 
-    private = Ed25519PrivateKey.generate()
-    key = await keys.register("finance", "finance-treasury", raw_b64(private))
+    return reports
+
+
+async def open_one(recorder: InMemoryRecorder, n: int = 1) -> str:
+    """Open a 100.00-yuan disbursement for enterprise n; return its id."""
     context = Context(
         bureau="finance",
         actor=Actor(kind="integration", id="k", bureau="finance"),
-        command_id="open-1",
+        command_id=f"open-{n}",
         correlation_id=uuid.uuid4(),
         now=datetime.now(UTC),
     )
     request = OpenDisbursementRequest.model_validate(
         {
-            "enterprise": {"name": "格力电器(郑州)有限公司", "credit_code": credit_code(1)},
+            "enterprise": {"name": "格力电器(郑州)有限公司", "credit_code": credit_code(n)},
             "source": "市财政局",
             "fund_type": "subsidy",
             "allocated": "100.00",
         }
     )
-    disbursement_id = (await open_disbursement(request, context, recorder=recorder)).id
+    return (await open_disbursement(request, context, recorder=recorder)).id
+
+
+async def test_reports_apply_once_and_what_can_never_apply_is_dead_lettered_with_the_reason() -> None:
+    reports = await reports_consumer()
+    broker, recorder, subscriber, letters = (
+        reports.broker,
+        reports.recorder,
+        reports.subscriber,
+        reports.letters,
+    )
+    private, key = reports.private, reports.key
+    disbursement_id = await open_one(recorder)
     payment = message(disbursement_id, PAYMENT, "r1")
     overpayment = message(disbursement_id, {**PAYMENT, "amount": "50.00", "bank_reference": "B2"}, "r2")
     reused = message(disbursement_id, {**PAYMENT, "bank_reference": "B3"}, "r1")
@@ -109,40 +145,15 @@ async def test_reports_apply_once_and_what_can_never_apply_is_dead_lettered_with
 
 
 async def test_a_request_id_reused_for_another_disbursement_is_dead_lettered() -> None:
-    broker, recorder, keys = KafkaBroker("in-memory"), InMemoryRecorder(), InMemoryIntegrationKeyDirectory()
-    subscribe_reports(
-        broker,
-        recorder=recorder,
-        bureaus=FakeBureaus("finance"),
-        group="d",
-        fetch_wait=FetchWait(10),
-        keys=keys,
+    reports = await reports_consumer()
+    broker, recorder, letters, private, key = (
+        reports.broker,
+        reports.recorder,
+        reports.letters,
+        reports.private,
+        reports.key,
     )
-    letters: list[str] = []
-
-    @broker.subscriber(dlq(DISBURSEMENT_REQUESTS), group_id="test")
-    async def capture(body: object, msg: KafkaMessage) -> None:
-        letters.append(msg.headers["dlq-reason"])
-
-    private = Ed25519PrivateKey.generate()
-    key = await keys.register("finance", "finance-treasury", raw_b64(private))
-    ids = []
-    for n in (1, 2):
-        context = Context(
-            bureau="finance",
-            actor=Actor(kind="integration", id="k", bureau="finance"),
-            command_id=f"open-{n}",
-            correlation_id=uuid.uuid4(),
-        )
-        request = OpenDisbursementRequest.model_validate(
-            {
-                "enterprise": {"name": "格力电器(郑州)有限公司", "credit_code": credit_code(n)},
-                "source": "市财政局",
-                "fund_type": "subsidy",
-                "allocated": "100.00",
-            }
-        )
-        ids.append((await open_disbursement(request, context, recorder=recorder)).id)
+    ids = [await open_one(recorder, n) for n in (1, 2)]
     first, second = (message(i, PAYMENT, "same-id") for i in ids)
 
     async with TestKafkaBroker(broker) as test_broker:
