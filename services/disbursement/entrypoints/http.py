@@ -26,7 +26,6 @@ from shared.contracts.answers import TrueFalse
 from shared.contracts.credit_code import CREDIT_CODE_PATTERN, validate_credit_code
 from shared.contracts.disbursement import OpenDisbursementRequest, PaymentReport, Stage, StageReport, Status
 from shared.contracts.text import ID_PATTERN
-from shared.eventstore.recorder import ConcurrencyError
 from shared.http_query import KNOWN_QUERY_ONLY
 from shared.idempotency import IdempotencyKey
 
@@ -49,8 +48,7 @@ async def run_command(command: Callable[[], Awaitable[Outcome]], not_found: str)
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except NotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, not_found) from exc
-    except ConcurrencyError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"并发冲突，请重试 / {exc}; retry") from exc
+    # A ConcurrencyError (lost every retry) is every service's 409: shared/service.py answers it.
     return DisbursementRecorded(
         id=outcome.id,
         version=outcome.version,
