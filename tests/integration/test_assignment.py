@@ -219,6 +219,31 @@ async def test_a_published_notice_is_regenerated_identically_after_the_board_mov
     assert [n["document_number"] for n in listed] == ["高新财金〔2026〕1号", "高新财金〔2026〕2号"]
 
 
+async def test_a_notice_prints_rare_name_characters_and_refuses_only_what_no_font_draws(
+    bureau: httpx.AsyncClient,
+) -> None:
+    import pypdfium2 as pdfium
+
+    await add_staff(bureau, "刘䶮", "section_chief")  # 䶮: CJK Extension A, as in real people's names
+    body = case_body(950, enterprise={"name": "㛃记科技有限公司", "credit_code": credit_code(950)})
+    case = await bureau.post("/api/v1/cases", json=body)
+    assert case.status_code == 201, case.text
+    await concierge_of(bureau, case.json()["case_id"])
+
+    refused = await bureau.post("/api/v1/notices", json={"title": "关于𠀾的通知", "issued_on": "2026-10-08"})
+    assert refused.status_code == 422 and "𠀾" in refused.text, refused.text
+    answer = await bureau.post(
+        "/api/v1/notices", json={"title": "关于刘䶮同志的通知", "issued_on": "2026-10-08"}
+    )
+    assert answer.status_code == 201, answer.text
+
+    pdf = await bureau.get(f"/api/v1/notices/{answer.json()['notice_id']}/document.pdf")
+    assert pdf.status_code == 200
+    document = pdfium.PdfDocument(pdf.content)
+    text = "".join(document[i].get_textpage().get_text_range() for i in range(len(document)))
+    assert "关于刘䶮同志的通知" in text and "㛃记科技有限公司" in text and "刘䶮" in text
+
+
 async def test_publishing_next_years_calendar_recomputes_provisional_due_dates(
     bureau: httpx.AsyncClient, stack: Stack
 ) -> None:

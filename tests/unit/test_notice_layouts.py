@@ -22,6 +22,10 @@ CONTENT = NoticeContent(
 # upgrade (reportlab, python-docx) changed the bytes and every published notice would fail its download check.
 LAYOUT_1_PDF = "d700ca2e4661effed09ece85652b5df1bdef79058f96d1dc697cfd4ea6660c37"
 LAYOUT_1_DOCX = "412164383e3beccf2c58cf886e082e7368d8599ad8060dbcd124ac21311179fa"
+# The same for layout 2 at commit 9325e31, before the supplement font for rare name characters: a notice without
+# them must keep its bytes (the supplement is a font of its own for that reason).
+LAYOUT_2_PDF = "a647c005b717b0682268301d00159cee9dc8a7badb99abd6f4839d6df50966a2"
+LAYOUT_2_DOCX = "d672df2793b5721540239c2c35a6670e88dfe6e173831289bdaf59b56c99e88a"
 
 
 def test_given_a_notice_of_layout_1_when_regenerated_then_it_matches_the_digests_recorded_then() -> None:
@@ -29,6 +33,13 @@ def test_given_a_notice_of_layout_1_when_regenerated_then_it_matches_the_digests
 
     assert hashlib.sha256(pdf).hexdigest() == LAYOUT_1_PDF
     assert hashlib.sha256(docx).hexdigest() == LAYOUT_1_DOCX
+
+
+def test_given_a_notice_of_layout_2_when_regenerated_then_it_matches_the_digests_recorded_then() -> None:
+    pdf, docx = render(CONTENT, layout=2)
+
+    assert hashlib.sha256(pdf).hexdigest() == LAYOUT_2_PDF
+    assert hashlib.sha256(docx).hexdigest() == LAYOUT_2_DOCX
 
 
 def test_given_a_new_notice_when_rendered_then_it_uses_the_current_layout() -> None:

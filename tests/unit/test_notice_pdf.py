@@ -151,6 +151,40 @@ def test_given_a_name_outside_the_font_when_rendering_then_it_is_refused_naming_
     assert "𠀾" in str(refused.value) and "第1行" in str(refused.value)
 
 
+def test_given_names_with_rare_characters_when_rendered_then_they_are_drawn_in_place_from_the_supplement() -> (
+    None
+):
+    rare = NoticeContent(
+        "财政金融局",
+        "高新财金〔2026〕9号",
+        "通知",
+        date(2026, 11, 27),
+        (Row("㛃记科技有限公司", "91350100M000100Y43", "刘䶮", "科室长"),),
+    )
+
+    pdf = render_pdf(rare)
+
+    fonts = set(re.findall(rb"/BaseFont\s*/([^\s/>]+)", pdf))
+    assert any(b"ConciergeSerifSCSupplement" in name for name in fonts)
+    assert len(re.findall(rb"/FontFile2", pdf)) == len(re.findall(rb"/Type\s*/FontDescriptor", pdf))
+    page = pdfium.PdfDocument(pdf)[0]
+    drawn = chars_of(page)
+    text = "".join(char for char, _ in drawn)
+    assert "㛃记科技有限公司" in text and "刘䶮" in text
+    # In place: each rare character sits right of the one before it, on the same line, with ink in its box.
+    for pair in ("刘䶮", "㛃记"):
+        start = text.index(pair)
+        (_, before), (_, rare_box) = drawn[start], drawn[start + 1]
+        assert before[2] <= rare_box[0] and abs(before[1] - rare_box[1]) < 2
+        assert any(min(row) < 100 for row in pixels(page, rare_box))
+
+
+def test_given_a_notice_without_rare_characters_when_rendered_then_the_supplement_is_not_embedded(
+    pdf: bytes,
+) -> None:
+    assert b"Supplement" not in pdf
+
+
 def test_given_long_posts_and_names_when_tabled_then_no_cell_text_is_wider_than_its_cell() -> None:
     table = assignment_table(CONTENT)
     table.wrap(TYPE_WIDTH, 10_000)

@@ -9,10 +9,15 @@ Why this conversion: the only open-licensed (SIL OFL 1.1) Chinese serif fonts, N
 Han Serif SC, ship with CFF outlines, and reportlab embeds only TrueType (glyf) outlines. fontTools subsets
 the font to the characters a notice uses (all of GB 2312, 6,763 hanzi and its symbols; the whole CJK Unified
 Ideographs block, 20,971 hanzi, the basic set of GBK and GB 18030, since names use rare characters; ASCII;
-full-width forms; CJK and general punctuation: 21,808 characters, 9.5 MB) and converts the cubic outlines to quadratic ones (cu2qu, at most one
-font unit of error in a 1,000-unit em, invisible at print sizes). Layout tables (GSUB, GPOS) and hints are
-dropped: reportlab uses neither. The family is renamed (a subset is a "Modified Version" under the OFL, and
-"Noto" is a trademark); the copyright and licence fields are kept, and `fonts/OFL.txt` travels with it.
+full-width forms; CJK and general punctuation: 21,808 characters, 9.5 MB) and converts the cubic outlines to
+quadratic ones (cu2qu, at most one font unit of error in a 1,000-unit em, invisible at print sizes). Layout
+tables (GSUB, GPOS) and hints are dropped: reportlab uses neither. The family is renamed (a subset is a
+"Modified Version" under the OFL, and "Noto" is a trademark); the copyright and licence fields are kept, and
+`fonts/OFL.txt` travels with it.
+
+The ideographs beyond the basic block that the source draws (all of Extension A, the GB 18030 ones of
+Extensions B to F, the compatibility ideographs: 7,571) go into a second font, `ConciergeSerifSC-Supplement.ttf`,
+made the same way. A separate file keeps the main font's bytes, and so every notice published before it.
 
 Get the source font once (the wheel is big and drags matplotlib: never a runtime dependency)::
 
@@ -34,6 +39,13 @@ FONTS = Path(__file__).with_name("fonts")
 OUTPUT = FONTS / "ConciergeSerifSC-Regular.ttf"
 FAMILY = "Concierge Serif SC"
 POSTSCRIPT = "ConciergeSerifSC-Regular"
+# The ideographs names use beyond the basic block (䶮, 㛃, 𬌗): a font of their own, so that the main font, and
+# with it every notice already published, keeps its bytes. A notice embeds it only when a character needs it.
+SUPPLEMENT_OUTPUT = FONTS / "ConciergeSerifSC-Supplement.ttf"
+SUPPLEMENT_FAMILY = "Concierge Serif SC Supplement"
+SUPPLEMENT_POSTSCRIPT = "ConciergeSerifSCSupplement-Regular"
+# CJK Unified Ideographs Extension A, Extensions B to H, the compatibility ideographs and their supplement.
+SUPPLEMENT_RANGES = ((0x3400, 0x4DC0), (0x20000, 0x323B0), (0xF900, 0xFB00), (0x2F800, 0x2FA20))
 # 2016-01-01T00:00:00Z in seconds since 1904-01-01, the epoch of the head table: a fixed stamp keeps the bytes.
 FIXED_TIMESTAMP = 3534364800
 
@@ -62,8 +74,19 @@ def wanted_codepoints() -> set[int]:
     return points
 
 
-def build(source: Path, output: Path = OUTPUT) -> None:
-    """Subset the OTF to `wanted_codepoints`, convert it to TrueType outlines, rename it, write `output`."""
+def supplement_codepoints() -> set[int]:
+    """The ideographs of the supplement: every one outside the basic block (the main font has those)."""
+    return {point for start, stop in SUPPLEMENT_RANGES for point in range(start, stop)} - wanted_codepoints()
+
+
+def build(source: Path) -> None:
+    """Write both fonts from the source OTF."""
+    _build(source, OUTPUT, wanted_codepoints(), FAMILY, POSTSCRIPT)
+    _build(source, SUPPLEMENT_OUTPUT, supplement_codepoints(), SUPPLEMENT_FAMILY, SUPPLEMENT_POSTSCRIPT)
+
+
+def _build(source: Path, output: Path, wanted: set[int], family: str, postscript: str) -> None:
+    # Subset the OTF to `wanted`, convert it to TrueType outlines, rename it, write `output`.
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
@@ -76,10 +99,10 @@ def build(source: Path, output: Path = OUTPUT) -> None:
     options.name_IDs = [0, 1, 2, 3, 4, 5, 6, 9, 11, 13, 14]
     options.drop_tables += ["BASE", "VORG", "DSIG", "vhea", "vmtx", "GSUB", "GPOS", "GDEF"]
     subsetter = subset.Subsetter(options)
-    subsetter.populate(unicodes=sorted(wanted_codepoints() & set(font.getBestCmap())))
+    subsetter.populate(unicodes=sorted(wanted & set(font.getBestCmap())))
     subsetter.subset(font)
     _cff_to_glyf(font)
-    _rename(font)
+    _rename(font, family, postscript)
     font["head"].created = font["head"].modified = FIXED_TIMESTAMP
     output.parent.mkdir(parents=True, exist_ok=True)
     font.save(output)
@@ -126,15 +149,15 @@ def _cff_to_glyf(font: Any) -> None:
     font.sfntVersion = "\x00\x01\x00\x00"
 
 
-def _rename(font: Any) -> None:
+def _rename(font: Any, family: str, postscript: str) -> None:
     name = font["name"]
     for record in list(name.names):
         if record.nameID in (1, 4, 16):
-            name.setName(FAMILY, record.nameID, record.platformID, record.platEncID, record.langID)
+            name.setName(family, record.nameID, record.platformID, record.platEncID, record.langID)
         elif record.nameID == 3:
-            name.setName(f"1.001;{POSTSCRIPT}", 3, record.platformID, record.platEncID, record.langID)
+            name.setName(f"1.001;{postscript}", 3, record.platformID, record.platEncID, record.langID)
         elif record.nameID == 6:
-            name.setName(POSTSCRIPT, 6, record.platformID, record.platEncID, record.langID)
+            name.setName(postscript, 6, record.platformID, record.platEncID, record.langID)
     name.setName(
         "A subset of Noto Serif CJK SC 1.001 with TrueType outlines, for the concierge system's notices.",
         10,
@@ -148,4 +171,5 @@ if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: python -m services.assignment.notice.build_font NotoSerifCJKsc-Regular.otf")
     build(Path(sys.argv[1]))
-    print(f"wrote {OUTPUT} ({OUTPUT.stat().st_size:,} bytes)")
+    for written in (OUTPUT, SUPPLEMENT_OUTPUT):
+        print(f"wrote {written} ({written.stat().st_size:,} bytes)")

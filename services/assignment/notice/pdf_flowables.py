@@ -21,7 +21,7 @@ from services.assignment.notice.geometry import (
     TYPE_WIDTH,
 )
 from services.assignment.notice.linebreak import break_lines
-from services.assignment.notice.typeface import register, text_width
+from services.assignment.notice.typeface import register, text_out, text_width
 
 RED = colors.HexColor("#E60012")  # the red of red-header documents (红头)
 BLACK = colors.black
@@ -110,7 +110,7 @@ class CjkText(Flowable):
             text.setFont(register(), self.size)
             text.setCharSpace(spacing)
             text.setFillColor(self.color)
-            text.textOut(line)
+            text_out(text, line, self.size)
             canvas.drawText(text)
 
 
@@ -167,7 +167,7 @@ class SignatureBlock(Flowable):
             line.setFont(font, SIZE_3)
             line.setCharSpace(PITCH - SIZE_3)
             line.setFillColor(BLACK)
-            line.textOut(text)
+            text_out(line, text, SIZE_3)
             canvas.drawText(line)
 
 
