@@ -35,6 +35,7 @@ class Right(StrEnum):
     PUBLISH_CALENDAR = "publish the working-day calendar"
     MANAGE_ROSTER = "manage the roster"
     MANAGE_ACCOUNTS = "manage accounts"
+    MANAGE_INTEGRATIONS = "manage integration signing keys"
 
 
 HOLDERS: dict[Right, str] = {
@@ -51,6 +52,7 @@ HOLDERS: dict[Right, str] = {
     Right.PUBLISH_CALENDAR: "the zone operator (高新区管委会)",
     Right.MANAGE_ROSTER: "the bureau admin",
     Right.MANAGE_ACCOUNTS: "the bureau admin",
+    Right.MANAGE_INTEGRATIONS: "the bureau admin",
 }
 
 LEADERSHIP = frozenset(
@@ -62,7 +64,7 @@ LEADERSHIP = frozenset(
         Right.APPROVE_DISBURSEMENTS,
     }
 )
-BUREAU_ADMIN = frozenset({Right.MANAGE_ROSTER, Right.MANAGE_ACCOUNTS})
+BUREAU_ADMIN = frozenset({Right.MANAGE_ROSTER, Right.MANAGE_ACCOUNTS, Right.MANAGE_INTEGRATIONS})
 EVERY_PERSON = frozenset({Right.READ, Right.OPEN_CASES, Right.RECORD_MONEY})
 SERVING_POSTS = MANAGEMENT_POSTS | FALLBACK_POSTS  # may be a case's concierge (fallbacks with approval)
 
@@ -114,7 +116,8 @@ def who(principal: Principal) -> str:
     """How a refusal names the caller: the post of a person, the role of a key."""
     if principal.staff_id is not None:
         return f"post {principal.post}" if principal.role is not Role.VIEWER else "a viewer account"
-    return f"a {principal.role.value} key"
+    article = "an" if principal.role.value[0] in "aeiou" else "a"
+    return f"{article} {principal.role.value} key"
 
 
 def refusal(principal: Principal, right: Right) -> str | None:
@@ -174,4 +177,5 @@ SettingsChanger = Annotated[Principal, Depends(require(Right.CHANGE_SETTINGS))]
 MoneyRecorder = Annotated[Principal, Depends(require(Right.RECORD_MONEY))]
 CalendarPublisher = Annotated[Principal, Depends(require(Right.PUBLISH_CALENDAR))]
 RosterManager = Annotated[Principal, Depends(require(Right.MANAGE_ROSTER))]
+IntegrationManager = Annotated[Principal, Depends(require(Right.MANAGE_INTEGRATIONS))]
 AccountManager = Annotated[Principal, Depends(require(Right.MANAGE_ACCOUNTS))]

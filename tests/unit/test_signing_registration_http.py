@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from services.intake.bootstrap import Overrides, build_app
 from services.intake.settings import IntakeSettings
 from shared.auth.integration_keys import InMemoryIntegrationKeyDirectory
-from shared.auth.keys import Role
+from shared.auth.keys import Principal, Role
 from shared.eventstore.memory import InMemoryRecorder
 from tests.fakes import FakeApiKeys
 from tests.unit.test_signing_key_directory import pem, raw_b64
@@ -28,9 +28,28 @@ def directory() -> InMemoryIntegrationKeyDirectory:
     return InMemoryIntegrationKeyDirectory()
 
 
+PEOPLE = {
+    # A clerk whose account is the bureau admin, and a director whose account is not: the right is the admin's.
+    "clerk-admin-token": Principal(
+        bureau="finance", role=Role.ADMIN, key_id="tok-1", staff_id="s-clerk", name="李四", post="clerk"
+    ),
+    "director-token": Principal(
+        bureau="finance", role=Role.STAFF, key_id="tok-2", staff_id="s-dir", name="王五", post="director"
+    ),
+}
+
+
+class KeysAndPeople(FakeApiKeys):
+    """Bureau keys, and people's session tokens as the real authenticator resolves them."""
+
+    async def authenticate(self, key: str) -> Principal | None:
+        """Return a person's principal for their token, else a key's."""
+        return PEOPLE.get(key) or await super().authenticate(key)
+
+
 @pytest.fixture
 async def client(directory: InMemoryIntegrationKeyDirectory) -> AsyncIterator[httpx.AsyncClient]:
-    keys = FakeApiKeys(
+    keys = KeysAndPeople(
         {
             "finance-admin": ("finance", Role.ADMIN),
             "innovation-admin": ("innovation", Role.ADMIN),
@@ -97,8 +116,10 @@ async def test_another_bureaus_key_id_is_not_found_and_stays_valid(client: httpx
     assert not listed["revoked"]
 
 
-@pytest.mark.parametrize("caller", ["finance-staff", "finance-integration"])
-async def test_only_an_admin_manages_keys(client: httpx.AsyncClient, caller: str) -> None:
+@pytest.mark.parametrize(
+    ("caller", "named"), [("finance-staff", "a staff key"), ("finance-integration", "an integration key")]
+)
+async def test_only_an_admin_manages_keys(client: httpx.AsyncClient, caller: str, named: str) -> None:
     headers = {"Authorization": f"Bearer {caller}"}
 
     answers = [
@@ -108,7 +129,8 @@ async def test_only_an_admin_manages_keys(client: httpx.AsyncClient, caller: str
     ]
 
     assert [a.status_code for a in answers] == [403, 403, 403]
-    assert "管理员" in answers[0].json()["detail"] and "admin" in answers[0].json()["detail"]
+    detail = answers[0].json()["detail"]
+    assert detail == f"无此权限 ({named} may not manage integration signing keys: only the bureau admin)"
 
 
 async def test_without_a_key_the_answer_is_401(client: httpx.AsyncClient) -> None:
@@ -177,3 +199,20 @@ async def test_hostile_bodies_are_refused_with_4xx_never_5xx(
     )
 
     assert 400 <= answer.status_code < 500, answer.text
+
+
+async def test_the_bureau_admin_person_manages_keys_in_their_name_and_a_director_without_it_is_refused(
+    client: httpx.AsyncClient, directory: InMemoryIntegrationKeyDirectory
+) -> None:
+    admin = {"Authorization": "Bearer clerk-admin-token"}
+    director = {"Authorization": "Bearer director-token"}
+
+    answer = await register(client, raw_b64(Ed25519PrivateKey.generate()), admin)
+    refused = await register(client, raw_b64(Ed25519PrivateKey.generate()), director)
+    revoked = await client.delete(f"{KEYS}/{answer.json()['key_id']}", headers=admin)
+
+    assert answer.status_code == 201 and answer.json()["registered_by"] == "s-clerk"  # the person, not a token
+    assert revoked.status_code == 200 and revoked.json()["revoked_by"] == "s-clerk"
+    assert refused.status_code == 403
+    assert "manage integration signing keys" in refused.json()["detail"] and "bureau admin" in refused.text
+    assert [k.registered_by for k in await directory.of_bureau("finance")] == ["s-clerk"]

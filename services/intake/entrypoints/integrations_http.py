@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
+from fastapi import APIRouter, HTTPException, Path, Request, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.auth.http import Caller
 from shared.auth.integration_keys import (
     IntegrationKey,
     IntegrationKeyRegistry,
     InvalidPublicKey,
     KeyAlreadyRegistered,
 )
-from shared.auth.keys import Principal, Role
+from shared.auth.actors import actor_of
+from shared.auth.rights import IntegrationManager
 from shared.contracts.text import Identifier, Line100, Text2000
 from shared.http_query import KNOWN_QUERY_ONLY
 from shared.workdays.calendar import SHANGHAI
@@ -69,19 +69,7 @@ class IntegrationKeyView(BaseModel):
         )
 
 
-async def admin_principal(principal: Caller) -> Principal:
-    """Authenticate a bureau admin, or answer 403 with the reason."""
-    # Role.ADMIN until the rights table (issue 10) names the right to manage integrations.
-    if principal.role is not Role.ADMIN:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            f"只有本局管理员可以管理集成签名密钥 (only a bureau admin may manage integration keys; "
-            f"this key's role is {principal.role.value})",
-        )
-    return principal
-
-
-Admin = Annotated[Principal, Depends(admin_principal)]
+Admin = IntegrationManager  # the bureau admin (rights table): an admin key or a person whose account is admin
 
 
 def _directory(request: Request) -> IntegrationKeyRegistry:
@@ -103,7 +91,7 @@ async def register_key(body: RegisterKey, principal: Admin, request: Request) ->
     """Register a public key for one of the caller's bureau's integrations; answer its key id."""
     try:
         key = await _directory(request).register(
-            principal.bureau, body.integration, body.public_key, registered_by=principal.key_id
+            principal.bureau, body.integration, body.public_key, registered_by=actor_of(principal).id
         )
     except InvalidPublicKey as exc:
         raise HTTPException(
@@ -135,7 +123,7 @@ async def revoke_key(
     key_id: Annotated[Identifier, Path(description="The key id")], principal: Admin, request: Request
 ) -> IntegrationKeyView:
     """Revoke a key of the caller's bureau; revoking it again changes nothing."""
-    key = await _directory(request).revoke(principal.bureau, key_id, revoked_by=principal.key_id)
+    key = await _directory(request).revoke(principal.bureau, key_id, revoked_by=actor_of(principal).id)
     if key is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"本局没有集成密钥 {key_id} (no such integration key)")
     return IntegrationKeyView.of(key)
