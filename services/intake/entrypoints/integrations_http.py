@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Request, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from shared.auth.actors import actor_of
 from shared.auth.integration_keys import (
     IntegrationKey,
     IntegrationKeyRegistry,
     InvalidPublicKey,
     KeyAlreadyRegistered,
 )
-from shared.auth.actors import actor_of
 from shared.auth.rights import IntegrationManager
 from shared.contracts.text import Identifier, Line100, Text2000
 from shared.http_query import KNOWN_QUERY_ONLY
