@@ -55,15 +55,25 @@ def follow(args: argparse.Namespace) -> int:
             "session.timeout.ms": min(45_000, args.max_poll_interval_ms),
         }
     )
-    handled, last_seen = 0, time.monotonic()
+    # Idle time counts from the first assignment, not from subscribe: until the group join finishes (a broker
+    # may hold it for the whole rebalance timeout) an empty poll says nothing about the feed. A join that never
+    # finishes (broker unreachable) still ends the wait: after that timeout plus the idle time.
+    handled, started = 0, time.monotonic()
+    last_seen: float | None = None
+    join_limit = args.max_poll_interval_ms / 1000 + args.idle_seconds
 
     def assigned(_consumer: Consumer, _partitions: list) -> None:
         nonlocal last_seen
-        last_seen = time.monotonic()  # idle time counts from when the partitions are ours
+        last_seen = time.monotonic()  # the partitions are ours (again, after a rebalance)
+
+    def waiting() -> bool:
+        if last_seen is None:
+            return time.monotonic() - started < join_limit
+        return time.monotonic() - last_seen < args.idle_seconds
 
     consumer.subscribe([f"bureau.{args.bureau}.events.v1"], on_assign=assigned)
     try:
-        while handled < args.max_events and time.monotonic() - last_seen < args.idle_seconds:
+        while handled < args.max_events and waiting():
             message = consumer.poll(0.5)
             if message is None:
                 continue
@@ -84,6 +94,8 @@ def follow(args: argparse.Namespace) -> int:
             handled, last_seen = handled + 1, time.monotonic()
     finally:
         consumer.close()
+    if last_seen is None:
+        print(f"no partitions were assigned within {join_limit:g} s", file=sys.stderr)
     return handled
 
 

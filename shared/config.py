@@ -3,11 +3,49 @@
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.messaging.pacing import FetchWait
+
+LOCAL_HOST = "127.0.0.1"
+
+
+def embedded_mongodb_uri(host: str, port: int) -> str:
+    """Return the URI the services use for an embedded SecantusDB (what `make run` starts)."""
+    # retryWrites=false: SecantusDB keeps a reply per retryable write (30 min, up to 10,000) and scans and
+    # sorts them all on every write, so writes slow down as the list fills. The application retries its own
+    # writes. maxIdleTimeMS: SecantusDB closes a connection idle for 300 s; the driver drops it first, so a
+    # write never meets a connection the server closed (with no automatic retry, that write would fail).
+    return f"mongodb://{host}:{port}/?directConnection=true&retryWrites=false&maxIdleTimeMS=60000"
+
+
+def env_port(env: Mapping[str, str], name: str, default: int) -> int:
+    """Return the port an environment variable names (unset or empty: the default)."""
+    value = env.get(name) or str(default)
+    if not (value.isascii() and value.isdigit()) or not 0 < int(value) < 65536:
+        raise ValueError(f"{name}={value!r} is not a port number")
+    return int(value)
+
+
+def stack_host(env: Mapping[str, str]) -> str:
+    """Return the host `make run` binds its servers and services to (STACK_HOST)."""
+    return env.get("STACK_HOST") or LOCAL_HOST
+
+
+def local_mongodb_uri(env: Mapping[str, str] | None = None) -> str:
+    """Return the MongoDB `make run` starts for this environment (STACK_HOST, MONGODB_PORT)."""
+    env = os.environ if env is None else env
+    return embedded_mongodb_uri(stack_host(env), env_port(env, "MONGODB_PORT", 27017))
+
+
+def local_kafka_bootstrap(env: Mapping[str, str] | None = None) -> str:
+    """Return the Kafka `make run` starts for this environment (STACK_HOST, KAFKA_PORT)."""
+    env = os.environ if env is None else env
+    return f"{stack_host(env)}:{env_port(env, 'KAFKA_PORT', 9092)}"
 
 
 class ConnectionSettings(BaseSettings):
@@ -15,10 +53,13 @@ class ConnectionSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
-    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
-    mongodb_uri: str = Field(
-        "mongodb://127.0.0.1:27017/?directConnection=true", validation_alias="MONGODB_URI"
+    # Unset, they are the servers `make run` starts for the same environment (MONGODB_PORT, KAFKA_PORT,
+    # STACK_HOST): an operator command run beside `X make run` as `X make rebuild` meets that stack's data,
+    # never another MongoDB that happens to listen on the default port.
+    kafka_bootstrap_servers: str = Field(
+        default_factory=local_kafka_bootstrap, validation_alias="KAFKA_BOOTSTRAP_SERVERS"
     )
+    mongodb_uri: str = Field(default_factory=local_mongodb_uri, validation_alias="MONGODB_URI")
     mongodb_database: str = Field("concierge", validation_alias="MONGODB_DATABASE")
     # Fail fast when MongoDB is down: the driver's 30 s default lets requests pile up behind it, each
     # holding a connection, while a quick 503 with Retry-After tells the caller what to do.

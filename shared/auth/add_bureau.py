@@ -4,6 +4,10 @@ It registers the bureau, issues its integration API key (HTTP, and the HTTP feed
 topic, makes the password of its Kafka user and prints the two `docker compose exec kafka ...` commands that
 create that SCRAM user and its ACLs (read its own feed topic with its own consumer groups; write the request
 topics). It prints everything to hand over once: secrets are not kept in clear anywhere.
+
+Only a new bureau is onboarded: an id that is registered already (or differs from one only by case) is refused
+with nothing changed, since a second run would otherwise hand out a new Kafka password whose command replaces
+the live one and breaks the bureau's consumers. Renaming and further keys: `python -m shared.auth`.
 """
 
 from __future__ import annotations
@@ -13,10 +17,13 @@ import asyncio
 import json
 import secrets
 import shlex
+from collections.abc import Awaitable, Callable, Iterable
 
 from pydantic import ValidationError
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
-from shared.auth.keys import ApiKeyStore, Bureau, BureauDirectory, Role
+from shared.auth.keys import BUREAUS, ZONE, ApiKeyStore, Bureau, Role
 from shared.config import ConnectionSettings
 from shared.contracts.topics import DISBURSEMENT_REQUESTS, INTAKE_REQUESTS, bureau_topic
 from shared.messaging.kafka import ensure_topics
@@ -95,24 +102,81 @@ def acl_commands(bureau_id: str, password: str, bootstrap: str = "localhost:9092
 
 def _bureau(args: argparse.Namespace) -> Bureau:
     try:
-        return Bureau(id=args.id, name_zh=args.name_zh, name_en=args.name_en)
+        bureau = Bureau(id=args.id, name_zh=args.name_zh, name_en=args.name_en)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise SystemExit(f"refused: {problems}") from None
+    # Lower case only for new ids: Kafka topic and group names are case-sensitive, so `Planning` would get a
+    # feed and ACLs of its own beside `planning`, and an operator typing either one would reach a different
+    # bureau. (Registered ids keep whatever case they have.)
+    if bureau.id != bureau.id.lower():
+        raise SystemExit(
+            f"refused: 新局编号只能用小写字母、数字、_ 和 -（如 {bureau.id.lower()}）/ a new bureau id may hold "
+            f"only lower-case letters, digits, _ and - (e.g. {bureau.id.lower()}): it names the bureau's Kafka "
+            "topic bureau.<id>.events.v1 and consumer groups <id>-…, whose names are case-sensitive"
+        )
+    if bureau.id == ZONE:
+        raise SystemExit(
+            f"refused: {ZONE} 是管委会（运维）保留的编号 / {ZONE} is reserved for the zone administration's "
+            "operator keys"
+        )
+    return bureau
+
+
+def id_conflict(new_id: str, registered: Iterable[str]) -> str | None:
+    """Return why a new bureau id clashes with the registered ones (bilingual), or None."""
+    registered = list(registered)
+    if new_id in registered:
+        return (
+            f"局 {new_id} 已存在，未作任何更改 / bureau {new_id} already exists; nothing was changed. "
+            f"改名或另发密钥 / to rename it or issue another key: python -m shared.auth bureau|issue {new_id} …"
+        )
+    for other in registered:
+        if other.lower() == new_id.lower():
+            return (
+                f"局 {other} 已存在，与 {new_id} 仅大小写不同，未作任何更改 / bureau {other} already exists and "
+                f"differs from {new_id} only by case; nothing was changed"
+            )
+    for other in registered:
+        # The group ACL is a prefix (`<id>-`): `fin` would be allowed into `fin-ance`'s consumer groups, join
+        # them and take partitions from that bureau's consumers.
+        if other.startswith(f"{new_id}-") or new_id.startswith(f"{other}-"):
+            return (
+                f"局 {new_id} 与已有的局 {other} 的消费组前缀重叠，未作任何更改 / the consumer-group prefix of "
+                f"{new_id} overlaps that of the existing bureau {other}; nothing was changed"
+            )
+    return None
+
+
+async def register_new(
+    db: AsyncDatabase, bureau: Bureau, before_writing: Callable[[], Awaitable[None]]
+) -> tuple[str, str]:
+    """Register a bureau that does not exist yet and issue its integration and admin keys; refuse otherwise."""
+    registered = [str(doc["_id"]) async for doc in db[BUREAUS].find({}, {"_id": 1})]
+    problem = id_conflict(bureau.id, registered)
+    if problem is not None:
+        raise SystemExit(f"refused: {problem}")
+    await before_writing()  # e.g. the feed topic: if Kafka is down, nothing has been written yet
+    try:
+        # An insert, not the directory's upsert: of two runs racing for one id, the second fails here.
+        await db[BUREAUS].insert_one({"_id": bureau.id, "name_zh": bureau.name_zh, "name_en": bureau.name_en})
+    except DuplicateKeyError:
+        raise SystemExit(f"refused: {id_conflict(bureau.id, [bureau.id])}") from None
+    keys = ApiKeyStore(db)
+    integration = await keys.issue(bureau.id, Role.INTEGRATION, f"integration of {bureau.id} (add_bureau)")
+    admin = await keys.issue(bureau.id, Role.ADMIN, f"admin of {bureau.id} (add_bureau)")
+    return integration, admin
 
 
 async def onboard(bureau: Bureau, settings: ConnectionSettings) -> dict[str, object]:
-    """Register the bureau, issue its integration key and create its feed topic; return the handover."""
+    """Register the new bureau, issue its keys and create its feed topic; return the handover."""
     mongo = Mongo.from_settings(settings)
     try:
-        await BureauDirectory(mongo.db).register(bureau)
-        key = await ApiKeyStore(mongo.db).issue(
-            bureau.id, Role.INTEGRATION, f"integration of {bureau.id} (add_bureau)"
+        key, admin = await register_new(
+            mongo.db, bureau, lambda: ensure_topics(settings, [bureau_topic(bureau.id)])
         )
-        admin = await ApiKeyStore(mongo.db).issue(bureau.id, Role.ADMIN, f"admin of {bureau.id} (add_bureau)")
     finally:
         await mongo.client.close()
-    await ensure_topics(settings, [bureau_topic(bureau.id)])
     password = secrets.token_urlsafe(24)
     return {
         "bureau": bureau.id,
@@ -129,13 +193,13 @@ async def onboard(bureau: Bureau, settings: ConnectionSettings) -> dict[str, obj
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(prog="python -m shared.auth.add_bureau", description=__doc__)
     parser.add_argument("id")
     parser.add_argument("--name-zh", required=True)
     parser.add_argument("--name-en", required=True)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     handover = asyncio.run(onboard(_bureau(args), ConnectionSettings()))
     print(json.dumps(handover, ensure_ascii=False, indent=2))
 

@@ -6,16 +6,13 @@ import os
 import sys
 from pathlib import Path
 
+from shared.config import embedded_mongodb_uri
 from shared.devstack.processes import Child, port_open, wait_until
 
 
 def secantus_uri(host: str, port: int) -> str:
     """Return the URI the services use for an embedded SecantusDB."""
-    # retryWrites=false: SecantusDB keeps a reply per retryable write (30 min, up to 10,000) and scans and sorts
-    # them all on every write, so writes slow down as the list fills. The application retries its own writes.
-    # maxIdleTimeMS: SecantusDB closes a connection idle for 300 s; the driver drops it first, so a write never
-    # meets a connection the server closed (with no automatic retry, that write would fail).
-    return f"mongodb://{host}:{port}/?directConnection=true&retryWrites=false&maxIdleTimeMS=60000"
+    return embedded_mongodb_uri(host, port)  # decided in shared.config: the operator commands use it too
 
 
 def tansu(host: str, port: int, log_dir: Path) -> Child:

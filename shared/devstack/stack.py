@@ -14,7 +14,7 @@ from typing import Any
 
 from shared.auth.integration_keys_cli import seed_demo_signing_keys
 from shared.auth.seed import DEMO_BUREAUS, read_credentials, seed_demo, write_credentials
-from shared.config import ConnectionSettings
+from shared.config import ConnectionSettings, env_port, stack_host
 from shared.devstack import servers
 from shared.devstack.processes import Child, wait_until
 from shared.service import Mongo
@@ -44,10 +44,6 @@ SERVICES = (
 )
 
 
-def _port(env: dict[str, str], name: str, default: int) -> int:
-    return int(env.get(name, default))
-
-
 @dataclass
 class StackConfig:
     """Ports and places; each can be set from the environment (see README)."""
@@ -72,11 +68,11 @@ class StackConfig:
         """Read the configuration from environment variables."""
         env = dict(os.environ if env is None else env)
         return cls(
-            host=env.get("STACK_HOST", "127.0.0.1"),
+            host=stack_host(env),  # shared.config decides host and ports: the operator commands read them too
             var_dir=Path(env.get("VAR_DIR", "var")),
-            kafka_port=_port(env, "KAFKA_PORT", 9092),
-            mongo_port=_port(env, "MONGODB_PORT", 27017),
-            ports={s.name: _port(env, f"{s.env_prefix}PORT", s.default_port) for s in SERVICES},
+            kafka_port=env_port(env, "KAFKA_PORT", 9092),
+            mongo_port=env_port(env, "MONGODB_PORT", 27017),
+            ports={s.name: env_port(env, f"{s.env_prefix}PORT", s.default_port) for s in SERVICES},
             kafka_bootstrap=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
             mongodb_uri=env.get("MONGODB_URI") or None,
             database=env.get("MONGODB_DATABASE", "concierge"),
