@@ -33,6 +33,7 @@ from services.casequery.projections.story_store import (
     CaseStories,
     ensure_story_indexes,
 )
+from services.casequery.rebuild_watch import interrupted_rebuilds
 from services.casequery.settings import CaseQuerySettings
 from shared.auth.keys import ApiKeyStore, Authenticator
 from shared.crypto.vault import MemoryKeyStore, MongoKeyStore, Vault
@@ -129,14 +130,17 @@ def build_app(settings: CaseQuerySettings, overrides: Overrides | None = None) -
         await ensure_story_indexes(await generations.collection(CASE_STORY))
         await ensure_money_indexes(await generations.collection(CASE_MONEY))
 
+    interrupted = interrupted_rebuilds(mongo.db, recorder)
+
     def consumers() -> dict[str, Any]:
         return {
             **views.health(),
             "story_consumer": stories.health(),
             "money_consumer": money_consumer.health(),
+            **interrupted.health(),
         }
 
-    app = FastAPI(title=TITLE, lifespan=broker_lifespan(settings, mongo, broker, prepare))
+    app = FastAPI(title=TITLE, lifespan=interrupted.around(broker_lifespan(settings, mongo, broker, prepare)))
     _serve(
         app,
         generations.of(CASE_VIEW),

@@ -4,16 +4,21 @@
 It replays into a new generation of each read model beside the one in use (readers keep the old one meanwhile),
 moves the generation pointers (a swap that copies nothing, see projections/generations.py), waits until every
 live writer has moved, catches up with the events recorded meanwhile and drops the old generation. Memory stays
-flat: events are streamed in pages.
+flat: events are streamed in pages. One rebuild at a time: a second one refuses while the first holds the
+lease (shared/readmodels/lease.py); one killed after its flip leaves a mark that this service
+(rebuild_watch.py) or the next rebuild completes.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -21,6 +26,7 @@ from tqdm import tqdm
 
 from services.casequery.projections.case_view import CASE_VIEW, CaseViews, ensure_view_indexes
 from services.casequery.projections.generations import (
+    GENERATIONS,
     SETTLE_S,
     Generation,
     Generations,
@@ -38,7 +44,18 @@ from services.casequery.projections.story_store import (
 from services.casequery.settings import CaseQuerySettings
 from shared.contracts.envelope import EventEnvelope
 from shared.eventstore.mongo import MongoRecorder
+from shared.readmodels.generations import FlipRefused, next_free
+from shared.readmodels.lease import (
+    LeaseLost,
+    RebuildAbandoned,
+    RebuildLease,
+    RebuildRunning,
+    holder_name,
+    pending_catch_up,
+)
 from shared.service import Mongo
+
+log = logging.getLogger(__name__)
 
 MODELS = (CASE_VIEW, CASE_STORY, CASE_STORY_BOARDS, CASE_STORY_QUEUE, CASE_MONEY)
 
@@ -121,19 +138,52 @@ async def rebuild(
     swapped: Callable[[], Awaitable[object]] | None = None,
     settle: float = SETTLE_S,
     timings: Timings | None = None,
+    lease: RebuildLease | None = None,
 ) -> int:
     """Replay the case view, the case stories and the case's money into new generations; return the last position.
 
     The live consumers keep writing the generation in use throughout. Every write is guarded by the stream
     version (see CaseViews), so the catch-up and the consumers may write the same case in any order and the
     view still ends at the newest version. `swapped` runs once every live writer writes the new generation,
-    before the catch-up (tests use it to let live traffic get ahead of the catch-up).
+    before the catch-up (tests use it to let live traffic get ahead of the catch-up). One rebuild at a time:
+    RebuildRunning, before anything is touched, while another holds the lease (shared/readmodels/lease.py).
     """
     timings = timings or Timings()
     generations = Generations(db)
-    old = {model: await generations.current(model) for model in MODELS}
-    new = {model: generation.next() for model, generation in old.items()}
-    await _drop_leftovers(db, old)
+    lease = lease or RebuildLease(db, GENERATIONS)
+    before = await lease.read() or {}
+    held = await lease.acquire()
+    try:
+        async with lease.heartbeat():
+            await _finish_catch_up(db, recorder, generations, lease, held, page)
+            stored = await generations.stored()
+            old = {model: stored.get(model, Generation(model, model, 1)) for model in MODELS}
+            # Past the generation a dead (or stalled, lease expired) holder was writing, too.
+            names = {*await db.list_collection_names(), *before.get("building", {}).values()}
+            new = {model: next_free(generation, names) for model, generation in old.items()}
+            await lease.building(new.values())
+            await _drop_leftovers(db, old)
+            return await _replay_and_flip(
+                db, recorder, generations, lease, old, new, page, progress, swapped, settle, timings
+            )
+    finally:
+        # A catch-up mark left by a failure stays: the service or the next rebuild ends it.
+        await lease.release()
+
+
+async def _replay_and_flip(
+    db: AsyncDatabase,
+    recorder: MongoRecorder,
+    generations: Generations,
+    lease: RebuildLease,
+    old: dict[str, Generation],
+    new: dict[str, Generation],
+    page: int,
+    progress: bool,
+    swapped: Callable[[], Awaitable[object]] | None,
+    settle: float,
+    timings: Timings,
+) -> int:
     target = {model: db[generation.collection] for model, generation in new.items()}
     head = await recorder.head_position()
     projections = Projections.into(target, recorder)
@@ -145,7 +195,7 @@ async def rebuild(
         await _index(target)
         timings.add("indexes", began)
         began = time.perf_counter()
-        await generations.flip(new.values())  # the swap: five pointer documents, no document copied
+        await _flip(db, generations, lease, old, new, position)
         timings.add("flip", began)
         began = time.perf_counter()
         await asyncio.sleep(settle)  # until no resolver can still hold an old pointer
@@ -156,12 +206,95 @@ async def rebuild(
         # to the new one. A live writer that moved first already wrote some: the version guard keeps the newest.
         began = time.perf_counter()
         position = await replay(projections, recorder, position, page, bar)
+        await lease.clear_catch_up()
         timings.add("catch_up", began)
     began = time.perf_counter()
     for generation in old.values():
         await db[generation.collection].drop()
     timings.add("drop_old", began)
     return position
+
+
+async def _flip(
+    db: AsyncDatabase,
+    generations: Generations,
+    lease: RebuildLease,
+    old: dict[str, Generation],
+    new: dict[str, Generation],
+    replayed: int,
+) -> None:
+    """Move the pointers only if the lease is ours and they still name `old`; else drop our generation."""
+    try:
+        if lease.lost:
+            raise LeaseLost(f"{lease.holder} stopped holding the rebuild lease during its replay")
+        # The commit point: a rebuild killed after it leaves the position its catch-up must run from.
+        await lease.mark_catch_up(replayed, new.values())
+        try:
+            await generations.flip(new.values(), replacing=old.values())  # five pointers, nothing copied
+        except FlipRefused:
+            await lease.clear_catch_up()
+            raise
+    except (LeaseLost, FlipRefused) as exc:
+        for generation in new.values():
+            await db[generation.collection].drop()
+        dropped = ", ".join(g.collection for g in new.values())
+        raise RebuildAbandoned(
+            f"重建已放弃 / rebuild abandoned: pointers unchanged, its generation dropped ({dropped}): {exc}"
+        ) from exc
+
+
+async def _finish_catch_up(
+    db: AsyncDatabase,
+    recorder: MongoRecorder,
+    generations: Generations,
+    lease: RebuildLease,
+    held: dict[str, Any],
+    page: int,
+) -> int | None:
+    """Apply what an interrupted rebuild had still to catch up to the generation in use; clear its mark."""
+    after = pending_catch_up(held)
+    if after is None:
+        return None
+    stored = await generations.stored()
+    current = {model: db[stored.get(model, Generation(model, model, 1)).collection] for model in MODELS}
+    position = await replay(Projections.into(current, recorder), recorder, after, page, None)
+    # Version-guarded writes: applying again what the dead rebuild had already caught up is harmless.
+    await lease.clear_catch_up()
+    log.warning("finished the catch-up of an interrupted rebuild: events %d..%d", after + 1, position)
+    return position
+
+
+async def finish_interrupted(
+    db: AsyncDatabase, recorder: MongoRecorder, lease: RebuildLease | None = None, page: int = 500
+) -> int | None:
+    """Once a rebuild killed after its flip has lost its lease, apply what its catch-up left; else None."""
+    lease = lease or RebuildLease(db, GENERATIONS, holder=holder_name("casequery"))
+    doc = await lease.read()
+    if doc is None or pending_catch_up(doc) is None or not lease.expired(doc):
+        return None
+    try:
+        held = await lease.acquire()
+    except RebuildRunning:
+        return None  # another process got there first
+    try:
+        async with lease.heartbeat():
+            return await _finish_catch_up(db, recorder, Generations(db), lease, held, page)
+    finally:
+        await lease.release()
+
+
+def catch_up_alarm(doc: dict[str, Any] | None, lease: RebuildLease) -> str | None:
+    """Return the /healthz alarm while a dead rebuild's catch-up is pending, else None."""
+    after = pending_catch_up(doc)
+    # A live holder is catching up now (between its flip and its end): that is no alarm.
+    if after is None or doc is None or not lease.expired(doc):
+        return None
+    mark = doc["catch_up"]
+    return (
+        f"重建在切换后中断，其后事件尚未补齐 / a rebuild ({mark.get('by')}) stopped after its flip: events "
+        f"after position {after} may be missing from the read models until this service (every few seconds) "
+        f"or the next rebuild applies them"
+    )
 
 
 async def _index(target: dict[str, AsyncCollection]) -> None:
@@ -175,6 +308,8 @@ async def _index(target: dict[str, AsyncCollection]) -> None:
 
 
 async def _drop_leftovers(db: AsyncDatabase, current: dict[str, Generation]) -> None:
+    # Called with the lease held, so no other rebuild is live: one whose lease expired died (or stalled, and
+    # then its flip refuses and it drops its own generation, whose name nobody else takes: see next_free).
     # A rebuild that died half-way, a live writer that wrote an old generation after it was dropped, or an
     # older version's `__rebuild` shadow: none of them is read, and the new generation's name must be free.
     in_use = {generation.collection for generation in current.values()}
@@ -189,6 +324,8 @@ async def _main(progress: bool) -> None:
     try:
         replayed = await rebuild(mongo.db, MongoRecorder(mongo.client, mongo.db), progress=progress)
         print(f"case_view rebuilt from {replayed} events, with the case stories and the case's money")
+    except (RebuildRunning, RebuildAbandoned) as exc:
+        sys.exit(str(exc))  # exit status 1, the reason on stderr
     finally:
         await mongo.client.close()
 

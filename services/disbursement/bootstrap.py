@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.disbursement.entrypoints import arrears_http, dashboard_http, http
 from services.disbursement.entrypoints.kafka import subscribe_read_models, subscribe_reports
 from services.disbursement.entrypoints.state import Bureaus, Services
+from services.disbursement.projections.rebuild import catch_up_alarm, finish_interrupted
 from services.disbursement.projections.store import (
     POINTERS,
     ReadModelWriter,
@@ -27,6 +29,8 @@ from shared.idempotency import IdempotencyStore, InMemoryIdempotencyStore, Mongo
 from shared.messaging.consumer import Deduplicator, ReliableSubscriber
 from shared.messaging.kafka import make_broker, require_ping
 from shared.readmodels.generations import Generations
+from shared.readmodels.lease import RebuildLease, holder_name
+from shared.readmodels.watch import InterruptedRebuilds
 from shared.service import Mongo, broker_lifespan, health_router, install_error_handlers, instrument
 from shared.workdays.published import PublishedCalendar as Calendars
 
@@ -75,7 +79,8 @@ def build_app(settings: DisbursementSettings, overrides: Overrides | None = None
     calendars = Calendars(recorder)
     bureaus = BureauDirectory(mongo.db)
     keys = IntegrationKeyDirectory(mongo.db, cache_seconds=settings.signing_key_cache_seconds)
-    names = in_use(Generations(mongo.db, POINTERS))
+    generations = Generations(mongo.db, POINTERS)
+    names = in_use(generations)
     subscribers: list[ReliableSubscriber[Any]] = [
         subscribe_reports(
             broker,
@@ -106,7 +111,13 @@ def build_app(settings: DisbursementSettings, overrides: Overrides | None = None
         await keys.ensure_indexes()
         await mongo.db[IDEMPOTENCY].create_index("recorded_at", expireAfterSeconds=IDEMPOTENCY_TTL_S)
 
-    app = FastAPI(title=TITLE, lifespan=broker_lifespan(settings, mongo, broker, prepare))
+    # A rebuild killed after its flip left recent events out of the read models: finish its catch-up here.
+    interrupted = InterruptedRebuilds(
+        RebuildLease(mongo.db, POINTERS, holder=holder_name("disbursement")),
+        functools.partial(finish_interrupted, mongo.db, recorder, calendars.current, generations),
+        catch_up_alarm,
+    )
+    app = FastAPI(title=TITLE, lifespan=interrupted.around(broker_lifespan(settings, mongo, broker, prepare)))
     instrument(app)
     services = Services(
         recorder=recorder,
@@ -122,7 +133,7 @@ def build_app(settings: DisbursementSettings, overrides: Overrides | None = None
         health_router(
             "disbursement",
             {"mongodb": mongo.ping, "kafka": lambda: require_ping(broker)},
-            lambda: {"consumers": [s.health() for s in subscribers]},
+            lambda: {"consumers": [s.health() for s in subscribers], **interrupted.health()},
         )
     )
     return app

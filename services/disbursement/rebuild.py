@@ -3,12 +3,16 @@
 It replays into the next generation of the read models beside the ones in use, moves the generation pointers
 (nothing is renamed or copied), waits until every live writer has moved, applies what was recorded during the
 replay (version-guarded, so whatever the live consumer already applied is skipped) and drops the old
-generation. The service may keep running; readers see the old figures until the pointers move.
+generation. The service may keep running; readers see the old figures until the pointers move. One rebuild at
+a time (shared/readmodels/lease.py): a second one exits with status 1 naming the holder; one killed after its
+flip is completed by the running service once its lease lapses (shared/readmodels/watch.py) or by the next
+run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 
 from tqdm import tqdm
 
@@ -17,6 +21,7 @@ from services.disbursement.projections.store import POINTERS
 from services.disbursement.settings import DisbursementSettings
 from shared.eventstore.mongo import MongoRecorder
 from shared.readmodels.generations import Generations
+from shared.readmodels.lease import RebuildAbandoned, RebuildRunning
 from shared.service import Mongo
 from shared.workdays.published import PublishedCalendar as Calendars
 
@@ -37,7 +42,10 @@ async def main_async(settings: DisbursementSettings) -> int:
 
 def main() -> None:
     """Rebuild with settings from the environment."""
-    position = asyncio.run(main_async(DisbursementSettings()))
+    try:
+        position = asyncio.run(main_async(DisbursementSettings()))
+    except (RebuildRunning, RebuildAbandoned) as exc:
+        sys.exit(str(exc))  # exit status 1, the reason on stderr
     print(f"rebuilt the disbursement read models up to position {position}")
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 RESOLVE_TTL_S = 1.0  # how stale a resolved pointer may be; a rebuild waits longer than this after a flip
 # Longer than a resolver may keep a pointer, with room for a timer that fires late on a loaded machine: after
@@ -53,6 +54,19 @@ def is_generation_of(model: str, collection: str) -> bool:
     return re.fullmatch(rf"{re.escape(model)}(__g\d+|__rebuild)?", collection) is not None
 
 
+def next_free(current: Generation, names: Iterable[str]) -> Generation:
+    """Return the generation after the current one whose name no collection uses (nor ever reused)."""
+    # Past every existing generation: a rebuild that stalled beyond its lease may still write its own, and
+    # must never share a name with the one that took over (each drops its own on failure).
+    taken = [int(m.group(1)) for n in names if (m := re.fullmatch(rf"{re.escape(current.model)}__g(\d+)", n))]
+    number = max([current.number, *taken]) + 1
+    return Generation(current.model, collection_name(current.model, number), number)
+
+
+class FlipRefused(Exception):
+    """The pointers no longer name the generations a rebuild started from: it must not move them."""
+
+
 class Generations:
     """Resolves read models to their current collections, re-reading the pointers at most once per ttl."""
 
@@ -73,6 +87,11 @@ class Generations:
         """The database the read models live in."""
         return self._db
 
+    @property
+    def pointers(self) -> str:
+        """The collection that holds the pointers (and the rebuild lease)."""
+        return self._pointers_in
+
     async def current(self, model: str) -> Generation:
         """Return the read model's generation in use (as of at most ttl ago)."""
         if self._clock() >= self._expires:
@@ -89,28 +108,51 @@ class Generations:
         """Return a handle that resolves this read model on each use."""
         return ReadModel(lambda: self.collection(model))
 
-    async def flip(self, generations: Iterable[Generation]) -> None:
-        """Point the read models at these generations (one bulk write) and forget what was cached here."""
+    async def stored(self) -> dict[str, Generation]:
+        """Return the pointers as stored now (no cache): what a flip compares against."""
+        return {
+            str(doc["_id"]): _generation(doc)
+            async for doc in self._db[self._pointers_in].find({})
+            if "collection" in doc  # the rebuild lease lives beside the pointers (shared/readmodels/lease.py)
+        }
+
+    async def flip(self, generations: Iterable[Generation], replacing: Iterable[Generation] = ()) -> None:
+        """Point the read models at these generations and forget what was cached here.
+
+        With `replacing` (the generations a rebuild started from), a compare-and-set: FlipRefused, and no
+        pointer moved, unless every pointer still names its generation there.
+        """
+        started = {g.model: g for g in replacing}
+        if started:
+            now = await self.stored()
+            moved = [m for m, g in started.items() if now.get(m, Generation(m, m, 1)) != g]
+            if moved:
+                raise FlipRefused(f"pointers moved since the rebuild began: {sorted(moved)}")
         writes = [
             UpdateOne(
-                {"_id": g.model},
+                {"_id": g.model, **_still(started.get(g.model))},
                 {"$set": {"collection": g.collection, "generation": g.number}},
-                upsert=True,
+                upsert=True,  # no pointer yet: generation 1 (a pointer named elsewhere fails on the _id)
             )
             for g in generations
         ]
         if writes:
-            await self._db[self._pointers_in].bulk_write(writes, ordered=True)
+            try:
+                await self._db[self._pointers_in].bulk_write(writes, ordered=True)
+            except (BulkWriteError, DuplicateKeyError) as exc:
+                # Only a writer without the lease (an older rebuild) can get here, after the check above.
+                raise FlipRefused(f"a pointer moved during the flip: {exc}") from exc
         self._expires = float("-inf")
 
     async def _refresh(self) -> None:
         # The expiry counts from before the read: a pointer moved while the read was in flight is then never
         # used for longer than ttl after the move, which is what the rebuild's wait relies on.
         began = self._clock()
-        pointers: dict[str, Generation] = {}
-        async for doc in self._db[self._pointers_in].find({}):
-            pointers[str(doc["_id"])] = _generation(doc)
-        self._pointers, self._expires = pointers, began + self._ttl
+        self._pointers, self._expires = await self.stored(), began + self._ttl
+
+
+def _still(started: Generation | None) -> dict[str, Any]:
+    return {} if started is None else {"generation": started.number}
 
 
 def _generation(doc: dict[str, Any]) -> Generation:

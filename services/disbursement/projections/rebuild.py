@@ -6,13 +6,17 @@ of each read model, beside the one in use. `rebuild` then moves the generation p
 and renames nothing: on SecantusDB a rename holds the server's lock while it copies, and stalled every
 service), waits until every live writer has moved, catches up with what was recorded meanwhile and drops the
 old generation. The counters of a rebuild are the sum of every view's contribution, the same function the
-live consumer applies as differences, so a rebuilt dashboard equals the live one.
+live consumer applies as differences, so a rebuilt dashboard equals the live one. One rebuild at a time
+(shared/readmodels/lease.py); one killed after its flip leaves a mark that the service (finish_interrupted,
+run by shared/readmodels/watch.py) or the next rebuild completes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -28,8 +32,26 @@ from services.disbursement.projections.views import Counters, Doc, add, contribu
 from shared.contracts.envelope import EventEnvelope
 from shared.eventstore.mongo import EVENTS, MongoRecorder, from_document
 from shared.eventstore.recorder import EventRecorder
-from shared.readmodels.generations import SETTLE_S, Generation, Generations, is_generation_of
+from shared.readmodels.generations import (
+    SETTLE_S,
+    FlipRefused,
+    Generation,
+    Generations,
+    is_generation_of,
+    next_free,
+)
+from shared.readmodels.lease import (
+    CATCH_UP,
+    LeaseLost,
+    RebuildAbandoned,
+    RebuildLease,
+    RebuildRunning,
+    holder_name,
+    pending_catch_up,
+)
 from shared.workdays.calendar import WorkdayCalendar
+
+log = logging.getLogger(__name__)
 
 CHUNK = 2000
 # The collections a rebuild before generations filled and renamed; one that died before its rename left them.
@@ -120,19 +142,123 @@ async def rebuild(
     generations: Generations,
     progress: Callable[[int], None] | None = None,
     settle: float = SETTLE_S,
+    lease: RebuildLease | None = None,
 ) -> int:
-    """Replay into the next generation, point every reader and writer at it, catch up, drop the old one."""
-    old = [await generations.current(model) for model in MODELS]
-    new = [generation.next() for generation in old]
-    names = ReadModels.of(new)
-    head = await replay_into(db, recorder, calendar, names, progress)
-    await generations.flip(new)
-    # Live writers may write the old generation until their pointers expire: what they applied there after
-    # `head` is applied again below, version-guarded, once they all write the new one.
-    await asyncio.sleep(settle)
-    position = await catch_up(ReadModelWriter(db, recorder, calendar, names), recorder, head)
-    await _drop_all_but(db, new)
+    """Replay into the next generation, point every reader and writer at it, catch up, drop the old one.
+
+    One rebuild at a time: RebuildRunning, before anything is touched, while another holds the lease.
+    """
+    lease = lease or RebuildLease(db, generations.pointers)
+    before = await lease.read() or {}
+    held = await lease.acquire()
+    try:
+        async with lease.heartbeat():
+            await _finish_catch_up(db, recorder, calendar, generations, lease, held)
+            old = await _stored(generations)
+            taken = {*await db.list_collection_names(), *before.get("building", {}).values()}
+            new = [next_free(generation, taken) for generation in old]
+            await lease.building(new)
+            names = ReadModels.of(new)
+            head = await replay_into(db, recorder, calendar, names, progress)
+            await _flip(db, generations, lease, old, new, head)
+            # Live writers may write the old generation until their pointers expire: what they applied there
+            # after `head` is applied again below, version-guarded, once they all write the new one.
+            await asyncio.sleep(settle)
+            position = await catch_up(ReadModelWriter(db, recorder, calendar, names), recorder, head)
+            await lease.clear_catch_up()
+            # The lease is held: no other rebuild is live, so every other generation is old or a dead one's.
+            await _drop_all_but(db, new)
+            return position
+    finally:
+        await lease.release()  # a catch-up mark left by a failure stays for the next rebuild
+
+
+async def _finish_catch_up(
+    db: AsyncDatabase,
+    recorder: MongoRecorder,
+    calendar: Callable[[], Awaitable[WorkdayCalendar]],
+    generations: Generations,
+    lease: RebuildLease,
+    held: dict[str, Any],
+) -> int | None:
+    """Apply what an interrupted rebuild had still to catch up to the generation in use; clear its mark."""
+    after = pending_catch_up(held)
+    if after is None:
+        return None
+    # A rebuild killed after its flip: the generation in use is its new one, without what came after `after`.
+    writer = ReadModelWriter(db, recorder, calendar, ReadModels.of(await _stored(generations)))
+    position = await catch_up(writer, recorder, after)  # version-guarded: applying again is harmless
+    await lease.clear_catch_up()
+    log.warning("finished the catch-up of an interrupted rebuild: events %d..%d", after + 1, position)
     return position
+
+
+async def finish_interrupted(
+    db: AsyncDatabase,
+    recorder: MongoRecorder,
+    calendar: Callable[[], Awaitable[WorkdayCalendar]],
+    generations: Generations,
+    lease: RebuildLease | None = None,
+) -> int | None:
+    """Once a rebuild killed after its flip has lost its lease, apply what its catch-up left; else None."""
+    lease = lease or RebuildLease(db, generations.pointers, holder=holder_name("disbursement"))
+    doc = await lease.read()
+    if doc is None or pending_catch_up(doc) is None or not lease.expired(doc):
+        return None
+    try:
+        held = await lease.acquire()
+    except RebuildRunning:
+        return None  # another process got there first
+    try:
+        async with lease.heartbeat():
+            return await _finish_catch_up(db, recorder, calendar, generations, lease, held)
+    finally:
+        await lease.release()
+
+
+def catch_up_alarm(doc: dict[str, Any] | None, lease: RebuildLease) -> str | None:
+    """Return the /healthz alarm while a dead rebuild's catch-up is pending, else None."""
+    after = pending_catch_up(doc)
+    # A live holder is catching up now (between its flip and its end): that is no alarm.
+    if after is None or doc is None or not lease.expired(doc):
+        return None
+    return (
+        f"重建在切换后中断，其后拨付事件尚未补齐 / a rebuild ({doc[CATCH_UP].get('by')}) stopped after its flip: "
+        f"events after position {after} may be missing from the disbursement lists and dashboard until this "
+        f"service (every few seconds) or the next rebuild applies them"
+    )
+
+
+async def _stored(generations: Generations) -> list[Generation]:
+    stored = await generations.stored()
+    return [stored.get(model, Generation(model, model, 1)) for model in MODELS]
+
+
+async def _flip(
+    db: AsyncDatabase,
+    generations: Generations,
+    lease: RebuildLease,
+    old: list[Generation],
+    new: list[Generation],
+    head: int,
+) -> None:
+    """Move the pointers only if the lease is ours and they still name `old`; else drop our generation."""
+    try:
+        if lease.lost:
+            raise LeaseLost(f"{lease.holder} stopped holding the rebuild lease during its replay")
+        await lease.mark_catch_up(head, new)  # the commit point: a rebuild killed after it leaves the mark
+        try:
+            await generations.flip(new, replacing=old)
+        except FlipRefused:
+            await lease.clear_catch_up()
+            raise
+    except (LeaseLost, FlipRefused) as exc:
+        for generation in new:
+            await db[generation.collection].drop()
+        dropped = ", ".join(g.collection for g in new)
+        raise RebuildAbandoned(
+            f"重建已放弃 / rebuild abandoned: pointers unchanged, its generation dropped ({dropped}): {exc}"
+        ) from exc
 
 
 async def _drop_all_but(db: AsyncDatabase, kept: list[Generation]) -> None:
