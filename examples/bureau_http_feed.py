@@ -42,6 +42,11 @@ def follow(args: argparse.Namespace) -> int:
             if answer.status_code in (429, 503):
                 time.sleep(float(answer.headers.get("Retry-After", "1")))
                 continue
+            if answer.status_code == 409:  # the stored cursor is past this store's head: never skip silently
+                raise SystemExit(
+                    f"cursor {cursor} is beyond the feed's head {answer.json().get('head')}: "
+                    f"check {cursor_file} (another deployment, or a store restored from a backup)"
+                )
             answer.raise_for_status()
             page = answer.json()
             for event in page["events"]:

@@ -1,7 +1,9 @@
 """The gateway: one base URL for the whole API, proxying to whichever service answers.
 
 Limits (settings, env prefix GATEWAY_): a token bucket per API key (429 + Retry-After), a body size (413),
-upstream timeouts and a connection pool (503 + Retry-After). Each answer carries a JSON `detail` saying why.
+upstream timeouts and a connection pool (503 + Retry-After), and the feed's long polls per key (429) and in
+all (503), on a pool of their own. Each answer carries a JSON `detail` saying why. Health probes have a
+small client of their own too: a full pool must never make /healthz report healthy services as down.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from services.gateway.limits import RefusedCredentials, TokenBuckets, caller_key, retry_after
+from services.gateway.limits import LongPolls, RefusedCredentials, TokenBuckets, caller_key, retry_after
 from services.gateway.methods import (
     HTTP_METHODS,
     DocumentedPath,
@@ -23,7 +25,15 @@ from services.gateway.methods import (
     documented_paths,
     published_openapi,
 )
-from services.gateway.proxy import BodyTooLarge, forward, origin, read_body
+from services.gateway.proxy import (
+    BodyTooLarge,
+    forward,
+    long_poll_wait,
+    origin,
+    read_body,
+    unavailable,
+    unless_gone,
+)
 from services.gateway.routes import Route, resolve, route_table, upstreams
 from services.gateway.settings import GatewaySettings
 from services.gateway.upstreams import watch_instances
@@ -42,6 +52,7 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
         ),
         settings.rate_keys,
     )
+    long_polls = LongPolls(settings.long_polls_per_key, settings.long_polls_total)
     state: dict[str, httpx.AsyncClient] = {}
     paths: list[DocumentedPath] = []
 
@@ -52,13 +63,19 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
             settings.timeout_s, connect=settings.connect_timeout_s, pool=settings.pool_timeout_s
         )
         state["client"] = httpx.AsyncClient(timeout=timeout, limits=limits, transport=transport)
+        # Long polls wait on their own pool: however many are held, ordinary requests keep theirs.
+        polls = httpx.Limits(max_connections=settings.long_polls_total, max_keepalive_connections=20)
+        state["long_polls"] = httpx.AsyncClient(timeout=timeout, limits=polls, transport=transport)
+        probes = httpx.Limits(max_connections=max(10, 2 * len(internal)), max_keepalive_connections=10)
+        state["health"] = httpx.AsyncClient(timeout=3.0, limits=probes, transport=transport)
         paths[:] = documented_paths(published_openapi())
-        watching = asyncio.create_task(watch_instances(state["client"], services.values()))
+        watching = asyncio.create_task(watch_instances(state["health"], services.values()))
         yield
         watching.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watching
-        await state["client"].aclose()
+        for client in state.values():
+            await client.aclose()
 
     app = FastAPI(
         title="专责店小二 API gateway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
@@ -70,7 +87,7 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
     async def healthz() -> JSONResponse:
         async def check(url: str) -> str:
             try:
-                answer = await state["client"].get(f"{url}/healthz", timeout=3.0)
+                answer = await state["health"].get(f"{url}/healthz", timeout=3.0)
             except httpx.HTTPError as exc:
                 return f"down: {type(exc).__name__}"
             return "ok" if answer.status_code == 200 else f"degraded: {_failing_checks(answer)}"
@@ -139,12 +156,42 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
                 {"detail": f"请求体过大 / request body too large ({exc}); the limit is {limit} bytes"},
                 status_code=413,
             )
-        answer = await forward(state["client"], route, request, body, settings.retry_after_s, internal)
+        wait_s = long_poll_wait(request, route)
+        if wait_s:
+            held_back = _long_polls_held_back(long_polls, key, settings)
+            if held_back is not None:
+                return held_back
+        with long_polls.holding(key, wait_s) if wait_s else contextlib.nullcontext():
+            client = state["long_polls" if wait_s else "client"]
+            answering = forward(client, route, request, body, settings.retry_after_s, internal)
+            answer = await unless_gone(request, answering)
+        if answer is None:
+            return Response(status_code=499)  # nobody listens: nginx's "client closed request", for metrics
         if authorization:
             refused.answered(key, f"addr:{address}", answer.status_code)
         return answer
 
     return app
+
+
+def _long_polls_held_back(long_polls: LongPolls, key: str, settings: GatewaySettings) -> JSONResponse | None:
+    """Answer a long poll beyond the key's share (429) or beyond all keys' pool (503); None: it may go."""
+    why = long_polls.refused(key)
+    if why == "key":
+        return JSONResponse(
+            {
+                "detail": f"此密钥同时等待的长轮询过多 / too many long polls in flight for this API key: at most "
+                f"{settings.long_polls_per_key} at once; ask again once one has answered (see Retry-After)"
+            },
+            status_code=429,
+            headers={"Retry-After": retry_after(long_polls.retry_after(key))},
+        )
+    if why == "total":
+        seconds = int(retry_after(long_polls.retry_after()))
+        return unavailable(
+            f"too many long polls in flight ({settings.long_polls_total}); retry later", seconds
+        )
+    return None
 
 
 def _undocumented(paths: list[DocumentedPath], request: Request) -> JSONResponse | None:

@@ -1,5 +1,6 @@
-"""Fairness at the door: a token bucket per API key, so one flooding key cannot starve the others; and a
-bucket per client address for credentials the services refused, so that guessing keys costs time."""
+"""Fairness at the door: a token bucket per API key, so one flooding key cannot starve the others; a bucket
+per client address for credentials the services refused, so that guessing keys costs time; and a cap on
+the feed's long polls in flight, per key and in all."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import hashlib
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 
@@ -95,3 +97,42 @@ def caller_key(authorization: bytes | None, client_host: str | None) -> str:
 def retry_after(seconds: float) -> str:
     """Return a Retry-After value: whole seconds, at least 1."""
     return str(max(1, math.ceil(seconds)))
+
+
+class LongPolls:
+    """Feed long polls in flight, per API key and in all: each holds an upstream connection for its `wait`.
+
+    Why: a reader (or a bug in one) that asks again before its last poll answered piles up requests that
+    each hold a connection for up to 30 s; within the rate limit, one key alone could take them all.
+    """
+
+    def __init__(self, per_key: int, total: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_key, self.total, self._clock = per_key, total, clock
+        self._ends: dict[str, list[float]] = {}  # a key's polls in flight: when each answers at the latest
+        self._count = 0
+
+    def refused(self, key: str) -> str | None:
+        """Return why one more long poll of key is refused now ("key" or "total"), or None when it may."""
+        if len(self._ends.get(key, ())) >= self.per_key:
+            return "key"
+        return "total" if self._count >= self.total else None
+
+    def retry_after(self, key: str | None = None) -> float:
+        """Return the seconds until one of key's polls (None: of anyone's) answers at the latest."""
+        ends = self._ends.get(key, []) if key is not None else [t for e in self._ends.values() for t in e]
+        return max(0.0, min(ends, default=0.0) - self._clock())
+
+    @contextmanager
+    def holding(self, key: str, wait_s: float) -> Iterator[None]:
+        """Count one long poll of key while the block runs (`wait_s`: how long it may take)."""
+        end = self._clock() + wait_s
+        self._ends.setdefault(key, []).append(end)
+        self._count += 1
+        try:
+            yield
+        finally:
+            self._count -= 1
+            ends = self._ends[key]
+            ends.remove(end)
+            if not ends:
+                del self._ends[key]  # only keys with polls in flight are remembered

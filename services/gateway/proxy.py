@@ -8,11 +8,15 @@ see what the caller sent, and answer it itself.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Awaitable
+
 import httpx
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
-from services.gateway.routes import Route
+from services.gateway.routes import FEED_MAX_WAIT_S, Route
 
 HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
@@ -50,6 +54,42 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise BodyTooLarge(f"more than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def long_poll_wait(request: Request, route: Route) -> float:
+    """Return how long the request may hold its upstream connection waiting for events (0: not a long poll)."""
+    if not route.long_poll:
+        return 0.0
+    longest = 0.0
+    for value in request.query_params.getlist("wait"):
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = -1.0  # refused upstream at once; counted as the longest meanwhile
+        if seconds != 0:  # NaN and negatives too: only a plain 0 is not a long poll
+            longest = max(longest, seconds if 0 < seconds <= FEED_MAX_WAIT_S else FEED_MAX_WAIT_S)
+    return longest
+
+
+async def _disconnected(request: Request) -> None:
+    # Once the body has been read, the server's next message is http.disconnect: the caller went away.
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def unless_gone(request: Request, answering: Awaitable[Response]) -> Response | None:
+    """Return the upstream's answer, or None as soon as the caller disconnects: the upstream request is then
+    cancelled, which closes its connection, so the upstream stops working for nobody and the pool has it."""
+    work, gone = asyncio.ensure_future(answering), asyncio.ensure_future(_disconnected(request))
+    try:
+        done, _ = await asyncio.wait((work, gone), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+        if not work.done():
+            work.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await work  # httpx closes the connection as the cancellation unwinds
+    return work.result() if work in done else None
 
 
 def _retryable(method: str, headers: list[tuple[bytes, bytes]], exc: httpx.HTTPError) -> bool:

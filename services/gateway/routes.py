@@ -22,6 +22,7 @@ class Route:
     upstream: Upstream
     exact: bool = False
     timeout_s: float | None = None  # how long the upstream may take to answer; None: GATEWAY_TIMEOUT_S
+    long_poll: bool = False  # with a `wait` > 0 it holds a connection that long: capped, on its own pool
 
     def covers(self, path: str) -> bool:
         """Tell whether the path is this route's."""
@@ -57,6 +58,7 @@ def route_table(settings: GatewaySettings, services: dict[str, Upstream] | None 
             u["casequery"],
             exact=True,
             timeout_s=FEED_MAX_WAIT_S + settings.timeout_s,
+            long_poll=True,
         ),
         Route(ALL_METHODS, "/api/v1/inbox", u["notification"]),
         Route(ALL_METHODS, "/api/v1/notifications", u["notification"]),

@@ -27,7 +27,12 @@ class GatewaySettings(BaseSettings):
     timeout_s: float = Field(30.0, gt=0)
     connect_timeout_s: float = Field(2.0, gt=0)
     pool_timeout_s: float = Field(2.0, gt=0)
-    max_connections: int = Field(200, ge=1)
+    max_connections: int = Field(200, ge=1, description="the upstream connection pool of ordinary requests")
+    # The feed's long polls (`wait` > 0) hold a connection for up to their wait: they have a pool of their
+    # own (long_polls_total connections), so they never starve ordinary requests, and a key may hold only a
+    # few at once (429 + Retry-After beyond; 503 + Retry-After when all keys' polls fill the pool).
+    long_polls_per_key: int = Field(4, ge=1, description="long polls one API key may have in flight")
+    long_polls_total: int = Field(100, ge=1, description="long polls in flight for all keys (their pool)")
     retry_after_s: int = Field(5, ge=1, description="Retry-After of a 503")
     max_body_bytes: int = Field(1024 * 1024, ge=1, description="larger request bodies get 413")
     # Per API key (the Authorization header's hash; the client address without one): a token bucket.

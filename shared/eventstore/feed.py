@@ -6,12 +6,22 @@ resumes from its last cursor misses nothing and sees nothing twice except what i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.contracts.envelope import EventEnvelope
 from shared.eventstore.mongo import EVENTS, HEAD_ID, META, from_document
 from shared.eventstore.recorder import EventRecorder
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    """One read of a bureau's feed: its events after the cursor and the global head they were read up to."""
+
+    events: list[EventEnvelope]
+    head: int  # a legitimate cursor never exceeds it: one that does comes from another store
 
 
 class BureauFeed:
@@ -31,12 +41,16 @@ class BureauFeed:
 
     async def read(self, bureau: str, after: int, limit: int) -> list[EventEnvelope]:
         """Return the bureau's events with a position after `after`, up to the head, oldest first."""
+        return (await self.page(bureau, after, limit)).events
+
+    async def page(self, bureau: str, after: int, limit: int) -> FeedPage:
+        """Return the bureau's events after `after` up to the head, with that head (the same one read)."""
         head = await self.head()
         if after >= head:
-            return []
+            return FeedPage([], head)
         query = {"bureau": bureau, "position": {"$gt": after, "$lte": head}}
         cursor = self._events.find(query).sort("position", ASCENDING).limit(limit)
-        return [from_document(doc) async for doc in cursor]
+        return FeedPage([from_document(doc) async for doc in cursor], head)
 
 
 class RecorderFeed:
@@ -47,11 +61,24 @@ class RecorderFeed:
 
     async def read(self, bureau: str, after: int, limit: int) -> list[EventEnvelope]:
         """Return the bureau's events with a position after `after`, oldest first."""
+        return (await self.page(bureau, after, limit)).events
+
+    async def page(self, bureau: str, after: int, limit: int) -> FeedPage:
+        """Return the bureau's events after `after` with the last position of the global order (the head)."""
         found: list[EventEnvelope] = []
+        start = after
         while len(found) < limit:
             page = await self._recorder.read_all(after, self._page)
             if not page:
                 break
             found += [e for e in page if e.bureau == bureau]
             after = page[-1].position or after
-        return found[:limit]
+        head = after if after > start else await self._last_position()
+        return FeedPage(found[:limit], head)
+
+    async def _last_position(self) -> int:
+        # Nothing after the cursor: walk the global order from the start (tests' in-memory stores are small).
+        last, after = 0, 0
+        while page := await self._recorder.read_all(after, self._page):
+            last = after = page[-1].position or after + len(page)
+        return last

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import BeforeValidator
 
 from services.casequery.entrypoints.answers import envelope_in_shanghai
 from shared.auth.http import Caller
@@ -14,6 +16,23 @@ from shared.http_query import KNOWN_QUERY_ONLY
 
 router = APIRouter(prefix="/api/v1", tags=["feed"])
 POLL_SECONDS = 0.25
+_DIGITS = re.compile(r"[0-9]+")  # [0-9], not \d: no other script's digits
+
+
+def plain_digits(value: Any) -> Any:
+    """Let only plain decimal digits through from the query string ("1_000", "+1", " 1", "1.0" refused)."""
+    # Why: int("1_000"), int(" +1") and pydantic's "1.0" all read as whole numbers, so a cursor the reader
+    # mangled (or typed) was silently taken as another one. Non-strings (the default) pass unchanged.
+    if isinstance(value, str) and not _DIGITS.fullmatch(value):
+        raise ValueError(
+            "须为十进制数字（0-9），不带符号、空格、小数点或下划线 / must be plain decimal digits (0-9), "
+            "without a sign, spaces, a decimal point or underscores"
+        )
+    return value
+
+
+# An integer in the query string: digits only; still "type": "integer" in the published OpenAPI.
+QueryDigits = Annotated[int, BeforeValidator(plain_digits)]
 
 
 @router.get(
@@ -21,15 +40,22 @@ POLL_SECONDS = 0.25
     summary="Your bureau's events after a cursor (the global position), long-polled",
     # A misspelt cursor (`?afer=`) must not read the feed again from its start.
     dependencies=[KNOWN_QUERY_ONLY],
+    responses={
+        409: {
+            "description": "The cursor is beyond the store's head (another deployment's cursor, or the store "
+            "was restored from an older backup): `head` names the head; nothing is answered or skipped"
+        }
+    },
 )
 async def feed(
     request: Request,
+    response: Response,
     caller: Caller,
     after: Annotated[
-        int,
+        QueryDigits,
         Query(ge=0, le=2**62, description="The cursor: the last position you handled (0: from the start)"),
     ] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[QueryDigits, Query(ge=1, le=1000)] = 100,
     wait: Annotated[
         float, Query(ge=0, le=30, description="Seconds to wait for an event when none is there yet")
     ] = 0,
@@ -37,10 +63,22 @@ async def feed(
     """Answer the bureau's next events (at least once: resume from `next`); waits up to `wait` s for one."""
     source = request.app.state.feed
     deadline = time.monotonic() + wait
-    events = await source.read(caller.bureau, after, limit)
-    while not events and time.monotonic() < deadline:
+    page = await source.page(caller.bureau, after, limit)
+    if after > page.head:
+        # A `next` this store answered never exceeds its head: the cursor is another store's, and answering
+        # "nothing yet" would skip the events between its head and the cursor for good once they are written.
+        response.status_code = status.HTTP_409_CONFLICT
+        return {
+            "detail": f"游标 {after} 超出事件库的最新位置 {page.head}（来自其他部署，或事件库已恢复为较早的备份）"
+            f" / the cursor {after} is beyond the event store's head {page.head} (a cursor from another "
+            "deployment, or the store was restored from an older backup); resume from a cursor at or below it",
+            "head": page.head,
+        }
+    # A caller that went away stops the polling: each round is a read of the store for nobody.
+    while not page.events and time.monotonic() < deadline and not await request.is_disconnected():
         await asyncio.sleep(POLL_SECONDS)
-        events = await source.read(caller.bureau, after, limit)
+        page = await source.page(caller.bureau, after, limit)
+    events = page.events
     cursor = events[-1].position if events else after
     return {
         "events": [envelope_in_shanghai(e).model_dump(mode="json") for e in events],
