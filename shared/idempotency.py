@@ -11,16 +11,59 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, NoReturn, Protocol
 
 from fastapi import Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import WithJsonSchema
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from shared.contracts.text import shows_nothing
+
 MAX_KEY_CHARACTERS = 128
+HEADER = "idempotency-key"
+# What the OpenAPI says of the header; key_text() enforces it on the characters as written (UTF-8), which
+# FastAPI's own max_length cannot: it counts the header's bytes seen as Latin-1 (来 is 3 of them).
+KeyHeaderText = Annotated[
+    str, WithJsonSchema({"type": "string", "minLength": 1, "maxLength": MAX_KEY_CHARACTERS})
+]
+
+
+def _refuse(msg: str, name: str) -> NoReturn:
+    raise RequestValidationError([{"loc": ("header", name), "msg": msg, "type": "value_error"}])
+
+
+def key_text(value: str, name: str = HEADER) -> str:
+    """Return a key header's text as the caller wrote it (UTF-8), or refuse it with 422 and the reason."""
+    # HTTP hands header bytes over as Latin-1, so `来访-001` arrives as mojibake: decoded here, once.
+    try:
+        text = value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        _refuse("请求头不是有效的 UTF-8 / the header is not valid UTF-8", name)
+    for ch in text:
+        code, category = f"U+{ord(ch):04X}", unicodedata.category(ch)
+        if category in ("Cc", "Cs") or ch in "\ufffe\uffff":
+            _refuse(f"请求头含控制字符 / the header holds the control character {code}", name)
+        # Zero-width characters and bidi overrides make two keys look alike, or one read reversed in a log.
+        if category == "Cf":
+            _refuse(
+                f"请求头含不可见的格式字符 {code}（零宽字符或双向控制符）/ the header holds the invisible "
+                f"format character {code} (zero-width or bidirectional control)",
+                name,
+            )
+    if not 1 <= len(text.strip()) <= MAX_KEY_CHARACTERS or text != text.strip():
+        _refuse(
+            f"须为 1-{MAX_KEY_CHARACTERS} 个字符且首尾无空白 / must be 1-{MAX_KEY_CHARACTERS} characters, no "
+            "leading or trailing blanks",
+            name,
+        )
+    if shows_nothing(text):
+        _refuse("不能只有不可见字符 / must not be made only of invisible characters", name)
+    return text
 
 
 def refuse_repeated_key(request: Request) -> None:
@@ -35,11 +78,14 @@ def refuse_repeated_key(request: Request) -> None:
 
 
 async def idempotency_key_of(
-    request: Request,
-    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=MAX_KEY_CHARACTERS)] = None,
+    request: Request, idempotency_key: Annotated[KeyHeaderText | None, Header()] = None
 ) -> str | None:
-    """Return the request's Idempotency-Key (None without one); a repeated header is refused."""
+    """Return the request's Idempotency-Key (None without one); a repeated or malformed header is refused."""
     refuse_repeated_key(request)
+    if idempotency_key is not None:
+        key_text(idempotency_key)
+    # The header as received (not its decoded text): the scopes and command ids recorded so far derive from it,
+    # so a retry sent across an upgrade still finds its first answer.
     return idempotency_key
 
 

@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from shared.config import ConnectionSettings, configure_logging
 from shared.contracts.topics import ALL_TOPICS
 from shared.eventstore.recorder import ConcurrencyError, EventTooLarge
+from shared.http_query import RefuseUnknownQuery
 from shared.messaging.kafka import ensure_topics
 from shared.metrics import HttpMetrics, MongoCommandMetrics, metrics_router
 
@@ -353,6 +354,9 @@ def install_error_handlers(app: FastAPI) -> None:
     # No 307 from /x/ to /x: its Location names the address the service was reached at, an internal port
     # behind the gateway. A trailing slash is just an unknown path (404), as the README's routes have none.
     app.router.redirect_slashes = False
+    # Every route's query string is checked (README: an unknown name is a 422, never ignored), inside the
+    # path check below, so a path holding a control character is refused first.
+    app.add_middleware(RefuseUnknownQuery)
     app.add_middleware(RefuseControlCharactersInPath)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
 
 M = TypeVar("M", bound=BaseModel)
 # Set while stored events are read: the rules added since an event was recorded (bidi controls, text of only
@@ -61,6 +61,27 @@ def _multiline(value: str) -> str:
     return _refuse_unsafe(value, MULTILINE_CONTROLS)
 
 
+def _trimmed_off(value: Any) -> str:
+    """Return what trimming takes from the ends of value: the rest is checked once trimmed (and its length)."""
+    if not isinstance(value, str):  # left to the strict type check that follows
+        return ""
+    start = len(value) - len(value.lstrip())
+    return value[:start] + value[start:][len(value[start:].rstrip()) :]
+
+
+# Python's strip() takes control characters too (U+000B, U+000C, U+001C-U+001F, U+0085; tabs and line breaks),
+# and the published pattern, checked by a client against what it sends, refuses them wherever they stand: so
+# the ends are checked as sent, before they are trimmed, not silently dropped.
+def _line_ends(value: Any) -> Any:
+    _refuse_unsafe(_trimmed_off(value), frozenset())
+    return value
+
+
+def _text_ends(value: Any) -> Any:
+    _refuse_unsafe(_trimmed_off(value), MULTILINE_CONTROLS)
+    return value
+
+
 # Letters and symbols that draw nothing (Hangul fillers, the braille blank, the object replacement character);
 # combining marks (Mn, Me) and variation selectors show nothing without a character to mark.
 BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800\ufffc")
@@ -74,8 +95,13 @@ def _invisible(ch: str) -> bool:
     )
 
 
+def shows_nothing(value: str) -> bool:
+    """Tell whether text draws nothing a reader can see (only whitespace, format characters, marks...)."""
+    return all(_invisible(ch) for ch in value)
+
+
 def _not_blank(value: str) -> str:
-    if not value.strip() or (all(_invisible(ch) for ch in value) and not _READING_STORED.get()):
+    if not value.strip() or (shows_nothing(value) and not _READING_STORED.get()):
         raise ValueError(
             "不能为空（也不能只有不可见字符）/ must not be blank (nor only invisible characters)"
         )
@@ -105,6 +131,8 @@ def read_stored(model: type[M], data: Mapping[str, Any]) -> M:
 
 _LINE = AfterValidator(_one_line)
 _PARA = AfterValidator(_multiline)
+_LINE_ENDS = BeforeValidator(_line_ends)
+_TEXT_ENDS = BeforeValidator(_text_ends)
 _FILLED = AfterValidator(_not_blank)
 
 
@@ -113,35 +141,49 @@ def _limits(n: int) -> StringConstraints:
 
 
 # What the rules above refuse, as JSON Schema patterns, so that other bureaus' clients (and fuzzers) read them
-# from the OpenAPI; the validators stay the rule (their reasons say which character), the pattern is its shape
-# (of the value once leading and trailing whitespace is trimmed, as it is stored).
+# from the OpenAPI; the validators stay the rule (their reasons say which character), the pattern is its shape.
+# Both read the value as sent: a control character is refused even where trimming would have removed it.
 _NEVER = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\ufffe\uffff"
 _NEVER_IN_A_LINE = _NEVER + r"\u0009\u000a\u000d"
+# The end of the value: Python's `$` (re.search, which fuzzers read JSON Schema patterns with) also matches
+# before a final line break, so "科\n" would pass for a one-line field; the lookahead says "the very end" in
+# both Python's and ECMA-262's reading (there `$` is the end already).
+_END = "$(?!\\n)"
 _SHOWN_LINE = Field(
-    json_schema_extra={"pattern": f"^[^{_NEVER_IN_A_LINE}]*[^\\s{_NEVER_IN_A_LINE}][^{_NEVER_IN_A_LINE}]*$"}
+    json_schema_extra={
+        "pattern": f"^[^{_NEVER_IN_A_LINE}]*[^\\s{_NEVER_IN_A_LINE}][^{_NEVER_IN_A_LINE}]*{_END}"
+    }
 )
-_SHOWN_TEXT = Field(json_schema_extra={"pattern": f"^[^{_NEVER}]*[^\\s{_NEVER}][^{_NEVER}]*$"})
-_SHOWN_OPTIONAL_TEXT = Field(json_schema_extra={"pattern": f"^[^{_NEVER}]*$"})
+_SHOWN_TEXT = Field(json_schema_extra={"pattern": f"^[^{_NEVER}]*[^\\s{_NEVER}][^{_NEVER}]*{_END}"})
+_SHOWN_OPTIONAL_TEXT = Field(json_schema_extra={"pattern": f"^[^{_NEVER}]*{_END}"})
 
 
 # One-line fields (names, titles, sections, reasons): stripped, not blank (nor only invisible characters), no
 # control characters (nor bidi controls).
-Line20 = Annotated[str, _limits(20), _LINE, _FILLED, _SHOWN_LINE]
-Line50 = Annotated[str, _limits(50), _LINE, _FILLED, _SHOWN_LINE]
-Line100 = Annotated[str, _limits(100), _LINE, _FILLED, _SHOWN_LINE]
-Line200 = Annotated[str, _limits(200), _LINE, _FILLED, _SHOWN_LINE]
-Line500 = Annotated[str, _limits(500), _LINE, _FILLED, _SHOWN_LINE]
+Line20 = Annotated[str, _limits(20), _LINE_ENDS, _LINE, _FILLED, _SHOWN_LINE]
+Line50 = Annotated[str, _limits(50), _LINE_ENDS, _LINE, _FILLED, _SHOWN_LINE]
+Line100 = Annotated[str, _limits(100), _LINE_ENDS, _LINE, _FILLED, _SHOWN_LINE]
+Line200 = Annotated[str, _limits(200), _LINE_ENDS, _LINE, _FILLED, _SHOWN_LINE]
+Line500 = Annotated[str, _limits(500), _LINE_ENDS, _LINE, _FILLED, _SHOWN_LINE]
 # Free text (descriptions, summaries, comments): as above, but tabs and line breaks are allowed.
-Text500 = Annotated[str, _limits(500), _PARA, _FILLED, _SHOWN_TEXT]
-Text2000 = Annotated[str, _limits(2000), _PARA, _FILLED, _SHOWN_TEXT]
-Text5000 = Annotated[str, _limits(5000), _PARA, _FILLED, _SHOWN_TEXT]
-Text10000 = Annotated[str, _limits(10_000), _PARA, _FILLED, _SHOWN_TEXT]
+Text500 = Annotated[str, _limits(500), _TEXT_ENDS, _PARA, _FILLED, _SHOWN_TEXT]
+Text2000 = Annotated[str, _limits(2000), _TEXT_ENDS, _PARA, _FILLED, _SHOWN_TEXT]
+Text5000 = Annotated[str, _limits(5000), _TEXT_ENDS, _PARA, _FILLED, _SHOWN_TEXT]
+Text10000 = Annotated[str, _limits(10_000), _TEXT_ENDS, _PARA, _FILLED, _SHOWN_TEXT]
 # Optional free text that may be empty (a note, a comment).
 OptionalText500 = Annotated[
-    str, StringConstraints(strict=True, strip_whitespace=True, max_length=500), _PARA, _SHOWN_OPTIONAL_TEXT
+    str,
+    StringConstraints(strict=True, strip_whitespace=True, max_length=500),
+    _TEXT_ENDS,
+    _PARA,
+    _SHOWN_OPTIONAL_TEXT,
 ]
 OptionalText2000 = Annotated[
-    str, StringConstraints(strict=True, strip_whitespace=True, max_length=2000), _PARA, _SHOWN_OPTIONAL_TEXT
+    str,
+    StringConstraints(strict=True, strip_whitespace=True, max_length=2000),
+    _TEXT_ENDS,
+    _PARA,
+    _SHOWN_OPTIONAL_TEXT,
 ]
 
 
