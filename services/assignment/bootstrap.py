@@ -29,6 +29,7 @@ from services.assignment.entrypoints.kafka import subscribe_policies
 from services.assignment.projections.case_summaries import CASE_SUMMARIES, CaseSummaries, MongoCaseSummaries
 from services.assignment.settings import AssignmentSettings
 from shared.auth.accounts import ACCOUNTS, Accounts
+from shared.auth.attempts import ensure_sign_in_indexes
 from shared.auth.keys import BUREAUS, ApiKeyStore, Authenticator, BureauDirectory
 from shared.auth.memory import MemoryDatabase
 from shared.auth.passwords import Passwords
@@ -99,6 +100,7 @@ def build_app(settings: AssignmentSettings) -> FastAPI:
         # Sign-in finds an account by bureau and username; revocation finds tokens by session or account;
         # expired tokens are deleted by the server (a personal token without expiry has none and stays).
         await mongo.db[ACCOUNTS].create_index([("bureau", 1), ("username", 1)], unique=True)
+        await ensure_sign_in_indexes(mongo.db)  # case-insensitive usernames, counted failures (TTL)
         await mongo.db[TOKENS].create_index("session_id")
         await mongo.db[TOKENS].create_index("account_id")
         await mongo.db[TOKENS].create_index("expires_at", expireAfterSeconds=0)

@@ -14,12 +14,13 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from shared.auth import totp
+from shared.auth.attempts import SignInAttempts
 from shared.auth.keys import Role
 from shared.auth.passwords import Passwords, generate_password
-from shared.auth.tokens import TokenStore
-from shared.contracts.assignment import LEADERSHIP_POSTS
+from shared.auth.tokens import TokenStore, needs_second_factor
 
 ACCOUNTS = "accounts"
+TOKEN_EPOCH = "token_epoch"  # moved by every change that revokes or rewrites the account's tokens
 ACCOUNT_ROLES = (Role.STAFF, Role.ADMIN, Role.VIEWER)  # admin: the bureau admin (roster and accounts)
 
 
@@ -58,11 +59,6 @@ def account_id(bureau: str, staff_id: str) -> str:
     return f"{bureau}:{staff_id}"
 
 
-def needs_second_factor(post: str) -> bool:
-    """Tell whether a post must sign in with a TOTP code (bureau leadership)."""
-    return post in {p.value for p in LEADERSHIP_POSTS}
-
-
 class Accounts:
     """Creates, changes and reads accounts; keeps their tokens in step."""
 
@@ -75,6 +71,7 @@ class Accounts:
     ) -> None:
         self._accounts = db[ACCOUNTS]
         self._passwords, self._tokens, self._clock = passwords, tokens, clock
+        self.attempts = SignInAttempts(db, self._accounts, clock)
 
     async def create(
         self, person: RosterPerson, username: str, password: str | None, role: Role, created_by: str
@@ -88,6 +85,16 @@ class Accounts:
                 f"{role.value} 不是账号角色（只能是 staff、admin 或 viewer） / "
                 f"role {role.value} is not an account role (staff, admin, viewer)",
             )
+        # Usernames differ by more than case (`Chief` beside `chief` misleads people and admins). The unique
+        # index on username_folded settles two concurrent creations; this names the existing account.
+        folded = username.casefold()
+        for other in await self.of_bureau(person.bureau):
+            if str(other.get("username", "")).casefold() == folded:
+                raise AccountRefused(
+                    409,
+                    f"用户名与已有的 {other['username']} 仅大小写不同 / "
+                    f"the username is taken: {other['username']} differs only in case",
+                )
         generated = None if password is not None else generate_password()
         now = self._clock()
         doc: dict[str, Any] = {
@@ -95,6 +102,7 @@ class Accounts:
             "bureau": person.bureau,
             "staff_id": person.staff_id,
             "username": username,
+            "username_folded": folded,
             "name": person.name,
             "post": person.post,
             "section": person.section,
@@ -128,6 +136,21 @@ class Accounts:
         """Return the account a bureau's username names."""
         return await self._accounts.find_one({"bureau": bureau, "username": username})  # type: ignore[no-any-return]
 
+    async def still_current(self, account: dict[str, Any]) -> bool:
+        """After issuing tokens from `account` (as read before): True when they may stand.
+
+        False when the account was disabled, changed post or person, or had its tokens revoked since it was
+        read; the issuer then revokes what it just issued. Race-free because every such change moves the
+        stamp in the same write as the change and only then revokes or updates the tokens: either this read
+        sees the stamp moved, or the change came after it, so after the insert, and the change's
+        update_many reaches the new tokens as well."""
+        now = await self.get(account["bureau"], account["staff_id"])
+        return (
+            now is not None
+            and not now.get("disabled")
+            and now.get(TOKEN_EPOCH, 0) == account.get(TOKEN_EPOCH, 0)
+        )
+
     async def of_bureau(self, bureau: str) -> list[dict[str, Any]]:
         """Return the bureau's accounts by username."""
         return [doc async for doc in self._accounts.find({"bureau": bureau}).sort("username", 1)]
@@ -135,7 +158,7 @@ class Accounts:
     async def disable(self, bureau: str, staff_id: str, reason: str) -> dict[str, Any]:
         """Disable an account and revoke every token it holds, at once."""
         account = await self._require(bureau, staff_id)
-        await self._set(account, {"disabled": True, "disabled_reason": reason})
+        await self._set(account, {"disabled": True, "disabled_reason": reason}, fence=True)
         await self._tokens.revoke_account(account["_id"])
         return {**account, "disabled": True, "disabled_reason": reason}
 
@@ -146,6 +169,7 @@ class Accounts:
             raise AccountRefused(409, f"{person.name} 已离开本局 (has left the bureau)")
         changes = {"disabled": False, "disabled_reason": None, "failed_attempts": 0, "locked_until": None}
         await self._set(account, changes)
+        await self.attempts.clear(bureau, account["username"])
         return {**account, **changes}
 
     async def reset_password(self, bureau: str, staff_id: str, password: str | None) -> NewAccount:
@@ -157,8 +181,9 @@ class Accounts:
             "failed_attempts": 0,
             "locked_until": None,
         }
-        await self._set(account, changes)
+        await self._set(account, changes, fence=True)
         await self._tokens.revoke_account(account["_id"])
+        await self.attempts.clear(bureau, account["username"])
         return NewAccount({**account, **changes}, generated)
 
     async def enrol_totp(self, bureau: str, staff_id: str) -> NewAccount:
@@ -179,30 +204,35 @@ class Accounts:
             changes |= {"disabled": True, "disabled_reason": "离开本局 (left the bureau)"}
         if all(account.get(k) == v for k, v in changes.items()):
             return False
-        await self._set(account, changes)
+        await self._set(account, changes, fence=True)
         if changes.get("disabled"):
             await self._tokens.revoke_account(account["_id"])
-        else:
-            await self._tokens.follow_person({**account, **changes})
+            return True
+        if needs_second_factor(person.post):
+            # Leadership rights are held only by sessions opened with a TOTP code: the others end now, and
+            # the person signs in again with a code (after enrolment when they have no secret yet).
+            await self._tokens.revoke_account(account["_id"], without_second_factor=True)
+        await self._tokens.follow_person({**account, **changes})
         return True
 
-    async def note_failure(self, account: dict[str, Any], locked_until: datetime | None) -> None:
-        """Count a failed sign-in and, past the free attempts, lock the account until then."""
-        await self._accounts.update_one(
-            {"_id": account["_id"]},
-            {"$inc": {"failed_attempts": 1}, "$set": {"locked_until": locked_until}},
-        )
+    async def accept_totp_step(self, account: dict[str, Any], step: int) -> bool:
+        """Remember the TOTP step just used, only if no later or equal step was (False: the code was used).
 
-    async def note_success(self, account: dict[str, Any], totp_step: int | None) -> None:
-        """Clear the failure count and remember the TOTP step used (no replay of the same code)."""
-        changes: dict[str, Any] = {
-            "failed_attempts": 0,
-            "locked_until": None,
-            "last_sign_in_at": self._clock(),
-        }
-        if totp_step is not None:
-            changes["totp_step"] = totp_step
-        await self._accounts.update_one({"_id": account["_id"]}, {"$set": changes})
+        A conditional write, so of concurrent sign-ins with one code exactly one is accepted; it also holds
+        the secret, so a code of a secret replaced meanwhile is refused."""
+        used = await self._accounts.update_one(
+            {
+                "_id": account["_id"],
+                "totp_secret": account.get("totp_secret"),
+                "$or": [{"totp_step": None}, {"totp_step": {"$lt": step}}],
+            },
+            {"$set": {"totp_step": step}},
+        )
+        return bool(used.matched_count)
+
+    async def note_success(self, account: dict[str, Any]) -> None:
+        """Note the sign-in time (the failure counts the attempt took part in are cleared by `attempts`)."""
+        await self._accounts.update_one({"_id": account["_id"]}, {"$set": {"last_sign_in_at": self._clock()}})
 
     async def rehash(self, account: dict[str, Any], password: str) -> None:
         """Store a stronger hash of a password just verified (when the parameters were raised)."""
@@ -214,7 +244,8 @@ class Accounts:
             raise AccountRefused(404, "本局没有该账号 / account not found")
         return account
 
-    async def _set(self, account: dict[str, Any], changes: dict[str, Any]) -> None:
-        await self._accounts.update_one(
-            {"_id": account["_id"]}, {"$set": {**changes, "updated_at": self._clock()}}
-        )
+    async def _set(self, account: dict[str, Any], changes: dict[str, Any], fence: bool = False) -> None:
+        update: dict[str, Any] = {"$set": {**changes, "updated_at": self._clock()}}
+        if fence:  # the change reaches the tokens next: move the stamp first (see `still_current`)
+            update["$inc"] = {TOKEN_EPOCH: 1}
+        await self._accounts.update_one({"_id": account["_id"]}, update)

@@ -15,9 +15,11 @@ from enum import StrEnum
 from typing import Any
 
 from shared.auth.keys import Principal, Role, hash_key
+from shared.contracts.assignment import LEADERSHIP_POSTS
 
 TOKENS = "auth_tokens"
 TOUCH_EVERY = timedelta(seconds=60)  # last-used time of a personal token: at most one write a minute
+SESSION = "session:"  # _id prefix of a session's own record in TOKENS (a token's _id is a hex digest)
 
 
 class Kind(StrEnum):
@@ -29,6 +31,11 @@ class Kind(StrEnum):
 
 
 PERSON_PREFIXES = tuple(k.value for k in Kind)
+
+
+def needs_second_factor(post: str | None) -> bool:
+    """Tell whether a post must sign in with a TOTP code (bureau leadership)."""
+    return post in {p.value for p in LEADERSHIP_POSTS}
 
 
 def is_person_token(token: str) -> bool:
@@ -66,8 +73,11 @@ class TokenStore:
         lifetime: timedelta | None,
         session_id: str | None = None,
         label: str | None = None,
+        second_factor: bool = False,
     ) -> Issued:
-        """Store a new token for the person (an account document) and return it once."""
+        """Store a new token for the person (an account document) and return it once.
+
+        `second_factor` records that the session behind it was opened with a TOTP code."""
         token = kind.value + secrets.token_urlsafe(24)
         digest = hash_key(token)
         now = self._clock()
@@ -84,6 +94,7 @@ class TokenStore:
                 "expires_at": expires_at,
                 "last_used_at": None,
                 "revoked": False,
+                "second_factor": second_factor,
                 **person_fields(person),
             }
         )
@@ -93,6 +104,10 @@ class TokenStore:
         """Return the live (not revoked, not expired) document of a token, or None."""
         doc = await self._tokens.find_one({"_id": hash_key(token)})
         if doc is None or doc.get("revoked"):
+            return None
+        if needs_second_factor(doc.get("post")) and not doc.get("second_factor"):
+            # The token carries the post as it is now: a post that needs TOTP is never held by a session
+            # (or its personal tokens) opened without a code, whatever race a promotion met.
             return None
         expires_at = aware(doc.get("expires_at"))
         return doc if expires_at is None or expires_at > self._clock() else None
@@ -118,19 +133,57 @@ class TokenStore:
         if last is None or now - last >= TOUCH_EVERY:
             await self._tokens.update_one({"_id": doc["_id"]}, {"$set": {"last_used_at": now}})
 
+    async def open_session(
+        self, session_id: str, person: dict[str, Any], second_factor: bool, expires_at: datetime | None
+    ) -> None:
+        """Record a new sign-in session: the fence its tokens are checked against (see `keep_session`)."""
+        await self._tokens.insert_one(
+            {
+                "_id": SESSION + session_id,
+                "kind": "session",
+                "account_id": person["_id"],  # so revoke_account ends the session record too
+                "created_at": self._clock(),
+                "expires_at": expires_at,  # the TTL index removes it with its last refresh token
+                "revoked": False,
+                "second_factor": second_factor,
+            }
+        )
+
+    async def keep_session(self, session_id: str, expires_at: datetime | None) -> bool:
+        """After issuing a session's tokens: extend its record; False when it was revoked (or is gone).
+
+        Race-free with `revoke_session`, which marks the record before the tokens: either this conditional
+        update comes first, so the tokens were inserted before the revocation's update_many started and it
+        marks them, or it comes after and answers False, and the caller revokes what it just issued."""
+        result = await self._tokens.update_one(
+            {"_id": SESSION + session_id, "revoked": False}, {"$set": {"expires_at": expires_at}}
+        )
+        return bool(result.matched_count)
+
     async def revoke_session(self, session_id: str) -> int:
         """Revoke every token of a sign-in session (sign-out, refresh-token reuse)."""
+        # The record first, then the tokens: the order `keep_session` relies on.
+        await self._tokens.update_one({"_id": SESSION + session_id}, {"$set": {"revoked": True}})
         result = await self._tokens.update_many({"session_id": session_id}, {"$set": {"revoked": True}})
         return int(result.modified_count)
+
+    async def revoke_issued(self, *issued: Issued) -> None:
+        """Revoke tokens just issued (a fence found the session or account changed meanwhile)."""
+        digests = [hash_key(i.token) for i in issued]
+        await self._tokens.update_many({"_id": {"$in": digests}}, {"$set": {"revoked": True}})
 
     async def revoke_one(self, digest: str) -> bool:
         """Revoke one live token by its stored digest; False when another request revoked it first."""
         result = await self._tokens.update_one({"_id": digest, "revoked": False}, {"$set": {"revoked": True}})
         return bool(result.matched_count)
 
-    async def revoke_account(self, account_id: str) -> None:
-        """Revoke every token of an account (disabled, departed, password reset)."""
-        await self._tokens.update_many({"account_id": account_id}, {"$set": {"revoked": True}})
+    async def revoke_account(self, account_id: str, *, without_second_factor: bool = False) -> None:
+        """Revoke every token of an account (disabled, departed, password reset), or only those of sessions
+        opened without a TOTP code (promoted to a post that needs one)."""
+        query: dict[str, Any] = {"account_id": account_id}
+        if without_second_factor:
+            query["second_factor"] = {"$ne": True}
+        await self._tokens.update_many(query, {"$set": {"revoked": True}})
 
     async def revoke_personal(self, account_id: str, token_id: str) -> bool:
         """Revoke one personal token of the account; False when it has none of that id."""
@@ -144,6 +197,15 @@ class TokenStore:
         """Return the account's personal tokens that are not revoked, oldest first."""
         query = {"account_id": account_id, "kind": "personal", "revoked": False}
         return [doc async for doc in self._tokens.find(query).sort("created_at", 1)]
+
+    async def live_personal(self, account_id: str) -> int:
+        """Count the account's personal tokens that still work (not revoked, not expired)."""
+        now = self._clock()
+        return sum(
+            1
+            for doc in await self.personal(account_id)
+            if (expires_at := aware(doc.get("expires_at"))) is None or expires_at > now
+        )
 
     async def follow_person(self, account: dict[str, Any]) -> None:
         """Copy the account's current name, post, section and role onto its live tokens."""

@@ -51,12 +51,14 @@ async def test_given_a_replayed_old_change_then_the_account_keeps_the_roster_as_
     )
     first = (await w.recorder.read_stream(board_stream("finance")))[-1]
     await w.http.patch(
-        f"/api/v1/staff/{clerk}", json={"post": "director"}, headers={"Authorization": "Bearer finance-admin"}
+        f"/api/v1/staff/{clerk}",
+        json={"post": "deputy_director"},
+        headers={"Authorization": "Bearer finance-admin"},
     )
 
     await keep_accounts_in_step_when_roster_changes(
         first, boards=w.app.state.boards, accounts=w.app.state.accounts
     )
 
-    assert (await w.http.get("/api/v1/auth/me", headers=bearer(token))).json()["post"] == "director"
+    assert (await w.http.get("/api/v1/auth/me", headers=bearer(token))).json()["post"] == "deputy_director"
     await w.http.aclose()

@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from services.assignment.entrypoints import auth_models as a
 from shared.auth.accounts import Accounts, account_id
 from shared.auth.http import Caller, bearer
+from shared.auth.personal import PERSONAL_CAP, TokenRefused, create_personal
 from shared.auth.rights import rights_of
 from shared.auth.sessions import Sessions, SessionTokens, SignInRefused
 from shared.auth.tokens import Kind, TokenStore
@@ -31,6 +32,17 @@ def _sessions(request: Request) -> Sessions:
 
 def _tokens(request: Request) -> TokenStore:
     return request.app.state.tokens  # type: ignore[no-any-return]
+
+
+def client_address(request: Request) -> str:
+    """The caller's address: the last X-Forwarded-For entry, else the connection's peer.
+
+    The last one because the gateway appends the address it saw to whatever the caller sent: earlier entries
+    are the caller's to invent. (Reached without the gateway, the header is the caller's own; the per-username
+    limit still holds then.)"""
+    forwarded = request.headers.getlist("x-forwarded-for")
+    last = forwarded[-1].split(",")[-1].strip() if forwarded else ""
+    return last or (request.client.host if request.client else "")
 
 
 def _refused(exc: SignInRefused) -> HTTPException:
@@ -62,7 +74,10 @@ def _answer(session: SessionTokens) -> a.SessionAnswer:
 async def sign_in(body: a.SignIn, request: Request) -> a.SessionAnswer:
     """Open a session: a 15-minute access token and a refresh token."""
     try:
-        return _answer(await _sessions(request).sign_in(body.bureau, body.username, body.password, body.totp))
+        session = await _sessions(request).sign_in(
+            body.bureau, body.username, body.password, body.totp, client_address(request)
+        )
+        return _answer(session)
     except SignInRefused as exc:
         raise _refused(exc) from exc
 
@@ -118,21 +133,33 @@ def _person(caller: Caller) -> str:
     return account_id(caller.bureau, caller.staff_id)
 
 
-@router.post("/tokens", status_code=201, summary="Create a personal API token (shown once)")
+@router.post(
+    "/tokens",
+    status_code=201,
+    responses={
+        401: {"description": "The session ended, or the account was disabled or changed meanwhile"},
+        403: {"description": "Not from a signed-in session (a personal token or a bureau key)"},
+        409: {"description": f"Already {PERSONAL_CAP} live personal tokens: delete one first"},
+    },
+    summary="Create a personal API token (shown once)",
+)
 async def create_token(
     body: a.NewToken, caller: Caller, request: Request, credentials: Bearer
 ) -> a.IssuedToken:
     """Issue a named token for scripts; only a signed-in session may create one (not another token)."""
     _person(caller)
-    session = credentials is not None and credentials.credentials.startswith(Kind.ACCESS.value)
-    account = await request.app.state.accounts.get(caller.bureau, caller.staff_id) if session else None
-    if account is None:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            "请先登录再创建个人令牌 (create personal tokens from a signed-in session)",
-        )
     lifetime = timedelta(days=body.expires_in_days) if body.expires_in_days else None
-    issued = await _tokens(request).issue(Kind.PERSONAL, account, lifetime=lifetime, label=body.name)
+    try:
+        issued = await create_personal(
+            request.app.state.accounts,
+            _tokens(request),
+            credentials.credentials if credentials is not None else "",
+            body.name,
+            lifetime,
+        )
+    except TokenRefused as exc:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        raise HTTPException(exc.status, str(exc), headers) from exc
     return a.IssuedToken(
         token=issued.token,
         token_id=issued.token_id,
@@ -159,18 +186,33 @@ async def revoke_token(token_id: str, caller: Caller, request: Request) -> Respo
 
 @router.post(
     "/totp",
-    responses={401: {"description": "Wrong password"}},
+    responses={
+        **REFUSED,
+        403: {"description": "Not from a signed-in session (a personal token or a bureau key)"},
+    },
     summary="Enrol (again) in the TOTP second factor: the secret is shown once",
 )
-async def enrol_totp(body: a.ConfirmPassword, caller: Caller, request: Request) -> a.AccountSecrets:
-    """Give the caller's account a new TOTP secret after checking their password."""
+async def enrol_totp(
+    body: a.ConfirmPassword, caller: Caller, request: Request, credentials: Bearer
+) -> a.AccountSecrets:
+    """Give the caller's account a new TOTP secret after checking their password and, once enrolled, a code.
+
+    Only from a signed-in session: a personal token is for scripts and must not change how its owner signs
+    in. The checks count toward the sign-in lockout, so this is no way around it."""
     _person(caller)
+    if credentials is None or not credentials.credentials.startswith(Kind.ACCESS.value):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "请先登录再开通动态码 (enrol in TOTP from a signed-in session, not with a personal token)",
+        )
     accounts: Accounts = request.app.state.accounts
     account = await accounts.get(caller.bureau, caller.staff_id or "")
-    if account is None or not await request.app.state.passwords.verify_off_loop(
-        account["password_hash"], body.password
-    ):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "密码错误 (wrong password)")
+    if account is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "账号不存在 (no such account)")
+    try:
+        await _sessions(request).confirm(account, body.password, body.totp, client_address(request))
+    except SignInRefused as exc:
+        raise _refused(exc) from exc
     enrolled = await accounts.enrol_totp(caller.bureau, account["staff_id"])
     return a.AccountSecrets(
         account=a.account_card(enrolled.account), totp_secret=enrolled.totp_secret, totp_uri=enrolled.totp_uri

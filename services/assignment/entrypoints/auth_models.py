@@ -151,9 +151,12 @@ class Disable(_Body):
 
 
 class ConfirmPassword(_Body):
-    """The caller's current password, to change their own second factor."""
+    """The caller's current password (and current code when enrolled), to change their own second factor."""
 
     password: Password
+    totp: TotpCode | None = Field(
+        default=None, description="the current 6-digit code; required once enrolled"
+    )
 
 
 class AccountCard(BaseModel):
