@@ -17,11 +17,20 @@ import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from services.gateway.limits import LongPolls, RefusedCredentials, TokenBuckets, caller_key, retry_after
+from services.gateway.limits import (
+    LongPolls,
+    RefusedCredentials,
+    TokenBuckets,
+    caller_key,
+    issued_key,
+    issued_token,
+    refuses_credentials,
+    retry_after,
+)
 from services.gateway.methods import (
     HTTP_METHODS,
     DocumentedPath,
-    allowed_methods,
+    documented_path,
     documented_paths,
     published_openapi,
 )
@@ -132,7 +141,9 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
                 status_code=429,
                 headers={"Retry-After": retry_after(wait)},
             )
-        undocumented = _undocumented(paths, request)
+        raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+        documented = documented_path(paths, raw_path)
+        undocumented = _undocumented(documented, raw_path, request)
         if undocumented is not None:
             return undocumented
         route = resolve(routes, request.method, "/" + path)
@@ -168,7 +179,11 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
         if answer is None:
             return Response(status_code=499)  # nobody listens: nginx's "client closed request", for metrics
         if authorization:
-            refused.answered(key, f"addr:{address}", answer.status_code)
+            secured = documented is not None and request.method in documented.secured
+            _learn(refused, key, f"addr:{address}", authorization, secured, answer)
+        token = issued_token(request.method, raw_path, answer.status_code, answer.body)
+        if token is not None:
+            refused.worked(issued_key(token))  # its first use must not wait for a crowded address's bucket
         return answer
 
     return app
@@ -194,10 +209,23 @@ def _long_polls_held_back(long_polls: LongPolls, key: str, settings: GatewaySett
     return None
 
 
-def _undocumented(paths: list[DocumentedPath], request: Request) -> JSONResponse | None:
+def _learn(
+    refused: RefusedCredentials, key: str, address: str, authorization: bytes, secured: bool, answer: Response
+) -> None:
+    """Learn from a service's answer whether the request's own credentials were refused or worked."""
+    # From the raw headers: they keep the upstream's spelling (`WWW-Authenticate`), which Headers would miss.
+    challenges = [v.decode("latin-1") for k, v in answer.raw_headers if k.lower() == b"www-authenticate"]
+    if refuses_credentials(answer.status_code, challenges, authorization):
+        refused.refused(key, address)
+    elif secured and answer.status_code < 500 and answer.status_code != 401:
+        # Only an operation that takes the key proves it works: sign-in ignores it (its 401 is about the
+        # password, its 200 or 429 says nothing of the header), and must not teach made-up keys.
+        refused.worked(key)
+
+
+def _undocumented(documented: DocumentedPath | None, raw_path: str, request: Request) -> JSONResponse | None:
     """Answer a path the API does not document (404) or a method it does not document there (405 + Allow)."""
-    raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
-    allowed = allowed_methods(paths, raw_path)
+    allowed = None if documented is None else documented.methods
     if allowed is None:
         if not raw_path.startswith("/api/"):
             return None  # not the API's (the gateway's own pages come before): answered as before

@@ -5,12 +5,17 @@ the feed's long polls in flight, per key and in all."""
 from __future__ import annotations
 
 import hashlib
+import json
 import math
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+# RFC 6750's challenge of a refused bearer token (shared/auth/http.py sends it).
+_INVALID_TOKEN = re.compile(r'\s*bearer\b.*\berror\s*=\s*"?invalid_token\b', re.IGNORECASE)
 
 
 @dataclass
@@ -59,12 +64,13 @@ class TokenBuckets:
 
 
 class RefusedCredentials:
-    """Credentials the services answered 401 for, counted per client address.
+    """Credentials the services refused (401), counted per client address.
 
     Why: the key buckets are per credential, so a caller trying a new made-up key on every request was never
     limited (and each new value pushed a real key's bucket out of memory). Once an address has used up its
-    refusals, it may send only credentials that the services have accepted before until its bucket refills.
-    Keys known to work are never held back, so callers behind one shared address keep being served.
+    refusals, it may send only credentials known to work until its bucket refills: those the services have
+    accepted before, and the tokens the gateway itself has just handed out (a sign-in's, a refresh's, a new
+    personal token), so callers behind one shared address keep being served.
     """
 
     def __init__(self, buckets: TokenBuckets, max_known: int = 10_000) -> None:
@@ -75,16 +81,62 @@ class RefusedCredentials:
         """Return how long an address must wait before it may try credentials not known to work (0: now)."""
         return 0.0 if key in self._known else self._buckets.wait(address)
 
-    def answered(self, key: str, address: str, status: int) -> None:
-        """Learn from the service's answer to a request that carried credentials."""
-        if status == 401:
-            self._known.pop(key, None)
-            self._buckets.take(address)
-        elif status < 500:
-            self._known.pop(key, None)
-            self._known[key] = None  # most recently used last
-            if len(self._known) > self._max_known:
-                self._known.popitem(last=False)
+    def refused(self, key: str, address: str) -> None:
+        """Count a refusal of key's credentials against the address; the key is no longer known to work."""
+        self._known.pop(key, None)
+        self._buckets.take(address)
+
+    def worked(self, key: str) -> None:
+        """Learn that key's credentials work (the services accepted them, or the gateway handed them out)."""
+        self._known.pop(key, None)
+        self._known[key] = None  # most recently used last
+        if len(self._known) > self._max_known:
+            self._known.popitem(last=False)
+
+
+def refuses_credentials(status: int, challenges: list[str], authorization: bytes) -> bool:
+    """Tell whether an answer refused the request's own credentials, not a password or token in its body.
+
+    A service marks a refused bearer token as RFC 6750 says (`WWW-Authenticate: Bearer error="invalid_token"`);
+    an Authorization header that is no bearer token at all can never be a key that works, so any 401 counts.
+    """
+    if status != 401:
+        return False
+    if bearer_token(authorization) is None:
+        return True
+    return any(_INVALID_TOKEN.match(challenge) for challenge in challenges)
+
+
+def bearer_token(authorization: bytes) -> bytes | None:
+    """Return the token of a `Bearer <token>` Authorization header, or None when it is something else."""
+    scheme, _, token = authorization.strip().partition(b" ")
+    token = token.strip()
+    return token if scheme.lower() == b"bearer" and token else None
+
+
+def issued_key(token: str) -> str:
+    """Return the bucket key a token the gateway handed out will be sent under (`Bearer <token>`)."""
+    return caller_key(b"Bearer " + token.encode(), None)
+
+
+# The answers that hand out a bearer token, and the JSON field holding it (services/assignment auth_http.py).
+ISSUING: dict[tuple[str, str], tuple[int, str]] = {
+    ("POST", "/api/v1/auth/sign-in"): (200, "access_token"),
+    ("POST", "/api/v1/auth/refresh"): (200, "access_token"),
+    ("POST", "/api/v1/auth/tokens"): (201, "token"),
+}
+
+
+def issued_token(method: str, path: str, status: int, body: bytes | memoryview) -> str | None:
+    """Return the bearer token an answer hands out (a sign-in's, a refresh's, a personal one), else None."""
+    issuing = ISSUING.get((method, path))
+    if issuing is None or status != issuing[0]:
+        return None  # only these answers' bodies are ever parsed
+    try:
+        token = json.loads(bytes(body)).get(issuing[1])
+    except (ValueError, AttributeError):
+        return None
+    return token if isinstance(token, str) and token else None
 
 
 def caller_key(authorization: bytes | None, client_host: str | None) -> str:

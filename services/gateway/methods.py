@@ -16,32 +16,67 @@ from services import published
 
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
 _PARAMETER = re.compile(r"\\\{[^/]+?\\\}")  # an escaped `{name}`: one path segment, or part of one
+_WHOLE_PARAMETER = re.compile(r"\{[^/{}]+\}")  # a template segment that is one parameter and nothing else
 
 
 @dataclass(frozen=True)
 class DocumentedPath:
-    """One path template of the API and the methods it documents."""
+    """One path template of the API, the methods it documents, and those that take the caller's key."""
 
     pattern: re.Pattern[str]
     methods: frozenset[str]
+    rank: tuple[int, ...] = ()  # per segment: 2 literal, 1 partly a parameter, 0 a parameter
+    secured: frozenset[str] = frozenset()  # methods whose operation requires bearer credentials
 
 
 def documented_paths(openapi: dict[str, Any]) -> list[DocumentedPath]:
     """Return every path template of an OpenAPI document with its methods."""
     table = []
+    default_security = openapi.get("security")
     for template, operations in openapi.get("paths", {}).items():
         regex = _PARAMETER.sub("[^/]+", re.escape(template))
         methods = frozenset(m.upper() for m in operations if m.upper() in HTTP_METHODS)
-        table.append(DocumentedPath(re.compile(f"{regex}$"), methods))
+        secured = frozenset(
+            m.upper()
+            for m, op in operations.items()
+            if m.upper() in HTTP_METHODS and isinstance(op, dict) and op.get("security", default_security)
+        )
+        rank = tuple(_segment_rank(segment) for segment in template.split("/"))
+        table.append(DocumentedPath(re.compile(f"{regex}$"), methods, rank, secured))
     return table
+
+
+def _segment_rank(segment: str) -> int:
+    """Rank a template segment: a literal one is more specific than one holding a parameter."""
+    if "{" not in segment:
+        return 2
+    return 0 if _WHOLE_PARAMETER.fullmatch(segment) else 1
+
+
+def documented_path(table: list[DocumentedPath], raw_path: str) -> DocumentedPath | None:
+    """Return the documented path a path as sent (percent-encoded) is, or None when none matches it."""
+    # Templates may overlap (/api/v1/staff/leave-check and /api/v1/staff/{staff_id}): as in the services'
+    # routers, the literal segment wins at the first segment where they differ, so the path is leave-check
+    # and a `staff_id` that can never exist does not lend it its methods.
+    found = [entry for entry in table if entry.pattern.match(raw_path)]
+    if not found:
+        return None
+    best = max(entry.rank for entry in found)
+    tied = [entry for entry in found if entry.rank == best]
+    if len(tied) == 1:
+        return tied[0]
+    return DocumentedPath(  # equally specific (not in the published API): either may take it
+        tied[0].pattern,
+        frozenset().union(*(e.methods for e in tied)),
+        best,
+        frozenset().union(*(e.secured for e in tied)),
+    )
 
 
 def allowed_methods(table: list[DocumentedPath], raw_path: str) -> frozenset[str] | None:
     """Return the methods documented at a path as sent (percent-encoded), or None when none is documented."""
-    # Templates may overlap (/api/v1/staff/leave-check and /api/v1/staff/{staff_id}): the server would take
-    # any method of either, so the path allows them all.
-    found = [entry.methods for entry in table if entry.pattern.match(raw_path)]
-    return frozenset().union(*found) if found else None
+    entry = documented_path(table, raw_path)
+    return None if entry is None else entry.methods
 
 
 @cache

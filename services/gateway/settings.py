@@ -39,8 +39,9 @@ class GatewaySettings(BaseSettings):
     rate_per_second: float = Field(20.0, ge=0, description="sustained requests per second; 0 turns it off")
     rate_burst: int = Field(40, ge=1, description="requests a quiet key may send at once")
     rate_keys: int = Field(10_000, ge=1, description="buckets remembered (least recently used dropped)")
-    # Per client address: credentials the services refused (401). Once used up, the address may send only
-    # credentials that worked before, until the bucket refills; keys known to work are never held back.
+    # Per client address: keys the services refused (a 401 with `Bearer error="invalid_token"`). Once used up,
+    # the address may send only keys known to work (accepted before, or just handed out by a sign-in, a
+    # refresh or a new personal token) until the bucket refills; those are never held back.
     refused_credentials_per_second: float = Field(1.0, ge=0, description="0 turns the limit off")
     refused_credentials_burst: int = Field(20, ge=1, description="refusals an address may have at once")
     log_level: str = "INFO"

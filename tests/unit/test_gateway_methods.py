@@ -24,7 +24,7 @@ OPENAPI = {
     [
         ("/api/v1/cases", {"GET", "POST"}),
         ("/api/v1/staff/s-1", {"GET", "PATCH"}),
-        ("/api/v1/staff/leave-check", {"GET", "PATCH", "POST"}),  # either template may take it
+        ("/api/v1/staff/leave-check", {"POST"}),  # the literal path beats the template
         ("/api/v1/staff/a%2Fb", {"GET", "PATCH"}),  # an encoded slash stays inside its segment
         ("/api/v1/notices/n-1/document.pdf", {"GET"}),
         ("/api/v1/cases/", None),
@@ -32,7 +32,7 @@ OPENAPI = {
         ("/api/v1/notices/n-1/document", None),
     ],
 )
-def test_a_path_allows_the_methods_of_every_template_it_matches(path: str, allowed: set[str] | None) -> None:
+def test_a_path_allows_the_methods_of_the_template_it_matches_best(path: str, allowed: set[str] | None) -> None:
     assert allowed_methods(documented_paths(OPENAPI), path) == (
         None if allowed is None else frozenset(allowed)
     )

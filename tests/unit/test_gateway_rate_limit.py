@@ -123,7 +123,10 @@ async def _quiet_and_flooded_p99() -> tuple[float, float]:
 def known_keys(request: httpx.Request) -> httpx.Response:
     """An upstream that accepts the key `good` and refuses every other one."""
     good = request.headers.get("authorization") == "Bearer good"
-    return httpx.Response(200 if good else 401, json={"detail": "ok" if good else "wrong key"})
+    if good:
+        return httpx.Response(200, json={"detail": "ok"})
+    refusal = {"WWW-Authenticate": 'Bearer error="invalid_token"'}  # as shared/auth/http.py marks it
+    return httpx.Response(401, json={"detail": "wrong key"}, headers=refusal)
 
 
 async def test_an_address_guessing_keys_is_held_back_while_a_key_that_works_is_served() -> None:
@@ -144,12 +147,12 @@ async def test_an_address_guessing_keys_is_held_back_while_a_key_that_works_is_s
 def test_refused_credentials_cool_down_and_a_key_that_worked_once_is_never_held_back() -> None:
     clock = Clock()
     refused = RefusedCredentials(TokenBuckets(1, 2, clock=clock))
-    refused.answered("key:good", "addr:a", 200)
+    refused.worked("key:good")
     for n in range(2):
-        refused.answered(f"key:{n}", "addr:a", 401)
+        refused.refused(f"key:{n}", "addr:a")
     assert refused.wait("key:new", "addr:a") == 1.0 and refused.wait("key:good", "addr:a") == 0.0
     assert refused.wait("key:new", "addr:b") == 0.0  # another address is not held back
     clock.now = 1.0
     assert refused.wait("key:new", "addr:a") == 0.0
-    refused.answered("key:good", "addr:a", 401)  # revoked: no longer known to work
+    refused.refused("key:good", "addr:a")  # revoked: no longer known to work
     assert refused.wait("key:good", "addr:a") > 0

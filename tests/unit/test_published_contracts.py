@@ -110,3 +110,23 @@ def test_readme_names_every_topic_the_system_creates() -> None:
     )
     table = table.split("\n\n")[2]  # the table under the section's first paragraph
     assert [t for t in ALL_TOPICS if f"| `{t}` |" not in table] == []
+
+
+def test_every_published_schema_uses_json_schema_keywords_for_its_bounds() -> None:
+    # pydantic's own names (ge, le, gt, lt) leak into the OpenAPI when a bound sits where FastAPI cannot
+    # translate it; a client or fuzzer reading the contract then knows no bound at all.
+    leaked: list[str] = []
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            if node.get("type") in ("integer", "number") and {"ge", "le", "gt", "lt"} & set(node):
+                leaked.append(where)
+            for key, value in node.items():
+                walk(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{where}/{i}")
+
+    for name, document in documents().items():
+        walk(json.loads(document), name)
+    assert leaked == []

@@ -8,6 +8,7 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
+from annotated_types import Ge, Le
 from pydantic import BeforeValidator
 
 from services.casequery.entrypoints.answers import envelope_in_shanghai
@@ -31,8 +32,10 @@ def plain_digits(value: Any) -> Any:
     return value
 
 
-# An integer in the query string: digits only; still "type": "integer" in the published OpenAPI.
-QueryDigits = Annotated[int, BeforeValidator(plain_digits)]
+# An integer in the query string: digits only; still "type": "integer" in the published OpenAPI. The bounds
+# go on the type (not on Query) so that they are published as JSON Schema's minimum and maximum.
+Cursor = Annotated[int, Ge(0), Le(2**62), BeforeValidator(plain_digits)]
+PageSize = Annotated[int, Ge(1), Le(1000), BeforeValidator(plain_digits)]
 
 
 @router.get(
@@ -52,10 +55,9 @@ async def feed(
     response: Response,
     caller: Caller,
     after: Annotated[
-        QueryDigits,
-        Query(ge=0, le=2**62, description="The cursor: the last position you handled (0: from the start)"),
+        Cursor, Query(description="The cursor: the last position you handled (0: from the start)")
     ] = 0,
-    limit: Annotated[QueryDigits, Query(ge=1, le=1000)] = 100,
+    limit: PageSize = 100,
     wait: Annotated[
         float, Query(ge=0, le=30, description="Seconds to wait for an event when none is there yet")
     ] = 0,
