@@ -287,7 +287,9 @@ def _load_table(result: dict[str, Any], who: str) -> str:
         lines.append(f"| {title} | {result[key]['to_concierge_visible']} | {result[key]['settled']} |")
     if ops := result.get("server_opcounters_per_case"):
         kinds = ", ".join(f"{kind} {ops[kind]}" for kind in OPCOUNTERS)
-        told = f"The database server's own opcounters, per case to concierge visible: {ops['total']} ({kinds})."
+        told = (
+            f"The database server's own opcounters, per case to concierge visible: {ops['total']} ({kinds})."
+        )
         lines += ["", told]
     if empty := result.get("relay_empty_wakeups_per_case"):
         lines += [

@@ -32,7 +32,9 @@ OPENAPI = {
         ("/api/v1/notices/n-1/document", None),
     ],
 )
-def test_a_path_allows_the_methods_of_the_template_it_matches_best(path: str, allowed: set[str] | None) -> None:
+def test_a_path_allows_the_methods_of_the_template_it_matches_best(
+    path: str, allowed: set[str] | None
+) -> None:
     assert allowed_methods(documented_paths(OPENAPI), path) == (
         None if allowed is None else frozenset(allowed)
     )

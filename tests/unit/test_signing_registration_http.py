@@ -211,7 +211,8 @@ async def test_the_bureau_admin_person_manages_keys_in_their_name_and_a_director
     refused = await register(client, raw_b64(Ed25519PrivateKey.generate()), director)
     revoked = await client.delete(f"{KEYS}/{answer.json()['key_id']}", headers=admin)
 
-    assert answer.status_code == 201 and answer.json()["registered_by"] == "s-clerk"  # the person, not a token
+    # The person, not their session token, registered it.
+    assert answer.status_code == 201 and answer.json()["registered_by"] == "s-clerk"
     assert revoked.status_code == 200 and revoked.json()["revoked_by"] == "s-clerk"
     assert refused.status_code == 403
     assert "manage integration signing keys" in refused.json()["detail"] and "bureau admin" in refused.text

@@ -7,8 +7,8 @@ import re
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
 from annotated_types import Ge, Le
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BeforeValidator
 
 from services.casequery.entrypoints.answers import envelope_in_shanghai
