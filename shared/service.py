@@ -145,11 +145,21 @@ def health_router(
     return router
 
 
-def serve(app: FastAPI, host: str, port: int, log_level: str) -> None:
+def serve(app: FastAPI, host: str, port: int, log_level: str, forwarded_allow_ips: str = "") -> None:
     """Run the app under uvicorn until SIGTERM or Ctrl-C, then shut down gracefully."""
     configure_logging(log_level)
+    # The client address counts (sign-in lockout and refused credentials are per address): uvicorn would take it
+    # from any X-Forwarded-For sent from 127.0.0.1, so a local caller could choose its own. Only proxies named
+    # here (the gateway's load balancer) are believed; behind the gateway, services read the entry it appends.
     uvicorn.run(
-        app, host=host, port=port, log_level=log_level.lower(), access_log=False, timeout_graceful_shutdown=5
+        app,
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        proxy_headers=bool(forwarded_allow_ips),
+        forwarded_allow_ips=forwarded_allow_ips or None,
     )
 
 

@@ -44,6 +44,10 @@ class GatewaySettings(BaseSettings):
     # refresh or a new personal token) until the bucket refills; those are never held back.
     refused_credentials_per_second: float = Field(1.0, ge=0, description="0 turns the limit off")
     refused_credentials_burst: int = Field(20, ge=1, description="refusals an address may have at once")
+    forwarded_allow_ips: str = Field(
+        "",
+        description="proxies (comma-separated addresses) whose X-Forwarded-For names the client; none: the peer",
+    )
     log_level: str = "INFO"
 
     @field_validator(

@@ -68,6 +68,18 @@ async def test_the_services_mark_a_refused_bearer_and_not_a_refused_refresh_toke
     assert refresh.status_code == 401 and "invalid_token" not in refresh.headers.get("www-authenticate", "")
 
 
+async def test_sign_out_marks_a_made_up_bearer_refused_but_not_a_working_personal_token(w: World) -> None:
+    async with in_front_of(w.app) as client:
+        session = bearer((await signed_in(w, client))["access_token"])
+        made = await client.post("/api/v1/auth/tokens", json={"name": "脚本"}, headers=session)
+        assert made.status_code == 201, made.text
+        personal = await w.http.post("/api/v1/auth/sign-out", headers=bearer(made.json()["token"]))
+    made_up = await w.http.post("/api/v1/auth/sign-out", headers=bearer("made-up"))
+
+    assert (made_up.status_code, made_up.headers["www-authenticate"]) == (401, INVALID_TOKEN)
+    assert (personal.status_code, personal.headers["www-authenticate"]) == (401, "Bearer")
+
+
 async def test_refused_refresh_tokens_in_the_body_never_hold_back_the_bearer_that_works(w: World) -> None:
     async with in_front_of(w.app) as client:
         access = bearer((await signed_in(w, client))["access_token"])

@@ -100,10 +100,15 @@ async def refresh(body: a.Refresh, request: Request) -> a.SessionAnswer:
 async def sign_out(request: Request, credentials: Bearer) -> Response:
     """Revoke every token of the caller's session."""
     if credentials is None or not await _sessions(request).sign_out(credentials.credentials):
+        # A made-up or revoked bearer is marked as refused (the gateway counts those against the address); a
+        # working personal token or bureau key is not a session's, which says nothing against it.
+        working = credentials is not None and await request.app.state.api_keys.authenticate(
+            credentials.credentials
+        )
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "不是有效的会话令牌 (not a live session access token)",
-            {"WWW-Authenticate": "Bearer"},
+            {"WWW-Authenticate": "Bearer" if working or credentials is None else 'Bearer error="invalid_token"'},
         )
     return Response(status_code=204)
 
