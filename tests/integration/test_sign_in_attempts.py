@@ -91,25 +91,32 @@ async def test_one_code_is_accepted_once_and_usernames_are_unique_by_case(mongo_
 async def test_through_the_gateway_failures_are_counted_per_client_address(
     stack: Stack, stack_db: AsyncDatabase
 ) -> None:
-    """The gateway appends the address it saw; from 127.0.0.1 uvicorn takes a proxy's X-Forwarded-For as
-    that address (its default forwarded_allow_ips), which is how this test plays two clients."""
+    """Two clients on two loopback addresses (127.0.0.2 guesses, 127.0.0.3 is the person): the gateway counts the
+    address it saw; a caller's own X-Forwarded-For changes nothing (no proxy is configured in front of it)."""
     bureau = f"p{uuid.uuid4().hex[:8]}"
     await BureauDirectory(stack_db).register(Bureau(id=bureau, name_zh="测试局", name_en="Test bureau"))
     key = await ApiKeyStore(stack_db).issue(bureau, Role.ADMIN, "sign-in attempts test")
-    async with httpx.AsyncClient(base_url=stack.config.url("gateway"), timeout=30) as http:
+
+    def client_at(address: str) -> httpx.AsyncClient:
+        transport = httpx.AsyncHTTPTransport(local_address=address)
+        return httpx.AsyncClient(base_url=stack.config.url("gateway"), timeout=30, transport=transport)
+
+    async with client_at("127.0.0.2") as guesser, client_at("127.0.0.3") as person_at:
         admin = {"Authorization": f"Bearer {key}"}
         person = {"name": "赵经办", "post": "clerk", "section": "国库科"}
-        staff_id = (await http.post("/api/v1/staff", json=person, headers=admin)).json()["detail"]["staff_id"]
+        added = await guesser.post("/api/v1/staff", json=person, headers=admin)
+        staff_id = added.json()["detail"]["staff_id"]
         account = {"staff_id": staff_id, "username": "zhao", "password": PASSWORD}
-        assert (await http.post("/api/v1/accounts", json=account, headers=admin)).status_code == 201
+        assert (await guesser.post("/api/v1/accounts", json=account, headers=admin)).status_code == 201
         body = {"bureau": bureau, "username": "zhao", "password": "wrong-password-xx"}
-        guesser, person_at = {"X-Forwarded-For": "192.0.2.66"}, {"X-Forwarded-For": "192.0.2.7"}
+        # Claiming the person's address does not move the guesses there.
+        claimed = {"X-Forwarded-For": "127.0.0.3"}
 
         guesses = [
-            (await http.post("/api/v1/auth/sign-in", json=body, headers=guesser)).status_code
+            (await guesser.post("/api/v1/auth/sign-in", json=body, headers=claimed)).status_code
             for _ in range(6)
         ]
-        own = await http.post("/api/v1/auth/sign-in", json=body | {"password": PASSWORD}, headers=person_at)
+        own = await person_at.post("/api/v1/auth/sign-in", json=body | {"password": PASSWORD})
 
     assert guesses == [401] * 5 + [429]
     assert own.status_code == 200, own.text
