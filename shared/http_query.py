@@ -189,6 +189,18 @@ class RefuseUnknownQuery:
         await (refusal or JSONResponse({"detail": problems}, status_code=422))(scope, receive, send)
 
 
+async def caller_refused(request: Request) -> Response | None:
+    """Return the 401 (or 503) an authenticated route gives this request's caller, if it gives one; else None.
+
+    Why: FastAPI reads a body before it runs the route's dependencies, so a body that is not JSON answered 422
+    even to a caller without a valid key, who must learn first that the key is wrong (and an API gateway must
+    not take that 422 as a sign the key works)."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not _shape_of(route.dependant).authenticated:
+        return None
+    return await _authentication_refused(request)
+
+
 async def _authentication_refused(request: Request) -> Response | None:
     # The same check (and answer) as the route's own dependency: the query is not looked at before it passes.
     try:

@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from shared.config import ConnectionSettings, configure_logging
 from shared.contracts.topics import ALL_TOPICS
 from shared.eventstore.recorder import ConcurrencyError, EventTooLarge
-from shared.http_query import RefuseUnknownQuery
+from shared.http_query import RefuseUnknownQuery, caller_refused
 from shared.messaging.kafka import ensure_topics
 from shared.metrics import HttpMetrics, MongoCommandMetrics, metrics_router
 
@@ -257,9 +257,11 @@ def bilingual_validation_msg(kind: str, msg: str, ctx: Mapping[str, Any] | None 
     return f"{chinese} / {msg}"
 
 
-async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+async def _invalid_request(request: Request, exc: Exception) -> Response:
     # FastAPI's own handler echoes the input, which fails to encode when it holds a lone surrogate.
     assert isinstance(exc, RequestValidationError)
+    if (refusal := await caller_refused(request)) is not None:
+        return refusal  # a wrong key is told first, whatever the body
     detail = []
     for error in exc.errors():
         kind = str(error.get("type", "value_error"))
@@ -282,6 +284,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     """Answer an HTTPException as FastAPI does, except a body it could not read: a 422 like malformed JSON."""
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400 and exc.detail == _UNREADABLE_BODY:
+        if (refusal := await caller_refused(request)) is not None:
+            return refusal
         problem = {
             "loc": ["body"],
             "msg": "请求体须为 UTF-8 编码的 JSON / the body must be JSON in UTF-8",

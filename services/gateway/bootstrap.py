@@ -120,8 +120,13 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
     @app.api_route("/{path:path}", methods=sorted(HTTP_METHODS), include_in_schema=False)
     async def proxy(path: str, request: Request) -> Response:
         authorization, address = _authorization(request), request.client.host if request.client else None
-        key = caller_key(authorization, address)
-        held = refused.wait(key, f"addr:{address}") if authorization else 0.0
+        raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+        documented = documented_path(paths, raw_path)
+        secured = documented is not None and request.method in documented.secured
+        # A header on an operation that takes no key (sign-in, refresh) is not a key: bucketed by it, every
+        # made-up value would be a fresh bucket and the address limit would never apply.
+        key = caller_key(authorization if secured else None, address)
+        held = refused.wait(key, f"addr:{address}") if authorization and secured else 0.0
         if held:
             return JSONResponse(
                 {
@@ -141,8 +146,6 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
                 status_code=429,
                 headers={"Retry-After": retry_after(wait)},
             )
-        raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
-        documented = documented_path(paths, raw_path)
         undocumented = _undocumented(documented, raw_path, request)
         if undocumented is not None:
             return undocumented
@@ -179,7 +182,6 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
         if answer is None:
             return Response(status_code=499)  # nobody listens: nginx's "client closed request", for metrics
         if authorization:
-            secured = documented is not None and request.method in documented.secured
             _learn(refused, key, f"addr:{address}", authorization, secured, answer)
         token = issued_token(request.method, raw_path, answer.status_code, answer.body)
         if token is not None:
@@ -209,6 +211,9 @@ def _long_polls_held_back(long_polls: LongPolls, key: str, settings: GatewaySett
     return None
 
 
+PROVEN_BY = frozenset({403, 404, 409})  # refusals that come after the key was accepted
+
+
 def _learn(
     refused: RefusedCredentials, key: str, address: str, authorization: bytes, secured: bool, answer: Response
 ) -> None:
@@ -217,9 +222,10 @@ def _learn(
     challenges = [v.decode("latin-1") for k, v in answer.raw_headers if k.lower() == b"www-authenticate"]
     if refuses_credentials(answer.status_code, challenges, authorization):
         refused.refused(key, address)
-    elif secured and answer.status_code < 500 and answer.status_code != 401:
+    elif secured and (answer.status_code < 400 or answer.status_code in PROVEN_BY):
         # Only an operation that takes the key proves it works: sign-in ignores it (its 401 is about the
-        # password, its 200 or 429 says nothing of the header), and must not teach made-up keys.
+        # password, its 200 or 429 says nothing of the header), and must not teach made-up keys. Nor does a
+        # 400 or 422: a body that is not JSON is refused before the key is looked at.
         refused.worked(key)
 
 

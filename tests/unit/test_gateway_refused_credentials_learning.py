@@ -133,6 +133,29 @@ async def test_a_made_up_key_sent_along_to_sign_in_is_not_learned_as_one_that_wo
     assert held.status_code == 429
 
 
+async def test_a_made_up_key_refused_for_its_body_before_it_was_looked_at_is_not_learned(w: World) -> None:
+    # A body that is not JSON is a 422 before any key is checked: it proves nothing about the key.
+    async with in_front_of(w.app) as client:
+        headers = {**bearer("made-up-key"), "Content-Type": "application/json"}
+        taught = await client.post("/api/v1/staff", content=b"{", headers=headers)
+        await use_up_the_address(client)
+        held = await client.get("/api/v1/auth/me", headers=bearer("made-up-key"))
+    assert taught.status_code in (401, 422) and held.status_code == 429
+
+
+async def test_a_header_on_sign_in_does_not_take_it_out_of_the_address_rate_limit(w: World) -> None:
+    limits: dict[str, Any] = dict(rate_per_second=0.01, rate_burst=3)
+    gw = build_app(settings(**limits), transport=httpx.ASGITransport(app=w.app))
+    async with gw.router.lifespan_context(gw):
+        transport = httpx.ASGITransport(app=gw, client=("10.0.0.9", 1234))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+            codes = [
+                (await client.post("/api/v1/auth/sign-in", json={}, headers=bearer(f"junk-{n}"))).status_code
+                for n in range(5)
+            ]
+    assert codes == [422, 422, 422, 429, 429]
+
+
 async def test_a_handed_out_token_is_relayed_byte_for_byte() -> None:
     raw = b'{ "access_token" : "acc-\\u00e9",\n  "expires_in":900 }'
 
