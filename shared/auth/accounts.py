@@ -21,6 +21,7 @@ from shared.auth.tokens import TokenStore, needs_second_factor
 
 ACCOUNTS = "accounts"
 TOKEN_EPOCH = "token_epoch"  # moved by every change that revokes or rewrites the account's tokens
+LEFT = "离开本局 (left the bureau)"  # the disable reason a departure sets
 ACCOUNT_ROLES = (Role.STAFF, Role.ADMIN, Role.VIEWER)  # admin: the bureau admin (roster and accounts)
 
 
@@ -162,13 +163,23 @@ class Accounts:
         await self._tokens.revoke_account(account["_id"])
         return {**account, "disabled": True, "disabled_reason": reason}
 
-    async def enable(self, bureau: str, staff_id: str, person: RosterPerson) -> dict[str, Any]:
-        """Enable a disabled account again (not for a person who left) and clear its lockout."""
-        account = await self._require(bureau, staff_id)
+    async def enable(
+        self, bureau: str, staff_id: str, person: RosterPerson, account: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Enable a disabled account again (not for a person who left) and clear its lockout.
+
+        `account` is the account as read before `person` was read from the roster (read here when None). The
+        write holds only while its stamp has not moved: a departure, disable or reset since then answers 409.
+        Read in that order, a departure the roster read missed came after the account read, so it moves the
+        stamp before this write (refused) or reads the enabled account after it and disables it again."""
+        account = account or await self._require(bureau, staff_id)
         if person.departed:
             raise AccountRefused(409, f"{person.name} 已离开本局 (has left the bureau)")
         changes = {"disabled": False, "disabled_reason": None, "failed_attempts": 0, "locked_until": None}
-        await self._set(account, changes)
+        if not await self._set(account, changes, unmoved=True):
+            raise AccountRefused(
+                409, "账号刚被变更，请重新读取后再试 / the account changed meanwhile: read it again and retry"
+            )
         await self.attempts.clear(bureau, account["username"])
         return {**account, **changes}
 
@@ -200,8 +211,10 @@ class Accounts:
         if account is None:
             return False
         changes: dict[str, Any] = {"name": person.name, "post": person.post, "section": person.section}
-        if person.departed and not account.get("disabled"):
-            changes |= {"disabled": True, "disabled_reason": "离开本局 (left the bureau)"}
+        # A departure marks an account disabled for another reason too: the write moves the stamp, which an
+        # enable read before the departure is fenced by (see `enable`).
+        if person.departed and account.get("disabled_reason") != LEFT:
+            changes |= {"disabled": True, "disabled_reason": LEFT}
         if all(account.get(k) == v for k, v in changes.items()):
             return False
         await self._set(account, changes, fence=True)
@@ -244,8 +257,14 @@ class Accounts:
             raise AccountRefused(404, "本局没有该账号 / account not found")
         return account
 
-    async def _set(self, account: dict[str, Any], changes: dict[str, Any], fence: bool = False) -> None:
+    async def _set(
+        self, account: dict[str, Any], changes: dict[str, Any], fence: bool = False, unmoved: bool = False
+    ) -> bool:
+        """Write the changes; with `unmoved`, only while the stamp is as `account` was read (False if not)."""
         update: dict[str, Any] = {"$set": {**changes, "updated_at": self._clock()}}
         if fence:  # the change reaches the tokens next: move the stamp first (see `still_current`)
             update["$inc"] = {TOKEN_EPOCH: 1}
-        await self._accounts.update_one({"_id": account["_id"]}, update)
+        query: dict[str, Any] = {"_id": account["_id"]}
+        if unmoved:  # None matches an account whose stamp never moved (no field), in MongoDB as in memory
+            query[TOKEN_EPOCH] = account.get(TOKEN_EPOCH)
+        return bool((await self._accounts.update_one(query, update)).matched_count)

@@ -102,11 +102,11 @@ class Sessions:
             ) from None
         # Always checked, so an unknown username or a missing code costs as long as a wrong password.
         right = await self._passwords.verify_off_loop(account["password_hash"] if account else None, password)
-        if account is None or not right:
+        # A disabled (or departed) account answers as a wrong password, before the second factor: telling it
+        # apart would confirm a right password (and show the reason) to anyone. It stays counted as a failure.
+        if account is None or not right or account.get("disabled"):
             raise SignInRefused(401, WRONG)
         step = await self._second_factor(account, code, self._clock(), enrolling)
-        if account.get("disabled"):
-            raise SignInRefused(401, f"账号已停用 (account disabled: {account.get('disabled_reason')})")
         await self._accounts.attempts.succeeded(reservation)
         return step
 

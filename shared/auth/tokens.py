@@ -160,6 +160,14 @@ class TokenStore:
         )
         return bool(result.matched_count)
 
+    async def session_live(self, session_id: str | None) -> bool:
+        """After issuing from a session (a personal token): False when it was signed out (or is gone).
+
+        The read-only `keep_session`, race-free for the same reason: a sign-out marks the record first."""
+        if not session_id:
+            return False
+        return await self._tokens.find_one({"_id": SESSION + session_id, "revoked": False}) is not None
+
     async def revoke_session(self, session_id: str) -> int:
         """Revoke every token of a sign-in session (sign-out, refresh-token reuse)."""
         # The record first, then the tokens: the order `keep_session` relies on.

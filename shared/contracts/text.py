@@ -27,6 +27,10 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"  # ids that enter from outside:
 # shown: a title holding U+202E reads differently to staff than what is stored, searched and printed (the
 # "Trojan Source" trick). Ordinary right-to-left text needs none of them, so they are refused everywhere.
 BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+# The Unicode line and paragraph separators (U+2028, U+2029) break a line where a reader honours them and
+# show nothing where it does not. A one-line field must not hold one, and free text has one spelling of a line
+# break, \n (or \r\n), so they are refused everywhere, like the controls above (stored events keep theirs).
+LINE_SEPARATORS = frozenset("\u2028\u2029")
 # Characters that show nothing: format characters (zero-width space and joiners, BOM), and the space, line and
 # paragraph separators. Text made only of these (and whitespace) looks empty to a reader, so it is blank.
 INVISIBLE_CATEGORIES = frozenset({"Cf", "Zs", "Zl", "Zp"})
@@ -44,6 +48,11 @@ def _refuse_unsafe(value: str, allowed: frozenset[str]) -> str:
         if category == "Cc" or ch in "\ufffe\uffff":
             raise ValueError(
                 f"文本含控制字符 U+{ord(ch):04X} / text holds the control character U+{ord(ch):04X}"
+            )
+        if ch in LINE_SEPARATORS and not _READING_STORED.get():
+            raise ValueError(
+                f"文本含行或段落分隔符 U+{ord(ch):04X}，请用普通换行 / text holds the line or paragraph separator "
+                f"U+{ord(ch):04X}: use an ordinary line break where one is allowed"
             )
         if ch in BIDI_CONTROLS and not _READING_STORED.get():
             raise ValueError(
@@ -143,7 +152,9 @@ def _limits(n: int) -> StringConstraints:
 # What the rules above refuse, as JSON Schema patterns, so that other bureaus' clients (and fuzzers) read them
 # from the OpenAPI; the validators stay the rule (their reasons say which character), the pattern is its shape.
 # Both read the value as sent: a control character is refused even where trimming would have removed it.
-_NEVER = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\ufffe\uffff"
+_NEVER = (
+    r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffe\uffff"
+)
 _NEVER_IN_A_LINE = _NEVER + r"\u0009\u000a\u000d"
 # The end of the value: Python's `$` (re.search, which fuzzers read JSON Schema patterns with) also matches
 # before a final line break, so "科\n" would pass for a one-line field; the lookahead says "the very end" in
@@ -159,13 +170,13 @@ _SHOWN_OPTIONAL_TEXT = Field(json_schema_extra={"pattern": f"^[^{_NEVER}]*{_END}
 
 
 # One-line fields (names, titles, sections, reasons): stripped, not blank (nor only invisible characters), no
-# control characters (nor bidi controls).
+# control characters (nor bidi controls, nor line or paragraph separators).
 Line20 = Annotated[str, _limits(20), _LINE_ENDS, _LINE, _FILLED, _SHOWN_LINE]
 Line50 = Annotated[str, _limits(50), _LINE_ENDS, _LINE, _FILLED, _SHOWN_LINE]
 Line100 = Annotated[str, _limits(100), _LINE_ENDS, _LINE, _FILLED, _SHOWN_LINE]
 Line200 = Annotated[str, _limits(200), _LINE_ENDS, _LINE, _FILLED, _SHOWN_LINE]
 Line500 = Annotated[str, _limits(500), _LINE_ENDS, _LINE, _FILLED, _SHOWN_LINE]
-# Free text (descriptions, summaries, comments): as above, but tabs and line breaks are allowed.
+# Free text (descriptions, summaries, comments): as above, but tabs and line breaks (\n, \r) are allowed.
 Text500 = Annotated[str, _limits(500), _TEXT_ENDS, _PARA, _FILLED, _SHOWN_TEXT]
 Text2000 = Annotated[str, _limits(2000), _TEXT_ENDS, _PARA, _FILLED, _SHOWN_TEXT]
 Text5000 = Annotated[str, _limits(5000), _TEXT_ENDS, _PARA, _FILLED, _SHOWN_TEXT]

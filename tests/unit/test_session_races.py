@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 import pytest
 from argon2 import PasswordHasher
 
+from services.assignment.entrypoints import accounts_http
 from shared.auth import totp
-from shared.auth.accounts import Accounts, RosterPerson
+from shared.auth.accounts import AccountRefused, Accounts, RosterPerson
 from shared.auth.keys import Role
 from shared.auth.memory import MemoryDatabase
 from shared.auth.passwords import Passwords
@@ -179,6 +180,46 @@ async def test_a_disable_while_a_personal_token_is_made_takes_it_too(people: Peo
 
     assert refused(task).status == 401
     assert people.live("finance:s-clerk") == []
+
+
+async def test_a_sign_out_while_a_personal_token_is_made_takes_it_too(people: People) -> None:
+    session = await people.sign_in("zhao")
+
+    task = await people.held(
+        people.tokens.gate, people.personal(session), people.sessions.sign_out(session.access.token)
+    )
+
+    assert refused(task).status == 401 and "session ended" in str(refused(task))
+    assert people.live("finance:s-clerk") == []
+
+
+async def test_enable_refuses_when_a_departure_moved_the_stamp_since_the_account_was_read(
+    people: People,
+) -> None:
+    await people.accounts.disable("finance", "s-clerk", "调查中")
+    seen = await people.accounts.get("finance", "s-clerk")  # the enable's read, before the roster's
+    await people.accounts.follow_roster(  # the departure the roster read missed lands now
+        RosterPerson("finance", "s-clerk", "赵经办", "clerk", "国库科", departed=True)
+    )
+
+    with pytest.raises(AccountRefused) as changed:
+        await people.accounts.enable("finance", "s-clerk", CLERK, seen)
+
+    assert changed.value.status == 409 and "账号刚被变更" in str(changed.value)
+    assert "read it again" in str(changed.value)
+    after = await people.accounts.get("finance", "s-clerk") or {}
+    assert (after["disabled"], after["disabled_reason"]) == (True, "离开本局 (left the bureau)")
+
+
+async def test_enable_with_an_unmoved_stamp_enables(people: People) -> None:
+    await people.accounts.disable("finance", "s-clerk", "调查中")
+    seen = await people.accounts.get("finance", "s-clerk")
+
+    enabled = await people.accounts.enable("finance", "s-clerk", CLERK, seen)
+
+    assert enabled["disabled"] is False
+    assert (await people.accounts.get("finance", "s-clerk") or {})["disabled"] is False
+    assert (await people.sign_in("zhao")).access.token.startswith("czs_")
 
 
 # 2. Leadership rights only for sessions opened with a TOTP code.
@@ -345,6 +386,35 @@ async def test_two_creations_racing_at_the_cap_never_leave_more_than_the_cap(peo
     assert any(t.exception() is not None and refused(t).status == 409 for t in racing)
 
 
+async def test_two_creations_racing_at_nineteen_leave_exactly_the_cap(people: People) -> None:
+    session = await people.sign_in("zhao")
+    for i in range(PERSONAL_CAP - 1):
+        await people.personal(session, f"脚本{i}")
+    counted, inserted = people.tokens.count_gate, people.tokens.gate
+    counted.armed = inserted.armed = True
+
+    def racer(name: str, pause_s: float) -> Awaitable[Issued]:
+        pause = lambda: asyncio.sleep(pause_s)  # noqa: E731
+        return create_personal(people.accounts, people.tokens, session.access.token, name, None, pause=pause)
+
+    # Both count 19, both insert, both count 21 and step back; the one whose pause ends first takes the place.
+    racing = [asyncio.ensure_future(racer("甲", 0)), asyncio.ensure_future(racer("乙", 0.02))]
+    await asyncio.sleep(0.01)
+    counted.opened.set()
+    await asyncio.sleep(0.01)
+    people.tokens.count_gate = recounted = Gate()
+    recounted.armed = True
+    inserted.opened.set()
+    await asyncio.sleep(0.01)
+    recounted.opened.set()
+    await asyncio.wait(racing, timeout=5)
+
+    first, second = racing
+    assert first.exception() is None and refused(second).status == 409
+    assert await people.tokens.live_personal("finance:s-clerk") == PERSONAL_CAP
+    assert [d["label"] for d in people.live("finance:s-clerk") if d["kind"] == "personal"][-1] == "甲"
+
+
 # Through HTTP: the answers the outside trial saw.
 
 
@@ -387,3 +457,36 @@ async def test_http_the_token_past_the_cap_answers_409_with_the_reason(w: World)
 
     assert full.status_code == 409 and f"{PERSONAL_CAP}" in full.json()["detail"]
     assert len((await w.http.get("/api/v1/auth/tokens", headers=bearer(session))).json()) == PERSONAL_CAP
+
+
+async def test_http_a_departure_during_an_enable_leaves_the_person_disabled(
+    w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clerk = await w.staff("赵经办", "clerk")
+    await w.account(clerk, "zhao")
+    admin = auth("finance-admin")
+    disabled = await w.http.post(
+        f"/api/v1/accounts/{clerk}/disable", json={"reason": "调查中"}, headers=admin
+    )
+    assert disabled.status_code == 200, disabled.text
+    gate, read_roster = Gate(), accounts_http.roster_person
+
+    async def held_roster_person(*args: Any) -> RosterPerson:
+        person = await read_roster(*args)
+        await gate.stop()  # the enable has read the roster (not departed yet) and waits here
+        return person
+
+    monkeypatch.setattr(accounts_http, "roster_person", held_roster_person)
+    gate.armed = True
+    enabling = asyncio.ensure_future(w.http.post(f"/api/v1/accounts/{clerk}/enable", headers=admin))
+    await asyncio.wait_for(gate.reached.wait(), 5)
+    gate.armed = False
+    departed = await w.http.post(f"/api/v1/staff/{clerk}/departure", json={"reason": "调离"}, headers=admin)
+    gate.opened.set()
+    enabled = await asyncio.wait_for(enabling, 5)
+
+    assert departed.status_code == 201, departed.text
+    assert enabled.status_code == 409 and "read it again" in enabled.text, enabled.text
+    [card] = (await w.http.get("/api/v1/accounts", headers=admin)).json()
+    assert card["disabled"] is True
+    assert (await w.sign_in("zhao")).status_code == 401

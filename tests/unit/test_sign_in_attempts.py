@@ -22,8 +22,9 @@ from shared.auth.attempts import (
 from shared.auth.keys import Role
 from shared.auth.memory import MemoryCollection, MemoryDatabase
 from shared.auth.passwords import Passwords
-from shared.auth.sessions import Sessions, SignInRefused
+from shared.auth.sessions import WRONG, Sessions, SignInRefused
 from shared.auth.tokens import TokenStore
+from tests.unit.test_assignment_support import auth
 from tests.unit.test_auth_support import PASSWORD, bearer, world
 
 CLERK = RosterPerson("finance", "s-clerk", "赵经办", "clerk", "国库科")
@@ -154,6 +155,33 @@ async def test_an_unknown_username_answers_exactly_like_an_existing_one(people: 
     assert [status for status, _, _ in known] == [401] * 5 + [429] * 2
 
 
+async def test_a_disabled_account_answers_like_a_wrong_password_and_the_attempt_counts(
+    people: People,
+) -> None:
+    await people.accounts.disable("finance", "s-clerk", "调查中")
+    for _ in range(3):
+        await outcome(people.sign_in(password=WRONG_PASSWORD))
+
+    right = await outcome(people.sign_in())
+    wrong = await outcome(people.sign_in(password=WRONG_PASSWORD))
+
+    assert right == wrong == (401, WRONG, None)  # neither the password nor the reason is confirmed
+    assert (await outcome(people.sign_in()))[0] == 429  # the right password unlocked nothing
+
+
+async def test_a_disabled_leaders_right_password_answers_alike_without_using_the_code(people: People) -> None:
+    secret = (await people.accounts.create(DIRECTOR, "zhou", PASSWORD, Role.STAFF, "test")).totp_secret or ""
+    await people.accounts.disable("finance", "s-director", "调查中")
+    code = totp.code_at(secret, people.now)
+
+    answered = [
+        await outcome(people.sign_in("zhou", password, code)) for password in (PASSWORD, WRONG_PASSWORD)
+    ]
+
+    assert answered == [(401, WRONG, None)] * 2
+    assert (await people.accounts.get("finance", "s-director") or {})["totp_step"] is None
+
+
 async def test_one_address_hammering_does_not_lock_the_person_out_of_theirs(people: People) -> None:
     for _ in range(30):
         await outcome(people.sign_in(password=WRONG_PASSWORD, address=ELSEWHERE))
@@ -265,4 +293,20 @@ async def test_http_re_enrolment_needs_a_current_code_once_enrolled() -> None:
     assert (without.status_code, replayed.status_code) == (401, 401)
     assert enrolled.status_code == 200, enrolled.text
     assert enrolled.json()["totp_secret"] not in (None, secret)
+    await w.http.aclose()
+
+
+async def test_http_a_departed_persons_sign_in_answers_exactly_like_a_wrong_password() -> None:
+    w = world()
+    clerk = await w.staff("赵经办", "clerk")
+    await w.account(clerk, "zhao")
+    departed = await w.http.post(
+        f"/api/v1/staff/{clerk}/departure", json={"reason": "调离"}, headers=auth("finance-admin")
+    )
+    assert departed.status_code == 201, departed.text
+
+    right, wrong = await w.sign_in("zhao"), await w.sign_in("zhao", password=WRONG_PASSWORD)
+
+    assert (right.status_code, right.json()) == (wrong.status_code, wrong.json()) == (401, {"detail": WRONG})
+    assert dict(right.headers) == dict(wrong.headers)
     await w.http.aclose()

@@ -87,9 +87,12 @@ async def disable(staff_id: str, body: a.Disable, caller: AccountManager, reques
 )
 async def enable(staff_id: str, caller: AccountManager, request: Request) -> a.AccountCard:
     """Enable the account again and clear its lockout."""
+    accounts = _accounts(request)
+    # The account before the roster: the order that lets enable's fence catch a departure (Accounts.enable).
+    seen = await accounts.get(caller.bureau, staff_id)
     person = await roster_person(request, caller.bureau, staff_id)
     try:
-        return a.account_card(await _accounts(request).enable(caller.bureau, staff_id, person))
+        return a.account_card(await accounts.enable(caller.bureau, staff_id, person, seen))
     except AccountRefused as exc:
         raise _refused(exc) from exc
 

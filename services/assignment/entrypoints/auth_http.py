@@ -108,7 +108,11 @@ async def sign_out(request: Request, credentials: Bearer) -> Response:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "不是有效的会话令牌 (not a live session access token)",
-            {"WWW-Authenticate": "Bearer" if working or credentials is None else 'Bearer error="invalid_token"'},
+            {
+                "WWW-Authenticate": "Bearer"
+                if working or credentials is None
+                else 'Bearer error="invalid_token"'
+            },
         )
     return Response(status_code=204)
 
