@@ -45,7 +45,7 @@ from services.gateway.proxy import (
 )
 from services.gateway.routes import Route, resolve, route_table, upstreams
 from services.gateway.settings import GatewaySettings
-from services.gateway.upstreams import watch_instances
+from services.gateway.upstreams import SharedProbe, watch_instances
 from shared.service import install_error_handlers, instrument
 
 
@@ -92,8 +92,7 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
     install_error_handlers(app)
     instrument(app)  # before the catch-all below, so that /metrics is the gateway's own
 
-    @app.get("/healthz")
-    async def healthz() -> JSONResponse:
+    async def probe_every_instance() -> dict[str, str]:
         async def check(url: str) -> str:
             try:
                 answer = await state["health"].get(f"{url}/healthz", timeout=3.0)
@@ -102,7 +101,13 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
             return "ok" if answer.status_code == 200 else f"degraded: {_failing_checks(answer)}"
 
         urls = [url for u in services.values() for url in u.urls]
-        found = dict(zip(urls, await asyncio.gather(*(check(url) for url in urls)), strict=True))
+        return dict(zip(urls, await asyncio.gather(*(check(url) for url in urls)), strict=True))
+
+    probe_once = SharedProbe(probe_every_instance)
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        found = await probe_once()
         results = {name: _service_health(u.urls, found, name in ALARMS_ONLY) for name, u in services.items()}
         # Healthy while each service has an instance that answers; the relay's alarms (a parked event, lag)
         # are shown, not failing: the API serves on, and a load balancer must not take it away for them.

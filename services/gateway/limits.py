@@ -142,7 +142,11 @@ def issued_token(method: str, path: str, status: int, body: bytes | memoryview) 
 def caller_key(authorization: bytes | None, client_host: str | None) -> str:
     """Return the bucket key of a request: a hash of its credentials, else its client address."""
     if authorization:
-        return "key:" + hashlib.sha256(authorization).hexdigest()
+        # The services take `bearer K`, `BEARER  K ` and `Bearer K` alike: so must the buckets, or one key
+        # written many ways would be many callers (each with its own rate and its own long polls).
+        token = bearer_token(authorization)
+        credentials = b"Bearer " + token if token is not None else authorization
+        return "key:" + hashlib.sha256(credentials).hexdigest()
     return f"addr:{client_host or '?'}"
 
 

@@ -13,11 +13,13 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Generic, TypeVar
 
 import httpx
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 RESTING_S = 5.0  # how long an instance that failed is tried only after the others
 PROBE_EVERY_S = 1.0  # how often each instance of a service run as several is asked for its /healthz
 
@@ -99,3 +101,22 @@ async def watch_instances(client: httpx.AsyncClient, services: Iterable[Upstream
         except Exception:  # a probe must never stop probing: requests still set instances aside on failure
             log.exception("probing the instances failed; probing again in %s s", PROBE_EVERY_S)
         await asyncio.sleep(PROBE_EVERY_S)
+
+
+class SharedProbe(Generic[T]):
+    """One round of probes at a time, its answer shared by every caller that asked while it ran.
+
+    Why: `/healthz` takes no key and no rate limit; a burst of 80 callers each probing every service from a
+    pool of a dozen connections timed out waiting for the pool, and the cancelled waits left the pool jammed
+    (every later probe "down: PoolTimeout" until a restart). Shared, a burst costs one round, and shielded, a
+    caller that goes away never cancels the round the others wait for."""
+
+    def __init__(self, probe: Callable[[], Awaitable[T]]) -> None:
+        self._probe = probe
+        self._running: asyncio.Future[T] | None = None
+
+    async def __call__(self) -> T:
+        """Join the round under way, or start one."""
+        if self._running is None or self._running.done():
+            self._running = asyncio.ensure_future(self._probe())
+        return await asyncio.shield(self._running)

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from services.gateway.bootstrap import build_app
-from services.gateway.limits import LongPolls
+from services.gateway.limits import LongPolls, caller_key, issued_key
 from tests.unit.test_gateway_forwarding import gateway, settings
 from tests.unit.test_gateway_rate_limit import Clock
 
@@ -199,3 +199,11 @@ async def test_a_caller_that_goes_away_ends_the_upstream_request_at_once() -> No
     assert done - started < 1.5  # not the upstream's 5 s
     assert closed[0] - started < 1.5  # the upstream saw its connection closed: it stops polling for nobody
     assert sent[0]["status"] == 499
+
+
+def test_one_key_written_several_ways_is_one_caller() -> None:
+    spellings = [b"Bearer K1", b"bearer K1", b"BEARER  K1", b"Bearer K1  "]
+    keys = {caller_key(s, "10.0.0.1") for s in spellings}
+
+    assert len(keys) == 1 and caller_key(b"Bearer K2", "10.0.0.1") not in keys
+    assert keys == {issued_key("K1")}  # a token the gateway handed out is known under every spelling

@@ -134,13 +134,18 @@ async def test_a_made_up_key_sent_along_to_sign_in_is_not_learned_as_one_that_wo
 
 
 async def test_a_made_up_key_refused_for_its_body_before_it_was_looked_at_is_not_learned(w: World) -> None:
-    # A body that is not JSON is a 422 before any key is checked: it proves nothing about the key.
+    # A body that is not JSON: the service tells the key first (401, counted), never a 422 that would pass
+    # for a sign that the key works.
     async with in_front_of(w.app) as client:
         headers = {**bearer("made-up-key"), "Content-Type": "application/json"}
         taught = await client.post("/api/v1/staff", content=b"{", headers=headers)
-        await use_up_the_address(client)
+        rest = [
+            (await client.get("/api/v1/auth/me", headers=bearer(f"made-up-{n}"))).status_code
+            for n in range(BURST)
+        ]
         held = await client.get("/api/v1/auth/me", headers=bearer("made-up-key"))
-    assert taught.status_code in (401, 422) and held.status_code == 429
+    assert taught.status_code == 401 and rest == [401] * (BURST - 1) + [429]
+    assert held.status_code == 429
 
 
 async def test_a_header_on_sign_in_does_not_take_it_out_of_the_address_rate_limit(w: World) -> None:
@@ -204,3 +209,20 @@ def test_only_a_401_refusing_the_requests_own_key_counts(
     status: int, challenges: list[str], authorization: bytes, refused: bool
 ) -> None:
     assert refuses_credentials(status, challenges, authorization) is refused
+
+
+async def test_a_422_from_an_operation_that_takes_the_key_does_not_teach_the_key() -> None:
+    def services(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":  # a body refused before the key was looked at
+            return httpx.Response(422, json={"detail": [{"type": "json_invalid"}]})
+        return httpx.Response(
+            401, json={"detail": "unknown key"}, headers={"WWW-Authenticate": INVALID_TOKEN}
+        )
+
+    async with gateway(services, refused_credentials_per_second=0.01, refused_credentials_burst=2) as client:
+        taught = await client.post("/api/v1/staff", content=b"{", headers=bearer("made-up-key"))
+        spent = [(await client.get("/api/v1/auth/me", headers=bearer(f"k{n}"))).status_code for n in range(2)]
+        held = await client.get("/api/v1/auth/me", headers=bearer("made-up-key"))
+
+    assert taught.status_code == 422 and spent == [401, 401]
+    assert held.status_code == 429  # learned from the 422, it would have been let through
