@@ -4,10 +4,12 @@ Two rebuilds that overlap both write the next generation and drop each other's "
 named a half-built generation (a bureau's case list fell from 211 cases to 66). So a rebuild first takes the
 lease (`{_id: "rebuild-lease", holder, since, expires}` in the pointer collection, renewed by a heartbeat
 while it runs); a second rebuild refuses at once, naming the holder, and takes over only once the lease has
-expired (its holder died). The flip commits on the lease (still ours, pointers still at the generations we started
-from), and records there the position from which the catch-up must run (`catch_up`): a rebuild killed after
-its flip leaves that mark, and the next holder (the next rebuild, or the casequery service itself) applies the
-events after it to the generation in use and clears it.
+expired (its holder died). Every expiry is set and judged by the database server's clock ($$NOW), never the
+client's: a rebuild whose machine ran 60 s behind once saw its live lease taken over by the service. The flip
+commits on the lease (still ours, pointers still at the generations we started from), and records there the
+position from which the catch-up must run (`catch_up`): a rebuild killed after its flip leaves that mark, and
+the next holder (the next rebuild, or the casequery service itself) applies the events after it to the
+generation in use and clears it.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ import contextlib
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -31,8 +33,14 @@ LEASE_S = 30.0  # how long a rebuild that stopped renewing (killed) blocks the n
 CATCH_UP = "catch_up"
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
+def _ms(time: str) -> dict[str, Any]:
+    # As milliseconds: SecantusDB compares a stored date with $$NOW as equal. A missing, null or unreadable
+    # expiry counts as 0, so as expired: a lease nobody can judge must not block every rebuild forever.
+    return {"$convert": {"input": time, "to": "long", "onError": 0, "onNull": 0}}
+
+
+# Free: released, or its holder stopped renewing it, judged by the server's clock.
+FREE: dict[str, Any] = {"$or": [{"holder": None}, {"$expr": {"$lt": [_ms("$expires"), _ms("$$NOW")]}}]}
 
 
 def holder_name(role: str = "rebuild") -> str:
@@ -55,6 +63,10 @@ class LeaseLost(Exception):
     """The lease was taken over (this rebuild stalled past its expiry): it must not move any pointer."""
 
 
+class LeaseUnreadable(ValueError):
+    """The lease document holds what no rebuild writes (edited by hand?): nothing can be judged from it."""
+
+
 class RebuildAbandoned(Exception):
     """The rebuild lost its lease or found the pointers moved: it dropped its generation and moved nothing."""
 
@@ -62,7 +74,17 @@ class RebuildAbandoned(Exception):
 def _iso(moment: datetime | None) -> str:
     if moment is None:
         return "?"
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat(timespec="seconds")
+    return _utc(moment).isoformat(timespec="seconds")
+
+
+def _utc(moment: datetime) -> datetime:
+    # A client without tz_aware reads naive datetimes: they are UTC as stored.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _literal(value: Any) -> dict[str, Any]:
+    # In an update pipeline a string starting with "$" would be a field path, and {} is refused.
+    return {"$literal": value}
 
 
 class RebuildLease:
@@ -75,40 +97,47 @@ class RebuildLease:
         *,
         ttl: float = LEASE_S,
         holder: str | None = None,
-        clock: Callable[[], datetime] = _utc_now,
     ) -> None:
-        self._docs = db[pointers]
-        self._ttl, self._clock = timedelta(seconds=ttl), clock
+        self._db, self._docs = db, db[pointers]
+        self._ttl_ms = int(ttl * 1000)
         self.holder = holder or holder_name()
         self.lost = False
+        self.read_at: datetime | None = None  # the server's clock when read() last looked
 
     async def read(self) -> dict[str, Any] | None:
-        """Return the lease document as stored (None when no rebuild ever ran)."""
+        """Return the lease document as stored (None when no rebuild ever ran); note the server's time."""
+        hello = await self._db.command("hello")
+        # Taken before the document: a renewal in between only makes the lease look live, never dead.
+        self.read_at = _utc(hello["localTime"])
         return await self._docs.find_one({"_id": LEASE_ID})
 
     def expired(self, doc: dict[str, Any]) -> bool:
-        """Tell whether a lease document is free: released, or its holder stopped renewing it."""
+        """Tell whether a lease document is free at the server's time of the last read(), not this clock."""
         expires = doc.get("expires")
         if not doc.get("holder") or expires is None:
             return True
-        # A client without tz_aware reads naive datetimes: they are UTC as stored.
-        return (expires if expires.tzinfo else expires.replace(tzinfo=UTC)) < self._clock()
+        if not isinstance(expires, datetime):
+            raise LeaseUnreadable(f"expires is {expires!r}, not a time")
+        if self.read_at is None:
+            raise RuntimeError("read() the lease before judging it: expiry is judged by the server's clock")
+        return _utc(expires) < self.read_at
 
     async def acquire(self, building: Iterable[Generation] = ()) -> dict[str, Any]:
         """Take the lease or raise RebuildRunning; return the document as now held (with any catch-up)."""
-        now = self._clock()
-        free: dict[str, Any] = {"$or": [{"holder": None}, {"expires": {"$lt": now}}]}
         try:
+            # An update pipeline, so $$NOW is the server's time; the upsert creates a missing document.
             await self._docs.update_one(
-                {"_id": LEASE_ID, **free},
-                {
-                    "$set": {
-                        "holder": self.holder,
-                        "since": now,
-                        "expires": now + self._ttl,
-                        "building": {g.model: g.collection for g in building},
+                {"_id": LEASE_ID, **FREE},
+                [
+                    {
+                        "$set": {
+                            "holder": _literal(self.holder),
+                            "since": "$$NOW",
+                            "expires": self._from_now(),
+                            "building": _literal({g.model: g.collection for g in building}),
+                        }
                     }
-                },
+                ],
                 upsert=True,
             )
         except DuplicateKeyError:
@@ -119,11 +148,14 @@ class RebuildLease:
 
     async def building(self, generations: Iterable[Generation]) -> None:
         """Record the generations this holder writes (a later holder knows whose leftovers they are)."""
-        await self._held({"building": {g.model: g.collection for g in generations}})
+        await self._held({"$set": {"building": {g.model: g.collection for g in generations}}})
 
     async def renew(self) -> None:
         """Push the expiry forward; raise LeaseLost when another process holds the lease now."""
-        await self._held({"expires": self._clock() + self._ttl})
+        await self._held([{"$set": {"expires": self._from_now()}}])
+
+    def _from_now(self) -> dict[str, Any]:
+        return {"$add": ["$$NOW", self._ttl_ms]}
 
     @contextlib.asynccontextmanager
     async def heartbeat(self) -> AsyncIterator[None]:
@@ -138,7 +170,7 @@ class RebuildLease:
 
     async def _beat(self) -> None:
         while True:
-            await asyncio.sleep(self._ttl.total_seconds() / 3)
+            await asyncio.sleep(self._ttl_ms / 3000)
             try:
                 await self.renew()
             except LeaseLost:
@@ -149,13 +181,13 @@ class RebuildLease:
 
     async def mark_catch_up(self, after: int, into: Iterable[Generation]) -> None:
         """Record, as the flip's commit point, that events after `after` must still reach `into`."""
-        now = self._clock()
-        mark = {"after": after, "into": {g.model: g.collection for g in into}, "by": self.holder, "at": now}
-        await self._held({CATCH_UP: mark, "expires": now + self._ttl})
+        mark = {"after": after, "into": {g.model: g.collection for g in into}, "by": self.holder}
+        stamped = {"$mergeObjects": [_literal(mark), {"at": "$$NOW"}]}
+        await self._held([{"$set": {CATCH_UP: stamped, "expires": self._from_now()}}])
 
     async def clear_catch_up(self) -> None:
         """Forget the catch-up mark: the generation in use has every event after it."""
-        await self._held({}, unset={CATCH_UP: ""})
+        await self._held({"$unset": {CATCH_UP: ""}})
 
     async def release(self) -> None:
         """Free the lease (a catch-up mark, if any, stays for the next holder)."""
@@ -164,10 +196,7 @@ class RebuildLease:
             {"$set": {"holder": None, "expires": None, "building": {}}},
         )
 
-    async def _held(self, fields: dict[str, Any], unset: dict[str, str] | None = None) -> None:
-        update: dict[str, Any] = {"$set": fields} if fields else {}
-        if unset:
-            update["$unset"] = unset
+    async def _held(self, update: dict[str, Any] | list[dict[str, Any]]) -> None:
         result = await self._docs.update_one({"_id": LEASE_ID, "holder": self.holder}, update)
         if result.matched_count == 0:
             self.lost = True
@@ -176,6 +205,16 @@ class RebuildLease:
 
 
 def pending_catch_up(doc: dict[str, Any] | None) -> int | None:
-    """Return the position after which an interrupted rebuild's catch-up must still run, if one must."""
+    """Return the position after which an interrupted rebuild's catch-up must still run, if one must.
+
+    Raise LeaseUnreadable, naming the field, when the mark is not one a rebuild writes.
+    """
     mark = (doc or {}).get(CATCH_UP)
-    return int(mark["after"]) if mark else None
+    if mark is None:
+        return None
+    if not isinstance(mark, dict):
+        raise LeaseUnreadable(f"{CATCH_UP} is {mark!r}, not a catch-up mark")
+    after = mark.get("after")
+    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+        raise LeaseUnreadable(f"{CATCH_UP}.after is {after!r}, not an event position")
+    return after

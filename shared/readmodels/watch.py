@@ -4,9 +4,10 @@ A rebuild records at its flip the position its catch-up must run from (shared/re
 before the catch-up ended, it leaves what was recorded meanwhile missing from the generation in use. Every few
 seconds the service looks at the lease: once the dead rebuild's lease has expired, its `finish` takes the
 lease, applies the events after that position to the generation in use (version-guarded, so applying twice is
-harmless) and clears the mark. Should that fail, /healthz carries a `rebuild_catch_up` alarm (not a 503: the
-service serves). Each service brings its own `finish` and alarm text (services/casequery/rebuild_watch.py,
-services/disbursement/projections/rebuild.py).
+harmless) and clears the mark. Whether it expired is the database server's judgement, not this machine's
+clock. Should that fail, or the lease document be unreadable (edited by hand), /healthz carries a
+`rebuild_catch_up` alarm (not a 503: the service serves). Each service brings its own `finish` and alarm
+text (services/casequery/rebuild_watch.py, services/disbursement/projections/rebuild.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from shared.readmodels.lease import RebuildLease
+from shared.readmodels.lease import LeaseUnreadable, RebuildLease
 
 log = logging.getLogger(__name__)
 WATCH_EVERY_S = 5.0  # one read of the lease document; the lease itself lasts 30 s
@@ -48,8 +49,20 @@ class InterruptedRebuilds:
         """Finish a pending catch-up whose rebuild's lease has expired; refresh the alarm."""
         try:
             return await self._finish(self._lease)
+        except LeaseUnreadable:
+            return None  # nothing can be finished from it: the alarm below names what is wrong
         finally:  # a completion that fails leaves the alarm up
-            self.alarm = self._alarm(await self._lease.read(), self._lease)
+            self.alarm = self._judge(await self._lease.read())
+
+    def _judge(self, doc: dict[str, Any] | None) -> str | None:
+        try:
+            return self._alarm(doc, self._lease)
+        except LeaseUnreadable as exc:  # raised in `finally`, it would keep the last alarm (likely none)
+            return (
+                f"重建租约文档无法解读，无法判断是否有中断的重建待补齐 / the rebuild lease document cannot be "
+                f"read, so whether an interrupted rebuild's catch-up is pending is unknown: {exc}; fix or "
+                f"remove the field by hand"
+            )
 
     async def _watch(self) -> None:
         while True:

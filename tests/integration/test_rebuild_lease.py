@@ -11,7 +11,7 @@ import contextlib
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,7 +23,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.casequery.projections.case_view import CASE_VIEW, fold_all
 from services.casequery.projections.generations import GENERATIONS
 from services.casequery.projections.generations import Generations as CaseGenerations
-from services.casequery.rebuild import catch_up_alarm, rebuild
+from services.casequery.rebuild import catch_up_alarm, finish_interrupted, rebuild
 from services.casequery.rebuild_watch import interrupted_rebuilds
 from services.disbursement import bootstrap as disbursement_bootstrap
 from services.disbursement.application.commands import Context, open_disbursement
@@ -37,6 +37,7 @@ from shared.contracts.disbursement import OpenDisbursementRequest
 from shared.contracts.envelope import EventEnvelope
 from shared.eventstore.mongo import MongoRecorder
 from shared.eventstore.sequencer import Sequencer
+from shared.readmodels import lease as lease_module
 from shared.readmodels.generations import FlipRefused, Generation, Generations
 from shared.readmodels.lease import LEASE_ID, RebuildAbandoned, RebuildLease, RebuildRunning
 from shared.service import Mongo
@@ -369,5 +370,101 @@ async def test_given_a_disbursement_rebuild_killed_after_its_flip_then_the_disbu
 
         await eventually(finished, 15, "the service to finish the interrupted catch-up")
         assert await listed(client) == earlier | set(late)
-        assert await alarm() is None
+
+        async def alarm_gone() -> bool | None:
+            return await alarm() is None or None
+
+        # The list shows the event as soon as it is applied; the same look then clears the mark and the alarm
+        await eventually(alarm_gone, 5, "the alarm to go once the catch-up is finished")
     assert "catch_up" not in (await mongo_db[POINTERS].find_one({"_id": LEASE_ID}) or {})
+
+
+class _AnyDatetime(type):
+    def __instancecheck__(cls, obj: object) -> bool:
+        return isinstance(obj, datetime)  # the times pymongo reads stay datetimes for the lease
+
+
+@contextlib.contextmanager
+def clock_off_by(monkeypatch: pytest.MonkeyPatch, seconds: float) -> Iterator[None]:
+    """This machine's clock runs `seconds` off the database server's (what the trial did to the lease)."""
+
+    class Skewed(datetime, metaclass=_AnyDatetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+            return datetime.now(tz) + timedelta(seconds=seconds)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(lease_module, "datetime", Skewed)
+        yield
+
+
+async def test_a_rebuild_whose_clock_is_60_s_behind_keeps_its_lease_from_the_service(
+    mongo_db: AsyncDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = MongoRecorder(mongo_db.client, mongo_db)
+    watch = interrupted_rebuilds(mongo_db, recorder)  # the casequery service, its clock right
+
+    # Given a rebuild on a machine 60 s behind, catching up after its flip (alive: it renews)
+    behind = RebuildLease(mongo_db, GENERATIONS, holder="rebuild-behind")
+    with clock_off_by(monkeypatch, -60):
+        await behind.acquire()
+        await behind.mark_catch_up(0, [])
+    # Then the service neither judges it dead nor takes it over, and it keeps its lease
+    assert await watch.check_once() is None and watch.health() == {}
+    with clock_off_by(monkeypatch, -60):
+        await behind.renew()
+    assert not behind.lost
+    assert (await mongo_db[GENERATIONS].find_one({"_id": LEASE_ID}) or {})["holder"] == "rebuild-behind"
+
+
+async def test_a_client_clock_60_s_ahead_neither_takes_over_a_live_lease_nor_sees_it_dead(
+    mongo_db: AsyncDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = MongoRecorder(mongo_db.client, mongo_db)
+    # Given a live rebuild with the right clock, and a rebuild and a service on a machine 60 s ahead
+    live = RebuildLease(mongo_db, GENERATIONS, holder="rebuild-live")
+    await live.acquire()
+    await live.mark_catch_up(0, [])
+    ahead = RebuildLease(mongo_db, GENERATIONS, holder="rebuild-ahead")
+    with clock_off_by(monkeypatch, 60):
+        # Then the one ahead refuses, and its service sees no dead rebuild to finish nor to raise an alarm
+        with pytest.raises(RebuildRunning, match="held by rebuild-live"):
+            await ahead.acquire()
+        service = RebuildLease(mongo_db, GENERATIONS, holder="casequery-ahead")
+        assert await finish_interrupted(mongo_db, recorder, service) is None
+        assert not service.expired(await service.read() or {})
+        assert catch_up_alarm(await service.read(), service) is None
+    await live.renew()
+    assert not live.lost
+    assert (await mongo_db[GENERATIONS].find_one({"_id": LEASE_ID}) or {})["holder"] == "rebuild-live"
+
+
+@pytest.mark.parametrize(
+    ("stored", "named"),
+    [
+        (
+            {"holder": None, "expires": None, "catch_up": {"after": "abc", "by": "hand"}},
+            "catch_up.after is 'abc'",
+        ),
+        ({"holder": None, "expires": None, "catch_up": "x"}, "catch_up is 'x'"),
+        ({"holder": "someone", "expires": "tomorrow", "catch_up": {"after": 3}}, "expires is 'tomorrow'"),
+    ],
+)
+async def test_an_unreadable_lease_document_raises_the_alarm_naming_the_field_and_the_check_goes_on(
+    mongo_db: AsyncDatabase, stored: dict[str, Any], named: str
+) -> None:
+    # Given a lease document edited by hand into what no rebuild writes
+    await mongo_db[GENERATIONS].insert_one({"_id": LEASE_ID, **stored})
+    watch = interrupted_rebuilds(mongo_db, MongoRecorder(mongo_db.client, mongo_db))
+
+    # When the service looks, it does not fail, and /healthz says what is wrong, Chinese first
+    assert await watch.check_once() is None
+    alarm = watch.health().get("rebuild_catch_up") or ""
+    assert alarm.startswith("重建租约文档无法解读") and "/ the rebuild lease document cannot be read" in alarm
+    assert named in alarm
+
+    # And once it is mended by hand, the alarm goes at the next look
+    await mongo_db[GENERATIONS].update_one(
+        {"_id": LEASE_ID}, {"$set": {"holder": None, "expires": None}, "$unset": {"catch_up": ""}}
+    )
+    assert await watch.check_once() is None and watch.health() == {}
