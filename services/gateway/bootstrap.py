@@ -216,7 +216,9 @@ def _long_polls_held_back(long_polls: LongPolls, key: str, settings: GatewaySett
     return None
 
 
-PROVEN_BY = frozenset({403, 404, 409})  # refusals that come after the key was accepted
+# Refusals that come after the key was accepted. Not 404: a path a service does not route is a 404 before
+# any key is checked.
+PROVEN_BY = frozenset({403, 409})
 
 
 def _learn(

@@ -109,9 +109,11 @@ def refuses_credentials(status: int, challenges: list[str], authorization: bytes
 
 def bearer_token(authorization: bytes) -> bytes | None:
     """Return the token of a `Bearer <token>` Authorization header, or None when it is something else."""
-    scheme, _, token = authorization.strip().partition(b" ")
+    # Read as the services read it (Starlette decodes headers as latin-1, the token is trimmed with str.strip,
+    # which also takes U+00A0, U+0085 and U+001C-U+001F): one key must be one caller however it is padded.
+    scheme, _, token = authorization.decode("latin-1").strip().partition(" ")
     token = token.strip()
-    return token if scheme.lower() == b"bearer" and token else None
+    return token.encode("latin-1") if scheme.lower() == "bearer" and token else None
 
 
 def issued_key(token: str) -> str:

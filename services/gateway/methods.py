@@ -34,7 +34,9 @@ def documented_paths(openapi: dict[str, Any]) -> list[DocumentedPath]:
     table = []
     default_security = openapi.get("security")
     for template, operations in openapi.get("paths", {}).items():
-        regex = _PARAMETER.sub("[^/]+", re.escape(template))
+        # A parameter never holds an encoded slash or backslash: the service would decode it into another
+        # path (`/cases/a%2Fb` is `/cases/a/b` there, a 404 before any key is checked), not this one.
+        regex = _PARAMETER.sub(r"(?:(?!%2[fF]|%5[cC])[^/])+", re.escape(template))
         methods = frozenset(m.upper() for m in operations if m.upper() in HTTP_METHODS)
         secured = frozenset(
             m.upper()

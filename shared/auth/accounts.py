@@ -6,8 +6,8 @@ are credentials, like API keys, so they live in a collection and not on the even
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,9 +75,17 @@ class Accounts:
         self.attempts = SignInAttempts(db, self._accounts, clock)
 
     async def create(
-        self, person: RosterPerson, username: str, password: str | None, role: Role, created_by: str
+        self,
+        person: RosterPerson,
+        username: str,
+        password: str | None,
+        role: Role,
+        created_by: str,
+        roster: Callable[[], Awaitable[RosterPerson]] | None = None,
     ) -> NewAccount:
-        """Create a person's account; a leadership post is enrolled in TOTP at once (secret shown once)."""
+        """Create a person's account; a leadership post is enrolled in TOTP at once (secret shown once).
+
+        `roster` reads the person from the roster again; given, it runs after the insert (see `_recheck`)."""
         if person.departed:
             raise AccountRefused(409, f"{person.name} 已离开本局 (has left the bureau)")
         if role not in ACCOUNT_ROLES:
@@ -126,7 +134,28 @@ class Accounts:
             raise AccountRefused(
                 409, "该人员已有账号或用户名已被使用 (the person has an account, or the username is taken)"
             ) from exc
+        if roster is not None:
+            return await self._recheck(doc, await roster(), generated)
         uri = totp.provisioning_uri(secret, f"{person.bureau}/{username}") if secret else None
+        return NewAccount(doc, generated, secret, uri)
+
+    async def _recheck(self, doc: dict[str, Any], now: RosterPerson, generated: str | None) -> NewAccount:
+        """Bring the account just inserted in step with the roster read after the insert.
+
+        The person `create` checked was read before the password hash (a tenth of a second or more); a
+        departure or post change recorded meanwhile ran its `follow_roster` while there was no account yet.
+        Race-free because a roster change is written before its `follow_roster` reads the account: either
+        this read (after the insert) sees the change, or the change was written after it, so its
+        `follow_roster` and the roster policy find the account and disable or update it themselves. A
+        departure answers 409 as it does in order; the account stays, disabled with its tokens revoked."""
+        if await self.follow_roster(now):
+            doc = await self.get(now.bureau, now.staff_id) or doc
+        if now.departed:
+            raise AccountRefused(409, f"{now.name} 已离开本局 (has left the bureau)")
+        secret = doc.get("totp_secret")
+        if secret is None and needs_second_factor(now.post):  # promoted meanwhile: enrolled, as in order
+            return replace(await self.enrol_totp(now.bureau, now.staff_id), password=generated)
+        uri = totp.provisioning_uri(secret, f"{now.bureau}/{doc['username']}") if secret else None
         return NewAccount(doc, generated, secret, uri)
 
     async def get(self, bureau: str, staff_id: str) -> dict[str, Any] | None:

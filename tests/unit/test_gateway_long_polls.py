@@ -207,3 +207,10 @@ def test_one_key_written_several_ways_is_one_caller() -> None:
 
     assert len(keys) == 1 and caller_key(b"Bearer K2", "10.0.0.1") not in keys
     assert keys == {issued_key("K1")}  # a token the gateway handed out is known under every spelling
+
+
+def test_a_key_padded_with_what_the_services_trim_is_the_same_caller() -> None:
+    # The services read the header as latin-1 and trim with str.strip: U+00A0, U+0085, U+001F go too.
+    padded = [b"Bearer K1\xa0", b"Bearer K1\x85", b"Bearer K1\x1f", b"Bearer \xa0K1\xa0\x85"]
+
+    assert {caller_key(p, "10.0.0.1") for p in padded} == {issued_key("K1")}

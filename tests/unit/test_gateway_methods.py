@@ -25,7 +25,7 @@ OPENAPI = {
         ("/api/v1/cases", {"GET", "POST"}),
         ("/api/v1/staff/s-1", {"GET", "PATCH"}),
         ("/api/v1/staff/leave-check", {"POST"}),  # the literal path beats the template
-        ("/api/v1/staff/a%2Fb", {"GET", "PATCH"}),  # an encoded slash stays inside its segment
+        ("/api/v1/staff/a%2Fb", None),  # an encoded slash is no id: the service would read another path
         ("/api/v1/notices/n-1/document.pdf", {"GET"}),
         ("/api/v1/cases/", None),
         ("/api/v1/staff/s-1/x", None),

@@ -48,7 +48,11 @@ class HeldPasswords(Passwords):
 
     def __init__(self) -> None:
         super().__init__(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-        self.gate = Gate()
+        self.gate, self.hash_gate = Gate(), Gate()
+
+    async def hash_off_loop(self, password: str) -> str:
+        await self.hash_gate.stop()
+        return await super().hash_off_loop(password)
 
     async def verify_off_loop(self, stored: str | None, password: str) -> bool:
         await self.gate.stop()
@@ -220,6 +224,58 @@ async def test_enable_with_an_unmoved_stamp_enables(people: People) -> None:
     assert enabled["disabled"] is False
     assert (await people.accounts.get("finance", "s-clerk") or {})["disabled"] is False
     assert (await people.sign_in("zhao")).access.token.startswith("czs_")
+
+
+async def test_a_departure_during_the_creates_password_hash_leaves_no_enabled_account(people: People) -> None:
+    cashier = RosterPerson("finance", "s-cashier", "钱出纳", "clerk", "国库科")
+    roster = {"now": cashier}
+
+    async def read_roster() -> RosterPerson:
+        return roster["now"]
+
+    async def departure() -> None:  # roster written, then its follow_roster: no account exists yet
+        roster["now"] = RosterPerson("finance", "s-cashier", "钱出纳", "clerk", "国库科", departed=True)
+        assert await people.accounts.follow_roster(roster["now"]) is False
+
+    task = await people.held(
+        people.passwords.hash_gate,
+        people.accounts.create(cashier, "qian", PASSWORD, Role.STAFF, "test", roster=read_roster),
+        departure(),
+    )
+
+    error = task.exception()
+    assert isinstance(error, AccountRefused) and error.status == 409, task
+    assert "已离开本局 (has left the bureau)" in str(error)
+    account = await people.accounts.get("finance", "s-cashier") or {}
+    assert (account["disabled"], account["disabled_reason"]) == (True, "离开本局 (left the bureau)")
+    with pytest.raises(SignInRefused):
+        await people.sign_in("qian")
+
+
+async def test_a_promotion_during_the_creates_password_hash_gives_the_new_post_and_a_totp_secret(
+    people: People,
+) -> None:
+    cashier = RosterPerson("finance", "s-cashier", "钱出纳", "clerk", "国库科")
+    promoted = RosterPerson("finance", "s-cashier", "钱出纳", "director", "局办")
+
+    async def read_roster() -> RosterPerson:
+        return promoted
+
+    task = await people.held(
+        people.passwords.hash_gate,
+        people.accounts.create(cashier, "qian", PASSWORD, Role.STAFF, "test", roster=read_roster),
+        people.accounts.follow_roster(promoted),  # finds no account yet
+    )
+
+    created = task.result()
+    assert (created.account["post"], created.account["section"]) == ("director", "局办")
+    assert created.totp_secret and created.totp_uri and created.password is None
+    account = await people.accounts.get("finance", "s-cashier") or {}
+    assert (account["post"], account["totp_secret"], account["disabled"]) == (
+        "director",
+        created.totp_secret,
+        False,
+    )
 
 
 # 2. Leadership rights only for sessions opened with a TOTP code.
@@ -487,6 +543,35 @@ async def test_http_a_departure_during_an_enable_leaves_the_person_disabled(
 
     assert departed.status_code == 201, departed.text
     assert enabled.status_code == 409 and "read it again" in enabled.text, enabled.text
+    [card] = (await w.http.get("/api/v1/accounts", headers=admin)).json()
+    assert card["disabled"] is True
+    assert (await w.sign_in("zhao")).status_code == 401
+
+
+async def test_http_a_departure_during_an_account_creation_answers_409_and_leaves_it_disabled(
+    w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clerk = await w.staff("赵经办", "clerk")
+    admin = auth("finance-admin")
+    passwords: Passwords = w.app.state.accounts._passwords
+    gate, hash_off_loop = Gate(), passwords.hash_off_loop
+
+    async def held_hash(password: str) -> str:
+        await gate.stop()  # the create has checked the roster (not departed yet) and hashes the password
+        return await hash_off_loop(password)
+
+    monkeypatch.setattr(passwords, "hash_off_loop", held_hash)
+    gate.armed = True
+    body = {"staff_id": clerk, "username": "zhao", "password": PASSWORD}
+    creating = asyncio.ensure_future(w.http.post("/api/v1/accounts", json=body, headers=admin))
+    await asyncio.wait_for(gate.reached.wait(), 5)
+    gate.armed = False
+    departed = await w.http.post(f"/api/v1/staff/{clerk}/departure", json={"reason": "离职"}, headers=admin)
+    gate.opened.set()
+    created = await asyncio.wait_for(creating, 5)
+
+    assert departed.status_code == 201, departed.text
+    assert created.status_code == 409 and "has left the bureau" in created.text, created.text
     [card] = (await w.http.get("/api/v1/accounts", headers=admin)).json()
     assert card["disabled"] is True
     assert (await w.sign_in("zhao")).status_code == 401

@@ -58,9 +58,13 @@ def _by(caller: Principal) -> str:
 async def create_account(body: a.CreateAccount, caller: AccountManager, request: Request) -> a.AccountSecrets:
     """Create the account; a generated password and, for leadership posts, the TOTP secret are shown once."""
     person = await roster_person(request, caller.bureau, body.staff_id)
+
+    async def again() -> RosterPerson:  # read after the insert: catches a departure during the hash
+        return await roster_person(request, caller.bureau, body.staff_id)
+
     try:
         created = await _accounts(request).create(
-            person, body.username, body.password, Role(body.role), _by(caller)
+            person, body.username, body.password, Role(body.role), _by(caller), roster=again
         )
     except (AccountRefused, PasswordRefused) as exc:
         raise _refused(exc) from exc
