@@ -47,6 +47,7 @@ from shared.eventstore.mongo import MongoRecorder
 from shared.readmodels.generations import FlipRefused, next_free
 from shared.readmodels.lease import (
     LeaseLost,
+    LeaseUnreadable,
     RebuildAbandoned,
     RebuildLease,
     RebuildRunning,
@@ -326,6 +327,8 @@ async def _main(progress: bool) -> None:
         print(f"case_view rebuilt from {replayed} events, with the case stories and the case's money")
     except (RebuildRunning, RebuildAbandoned) as exc:
         sys.exit(str(exc))  # exit status 1, the reason on stderr
+    except LeaseUnreadable as exc:  # a hand-edited lease document: what to mend, not a traceback
+        sys.exit(exc.refusal())
     finally:
         await mongo.client.close()
 

@@ -21,7 +21,7 @@ from services.disbursement.projections.store import POINTERS
 from services.disbursement.settings import DisbursementSettings
 from shared.eventstore.mongo import MongoRecorder
 from shared.readmodels.generations import Generations
-from shared.readmodels.lease import RebuildAbandoned, RebuildRunning
+from shared.readmodels.lease import LeaseUnreadable, RebuildAbandoned, RebuildRunning
 from shared.service import Mongo
 from shared.workdays.published import PublishedCalendar as Calendars
 
@@ -46,6 +46,8 @@ def main() -> None:
         position = asyncio.run(main_async(DisbursementSettings()))
     except (RebuildRunning, RebuildAbandoned) as exc:
         sys.exit(str(exc))  # exit status 1, the reason on stderr
+    except LeaseUnreadable as exc:  # a hand-edited lease document: what to mend, not a traceback
+        sys.exit(exc.refusal())
     print(f"rebuilt the disbursement read models up to position {position}")
 
 

@@ -4,7 +4,8 @@ Two rebuilds that overlap both write the next generation and drop each other's "
 named a half-built generation (a bureau's case list fell from 211 cases to 66). So a rebuild first takes the
 lease (`{_id: "rebuild-lease", holder, since, expires}` in the pointer collection, renewed by a heartbeat
 while it runs); a second rebuild refuses at once, naming the holder, and takes over only once the lease has
-expired (its holder died). Every expiry is set and judged by the database server's clock ($$NOW), never the
+expired (its holder died) or expires further ahead than a live holder ever sets it (a clock step on the
+server, a hand edit: it would block every rebuild until then). Every expiry is set and judged by the database server's clock ($$NOW), never the
 client's: a rebuild whose machine ran 60 s behind once saw its live lease taken over by the service. The flip
 commits on the lease (still ours, pointers still at the generations we started from), and records there the
 position from which the catch-up must run (`catch_up`): a rebuild killed after its flip leaves that mark, and
@@ -16,11 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -28,9 +30,14 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.readmodels.generations import Generation
 
+log = logging.getLogger(__name__)
+
 LEASE_ID = "rebuild-lease"
 LEASE_S = 30.0  # how long a rebuild that stopped renewing (killed) blocks the next one
 CATCH_UP = "catch_up"
+# A live holder's expiry is never more than its ttl past the server's now; beyond that (plus this margin for
+# the time between its renewal and our look) it was set by a clock step on the server or a hand edit.
+AHEAD_MARGIN_S = 5.0
 
 
 def _ms(time: str) -> dict[str, Any]:
@@ -39,8 +46,16 @@ def _ms(time: str) -> dict[str, Any]:
     return {"$convert": {"input": time, "to": "long", "onError": 0, "onNull": 0}}
 
 
-# Free: released, or its holder stopped renewing it, judged by the server's clock.
-FREE: dict[str, Any] = {"$or": [{"holder": None}, {"$expr": {"$lt": [_ms("$expires"), _ms("$$NOW")]}}]}
+def _free(ahead_ms: int) -> dict[str, Any]:
+    # Free: released, its holder stopped renewing it, or it expires further ahead than any live holder
+    # could have set it (else such a lease would block every rebuild until 2099); by the server's clock.
+    return {
+        "$or": [
+            {"holder": None},
+            {"$expr": {"$lt": [_ms("$expires"), _ms("$$NOW")]}},
+            {"$expr": {"$gt": [_ms("$expires"), {"$add": [_ms("$$NOW"), ahead_ms]}]}},
+        ]
+    }
 
 
 def holder_name(role: str = "rebuild") -> str:
@@ -65,6 +80,13 @@ class LeaseLost(Exception):
 
 class LeaseUnreadable(ValueError):
     """The lease document holds what no rebuild writes (edited by hand?): nothing can be judged from it."""
+
+    def refusal(self) -> str:
+        """Return the command line's message, Chinese first: nothing was changed, and what to mend."""
+        return (
+            f"重建租约文档无法解读，未做任何改动 / the rebuild lease document cannot be read, nothing was "
+            f"changed: {self}; fix or remove the field by hand"
+        )
 
 
 class RebuildAbandoned(Exception):
@@ -100,6 +122,8 @@ class RebuildLease:
     ) -> None:
         self._db, self._docs = db, db[pointers]
         self._ttl_ms = int(ttl * 1000)
+        # Judged with the longest ttl any holder uses, so a short-lived watcher never takes a live rebuild's.
+        self._ahead_ms = int((max(ttl, LEASE_S) + AHEAD_MARGIN_S) * 1000)
         self.holder = holder or holder_name()
         self.lost = False
         self.read_at: datetime | None = None  # the server's clock when read() last looked
@@ -120,14 +144,22 @@ class RebuildLease:
             raise LeaseUnreadable(f"expires is {expires!r}, not a time")
         if self.read_at is None:
             raise RuntimeError("read() the lease before judging it: expiry is judged by the server's clock")
-        return _utc(expires) < self.read_at
+        return _utc(expires) < self.read_at or self.impossible(doc)
+
+    def impossible(self, doc: dict[str, Any]) -> bool:
+        """Tell whether a held lease expires further ahead of the last read()'s server time than any could."""
+        expires = doc.get("expires")
+        if not doc.get("holder") or not isinstance(expires, datetime) or self.read_at is None:
+            return False
+        return _utc(expires) > self.read_at + timedelta(milliseconds=self._ahead_ms)
 
     async def acquire(self, building: Iterable[Generation] = ()) -> dict[str, Any]:
         """Take the lease or raise RebuildRunning; return the document as now held (with any catch-up)."""
+        before = await self.read()
         try:
             # An update pipeline, so $$NOW is the server's time; the upsert creates a missing document.
             await self._docs.update_one(
-                {"_id": LEASE_ID, **FREE},
+                {"_id": LEASE_ID, **_free(self._ahead_ms)},
                 [
                     {
                         "$set": {
@@ -144,6 +176,12 @@ class RebuildLease:
             doc = await self.read() or {}
             raise RebuildRunning(str(doc.get("holder")), doc.get("since"), doc.get("expires")) from None
         self.lost = False
+        if before is not None and self.impossible(before):
+            log.warning(
+                "took over the rebuild lease of %s: it was to expire at %s, further ahead of the database server's "
+                "time (%s) than any live rebuild sets it (clock step on the server, or edited by hand?)",
+                before.get("holder"), _iso(before.get("expires")), _iso(self.read_at),
+            )  # fmt: skip
         return await self.read() or {}
 
     async def building(self, generations: Iterable[Generation]) -> None:

@@ -4,7 +4,8 @@ A rebuild records at its flip the position its catch-up must run from (shared/re
 before the catch-up ended, it leaves what was recorded meanwhile missing from the generation in use. Every few
 seconds the service looks at the lease: once the dead rebuild's lease has expired, its `finish` takes the
 lease, applies the events after that position to the generation in use (version-guarded, so applying twice is
-harmless) and clears the mark. Whether it expired is the database server's judgement, not this machine's
+harmless) and clears the mark. A lease expiring further ahead than any live holder sets it counts as expired
+(shared/readmodels/lease.py). Whether it expired is the database server's judgement, not this machine's
 clock. Should that fail, or the lease document be unreadable (edited by hand), /healthz carries a
 `rebuild_catch_up` alarm (not a 503: the service serves). Each service brings its own `finish` and alarm
 text (services/casequery/rebuild_watch.py, services/disbursement/projections/rebuild.py).

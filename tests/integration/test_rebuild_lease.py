@@ -40,6 +40,7 @@ from shared.eventstore.sequencer import Sequencer
 from shared.readmodels import lease as lease_module
 from shared.readmodels.generations import FlipRefused, Generation, Generations
 from shared.readmodels.lease import LEASE_ID, RebuildAbandoned, RebuildLease, RebuildRunning
+from shared.readmodels.watch import InterruptedRebuilds
 from shared.service import Mongo
 from shared.workdays.published import PublishedCalendar as Calendars
 from tests.integration.test_casequery_rebuild_generations import (
@@ -468,3 +469,91 @@ async def test_an_unreadable_lease_document_raises_the_alarm_naming_the_field_an
         {"_id": LEASE_ID}, {"$set": {"holder": None, "expires": None}, "$unset": {"catch_up": ""}}
     )
     assert await watch.check_once() is None and watch.health() == {}
+
+
+IMPOSSIBLE = datetime(2099, 1, 1, tzinfo=UTC)  # no live rebuild sets its expiry past the server's now + ttl
+
+
+async def test_a_lease_expiring_impossibly_far_ahead_is_taken_over_by_a_rebuild_naming_its_holder(
+    mongo_db: AsyncDatabase, caplog: pytest.LogCaptureFixture
+) -> None:
+    recorder, versions = await store_with_cases(mongo_db)
+    # Given a lease left expiring in 2099 (a clock step on the database server, or a hand edit)
+    bogus = {"_id": LEASE_ID, "holder": "bogus@nowhere:1:x", "since": IMPOSSIBLE, "expires": IMPOSSIBLE}
+    await mongo_db[GENERATIONS].insert_one(bogus)
+
+    # When a rebuild starts, it takes the lease over (not "another rebuild is running" until 2099)
+    with caplog.at_level("WARNING", logger=lease_module.__name__):
+        await asyncio.wait_for(rebuild(mongo_db, recorder, progress=False, settle=0.0), 30)
+
+    # Then it says whose lease it took, and completes
+    assert any("bogus@nowhere:1:x" in r.getMessage() and "2099" in r.getMessage() for r in caplog.records)
+    assert (await current_collection(mongo_db, CASE_VIEW)).name == "case_view__g2"
+    await every_view_is_its_fold(mongo_db, recorder, sorted(versions))
+    assert (await mongo_db[GENERATIONS].find_one({"_id": LEASE_ID}) or {}).get("holder") is None
+
+
+async def test_a_live_lease_within_its_ttl_still_refuses(mongo_db: AsyncDatabase) -> None:
+    held = RebuildLease(mongo_db, GENERATIONS, holder="live")
+    await held.acquire()
+    other = RebuildLease(mongo_db, GENERATIONS)
+    with pytest.raises(RebuildRunning, match="held by live"):
+        await other.acquire()
+    assert not other.expired(await other.read() or {})
+
+
+async def test_a_pending_catch_up_under_an_impossible_lease_raises_the_alarm_and_the_service_finishes_it(
+    mongo_db: AsyncDatabase,
+) -> None:
+    recorder, versions = await store_with_cases(mongo_db)
+    await killed_after_its_flip(mongo_db, recorder, versions, "new-c")
+    # Given the dead rebuild's lease then stepped to 2099 (its catch-up mark still pending)
+    await mongo_db[GENERATIONS].update_one(
+        {"_id": LEASE_ID}, {"$set": {"holder": "bogus@nowhere:1:x", "expires": IMPOSSIBLE}}
+    )
+
+    # When the service cannot finish it, /healthz says so (the lease counts as expired, not live till 2099)
+    async def away(lease: RebuildLease) -> int | None:
+        raise ConnectionError("MongoDB away for a moment")
+
+    failing = InterruptedRebuilds(RebuildLease(mongo_db, GENERATIONS), away, catch_up_alarm)
+    with pytest.raises(ConnectionError):
+        await failing.check_once()
+    alarm = failing.health().get("rebuild_catch_up") or ""
+    assert "stopped after its flip" in alarm and "中断" in alarm
+
+    # And its next look takes the lease over, applies what the catch-up had left and clears the mark
+    watch = interrupted_rebuilds(mongo_db, recorder)
+    assert await watch.check_once() is not None and watch.health() == {}
+    await every_view_is_its_fold(mongo_db, recorder, sorted(versions))
+    assert "catch_up" not in (await mongo_db[GENERATIONS].find_one({"_id": LEASE_ID}) or {})
+
+
+@pytest.mark.parametrize(
+    ("module", "pointers"),
+    [("services.casequery.rebuild", GENERATIONS), ("services.disbursement.rebuild", POINTERS)],
+)
+async def test_a_rebuild_command_given_an_unreadable_catch_up_mark_says_what_to_mend_without_a_traceback(
+    mongo_db: AsyncDatabase, infra: Any, module: str, pointers: str
+) -> None:
+    # Given a catch-up mark edited by hand into what no rebuild writes
+    mark = {"after": "abc", "by": "hand"}
+    await mongo_db[pointers].insert_one({"_id": LEASE_ID, "holder": None, "expires": None, "catch_up": mark})
+
+    # When the rebuild runs from the command line
+    env = {**os.environ, "MONGODB_URI": infra.mongo_uri, "MONGODB_DATABASE": mongo_db.name}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", module, *(["--no-progress"] if "casequery" in module else []), env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+
+    # Then it stops with status 1 and one clean line, Chinese first, naming the field; the mark stays
+    text = err.decode()
+    assert proc.returncode == 1, text
+    assert "Traceback" not in text
+    said = text.splitlines()[-1]  # after the (disbursement) progress bar, which tqdm writes to stderr
+    assert said.startswith("重建租约文档无法解读") and "/ the rebuild lease document cannot be read" in said
+    assert "catch_up.after is 'abc'" in said
+    stored = await mongo_db[pointers].find_one({"_id": LEASE_ID}) or {}
+    assert stored.get("catch_up") == mark and stored.get("holder") is None

@@ -6,129 +6,25 @@ go on: whatever the order, no token may outlive the revocation."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
-
 import pytest
-from argon2 import PasswordHasher
 
-from services.assignment.entrypoints import accounts_http
-from shared.auth import totp
-from shared.auth.accounts import AccountRefused, Accounts, RosterPerson
+from shared.auth.accounts import AccountRefused, RosterPerson
 from shared.auth.keys import Role
-from shared.auth.memory import MemoryDatabase
-from shared.auth.passwords import Passwords
-from shared.auth.personal import PERSONAL_CAP, TokenRefused, create_personal
-from shared.auth.sessions import Sessions, SessionTokens, SignInRefused
-from shared.auth.tokens import Issued, Kind, TokenStore
-from tests.unit.test_assignment_support import auth
-from tests.unit.test_auth_support import PASSWORD, World, bearer, world
-
-CLERK = RosterPerson("finance", "s-clerk", "赵经办", "clerk", "国库科")
-DIRECTOR = RosterPerson("finance", "s-director", "周局长", "director", "局办")
-T = TypeVar("T")
-
-
-class Gate:
-    """A point an issuer stops at until the test opens it (closed: the issuer waits)."""
-
-    def __init__(self) -> None:
-        self.armed, self.reached, self.opened = False, asyncio.Event(), asyncio.Event()
-
-    async def stop(self) -> None:
-        if self.armed:
-            self.reached.set()
-            await self.opened.wait()
-
-
-class HeldPasswords(Passwords):
-    """Passwords whose check waits at a gate: the ~0.4 s of argon2 during which the world moves on."""
-
-    def __init__(self) -> None:
-        super().__init__(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-        self.gate, self.hash_gate = Gate(), Gate()
-
-    async def hash_off_loop(self, password: str) -> str:
-        await self.hash_gate.stop()
-        return await super().hash_off_loop(password)
-
-    async def verify_off_loop(self, stored: str | None, password: str) -> bool:
-        await self.gate.stop()
-        return await super().verify_off_loop(stored, password)
-
-
-class HeldTokens(TokenStore):
-    """A token store whose issue waits at a gate just after the insert, before the issuer's fences."""
-
-    def __init__(self, db: Any, clock: Any) -> None:
-        super().__init__(db, clock)
-        self.gate, self.kinds = Gate(), {Kind.REFRESH, Kind.PERSONAL}  # the last insert of each issuer
-        self.count_gate = Gate()  # just after counting a person's live personal tokens
-
-    async def issue(self, kind: Kind, person: dict[str, Any], **options: Any) -> Issued:
-        issued = await super().issue(kind, person, **options)
-        if kind in self.kinds:
-            await self.gate.stop()
-        return issued
-
-    async def live_personal(self, account_id: str) -> int:
-        count = await super().live_personal(account_id)
-        await self.count_gate.stop()
-        return count
-
-
-class People:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
-        self.db, self.passwords = MemoryDatabase(), HeldPasswords()
-        self.tokens = HeldTokens(self.db, lambda: self.now)
-        self.accounts = Accounts(self.db, self.passwords, self.tokens, lambda: self.now)
-        self.sessions = Sessions(self.accounts, self.tokens, self.passwords, lambda: self.now)
-        self.secrets: dict[str, str] = {}
-
-    async def sign_in(self, username: str) -> SessionTokens:
-        secret = self.secrets.get(username)
-        code = totp.code_at(secret, self.now) if secret else None
-        return await self.sessions.sign_in("finance", username, PASSWORD, code)
-
-    async def personal(self, session: SessionTokens, name: str = "脚本") -> Issued:
-        return await create_personal(self.accounts, self.tokens, session.access.token, name, None)
-
-    async def held(self, gate: Gate, issuer: Awaitable[T], meanwhile: Awaitable[Any]) -> asyncio.Task[T]:
-        """Start the issuer, wait until it reaches the gate, run `meanwhile` to its end, open the gate."""
-        gate.armed = True
-        task: asyncio.Task[T] = asyncio.ensure_future(issuer)
-        await asyncio.wait_for(gate.reached.wait(), 5)
-        await meanwhile
-        gate.opened.set()
-        await asyncio.wait([task], timeout=5)
-        return task
-
-    def live(self, account_id: str) -> list[dict[str, Any]]:
-        """The account's tokens that still authenticate as far as revocation goes."""
-        docs = self.db["auth_tokens"].docs.values()
-        return [
-            d
-            for d in docs
-            if d.get("account_id") == account_id and d["kind"] != "session" and not d["revoked"]
-        ]
+from shared.auth.personal import TokenRefused, create_personal
+from shared.auth.sessions import SignInRefused
+from tests.unit.session_races_support import (
+    CLERK,
+    People,
+    refused,
+    refused_anyway,
+    with_clerk_and_director,
+)
+from tests.unit.test_auth_support import PASSWORD
 
 
 @pytest.fixture
 async def people() -> People:
-    p = People()
-    await p.accounts.create(CLERK, "zhao", PASSWORD, Role.STAFF, "test")
-    director = await p.accounts.create(DIRECTOR, "zhou", PASSWORD, Role.STAFF, "test")
-    p.secrets["zhou"] = director.totp_secret or ""
-    return p
-
-
-def refused(task: asyncio.Task[Any]) -> SignInRefused | TokenRefused:
-    error = task.exception()
-    assert isinstance(error, SignInRefused | TokenRefused), f"expected a refusal, got {task!r}"
-    return error
+    return await with_clerk_and_director()
 
 
 # 1. A departure, disable or demotion while the person signs in.
@@ -348,7 +244,7 @@ async def test_a_reused_refresh_token_during_the_winners_refresh_ends_the_whole_
     winner = await people.held(
         people.tokens.gate,
         people.sessions.refresh(first.refresh.token),
-        _refused_anyway(people.sessions.refresh(first.refresh.token)),
+        refused_anyway(people.sessions.refresh(first.refresh.token)),
     )
 
     assert refused(winner).status == 401
@@ -386,192 +282,3 @@ async def test_sign_out_ends_only_its_own_session(people: People) -> None:
 
     assert await people.tokens.authenticate(desk.access.token) is not None
     assert (await people.sessions.refresh(desk.refresh.token)).session_id == desk.session_id
-
-
-async def _refused_anyway(attempt: Awaitable[Any]) -> None:
-    with pytest.raises(SignInRefused):
-        await attempt
-
-
-# 4. At most PERSONAL_CAP live personal tokens per person.
-
-
-async def test_personal_tokens_stop_at_the_cap_with_a_bilingual_reason_and_a_deleted_one_frees_a_place(
-    people: People,
-) -> None:
-    session = await people.sign_in("zhao")
-    made = [await people.personal(session, f"脚本{i}") for i in range(PERSONAL_CAP)]
-
-    with pytest.raises(TokenRefused) as full:
-        await people.personal(session)
-    assert await people.tokens.revoke_personal("finance:s-clerk", made[0].token_id)
-    again = await people.personal(session)
-
-    assert full.value.status == 409 and "删除" in str(full.value) and "delete one" in str(full.value)
-    assert again.token.startswith("czp_")
-
-
-async def test_expired_personal_tokens_do_not_count_toward_the_cap(people: People) -> None:
-    session = await people.sign_in("zhao")
-    for i in range(PERSONAL_CAP):
-        await create_personal(
-            people.accounts, people.tokens, session.access.token, f"x{i}", timedelta(days=1)
-        )
-    people.now += timedelta(days=1, minutes=1)
-    session = await people.sign_in("zhao")
-
-    assert (await people.personal(session)).token.startswith("czp_")
-
-
-async def test_two_creations_racing_at_the_cap_never_leave_more_than_the_cap(people: People) -> None:
-    session = await people.sign_in("zhao")
-    for i in range(PERSONAL_CAP - 1):
-        await people.personal(session, f"脚本{i}")
-    counted, inserted = people.tokens.count_gate, people.tokens.gate
-    counted.armed = inserted.armed = True
-    # Both count 19 and both insert before either counts again: the check before the insert alone would
-    # leave 21 live tokens.
-    racing = [asyncio.ensure_future(people.personal(session, name)) for name in ("甲", "乙")]
-    await asyncio.sleep(0.01)
-    counted.opened.set()
-    await asyncio.sleep(0.01)
-    inserted.opened.set()
-    await asyncio.wait(racing, timeout=5)
-
-    assert await people.tokens.live_personal("finance:s-clerk") <= PERSONAL_CAP
-    assert any(t.exception() is not None and refused(t).status == 409 for t in racing)
-
-
-async def test_two_creations_racing_at_nineteen_leave_exactly_the_cap(people: People) -> None:
-    session = await people.sign_in("zhao")
-    for i in range(PERSONAL_CAP - 1):
-        await people.personal(session, f"脚本{i}")
-    counted, inserted = people.tokens.count_gate, people.tokens.gate
-    counted.armed = inserted.armed = True
-
-    def racer(name: str, pause_s: float) -> Awaitable[Issued]:
-        pause = lambda: asyncio.sleep(pause_s)  # noqa: E731
-        return create_personal(people.accounts, people.tokens, session.access.token, name, None, pause=pause)
-
-    # Both count 19, both insert, both count 21 and step back; the one whose pause ends first takes the place.
-    racing = [asyncio.ensure_future(racer("甲", 0)), asyncio.ensure_future(racer("乙", 0.02))]
-    await asyncio.sleep(0.01)
-    counted.opened.set()
-    await asyncio.sleep(0.01)
-    people.tokens.count_gate = recounted = Gate()
-    recounted.armed = True
-    inserted.opened.set()
-    await asyncio.sleep(0.01)
-    recounted.opened.set()
-    await asyncio.wait(racing, timeout=5)
-
-    first, second = racing
-    assert first.exception() is None and refused(second).status == 409
-    assert await people.tokens.live_personal("finance:s-clerk") == PERSONAL_CAP
-    assert [d["label"] for d in people.live("finance:s-clerk") if d["kind"] == "personal"][-1] == "甲"
-
-
-# Through HTTP: the answers the outside trial saw.
-
-
-@pytest.fixture
-async def w() -> AsyncIterator[World]:
-    the_world = world()
-    yield the_world
-    await the_world.http.aclose()
-
-
-async def test_http_a_promoted_clerks_personal_token_and_refresh_answer_401(w: World) -> None:
-    clerk = await w.staff("赵经办", "clerk")
-    await w.account(clerk, "zhao")
-    signed_in = (await w.sign_in("zhao")).json()
-    personal = await w.http.post(
-        "/api/v1/auth/tokens", json={"name": "脚本"}, headers=bearer(signed_in["access_token"])
-    )
-
-    promoted = await w.http.patch(
-        f"/api/v1/staff/{clerk}", json={"post": "director"}, headers=auth("finance-admin")
-    )
-
-    assert promoted.status_code == 200, promoted.text
-    me = await w.http.get("/api/v1/auth/me", headers=bearer(personal.json()["token"]))
-    refreshed = await w.http.post("/api/v1/auth/refresh", json={"refresh_token": signed_in["refresh_token"]})
-    assert me.status_code == 401 and refreshed.status_code == 401
-    again = await w.sign_in("zhao")  # no secret yet: told to ask for enrolment
-    assert again.status_code == 401 and "TOTP" in again.json()["detail"]
-
-
-async def test_http_the_token_past_the_cap_answers_409_with_the_reason(w: World) -> None:
-    clerk = await w.staff("赵经办", "clerk")
-    await w.account(clerk, "zhao")
-    session = await w.token("zhao")
-    for i in range(PERSONAL_CAP):
-        made = await w.http.post("/api/v1/auth/tokens", json={"name": f"脚本{i}"}, headers=bearer(session))
-        assert made.status_code == 201, made.text
-
-    full = await w.http.post("/api/v1/auth/tokens", json={"name": "再一个"}, headers=bearer(session))
-
-    assert full.status_code == 409 and f"{PERSONAL_CAP}" in full.json()["detail"]
-    assert len((await w.http.get("/api/v1/auth/tokens", headers=bearer(session))).json()) == PERSONAL_CAP
-
-
-async def test_http_a_departure_during_an_enable_leaves_the_person_disabled(
-    w: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    clerk = await w.staff("赵经办", "clerk")
-    await w.account(clerk, "zhao")
-    admin = auth("finance-admin")
-    disabled = await w.http.post(
-        f"/api/v1/accounts/{clerk}/disable", json={"reason": "调查中"}, headers=admin
-    )
-    assert disabled.status_code == 200, disabled.text
-    gate, read_roster = Gate(), accounts_http.roster_person
-
-    async def held_roster_person(*args: Any) -> RosterPerson:
-        person = await read_roster(*args)
-        await gate.stop()  # the enable has read the roster (not departed yet) and waits here
-        return person
-
-    monkeypatch.setattr(accounts_http, "roster_person", held_roster_person)
-    gate.armed = True
-    enabling = asyncio.ensure_future(w.http.post(f"/api/v1/accounts/{clerk}/enable", headers=admin))
-    await asyncio.wait_for(gate.reached.wait(), 5)
-    gate.armed = False
-    departed = await w.http.post(f"/api/v1/staff/{clerk}/departure", json={"reason": "调离"}, headers=admin)
-    gate.opened.set()
-    enabled = await asyncio.wait_for(enabling, 5)
-
-    assert departed.status_code == 201, departed.text
-    assert enabled.status_code == 409 and "read it again" in enabled.text, enabled.text
-    [card] = (await w.http.get("/api/v1/accounts", headers=admin)).json()
-    assert card["disabled"] is True
-    assert (await w.sign_in("zhao")).status_code == 401
-
-
-async def test_http_a_departure_during_an_account_creation_answers_409_and_leaves_it_disabled(
-    w: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    clerk = await w.staff("赵经办", "clerk")
-    admin = auth("finance-admin")
-    passwords: Passwords = w.app.state.accounts._passwords
-    gate, hash_off_loop = Gate(), passwords.hash_off_loop
-
-    async def held_hash(password: str) -> str:
-        await gate.stop()  # the create has checked the roster (not departed yet) and hashes the password
-        return await hash_off_loop(password)
-
-    monkeypatch.setattr(passwords, "hash_off_loop", held_hash)
-    gate.armed = True
-    body = {"staff_id": clerk, "username": "zhao", "password": PASSWORD}
-    creating = asyncio.ensure_future(w.http.post("/api/v1/accounts", json=body, headers=admin))
-    await asyncio.wait_for(gate.reached.wait(), 5)
-    gate.armed = False
-    departed = await w.http.post(f"/api/v1/staff/{clerk}/departure", json={"reason": "离职"}, headers=admin)
-    gate.opened.set()
-    created = await asyncio.wait_for(creating, 5)
-
-    assert departed.status_code == 201, departed.text
-    assert created.status_code == 409 and "has left the bureau" in created.text, created.text
-    [card] = (await w.http.get("/api/v1/accounts", headers=admin)).json()
-    assert card["disabled"] is True
-    assert (await w.sign_in("zhao")).status_code == 401
