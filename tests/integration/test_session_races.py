@@ -17,7 +17,7 @@ from shared.auth.personal import PERSONAL_CAP, TokenRefused, create_personal
 from shared.auth.sessions import Sessions, SessionTokens, SignInRefused
 from shared.auth.tokens import TOKENS
 from tests.unit.test_auth_support import PASSWORD
-from tests.unit.test_session_races import HeldPasswords, HeldTokens
+from tests.unit.session_races_support import HeldPasswords, HeldTokens
 
 pytestmark = pytest.mark.integration
 CLERK = RosterPerson("finance", "s-clerk", "赵经办", "clerk", "国库科")
