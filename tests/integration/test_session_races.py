@@ -16,8 +16,8 @@ from shared.auth.keys import Role
 from shared.auth.personal import PERSONAL_CAP, TokenRefused, create_personal
 from shared.auth.sessions import Sessions, SessionTokens, SignInRefused
 from shared.auth.tokens import TOKENS
-from tests.unit.test_auth_support import PASSWORD
 from tests.unit.session_races_support import HeldPasswords, HeldTokens
+from tests.unit.test_auth_support import PASSWORD
 
 pytestmark = pytest.mark.integration
 CLERK = RosterPerson("finance", "s-clerk", "赵经办", "clerk", "国库科")
