@@ -270,29 +270,19 @@ async def finish_interrupted(
 ) -> int | None:
     """Once a rebuild killed after its flip has lost its lease, apply what its catch-up left; else None."""
     lease = lease or RebuildLease(db, GENERATIONS, holder=holder_name("casequery"))
-    doc = await lease.read()
-    if doc is None or pending_catch_up(doc) is None or not lease.expired(doc):
-        return None
-    try:
-        held = await lease.acquire()
-    except RebuildRunning:
-        return None  # another process got there first
-    try:
-        async with lease.heartbeat():
-            return await _finish_catch_up(db, recorder, Generations(db), lease, held, page)
-    finally:
-        await lease.release()
+    return await lease.finish_abandoned(
+        lambda held: _finish_catch_up(db, recorder, Generations(db), lease, held, page)
+    )
 
 
 def catch_up_alarm(doc: dict[str, Any] | None, lease: RebuildLease) -> str | None:
     """Return the /healthz alarm while a dead rebuild's catch-up is pending, else None."""
-    after = pending_catch_up(doc)
-    # A live holder is catching up now (between its flip and its end): that is no alarm.
-    if after is None or doc is None or not lease.expired(doc):
+    abandoned = lease.abandoned_by(doc)  # a live holder catching up now (flip to end) is no alarm
+    if abandoned is None:
         return None
-    mark = doc["catch_up"]
+    by, after = abandoned
     return (
-        f"重建在切换后中断，其后事件尚未补齐 / a rebuild ({mark.get('by')}) stopped after its flip: events "
+        f"重建在切换后中断，其后事件尚未补齐 / a rebuild ({by}) stopped after its flip: events "
         f"after position {after} may be missing from the read models until this service (every few seconds) "
         f"or the next rebuild applies them"
     )

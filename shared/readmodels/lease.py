@@ -21,7 +21,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -226,6 +226,30 @@ class RebuildLease:
     async def clear_catch_up(self) -> None:
         """Forget the catch-up mark: the generation in use has every event after it."""
         await self._held({"$unset": {CATCH_UP: ""}})
+
+    async def finish_abandoned(self, finish: Callable[[dict[str, Any]], Awaitable[int | None]]) -> int | None:
+        """Take over an expired lease that left a catch-up pending and run `finish` on the document as held.
+
+        None when there is nothing to finish, the holder is alive, or another process took it first."""
+        doc = await self.read()
+        if doc is None or pending_catch_up(doc) is None or not self.expired(doc):
+            return None
+        try:
+            held = await self.acquire()
+        except RebuildRunning:
+            return None
+        try:
+            async with self.heartbeat():
+                return await finish(held)
+        finally:
+            await self.release()
+
+    def abandoned_by(self, doc: dict[str, Any] | None) -> tuple[str, int] | None:
+        """Return (holder, position) of a dead rebuild's pending catch-up; None while a live holder runs it."""
+        after = pending_catch_up(doc)
+        if after is None or doc is None or not self.expired(doc):
+            return None
+        return str(doc[CATCH_UP].get("by")), after
 
     async def release(self) -> None:
         """Free the lease (a catch-up mark, if any, stays for the next holder)."""
