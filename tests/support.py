@@ -60,3 +60,21 @@ async def relay_broker_resets(stack: Any) -> float:
         text = (await http.get(f"{stack.config.url('relay')}/metrics")).text
     [line] = [line for line in text.splitlines() if line.startswith("relay_broker_resets_total ")]
     return float(line.split()[1])
+
+
+def feed_poll_scope(query: bytes, bearer: bytes, host: bytes = b"t") -> dict[str, Any]:
+    """Return the ASGI scope of a `GET /api/v1/feed` from 10.0.0.1, for tests that play the server's side."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/api/v1/feed",
+        "raw_path": b"/api/v1/feed",
+        "query_string": query,
+        "headers": [(b"authorization", b"Bearer " + bearer), (b"host", host)],
+        "client": ("10.0.0.1", 1234),
+        "server": (host.decode(), 80),
+        "root_path": "",
+    }

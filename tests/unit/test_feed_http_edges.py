@@ -19,6 +19,7 @@ from shared.auth.keys import Role
 from shared.eventstore.feed import FeedPage
 from shared.eventstore.memory import InMemoryRecorder
 from tests.fakes import FakeApiKeys
+from tests.support import feed_poll_scope
 from tests.unit.test_bureau_feed import FINANCE, _record
 from tests.unit.test_casequery_http import FakeViews, InMemoryStories
 
@@ -127,20 +128,7 @@ async def test_a_long_poll_stops_reading_the_store_once_the_caller_went_away(app
     async def send(message: Any) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/api/v1/feed",
-        "raw_path": b"/api/v1/feed",
-        "query_string": b"after=0&wait=5",
-        "headers": [(b"authorization", b"Bearer finance-key"), (b"host", b"t")],
-        "client": ("10.0.0.1", 1234),
-        "server": ("t", 80),
-        "root_path": "",
-    }
+    scope = feed_poll_scope(b"after=0&wait=5", b"finance-key", b"t")
     await asyncio.wait_for(app(scope, receive, send), 10)
     assert time.monotonic() - started < 2  # not the whole `wait` of 5 s
     assert counting.reads < 20  # without the check: about 5 / 0.02 = 250 reads for nobody

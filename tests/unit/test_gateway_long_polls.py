@@ -13,6 +13,7 @@ import httpx
 
 from services.gateway.bootstrap import build_app
 from services.gateway.limits import LongPolls, caller_key, issued_key
+from tests.support import feed_poll_scope
 from tests.unit.test_gateway_forwarding import gateway, settings
 from tests.unit.test_gateway_rate_limit import Clock
 
@@ -186,20 +187,7 @@ async def test_a_caller_that_goes_away_ends_the_upstream_request_at_once() -> No
     async def send(message: Any) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/api/v1/feed",
-        "raw_path": b"/api/v1/feed",
-        "query_string": b"after=0&wait=30",
-        "headers": [(b"authorization", b"Bearer a"), (b"host", b"gw")],
-        "client": ("10.0.0.1", 1234),
-        "server": ("gw", 80),
-        "root_path": "",
-    }
+    scope = feed_poll_scope(b"after=0&wait=30", b"a", b"gw")
     async with upstream(hold_s=5, closed=closed, arrived=arrived) as url, real_gateway(url) as (app, _):
         await asyncio.wait_for(app(scope, receive, send), 10)
         done = time.monotonic()
