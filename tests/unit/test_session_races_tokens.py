@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from services.assignment.entrypoints import accounts_http
@@ -151,6 +152,22 @@ async def test_http_the_token_past_the_cap_answers_409_with_the_reason(w: World)
     assert len((await w.http.get("/api/v1/auth/tokens", headers=bearer(session))).json()) == PERSONAL_CAP
 
 
+async def departure_while_held(
+    w: World, gate: Gate, request: Awaitable[httpx.Response], clerk: str, reason: str
+) -> tuple[httpx.Response, httpx.Response]:
+    """Send `request`, record the clerk's departure while it waits at `gate`, let it go; return both answers."""
+    gate.armed = True
+    held = asyncio.ensure_future(request)
+    await asyncio.wait_for(gate.reached.wait(), 5)
+    gate.armed = False
+    departure = {"reason": reason}
+    departed = await w.http.post(
+        f"/api/v1/staff/{clerk}/departure", json=departure, headers=auth("finance-admin")
+    )
+    gate.opened.set()
+    return await asyncio.wait_for(held, 5), departed
+
+
 async def test_http_a_departure_during_an_enable_leaves_the_person_disabled(
     w: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -169,13 +186,8 @@ async def test_http_a_departure_during_an_enable_leaves_the_person_disabled(
         return person
 
     monkeypatch.setattr(accounts_http, "roster_person", held_roster_person)
-    gate.armed = True
-    enabling = asyncio.ensure_future(w.http.post(f"/api/v1/accounts/{clerk}/enable", headers=admin))
-    await asyncio.wait_for(gate.reached.wait(), 5)
-    gate.armed = False
-    departed = await w.http.post(f"/api/v1/staff/{clerk}/departure", json={"reason": "调离"}, headers=admin)
-    gate.opened.set()
-    enabled = await asyncio.wait_for(enabling, 5)
+    enabling = w.http.post(f"/api/v1/accounts/{clerk}/enable", headers=admin)
+    enabled, departed = await departure_while_held(w, gate, enabling, clerk, "调离")
 
     assert departed.status_code == 201, departed.text
     assert enabled.status_code == 409 and "read it again" in enabled.text, enabled.text
@@ -197,14 +209,9 @@ async def test_http_a_departure_during_an_account_creation_answers_409_and_leave
         return await hash_off_loop(password)
 
     monkeypatch.setattr(passwords, "hash_off_loop", held_hash)
-    gate.armed = True
     body = {"staff_id": clerk, "username": "zhao", "password": PASSWORD}
-    creating = asyncio.ensure_future(w.http.post("/api/v1/accounts", json=body, headers=admin))
-    await asyncio.wait_for(gate.reached.wait(), 5)
-    gate.armed = False
-    departed = await w.http.post(f"/api/v1/staff/{clerk}/departure", json={"reason": "离职"}, headers=admin)
-    gate.opened.set()
-    created = await asyncio.wait_for(creating, 5)
+    creating = w.http.post("/api/v1/accounts", json=body, headers=admin)
+    created, departed = await departure_while_held(w, gate, creating, clerk, "离职")
 
     assert departed.status_code == 201, departed.text
     assert created.status_code == 409 and "has left the bureau" in created.text, created.text
