@@ -63,13 +63,7 @@ def test_a_kafka_report_with_a_padded_amount_is_invalid_naming_why() -> None:
 
 async def test_a_kafka_payment_with_a_padded_amount_is_dead_lettered_and_records_nothing() -> None:
     reports = await reports_consumer()
-    broker, recorder, letters, private, key = (
-        reports.broker,
-        reports.recorder,
-        reports.letters,
-        reports.private,
-        reports.key,
-    )
+    broker, recorder, letters, private, key = reports.parts()
     disbursement_id = await open_one(recorder)
     padded = message(disbursement_id, {**PAYMENT, "amount": " 5"}, "r1")
 

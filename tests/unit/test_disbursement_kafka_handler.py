@@ -61,6 +61,10 @@ class Reports:
     key: IntegrationKey
     letters: list[str] = field(default_factory=list)
 
+    def parts(self) -> tuple[KafkaBroker, InMemoryRecorder, list[str], Ed25519PrivateKey, IntegrationKey]:
+        """The broker, the store, the dead letters' reasons, the signing key and its registration."""
+        return self.broker, self.recorder, self.letters, self.private, self.key
+
 
 async def reports_consumer() -> Reports:
     """Subscribe the report consumer for bureau finance, with its DLQ captured and a signing key registered."""
@@ -146,13 +150,7 @@ async def test_reports_apply_once_and_what_can_never_apply_is_dead_lettered_with
 
 async def test_a_request_id_reused_for_another_disbursement_is_dead_lettered() -> None:
     reports = await reports_consumer()
-    broker, recorder, letters, private, key = (
-        reports.broker,
-        reports.recorder,
-        reports.letters,
-        reports.private,
-        reports.key,
-    )
+    broker, recorder, letters, private, key = reports.parts()
     ids = [await open_one(recorder, n) for n in (1, 2)]
     first, second = (message(i, PAYMENT, "same-id") for i in ids)
 
