@@ -11,12 +11,13 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from services.assignment.entrypoints.http_models import AddStaff
-from shared.contracts.text import Line100, OptionalText500, Text500, read_stored
+from shared.contracts.text import read_stored
 from shared.eventstore.memory import InMemoryRecorder
 from tests.unit.test_assignment_support import app_with, auth
+from tests.unit.test_text_schema_patterns import SCHEMA, Form, _accepted
 
 ADMIN = auth("finance-admin")
 # What the outside trial sent as a section (each answered 201, stored without the control character).
@@ -59,23 +60,6 @@ async def test_spaces_around_a_section_are_still_trimmed(http: httpx.AsyncClient
     assert answer.status_code == 201, answer.text
     [card] = (await http.get("/api/v1/staff", headers=ADMIN)).json()
     assert (card["name"], card["section"]) == ("王五", "预算科")
-
-
-class Form(BaseModel):
-    line: Line100 = "x"
-    text: Text500 = "x"
-    note: OptionalText500 = ""
-
-
-SCHEMA = Form.model_json_schema()["properties"]
-
-
-def _accepted(field: str, value: str) -> bool:
-    try:
-        Form.model_validate({field: value})
-    except ValidationError:
-        return False
-    return True
 
 
 @pytest.mark.parametrize("field", ["line", "text", "note"])
