@@ -67,6 +67,7 @@ async def mongo_db(infra: Servers) -> AsyncIterator[AsyncDatabase]:
 
 
 TEST_RATE_PER_SECOND = "0"  # no per-key limit in test stacks
+FEED_LONG_POLLS_PER_BUREAU = 3
 
 
 def stack_config(workdir: Path) -> StackConfig:
@@ -83,6 +84,8 @@ def stack_config(workdir: Path) -> StackConfig:
         service_env_overrides={
             "GATEWAY_RATE_PER_SECOND": TEST_RATE_PER_SECOND,
             "GATEWAY_REFUSED_CREDENTIALS_PER_SECOND": TEST_RATE_PER_SECOND,
+            # Low enough that one key (the gateway lets a key hold 4) reaches the bureau's cap in a test.
+            "CASEQUERY_FEED_LONG_POLLS_PER_BUREAU": str(FEED_LONG_POLLS_PER_BUREAU),
         },
     )
 

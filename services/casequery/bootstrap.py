@@ -12,6 +12,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from services.casequery.application.stories import MongoStories, Stories
 from services.casequery.entrypoints import feed_http, http
+from services.casequery.entrypoints.feed_seats import FeedSeats
 from services.casequery.entrypoints.kafka import (
     subscribe_case_money,
     subscribe_case_stories,
@@ -71,8 +72,10 @@ def _serve(
     recorder: EventRecorder,
     stories: Stories,
     money: CaseMoney,
+    seats: FeedSeats,
 ) -> None:
     app.state.views, app.state.recorder, app.state.stories = read_model(views), recorder, stories
+    app.state.feed_seats = seats
     app.state.money = money
     app.state.calendar = PublishedCalendar(recorder)
     app.include_router(http.router)
@@ -85,7 +88,8 @@ def build_app(settings: CaseQuerySettings, overrides: Overrides | None = None) -
     """Build the case query FastAPI app; connections open in its lifespan."""
     if overrides:
         app = FastAPI(title=TITLE)
-        _serve(app, overrides.views, overrides.recorder, overrides.stories, overrides.money)
+        seats = FeedSeats(settings.feed_long_polls_per_bureau)
+        _serve(app, overrides.views, overrides.recorder, overrides.stories, overrides.money, seats)
         app.state.api_keys, app.state.clock = overrides.api_keys, overrides.clock
         app.state.vault, app.state.feed = overrides.vault, RecorderFeed(overrides.recorder)
         return app
@@ -149,6 +153,7 @@ def build_app(settings: CaseQuerySettings, overrides: Overrides | None = None) -
             generations.of(CASE_STORY), generations.of(CASE_STORY_BOARDS), generations.of(CASE_STORY_QUEUE)
         ),
         money,
+        FeedSeats(settings.feed_long_polls_per_bureau),
     )
     app.state.api_keys, app.state.clock = ApiKeyStore(mongo.db), _utc_now
     app.state.feed = feed

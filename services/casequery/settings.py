@@ -1,5 +1,6 @@
 """Case query service settings (env prefix CASEQUERY_, connections from the shared names)."""
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ConnectionSettings
@@ -15,3 +16,6 @@ class CaseQuerySettings(ConnectionSettings):
     consumer_group: str = "case-view"
     story_consumer_group: str = "case-story"
     money_consumer_group: str = "case-money"
+    # Long polls of GET /api/v1/feed one bureau may have waiting in this process (0: no cap), so that a bureau
+    # with many keys or tokens cannot hold the gateway's whole long-poll pool (GATEWAY_LONG_POLLS_TOTAL).
+    feed_long_polls_per_bureau: int = Field(default=20, ge=0)

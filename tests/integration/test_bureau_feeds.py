@@ -3,6 +3,7 @@ the copyable example consumers (examples/, no import of this project) run agains
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 
 from shared.devstack.stack import Stack
 from tests.api import Api
+from tests.conftest import FEED_LONG_POLLS_PER_BUREAU
 from tests.support import case_body, eventually
 
 pytestmark = pytest.mark.integration
@@ -160,3 +162,25 @@ async def test_each_bureau_reads_only_its_events_over_http_and_resumes_from_its_
     }
     other = http_reader(stack, stack.credentials["innovation"], tmp_path / "innovation.cursor")
     assert not set(finance) & {e["stream_id"] for e in other}
+
+
+async def test_a_bureau_holds_at_most_its_long_polls_and_another_bureau_still_polls(api: Api) -> None:
+    head = (await api.finance.get("/api/v1/feed", params={"after": 2**62})).json()["head"]
+    poll = {"after": head, "wait": 6}
+    held = [
+        asyncio.create_task(api.finance.get("/api/v1/feed", params=poll))
+        for _ in range(FEED_LONG_POLLS_PER_BUREAU)
+    ]
+    await asyncio.sleep(1)  # the polls reach the case query service and wait there
+    refused = await api.finance.get(
+        "/api/v1/feed", params=poll
+    )  # the same key: under the gateway's 4 per key
+    assert refused.status_code == 429, refused.text
+    assert refused.headers["Retry-After"] and "/ your bureau already has" in refused.json()["detail"]
+    innovation = await api.innovation.get("/api/v1/feed", params={"after": head, "wait": 0.5})
+    assert innovation.status_code == 200
+    answers = await asyncio.gather(*held)
+    assert [a.status_code for a in answers] == [200] * FEED_LONG_POLLS_PER_BUREAU
+    assert (
+        await api.finance.get("/api/v1/feed", params={**poll, "wait": 0.5})
+    ).status_code == 200  # seats back

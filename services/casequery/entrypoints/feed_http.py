@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BeforeValidator
 
 from services.casequery.entrypoints.answers import envelope_in_shanghai
+from services.casequery.entrypoints.feed_seats import RETRY_AFTER_S, FeedSeats
 from shared.auth.http import Caller
 from shared.http_query import KNOWN_QUERY_ONLY
 
@@ -44,10 +45,14 @@ PageSize = Annotated[int, Ge(1), Le(1000), BeforeValidator(plain_digits)]
     # A misspelt cursor (`?afer=`) must not read the feed again from its start.
     dependencies=[KNOWN_QUERY_ONLY],
     responses={
+        429: {
+            "description": "The bureau already has `CASEQUERY_FEED_LONG_POLLS_PER_BUREAU` long polls waiting "
+            "(whatever keys or tokens they came with): retry after `Retry-After` seconds, or poll without `wait`"
+        },
         409: {
             "description": "The cursor is beyond the store's head (another deployment's cursor, or the store "
             "was restored from an older backup): `head` names the head; nothing is answered or skipped"
-        }
+        },
     },
 )
 async def feed(
@@ -76,10 +81,18 @@ async def feed(
             "deployment, or the store was restored from an older backup); resume from a cursor at or below it",
             "head": page.head,
         }
-    # A caller that went away stops the polling: each round is a read of the store for nobody.
-    while not page.events and time.monotonic() < deadline and not await request.is_disconnected():
-        await asyncio.sleep(POLL_SECONDS)
-        page = await source.page(caller.bureau, after, limit)
+    if not page.events and wait > 0:
+        seats: FeedSeats = request.app.state.feed_seats
+        if seats.full(caller.bureau):
+            response.status_code = status.HTTP_429_TOO_MANY_REQUESTS
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+            return {
+                "detail": f"本局已有 {seats.per_bureau} 个长轮询在等待，请稍后重试或不带 wait 轮询 / your bureau "
+                f"already has {seats.per_bureau} long polls waiting: retry after {RETRY_AFTER_S} s, or poll "
+                "without wait"
+            }
+        with seats.holding(caller.bureau):
+            page = await _wait_for_events(request, source, caller.bureau, after, limit, deadline, page)
     events = page.events
     cursor = events[-1].position if events else after
     return {
@@ -87,3 +100,14 @@ async def feed(
         "next": cursor,
         "limit": limit,
     }
+
+
+async def _wait_for_events(
+    request: Request, source: Any, bureau: str, after: int, limit: int, deadline: float, page: Any
+) -> Any:
+    """Read the page again every POLL_SECONDS until it has events, the deadline passes or the caller left."""
+    # A caller that went away stops the polling: each round is a read of the store for nobody.
+    while not page.events and time.monotonic() < deadline and not await request.is_disconnected():
+        await asyncio.sleep(POLL_SECONDS)
+        page = await source.page(bureau, after, limit)
+    return page
