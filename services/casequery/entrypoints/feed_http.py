@@ -46,8 +46,9 @@ PageSize = Annotated[int, Ge(1), Le(1000), BeforeValidator(plain_digits)]
     dependencies=[KNOWN_QUERY_ONLY],
     responses={
         429: {
-            "description": "The bureau already has `CASEQUERY_FEED_LONG_POLLS_PER_BUREAU` long polls waiting "
-            "(whatever keys or tokens they came with): retry after `Retry-After` seconds, or poll without `wait`"
+            "description": "Too many requests for this API key or client, or too many long polls: the key "
+            "holds `GATEWAY_LONG_POLLS_PER_KEY`, or the bureau `CASEQUERY_FEED_LONG_POLLS_PER_BUREAU`, waiting "
+            "(whatever keys or tokens they came with); retry after `Retry-After` seconds, or poll without `wait`"
         },
         409: {
             "description": "The cursor is beyond the store's head (another deployment's cursor, or the store "
