@@ -20,6 +20,7 @@ from services.notification.entrypoints.models import (
 from shared.auth.actors import actor_of
 from shared.auth.http import Caller
 from shared.auth.keys import Principal, Role
+from shared.auth.rights import SettingsChanger
 from shared.contracts.answers import TrueFalse
 from shared.contracts.credit_code import InvalidCreditCode, validate_credit_code
 from shared.crypto.vault import SubjectErased
@@ -223,13 +224,8 @@ async def get_rules(request: Request, caller: Caller) -> dict[str, Any]:
 @router.put(
     "/notifications/rules", summary="Change the ladder (a new version; pending deadlines keep theirs)"
 )
-async def put_rules(request: Request, caller: Caller, body: RulesBody) -> dict[str, Any]:
-    """Record new rules; a stale expected_version is a 409."""
-    if caller.role is not Role.ADMIN:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            "只有局领导或局管理员可以修改规则 / only leadership or a bureau admin may change the rules",
-        )
+async def put_rules(request: Request, caller: SettingsChanger, body: RulesBody) -> dict[str, Any]:
+    """Record new rules (the bureau's settings: leadership, as the rights table says); stale version: 409."""
     current = await _n(request).rules.current(caller.bureau)
     given = body.model_dump(exclude={"expected_version"}, exclude_none=True)
     rules = EscalationRules(**{**dataclasses.asdict(current), **given})
