@@ -182,3 +182,36 @@ async def test_a_reassignment_records_the_approving_key(bureau: httpx.AsyncClien
     assert moved.status_code == 201, moved.text
     assert moved.json()["detail"]["approved_by"]
     await concierge_becomes(bureau, case_id, other)
+
+
+async def test_a_low_rated_case_whose_concierge_left_waits_without_them_and_leaders_see_it_wait(
+    bureau: httpx.AsyncClient,
+) -> None:
+    await add_staff(bureau, "甲科长")
+    case_id = await open_case(bureau, 1107)
+    gone = await someone_serves(bureau, case_id)
+    for step, body in (
+        ("clarification", {"summary": "补贴未到账", "sections": ["国库科"]}),
+        ("resolution", {"summary": "已到账", "settlement_intent": True}),
+    ):
+        assert (await bureau.post(f"/api/v1/cases/{case_id}/{step}", json=body)).status_code == 201
+
+    async def released() -> bool:
+        cards = (await bureau.get("/api/v1/concierges")).json()
+        return not any(c["staff_id"] == gone and c["current_enterprises"] for c in cards)
+
+    await eventually(released, 60, "the concierge released by the resolution")
+    assert (await bureau.post(f"/api/v1/staff/{gone}/departure", json={"reason": "调离"})).status_code == 201
+
+    rated = await bureau.post(f"/api/v1/cases/{case_id}/rating", json={"rating": 1, "comment": "没解决"})
+    assert rated.status_code == 201, rated.text
+
+    async def waiting() -> dict[str, Any] | None:
+        view = (await bureau.get(f"/api/v1/cases/{case_id}")).json()
+        return view if view["status"] == "reopened" and view.get("waiting_since") else None
+
+    view = await eventually(waiting, 60, "the reopened case waiting for a concierge")
+    assert view["concierge"] is None, view  # it named the person who left, who could still work it
+    listed = (await bureau.get("/api/v1/cases", params={"concierge": gone})).json()
+    assert case_id not in {c["case_id"] for c in listed["items"]}
+    assert "ConciergeWithdrawnFromCase" in await case_event_types(bureau, case_id)

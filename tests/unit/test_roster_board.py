@@ -176,3 +176,53 @@ def test_a_snapshot_of_the_previous_schema_is_ignored() -> None:
     board: AssignmentBoard = board_with(("a", Post.SECTION_CHIEF))
     document = snapshot_of(board) | {"schema_version": 1}
     assert board_from_snapshot(document, 1) is None
+
+
+@pytest.mark.parametrize("away", ["leave", "departure"])
+def test_given_a_concierge_away_when_their_case_reopens_and_nobody_is_free_then_the_case_is_told_it_lost_them(
+    away: str,
+) -> None:
+    board = board_with(("a", Post.SECTION_CHIEF))
+    play(board, board.open_case("c1", enterprise(1), FUNDS, NOW))  # a
+    play(board, board.resolve_case("c1", NOW))
+    if away == "leave":
+        play(board, board.record_leave("l1", "a", NOW.date(), NOW.date(), "出差", None, NOW))
+    else:
+        play(board, board.depart("a", "调离", NOW))
+
+    [queued] = play(board, board.reopen_case("c1", enterprise(1), FUNDS, "a", NOW))
+
+    # The case named "a" until now: the withdrawal reaches the case (policy), so it shows it waits.
+    assert isinstance(queued, EnterpriseQueued) and "cannot take it back" in queued.reason
+    assert queued.withdrawn_staff_id == "a" and queued.case_ids == ["c1"]
+
+
+def test_given_the_enterprise_waiting_when_an_old_case_reopens_then_it_joins_the_queue_without_its_old_concierge() -> (
+    None
+):
+    board = board_with(("a", Post.SECTION_CHIEF))
+    play(board, board.open_case("c1", enterprise(1), FUNDS, NOW))  # a
+    play(board, board.resolve_case("c1", NOW))
+    play(board, board.open_case("c2", enterprise(2), FUNDS, NOW))  # a again
+    play(board, board.open_case("c3", enterprise(1), FUNDS, NOW))  # enterprise 1 waits
+
+    [queued] = play(board, board.reopen_case("c1", enterprise(1), FUNDS, "a", NOW))
+
+    assert isinstance(queued, EnterpriseQueued) and queued.withdrawn_staff_id == "a"
+    assert (
+        board.files[credit_code(1)].open_cases == ["c3", "c1"]
+        and board.files[credit_code(1)].staff_id is None
+    )
+
+
+def test_an_enterprise_given_back_to_its_concierge_counts_once_among_the_enterprises_they_served() -> None:
+    board = board_with(("a", Post.SECTION_CHIEF), ("b", Post.SECTION_CHIEF))
+    play(board, board.open_case("c1", enterprise(1), FUNDS, NOW))  # a
+    play(board, board.reassign(credit_code(1), "b", "出差", NOW, "key-1"))
+    play(board, board.reassign(credit_code(1), "a", "返岗", NOW, "key-1"))
+
+    # Rule 5 ranks by enterprises served: taking one back after a leave must not count it twice.
+    assert (board.staff["a"].served_total, board.staff["b"].served_total) == (1, 1)
+    restored = board_from_snapshot(snapshot_of(board), default_capacity=1)
+    assert restored is not None and restored.staff["a"].served == {credit_code(1)}
+    assert board_from_snapshot({**snapshot_of(board), "schema_version": 2}, default_capacity=1) is None

@@ -83,8 +83,15 @@ class AssignmentBoard(StaffingDecisions):
         return self._place(case_id, enterprise, category, now)
 
     def _place(
-        self, case_id: str, enterprise: Enterprise, category: Category, now: datetime, note: str = ""
+        self,
+        case_id: str,
+        enterprise: Enterprise,
+        category: Category,
+        now: datetime,
+        note: str = "",
+        withdrawn: str | None = None,
     ) -> list[BaseModel]:
+        # `withdrawn`: the concierge a reopened case still names; if it waits, the case is told it lost them.
         file = self.files.get(enterprise.credit_code)
         if file and file.staff_id:
             joined = CaseJoinedEnterprise(
@@ -103,7 +110,12 @@ class AssignmentBoard(StaffingDecisions):
         else:
             reason = "the enterprise is already waiting for a concierge"
         queued = EnterpriseQueued(
-            enterprise=enterprise, case_id=case_id, category=category, reason=note + reason
+            enterprise=enterprise,
+            case_id=case_id,
+            category=category,
+            reason=note + reason,
+            withdrawn_staff_id=withdrawn,
+            case_ids=[case_id] if withdrawn else [],
         )
         return self._emit([queued], now)
 
@@ -138,11 +150,11 @@ class AssignmentBoard(StaffingDecisions):
             return []
         if enterprise.credit_code in self.files:
             # The enterprise is served (or waits) for another open case: the case joins it (rule 4).
-            return self._place(case_id, enterprise, category, now, "reopened; ")
+            return self._place(case_id, enterprise, category, now, "reopened; ", withdrawn=staff_id)
         person = self.staff.get(staff_id) if staff_id else None
         if person is None:
             # It never had a concierge (resolved while waiting): it is placed like a new case.
-            return self._place(case_id, enterprise, category, now)
+            return self._place(case_id, enterprise, category, now, withdrawn=staff_id)
         why_not = a_reopened_case_returns_to_its_concierge_even_beyond_capacity(person, now)
         if why_not:
             return self._place(
@@ -151,6 +163,7 @@ class AssignmentBoard(StaffingDecisions):
                 category,
                 now,
                 f"reopened; {person.name} cannot take it back: {why_not}; ",
+                withdrawn=staff_id,
             )
         joined = CaseJoinedEnterprise(
             enterprise=enterprise,

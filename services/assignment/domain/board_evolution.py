@@ -48,7 +48,7 @@ def _(e: ConciergeAssigned, board: AssignmentBoard, at: datetime) -> None:
     board.files[code] = file
     person = board.staff[e.staff_id]
     person.serving.add(code)
-    person.served_total += 1
+    person.served.add(code)
     person.experience[e.category.value] += 1
     board._case_file.update({c: code for c in e.case_ids})
     board._waiting.pop(code, None)
@@ -139,4 +139,4 @@ def _(e: ConciergeReassigned, board: AssignmentBoard, at: datetime) -> None:
     if not old.serving:
         old.idle_since = at
     new.serving.add(code)
-    new.served_total += 1
+    new.served.add(code)

@@ -14,7 +14,7 @@ from services.assignment.domain.board import AssignmentBoard
 from services.assignment.domain.roster import EnterpriseFile, Staff
 from shared.contracts.assignment import NoticePublished
 
-SNAPSHOT_SCHEMA = 2  # 2: leaves by id with their state, departures; bump when the board's state changes shape: older snapshots are then ignored
+SNAPSHOT_SCHEMA = 3  # 3: enterprises served as a set; 2: leaves by id, departures; bump when the board's state changes shape: older snapshots are then ignored
 
 
 class BoardState(BaseModel):
@@ -53,6 +53,7 @@ def snapshot_of(board: AssignmentBoard) -> dict[str, Any]:
     document["assigned_enterprises"].sort()
     for person in document["staff"].values():
         person["serving"].sort()
+        person["served"].sort()
     return document
 
 

@@ -49,11 +49,16 @@ class Staff:
     section: str
     leaves: dict[str, Leave] = field(default_factory=dict)  # by leave id, in the order recorded
     serving: set[str] = field(default_factory=set)  # credit codes
-    served_total: int = 0
+    served: set[str] = field(default_factory=set)  # every enterprise ever given to them, once each
     idle_since: datetime | None = None
     experience: Counter[str] = field(default_factory=Counter)
     departed: bool = False
     departure_reason: str | None = None
+
+    @property
+    def served_total(self) -> int:
+        """Enterprises served so far (rule 5): one taken back after a leave is still one."""
+        return len(self.served)
 
     def on_leave(self, day: date) -> bool:
         """Tell whether the person is on leave that day (a cancelled leave does not count)."""

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from services.assignment.domain.roster import Staff
 
 RULE_VERSION = (
-    "2026.11-2: on the roster (not departed), management post, not on leave, free capacity; "
-    "fewest served, category experience, longest idle; a reopened case returns to its concierge "
+    "2026.11-3: on the roster (not departed), management post, not on leave, free capacity; "
+    "fewest enterprises served (each once), category experience, longest idle; a reopened case returns to its concierge "
     "beyond capacity and counts against it"
 )
 
