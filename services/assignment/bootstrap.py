@@ -12,6 +12,12 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.assignment.adapters.board_snapshots import BOARD_SNAPSHOTS, BoardSnapshots, MongoBoardSnapshots
+from services.assignment.adapters.notice_prefixes import (
+    NOTICE_PREFIXES,
+    MemoryNoticePrefixes,
+    MongoNoticePrefixes,
+    NoticePrefixes,
+)
 from services.assignment.application.boards import Boards, Cases
 from services.assignment.application.calendars import Calendars
 from services.assignment.application.scheduled import run_leave_checks
@@ -51,10 +57,11 @@ class Ports:
 
     recorder: EventRecorder
     api_keys: Authenticator
-    bureaus: Any  # BureauDirectory: get(bureau_id) -> Bureau | None (for the notice's issuer)
+    bureaus: Any  # BureauDirectory: get(bureau_id) -> Bureau | None, all() (the notice's issuer and prefix)
     idempotency: IdempotencyStore
     summaries: CaseSummaries
     snapshots: BoardSnapshots | None = None
+    notice_prefixes: NoticePrefixes = field(default_factory=MemoryNoticePrefixes)
     capacity: int = 1
     # Accounts and people's tokens (the service's Mongo database; in memory for unit tests).
     auth_db: Any = field(default_factory=MemoryDatabase)
@@ -71,6 +78,7 @@ def mount(app: FastAPI, ports: Ports) -> tuple[Boards, Cases, Calendars]:
     app.state.boards, app.state.cases, app.state.calendars = boards, cases, calendars
     app.state.recorder, app.state.api_keys, app.state.bureaus = ports.recorder, ports.api_keys, ports.bureaus
     app.state.idempotency, app.state.summaries = ports.idempotency, ports.summaries
+    app.state.notice_prefixes = ports.notice_prefixes
     tokens = TokenStore(ports.auth_db)
     accounts = Accounts(ports.auth_db, ports.passwords, tokens)
     app.state.tokens, app.state.accounts, app.state.passwords = tokens, accounts, ports.passwords
@@ -133,6 +141,7 @@ def build_app(settings: AssignmentSettings) -> FastAPI:
         idempotency=MongoIdempotencyStore(mongo.db[IDEMPOTENCY]),
         summaries=MongoCaseSummaries(mongo.db[CASE_SUMMARIES], recorder),
         snapshots=MongoBoardSnapshots(mongo.db[BOARD_SNAPSHOTS]),
+        notice_prefixes=MongoNoticePrefixes(mongo.db[NOTICE_PREFIXES]),
         capacity=settings.enterprises_per_concierge,
         auth_db=mongo.db,
     )

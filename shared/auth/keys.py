@@ -153,6 +153,11 @@ class BureauDirectory:
         doc = await self._db[BUREAUS].find_one({"_id": bureau_id})
         return Bureau(id=doc["_id"], name_zh=doc["name_zh"], name_en=doc["name_en"]) if doc else None
 
+    async def all(self) -> list[Bureau]:
+        """Return every registered bureau (a handful: read whole)."""
+        cursor = self._db[BUREAUS].find()
+        return [Bureau(id=d["_id"], name_zh=d["name_zh"], name_en=d["name_en"]) async for d in cursor]
+
     async def register(self, bureau: Bureau) -> None:
         """Add or update a bureau (validated again: a model built with model_construct skips checks)."""
         bureau = Bureau.model_validate(bureau.model_dump())

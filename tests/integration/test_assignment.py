@@ -6,6 +6,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from shared.auth.keys import ApiKeyStore, Bureau, BureauDirectory, Role
 from shared.contracts.topics import CASE_EVENTS
 from shared.devstack.stack import Stack
+from shared.workdays.calendar import SHANGHAI
 from tests.kafka_client import aproduce
 from tests.support import case_body, credit_code, eventually
 
@@ -30,6 +32,15 @@ async def bureau(stack: Stack, stack_db: AsyncDatabase) -> AsyncIterator[httpx.A
     headers = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(base_url=stack.config.url("gateway"), headers=headers, timeout=30) as client:
         yield client
+
+
+def own_prefix() -> str:
+    """A 机关代字 no other test bureau holds (a prefix numbers one bureau's documents only)."""
+    return "高新" + "".join("零一二三四五六七八九甲乙丙丁戊己"[int(c, 16)] for c in uuid.uuid4().hex[:8])
+
+
+def today() -> str:
+    return datetime.now(SHANGHAI).date().isoformat()
 
 
 async def add_staff(client: httpx.AsyncClient, name: str, post: str) -> str:
@@ -190,12 +201,19 @@ async def test_a_published_notice_is_regenerated_identically_after_the_board_mov
     for case_id in cases:
         await concierge_of(bureau, case_id)
 
-    answer = await bureau.post(
-        "/api/v1/notices", json={"number_prefix": "高新财金", "issued_on": "2026-10-08"}
+    prefix, year = own_prefix(), today()[:4]
+    taken = await bureau.post("/api/v1/notices", json={"number_prefix": "高新财金"})
+    assert taken.status_code == 409 and "财政金融局" in taken.text  # the finance bureau's own
+    backdated = await bureau.post(
+        "/api/v1/notices", json={"number_prefix": prefix, "issued_on": "2026-10-08"}
     )
+    assert (
+        backdated.status_code == 409 and "成文日期不能早于" in backdated.text
+    )  # it lists today's assignments
+    answer = await bureau.post("/api/v1/notices", json={"number_prefix": prefix, "issued_on": today()})
     assert answer.status_code == 201, answer.text
     notice = answer.json()
-    assert notice["document_number"] == "高新财金〔2026〕1号" and notice["enterprises"] == 2
+    assert notice["document_number"] == f"{prefix}〔{year}〕1号" and notice["enterprises"] == 2
 
     await resolve(bureau, cases[0])  # the board moves on after publishing
     for kind, digest in (("pdf", notice["pdf_sha256"]), ("docx", notice["docx_sha256"])):
@@ -211,12 +229,10 @@ async def test_a_published_notice_is_regenerated_identically_after_the_board_mov
         )
 
     await eventually(released, 30, "the first concierge released")
-    second = (
-        await bureau.post("/api/v1/notices", json={"number_prefix": "高新财金", "issued_on": "2026-10-09"})
-    ).json()
-    assert second["document_number"] == "高新财金〔2026〕2号" and second["enterprises"] == 1
+    second = (await bureau.post("/api/v1/notices", json={"number_prefix": prefix})).json()
+    assert second["document_number"] == f"{prefix}〔{year}〕2号" and second["enterprises"] == 1
     listed = (await bureau.get("/api/v1/notices")).json()
-    assert [n["document_number"] for n in listed] == ["高新财金〔2026〕1号", "高新财金〔2026〕2号"]
+    assert [n["document_number"] for n in listed] == [f"{prefix}〔{year}〕1号", f"{prefix}〔{year}〕2号"]
 
 
 async def test_a_notice_prints_rare_name_characters_and_refuses_only_what_no_font_draws(
@@ -230,10 +246,11 @@ async def test_a_notice_prints_rare_name_characters_and_refuses_only_what_no_fon
     assert case.status_code == 201, case.text
     await concierge_of(bureau, case.json()["case_id"])
 
-    refused = await bureau.post("/api/v1/notices", json={"title": "关于𠀾的通知", "issued_on": "2026-10-08"})
+    prefix = own_prefix()
+    refused = await bureau.post("/api/v1/notices", json={"title": "关于𠀾的通知", "number_prefix": prefix})
     assert refused.status_code == 422 and "𠀾" in refused.text, refused.text
     answer = await bureau.post(
-        "/api/v1/notices", json={"title": "关于刘䶮同志的通知", "issued_on": "2026-10-08"}
+        "/api/v1/notices", json={"title": "关于刘䶮同志的通知", "number_prefix": prefix}
     )
     assert answer.status_code == 201, answer.text
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC
 from typing import Any
 
@@ -11,6 +12,11 @@ from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.assignment.adapters.board_snapshots import InMemoryBoardSnapshots, MongoBoardSnapshots
+from services.assignment.adapters.notice_prefixes import (
+    NOTICE_PREFIXES,
+    MemoryNoticePrefixes,
+    MongoNoticePrefixes,
+)
 from services.assignment.application.policies import record_concierge_on_cases_when_assigned
 from services.assignment.entrypoints.kafka import case_events_handler
 from services.assignment.projections.case_summaries import (
@@ -255,3 +261,14 @@ async def test_a_case_moved_on_by_another_process_gets_its_concierge_by_the_usua
     stream = await recorder.read_stream("c1")
     assert [e.event_type for e in stream] == ["CaseOpened", "ProblemClarified", "ConciergeAssignedToCase"]
     assert [e.event_type for e in await recorder.read_stream("board-finance")][-1] == "ConciergeAssigned"
+
+
+async def test_a_notice_prefix_is_held_by_the_first_bureau_that_claims_it(
+    kind: str, mongo_db: AsyncDatabase
+) -> None:
+    prefixes = MemoryNoticePrefixes() if kind == "memory" else MongoNoticePrefixes(mongo_db[NOTICE_PREFIXES])
+    claims = await asyncio.gather(*(prefixes.claim("高新联合", b) for b in ("finance", "innovation") * 3))
+    assert len(set(claims)) == 1  # whichever came first, everyone is told the same holder
+    holder = claims[0]
+    assert await prefixes.claim("高新联合", "planning") == holder
+    assert await prefixes.claim("高新联合", holder) == holder  # the holder numbers under it again

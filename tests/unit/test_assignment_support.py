@@ -86,6 +86,10 @@ class FakeBureauDirectory:
         """Return nothing."""
         return None
 
+    async def all(self) -> list:
+        """Return no bureau."""
+        return []
+
 
 def app_with(recorder: InMemoryRecorder) -> FastAPI:
     """The assignment HTTP app over an in-memory recorder and fakes."""

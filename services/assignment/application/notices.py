@@ -6,15 +6,20 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel
 
+from services.assignment.adapters.notice_prefixes import NoticePrefixes
 from services.assignment.application.boards import Boards, Context, board_stream
 from services.assignment.domain.board import AssignmentBoard
 from services.assignment.notice.content import (
     DEFAULT_TITLE,
     NoticeContent,
+    NumberingRefused,
     Row,
+    a_notice_is_not_dated_before_an_assignment_it_lists,
+    default_number_prefix,
     next_document_number,
     notice_from_board,
 )
@@ -39,6 +44,28 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+async def a_prefix_numbers_one_bureaus_documents(
+    prefixes: NoticePrefixes, bureaus: Any, bureau: str, issuer: str, prefix: str
+) -> None:
+    """Refuse (NumberingRefused) a 机关代字 another bureau holds: its own by default, or one it numbered first."""
+    # Numbers run per prefix within a bureau: two bureaus under one prefix would issue the same 发文字号.
+    if prefix != default_number_prefix(issuer):
+        for other in await bureaus.all():
+            if other.id != bureau and default_number_prefix(other.name_zh) == prefix:
+                raise NumberingRefused(_held(prefix, other.name_zh))
+    holder = await prefixes.claim(prefix, bureau)
+    if holder != bureau:
+        known = await bureaus.get(holder)
+        raise NumberingRefused(_held(prefix, known.name_zh if known else holder))
+
+
+def _held(prefix: str, holder: str) -> str:
+    return (
+        f"机关代字「{prefix}」是{holder}的，本局公文请用本局的代字 / the prefix {prefix} numbers {holder}'s "
+        "documents: number yours under your bureau's own prefix"
+    )
+
+
 async def publish_notice(
     context: Context, *, boards: Boards, issuer: str, prefix: str, title: str | None, issued_on: date
 ) -> Rendered:
@@ -47,6 +74,7 @@ async def publish_notice(
 
     def decide(board: AssignmentBoard) -> list[BaseModel]:
         # Numbered per 机关代字 per year of the issue date; a backdated issue raises NumberingRefused.
+        a_notice_is_not_dated_before_an_assignment_it_lists(board, issued_on)
         number = next_document_number(board.notices.values(), prefix, issued_on)
         content = notice_from_board(board, issuer, number, title or DEFAULT_TITLE, issued_on)
         pdf, docx = render(content)  # raises UnprintableText for a character outside the notice font

@@ -43,7 +43,7 @@ def evolve(event: BaseModel, board: AssignmentBoard, at: datetime) -> None:
 def _(e: ConciergeAssigned, board: AssignmentBoard, at: datetime) -> None:
     code = e.enterprise.credit_code
     file = board.files.get(code) or EnterpriseFile(e.enterprise, e.category, [])
-    file.staff_id = e.staff_id
+    file.staff_id, file.assigned_at = e.staff_id, at
     file.open_cases = list(dict.fromkeys([*file.open_cases, *e.case_ids]))
     board.files[code] = file
     person = board.staff[e.staff_id]
@@ -62,7 +62,7 @@ def _(e: CaseJoinedEnterprise, board: AssignmentBoard, at: datetime) -> None:
     file = board.files.get(code)
     if file is None:  # a reopened case of an enterprise with nothing else open
         category = e.category or Category.FISCAL_POLICY  # older events did not say
-        file = board.files[code] = EnterpriseFile(e.enterprise, category, [], e.staff_id)
+        file = board.files[code] = EnterpriseFile(e.enterprise, category, [], e.staff_id, assigned_at=at)
         board.staff[e.staff_id].serving.add(code)
     file.open_cases.append(e.case_id)
     board._case_file[e.case_id] = code
@@ -133,7 +133,7 @@ def _(e: FallbackApproved, board: AssignmentBoard, at: datetime) -> None:
 @evolve.register(ConciergeReassigned)
 def _(e: ConciergeReassigned, board: AssignmentBoard, at: datetime) -> None:
     code = e.enterprise.credit_code
-    board.files[code].staff_id = e.to_staff_id
+    board.files[code].staff_id, board.files[code].assigned_at = e.to_staff_id, at
     old, new = board.staff[e.from_staff_id], board.staff[e.to_staff_id]
     old.serving.discard(code)
     if not old.serving:

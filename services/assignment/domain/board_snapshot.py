@@ -14,7 +14,7 @@ from services.assignment.domain.board import AssignmentBoard
 from services.assignment.domain.roster import EnterpriseFile, Staff
 from shared.contracts.assignment import NoticePublished
 
-SNAPSHOT_SCHEMA = 3  # 3: enterprises served as a set; 2: leaves by id, departures; bump when the board's state changes shape: older snapshots are then ignored
+SNAPSHOT_SCHEMA = 3  # 3: enterprises served as a set, when each was assigned; 2: leaves by id, departures; bump when the board's state changes shape: older snapshots are then ignored
 
 
 class BoardState(BaseModel):

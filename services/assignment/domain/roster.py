@@ -74,3 +74,6 @@ class EnterpriseFile:
     open_cases: list[str]
     staff_id: str | None = None
     queued_at: datetime | None = None
+    assigned_at: datetime | None = (
+        None  # when its concierge of now was given it (a notice is not dated earlier)
+    )

@@ -11,7 +11,12 @@ from fastapi import Path as PathParameter
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from services.assignment.application.boards import Context
-from services.assignment.application.notices import matches_record, publish_notice, regenerate_notice
+from services.assignment.application.notices import (
+    a_prefix_numbers_one_bureaus_documents,
+    matches_record,
+    publish_notice,
+    regenerate_notice,
+)
 from services.assignment.entrypoints.http_models import Day
 from services.assignment.entrypoints.idempotent import idempotent
 from services.assignment.notice.content import PREFIX_PATTERN, NumberingRefused, default_number_prefix
@@ -74,14 +79,19 @@ async def publish(
     """Render the notice (PDF and DOCX) and record NoticePublished with the board version it came from."""
 
     async def run(context: Context) -> NoticePublished:
-        bureau = await request.app.state.bureaus.get(caller.bureau)
+        bureaus = request.app.state.bureaus
+        bureau = await bureaus.get(caller.bureau)
         issuer = bureau.name_zh if bureau else caller.bureau
+        prefix = body.number_prefix or default_number_prefix(issuer)
         try:
+            await a_prefix_numbers_one_bureaus_documents(
+                request.app.state.notice_prefixes, bureaus, caller.bureau, issuer, prefix
+            )
             rendered = await publish_notice(
                 context,
                 boards=request.app.state.boards,
                 issuer=issuer,
-                prefix=body.number_prefix or default_number_prefix(issuer),
+                prefix=prefix,
                 title=body.title,
                 issued_on=body.issued_on or datetime.now(SHANGHAI).date(),
             )

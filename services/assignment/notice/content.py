@@ -14,6 +14,7 @@ from typing import Protocol
 
 from services.assignment.domain.board import AssignmentBoard
 from shared.contracts.assignment import Post
+from shared.workdays.calendar import SHANGHAI
 
 POST_ZH = {
     Post.DIRECTOR: "局长",
@@ -100,6 +101,17 @@ def notice_from_board(
         rows.append(Row(file.enterprise.name, file.enterprise.credit_code, person.name, POST_ZH[person.post]))
     rows.sort(key=lambda r: (r.enterprise, r.credit_code))
     return NoticeContent(issuer, number, title, issued_on, tuple(rows))
+
+
+def a_notice_is_not_dated_before_an_assignment_it_lists(board: AssignmentBoard, issued_on: date) -> None:
+    """Refuse (NumberingRefused) a 成文日期 earlier than an assignment the table lists (Asia/Shanghai)."""
+    # A backdated notice would publish, as decided on its date, assignments made only since.
+    listed = [f.assigned_at for f in board.files.values() if f.staff_id is not None and f.assigned_at]
+    if listed and issued_on < (day := max(listed).astimezone(SHANGHAI).date()):
+        raise NumberingRefused(
+            f"公文列出的指派有 {format_date(day)} 作出的，成文日期不能早于该日 / the notice lists an assignment "
+            f"made on {day.isoformat()}: it cannot be dated {issued_on.isoformat()}, before that"
+        )
 
 
 def format_date(day: date) -> str:
