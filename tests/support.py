@@ -16,6 +16,17 @@ from shared.contracts.credit_code import check_character
 
 T = TypeVar("T")
 
+# The statutory holidays of 2027 that fall on weekdays: every published 2027 must hold them (the rest is 调休).
+STATUTORY_2027 = [
+    "2027-01-01",
+    "2027-02-05",
+    "2027-02-08",
+    "2027-04-05",
+    "2027-06-09",
+    "2027-09-15",
+    "2027-10-01",
+]
+
 
 def credit_code(n: int) -> str:
     """Return a valid unified social credit code derived from n."""

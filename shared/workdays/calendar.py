@@ -122,6 +122,11 @@ def problems_of_published_year(year: int, holidays: list[date], makeup_workdays:
         problems.append(
             f"同一天不能既是节假日又是调休工作日：{both} / both a holiday and a make-up working day: {both}"
         )
+    missing = ", ".join(f"{d} {name}" for d, name in statutory_weekdays_left_out(year, holidays))
+    if missing:
+        problems.append(
+            f"法定节假日须列为节假日：{missing} / statutory holidays on weekdays must be holidays: {missing}"
+        )
     # 调休 moves work onto a weekend day; a make-up "working day" on a weekday changes nothing.
     weekdays = ", ".join(map(str, sorted(d for d in makeup_workdays if d.weekday() < 5)))
     if weekdays:
@@ -129,3 +134,19 @@ def problems_of_published_year(year: int, holidays: list[date], makeup_workdays:
             f"调休工作日须为周末：{weekdays} / make-up working days must fall on a weekend: {weekdays}"
         )
     return problems
+
+
+def statutory_weekdays_left_out(year: int, holidays: list[date]) -> list[tuple[date, str]]:
+    """Return the statutory holidays (全国年节及纪念日放假办法) on weekdays that a published year leaves out."""
+    # The State Council's notice arranges 调休 around these days but never makes one a working day: a year
+    # without them (a typo, a file of another year) would count them as working days in every due date.
+    import holidays as statutory
+
+    days = statutory.China(years=year, language="zh_CN")
+    given = set(holidays)
+    return sorted(
+        (day, name)
+        for day, name in days.items()
+        # 补假 (observed) and 调休 days are the package's guess or a past arrangement, not the statute.
+        if not any(word in name for word in ("补假", "调休")) and day.weekday() < 5 and day not in given
+    )

@@ -18,7 +18,7 @@ from shared.contracts.topics import CASE_EVENTS
 from shared.devstack.stack import Stack
 from shared.workdays.calendar import SHANGHAI
 from tests.kafka_client import aproduce
-from tests.support import case_body, credit_code, eventually
+from tests.support import STATUTORY_2027, case_body, credit_code, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -283,7 +283,7 @@ async def test_publishing_next_years_calendar_recomputes_provisional_due_dates(
     operator = {"Authorization": f"Bearer {stack.credentials['operator']}"}
     wrong = await bureau.put("/api/v1/calendar/2027", json={"holidays": ["2026-12-31"]}, headers=operator)
     assert wrong.status_code == 422 and "outside 2027" in wrong.text
-    spring = [f"2027-02-{d:02d}" for d in range(5, 13)] + ["2027-01-01", "2027-01-04"]
+    spring = sorted({*STATUTORY_2027, *(f"2027-02-{d:02d}" for d in range(5, 13)), "2027-01-04"})
     published = await bureau.put(
         "/api/v1/calendar/2027",
         json={"holidays": spring, "makeup_workdays": ["2027-02-20"], "source": "测试"},

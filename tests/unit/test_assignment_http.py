@@ -10,11 +10,12 @@ import pytest
 from services.assignment.application.boards import Cases, board_stream
 from shared.contracts.calendar import CALENDAR_STREAM
 from shared.eventstore.memory import InMemoryRecorder
+from tests.support import STATUTORY_2027
 from tests.unit.test_assignment_support import app_with, auth, open_case
 
 CLARIFY = {"summary": "补贴未到账", "sections": ["国库科"]}
 RESOLVE = {"summary": "已到账", "settlement_intent": True}
-SPRING_2027 = {"holidays": ["2027-01-01", "2027-02-05", "2027-02-08"], "makeup_workdays": ["2027-02-20"]}
+SPRING_2027 = {"holidays": [*STATUTORY_2027, "2027-02-09"], "makeup_workdays": ["2027-02-20"]}
 
 
 @pytest.fixture
@@ -181,6 +182,12 @@ async def test_a_published_year_records_the_operator_who_published_it(http: http
         ({"holidays": ["2027-01-01", "2027-01-01"]}, "repeat"),
         ({"holidays": []}, "no holidays"),
         ({"holidays": ["2026-12-31"]}, "outside 2027"),
+        # A year without its statutory holidays (a Sunday "holiday" only) would make them working days.
+        ({"holidays": ["2027-01-03"]}, "2027-01-01 元旦, 2027-02-05 农历除夕"),
+        (
+            {"holidays": [d for d in STATUTORY_2027 if d != "2027-10-01"]},
+            "must be holidays: 2027-10-01 国庆节",
+        ),
     ],
 )
 async def test_an_unsound_year_is_refused_before_anything_is_recorded(
