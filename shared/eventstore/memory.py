@@ -56,6 +56,10 @@ class InMemoryRecorder:
             self._commands[recording.command_id] = recorded
             return AppendResult(recorded)
 
+    async def command_events(self, command_id: str) -> list[EventEnvelope]:
+        """Return the events a command recorded (empty when it recorded none): a retry finds its own."""
+        return list(self._commands.get(command_id, []))
+
     async def append_in_order(self, appends: Sequence[Appending]) -> list[AppendResult]:
         """Append several commands in turn, each all or none; stop at the first not stored."""
         return await append_one_by_one(self, appends)

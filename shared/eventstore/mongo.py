@@ -229,7 +229,7 @@ class MongoRecorder:
 
     async def _resolve_conflict(self, recording: Recording, exc: Exception) -> AppendResult:
         # A retried command finds its own events; anything else lost the race for the version.
-        recorded = await self._command_events(recording.command_id)
+        recorded = await self.command_events(recording.command_id)
         if recorded:
             return AppendResult(recorded, duplicate=True)
         if isinstance(exc, ConcurrencyError):
@@ -237,7 +237,8 @@ class MongoRecorder:
         actual = await self.stream_version(recording.stream_id)
         raise ConcurrencyError(recording.stream_id, recording.expected_version, actual)
 
-    async def _command_events(self, command_id: str) -> list[EventEnvelope]:
+    async def command_events(self, command_id: str) -> list[EventEnvelope]:
+        """Return the events a command recorded (empty when it recorded none): a retry finds its own."""
         # A command's events are consecutive versions of one stream, starting with its first event.
         first = await self._events.find_one({"_id": str(event_id_for(command_id, 0))})
         if first is None:

@@ -103,6 +103,10 @@ class EventRecorder(Protocol):
         """Return the stream's current version (0 when it does not exist)."""
         ...
 
+    async def command_events(self, command_id: str) -> list[EventEnvelope]:
+        """Return the events a command recorded (empty when it recorded none): a retry finds its own."""
+        ...
+
     def saw(self, envelope: EventEnvelope) -> None:
         """Note that the event's stream reached its version (a consumer got it): an append expecting it exists."""
         ...

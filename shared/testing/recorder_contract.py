@@ -114,6 +114,14 @@ class RecorderContract:
         again = await r.append(recording("s5", 2, command="cmd-a"), [event(1)])
         assert again.duplicate and await r.stream_version("s5") == 2
 
+    async def test_a_command_finds_the_events_it_recorded_and_only_those(self, store: StoreHarness) -> None:
+        r = store.recorder
+        await r.append(recording("s6", 0, command="cmd-x"), [event(1), event(2)])
+        await r.append(recording("s6", 2, command="cmd-y"), [event(3)])
+        assert [e.data["n"] for e in await r.command_events("cmd-x")] == [1, 2]
+        assert [e.data["n"] for e in await r.command_events("cmd-y")] == [3]
+        assert await r.command_events("cmd-never") == []
+
     async def test_appends_in_order_store_each_command_with_its_own_version(
         self, store: StoreHarness
     ) -> None:

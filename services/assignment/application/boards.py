@@ -58,6 +58,9 @@ class Context:
     command_id: str
     correlation_id: UUID
     causation_id: UUID | None = None
+    # The command id derives from an Idempotency-Key: a retry may find the command recorded already, and then
+    # answers with its events rather than letting the rules judge it again (a resolved case refuses a resolution).
+    keyed: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,14 @@ def new_events(events: list[BaseModel]) -> list[NewEvent]:
         event_type, schema_version = event_type_of(event)
         out.append(NewEvent(event_type, schema_version, event.model_dump(mode="json")))
     return out
+
+
+async def recorded_before(recorder: EventRecorder, context: Context, stream_id: str) -> list[EventEnvelope]:
+    """Return what a keyed command already recorded on the stream (a retry after a lost answer), else []."""
+    if not context.keyed:
+        return []  # a random command id (no key, or a policy's own): nothing to look up, no round trip
+    done = await recorder.command_events(context.command_id)
+    return done if done and done[0].stream_id == stream_id else []
 
 
 class Boards:
@@ -162,6 +173,8 @@ class Boards:
                 # outcomes are only trusted from a board caught up with the store just now.
                 cached = self._cache.get(context.bureau) if attempt == 0 else None
                 board = cached or await self._caught_up(context.bureau)
+                if done := await self._recorded_before(context, board_stream(context.bureau)):
+                    return done
                 version = board.version
                 try:
                     # The decision applies its events to the board as it goes: a board that is not
@@ -190,6 +203,9 @@ class Boards:
                     board.version = version + len(events)
                 return result.events
         raise ConcurrencyError(board_stream(context.bureau), -1)
+
+    async def _recorded_before(self, context: Context, stream_id: str) -> list[EventEnvelope]:
+        return await recorded_before(self._recorder, context, stream_id)
 
     async def _append(
         self, recording: Recording, events: list[NewEvent], board: AssignmentBoard, together: Together | None
@@ -270,6 +286,8 @@ class Cases:
             case = copy.deepcopy(known) if known else await self.load(case_id)
             if case is None or case.bureau != context.bureau:
                 return None
+            if done := await recorded_before(self._recorder, context, case_id):
+                return done
             try:
                 events = decision(case)
             except Exception:

@@ -143,9 +143,10 @@ async def open_task(
                 ),
             ),
         )
-        return answer(
-            events, task_id=task_id, due_at=deadline.due.isoformat(), due_provisional=deadline.provisional
-        )
+        # The due date as recorded: a retry that finds the task opened before answers that task's, not its own.
+        opened = next((e.data for e in events or [] if e.event_type == "CoordinationTaskOpened"), None)
+        due = opened or {"due_at": deadline.due.isoformat(), "due_provisional": deadline.provisional}
+        return answer(events, task_id=task_id, due_at=due["due_at"], due_provisional=due["due_provisional"])
 
     return await idempotent(request, caller, idempotency_key, body, m.Recorded, run)
 

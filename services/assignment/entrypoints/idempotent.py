@@ -31,6 +31,7 @@ def command_context(principal: Principal, scope: str | None) -> Context:
         actor=actor_of(principal),
         command_id=f"http:{principal.bureau}:{name}",
         correlation_id=uuid.uuid4(),
+        keyed=scope is not None,
     )
 
 
