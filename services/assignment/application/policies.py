@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from pydantic import BaseModel
@@ -27,11 +28,26 @@ from shared.contracts.text import read_stored
 from shared.eventstore.recorder import AppendResult
 from shared.workdays.calendar import WorkdayCalendar
 
+LATE_AFTER = timedelta(seconds=2)  # a CaseOpened handled later than this may find its case solved meanwhile
+
+
+async def a_case_solved_before_it_was_placed_gets_no_concierge(envelope: EventEnvelope, cases: Cases) -> bool:
+    """Tell whether a CaseOpened handled late (the consumer lagged or restarted) finds its case resolved."""
+    # On time (the usual path) nothing can have resolved the case yet: no read. A late one reads the stream,
+    # so that a case opened and solved while the consumer was away does not hand somebody an enterprise with
+    # nothing left to solve (and tell them so), only to release them a moment later.
+    if datetime.now(UTC) - envelope.occurred_at < LATE_AFTER:
+        return False
+    case = await cases.load(envelope.stream_id)
+    return case is not None and case.resolved
+
 
 async def assign_concierge_when_case_opened(envelope: EventEnvelope, *, boards: Boards, cases: Cases) -> bool:
     """Give the new case to its enterprise's concierge, a free management-post person, or the queue."""
     opened = parse_event_data(envelope.event_type, envelope.schema_version, envelope.data)
     assert isinstance(opened, CaseOpened)
+    if await a_case_solved_before_it_was_placed_gets_no_concierge(envelope, cases):
+        return False
     context = policy_context(envelope, "assign_concierge_when_case_opened")
     recorded = await boards.decide(
         context,
