@@ -7,6 +7,7 @@ import sys
 import time
 from types import FrameType
 
+from shared.devstack.processes import Child
 from shared.devstack.stack import Stack, StackConfig
 
 
@@ -30,8 +31,10 @@ def run() -> int:
         restarts: dict[str, list[float]] = {}
         while True:
             time.sleep(1.0)
+            if _restart_dead_servers(stack, restarts):
+                return 1
             crashed = [name for name, child in stack.services.items() if not child.alive]
-            if any(_crashing_again(stack, restarts, name) for name in crashed):
+            if any(_crashing_again(stack.services[name], restarts, name) for name in crashed):
                 return 1
             # Launched together, then awaited: several crashed services come back in one start's time.
             waits = [(name, stack.launch(name)) for name in crashed]
@@ -54,11 +57,33 @@ def run() -> int:
         print("stopped.", flush=True)
 
 
-def _crashing_again(stack: Stack, restarts: dict[str, list[float]], name: str) -> bool:
-    """Note a crash of the service; tell whether it crashed five times within a minute (then stop)."""
-    child = stack.services[name]
+SERVER_LOST = {
+    "kafka": "embedded Kafka (Tansu) exited; restarting it: its topics start empty, the relay republishes every "
+    "event from the store and consumers skip what they handled",
+    "mongodb": "embedded MongoDB (SecantusDB) exited; restarting it on the same data",
+}
+
+
+def _restart_dead_servers(stack: Stack, restarts: dict[str, list[float]]) -> bool:
+    """Restart an embedded server that died (services answer 503 meanwhile); True when one keeps dying."""
+    dead = {name: child for name, child in (("kafka", stack.kafka), ("mongodb", stack.mongo)) if child}
+    dead = {name: child for name, child in dead.items() if not child.alive}
+    for name, child in dead.items():
+        if _crashing_again(child, restarts, name):
+            return True
+        print(SERVER_LOST[name], file=sys.stderr, flush=True)
+    if dead:
+        try:
+            stack.start_servers()
+        except Exception as exc:
+            print(f"the embedded server did not restart: {exc}", file=sys.stderr, flush=True)
+    return False
+
+
+def _crashing_again(child: Child, restarts: dict[str, list[float]], name: str) -> bool:
+    """Note a crash of a process; tell whether it crashed five times within a minute (then stop)."""
     recent = [t for t in restarts.get(name, []) if time.monotonic() - t < 60]
-    if len(recent) >= 5:
+    if len(recent) >= 4:  # this crash is the fifth within the minute
         print(f"{name} keeps crashing; see {child.log_path}. Stopping.", file=sys.stderr)
         return True
     code = child.proc.returncode if child.proc else "?"

@@ -174,18 +174,23 @@ class Stack:
             MONGODB_DATABASE=c.database,
             LOG_LEVEL=c.log_level,
             PYTHONUNBUFFERED="1",
-            GATEWAY_INTAKE_URL=c.url("intake"),
-            GATEWAY_CASEQUERY_URL=c.url("casequery"),
-            GATEWAY_RELAY_URL=c.url("relay"),
-            GATEWAY_ASSIGNMENT_URL=c.url("assignment"),
-            GATEWAY_DISBURSEMENT_URL=c.url("disbursement"),
-            GATEWAY_NOTIFICATION_URL=c.url("notification"),
-            NOTIFICATION_PUBLIC_URL=c.url("gateway"),
         )
+        # Where the gateway finds each service and the public URL in messages are the launcher's own unless
+        # the operator chose them (several instances behind the gateway, the zone's public address).
+        for name, value in self.default_addresses().items():
+            env.setdefault(name, value)
         env.update(c.service_env_overrides)
         env[f"{spec.env_prefix}HOST"] = c.host
         env[f"{spec.env_prefix}PORT"] = str(c.ports[spec.name])
         return env
+
+    def default_addresses(self) -> dict[str, str]:
+        """Return the service URLs the gateway uses and the public URL of messages, on the launcher's ports."""
+        c = self.config
+        upstreams = ("intake", "casequery", "relay", "assignment", "disbursement", "notification")
+        return {f"GATEWAY_{name.upper()}_URL": c.url(name) for name in upstreams} | {
+            "NOTIFICATION_PUBLIC_URL": c.url("gateway")
+        }
 
     def start_service(
         self, name: str, timeout: float = 60.0, *, instance: str = "", port: int | None = None
