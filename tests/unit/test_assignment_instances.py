@@ -96,3 +96,18 @@ async def test_a_step_on_a_case_known_here_but_moved_elsewhere_is_appended_after
     assert recommended and recommended[0].version == 4
     types = [e.event_type for e in await recorder.read_stream("c8")]
     assert types[-2:] == ["CaseResolved", "PolicyRecommended"]
+
+
+async def test_a_second_instance_shows_the_same_queue_times_as_the_deciding_one() -> None:
+    recorder = InMemoryRecorder()
+    deciding, reading, cases = Boards(recorder), Boards(recorder), Cases(recorder)
+    for n in (1, 2):  # nobody on the roster: both enterprises wait
+        opened = await open_case(recorder, f"c{n}", "finance", n)
+        await assign_concierge_when_case_opened(opened, boards=deciding, cases=cases)
+
+    live = [f.queued_at for f in (await deciding.current("finance")).queue()]
+    replayed = [f.queued_at for f in (await reading.current("finance")).queue()]
+
+    # Both are the cases' opening times (README), not the moment the board's event happened to be stored.
+    assert live == replayed and None not in live
+    assert live == [e.occurred_at for c in ("c1", "c2") for e in (await recorder.read_stream(c))[:1]]

@@ -116,6 +116,7 @@ class AssignmentBoard(StaffingDecisions):
             reason=note + reason,
             withdrawn_staff_id=withdrawn,
             case_ids=[case_id] if withdrawn else [],
+            queued_at=now,
         )
         return self._emit([queued], now)
 
@@ -270,6 +271,7 @@ class AssignmentBoard(StaffingDecisions):
                 reason=f"{reason}; no eligible replacement",
                 withdrawn_staff_id=file.staff_id,
                 case_ids=list(file.open_cases),
+                queued_at=now,
             )
             return self._emit([queued], now)
         moved = ConciergeReassigned(
