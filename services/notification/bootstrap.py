@@ -26,6 +26,7 @@ from services.notification.application.loop import LoopHealth, run_forever
 from services.notification.application.money import Disbursements
 from services.notification.application.money_deadlines import mend_stuck_clocks
 from services.notification.application.rules import EscalationRuleBook
+from services.notification.application.still_true import an_assignment_held_back_is_sent_only_while_it_holds
 from services.notification.domain.deliveries import RetryPolicy
 from services.notification.domain.feedback_tokens import FeedbackTokens
 from services.notification.domain.templates import TemplateBook
@@ -151,7 +152,14 @@ def build_app(settings: NotificationSettings) -> FastAPI:
             await store.ensure_indexes()
         await mend_stuck_clocks(n)  # stuck ladders planned before own times were kept count from them
         holder["n"] = app.state.notifying = n
-        app.state.dispatcher = Dispatcher(n.deliveries, channels, n.contacts, policy, _now)
+        app.state.dispatcher = Dispatcher(
+            n.deliveries,
+            channels,
+            n.contacts,
+            policy,
+            _now,
+            still_true=an_assignment_held_back_is_sent_only_while_it_holds(n.knowledge),
+        )
 
     serving = broker_lifespan(settings, mongo, broker, prepare)
 

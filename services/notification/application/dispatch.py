@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -80,6 +80,8 @@ class Dispatcher:
     lease: timedelta = timedelta(minutes=2)
     quick_attempts: int = 2
     stats: DispatchStats = field(default_factory=DispatchStats)
+    # Asked before sending: a reason to withdraw a delivery that is no longer true (None: send it).
+    still_true: Callable[[Delivery], Awaitable[str | None]] | None = None
 
     async def run_once(self, limit: int = 100) -> int:
         """Send one round of due deliveries; return how many were claimed."""
@@ -89,6 +91,10 @@ class Dispatcher:
         return len(claimed)
 
     async def _deliver(self, delivery: Delivery, book: AddressBook) -> None:
+        untrue = await self.still_true(delivery) if self.still_true else None
+        if untrue is not None:
+            await self.store.save_outcome(replace(delivery, status=Status.WITHDRAWN, withdrawn_reason=untrue))
+            return
         outcome = await self._attempt(delivery, book)
         await self.store.save_outcome(outcome)
         if outcome.status is Status.SENT:

@@ -1,0 +1,37 @@
+"""A concierge's assignment message held back (quiet hours) is not sent once the assignment no longer holds."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from services.notification.domain.deliveries import Delivery
+from services.notification.projections.knowledge import Knowledge
+
+HELD = timedelta(minutes=1)  # held this long, the case's own record of its concierge is surely folded here
+ASSIGNMENT_TEMPLATES = frozenset({"concierge_assigned"})
+
+StillTrue = Callable[[Delivery], Awaitable[str | None]]
+
+
+def an_assignment_held_back_is_sent_only_while_it_holds(knowledge: Knowledge) -> StillTrue:
+    """Return the check the sender runs first: the reason to withdraw a delivery, or None to send it."""
+
+    async def check(delivery: Delivery) -> str | None:
+        if delivery.template not in ASSIGNMENT_TEMPLATES or delivery.case_id is None:
+            return None
+        if delivery.not_before - delivery.created_at < HELD:
+            return (
+                None  # sent at once: the case may not have recorded its concierge here yet, nothing to doubt
+            )
+        kind, _, staff_id = delivery.recipient.split(":", 2)
+        facts = await knowledge.case(delivery.case_id)
+        if kind != "staff" or facts is None or facts.concierge_id == staff_id:
+            return None
+        now = f"now {facts.concierge_name}" if facts.concierge_name else "it waits for a concierge"
+        return (
+            f"指派在发送前已变更，未发送 / the assignment changed before this message was sent ({now}): "
+            f"case {delivery.case_id}"
+        )
+
+    return check

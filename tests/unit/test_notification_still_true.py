@@ -1,0 +1,79 @@
+"""A concierge's assignment message held back by quiet hours is withdrawn, not sent, once the assignment ended."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from typing import Any, cast
+
+import pytest
+
+from services.notification.application.policies import CaseFacts
+from services.notification.application.still_true import an_assignment_held_back_is_sent_only_while_it_holds
+from services.notification.domain.deliveries import Delivery, Status
+from tests.unit.test_notification_dispatch import NOW, FakeChannel, FakeStore, _delivery, _dispatcher
+
+
+class Facts:
+    """The case facts the notification service folded: who the case's concierge is now."""
+
+    def __init__(self, concierge_id: str | None, concierge_name: str | None = None) -> None:
+        self.concierge_id, self.concierge_name = concierge_id, concierge_name
+
+    async def case(self, case_id: str) -> CaseFacts:
+        return CaseFacts(
+            case_id=case_id,
+            bureau="finance",
+            enterprise_name="格力",
+            credit_code="91350100M000100Y43",
+            title="补贴",
+            concierge_id=self.concierge_id,
+            concierge_name=self.concierge_name,
+            last_rating=None,
+            last_comment="",
+        )
+
+
+def assignment(held: timedelta) -> Delivery:
+    """The 'you are the concierge' message to staff s1 on case-1, held back for `held` (quiet hours)."""
+    return dataclasses.replace(_delivery("inbox"), template="concierge_assigned", not_before=NOW + held)
+
+
+async def sent_after_quiet_hours(delivery: Delivery, facts: Facts) -> tuple[Delivery, FakeChannel]:
+    store, inbox = FakeStore(), FakeChannel("inbox")
+    await store.record(delivery)
+    dispatcher = _dispatcher(store, inbox, now=[delivery.not_before])
+    dispatcher.still_true = an_assignment_held_back_is_sent_only_while_it_holds(cast(Any, facts))
+    await dispatcher.run_once()
+    return store.items[delivery.id], inbox
+
+
+@pytest.mark.parametrize(
+    ("now_serving", "why"),
+    [(None, "it waits for a concierge"), ("s2", "now 李科长")],
+    ids=["withdrawn", "moved"],
+)
+async def test_an_assignment_that_ended_overnight_is_withdrawn_with_the_reason(now_serving, why) -> None:
+    facts = Facts(now_serving, "李科长" if now_serving else None)
+    kept, inbox = await sent_after_quiet_hours(assignment(timedelta(hours=8)), facts)
+
+    assert kept.status is Status.WITHDRAWN and inbox.sent == []
+    assert (
+        kept.withdrawn_reason
+        and kept.withdrawn_reason.startswith("指派在发送前已变更")
+        and why in kept.withdrawn_reason
+    )
+
+
+async def test_an_assignment_that_still_holds_is_sent_in_the_morning() -> None:
+    kept, inbox = await sent_after_quiet_hours(assignment(timedelta(hours=8)), Facts("s1"))
+    assert kept.status is Status.SENT and len(inbox.sent) == 1
+
+
+async def test_a_message_sent_at_once_is_not_doubted_and_other_messages_are_not_checked() -> None:
+    # At once, the case's own record of its concierge may not have reached this service yet.
+    at_once, inbox = await sent_after_quiet_hours(assignment(timedelta(0)), Facts(None))
+    assert at_once.status is Status.SENT and len(inbox.sent) == 1
+    other = dataclasses.replace(_delivery("inbox"), not_before=NOW + timedelta(hours=8))  # case_resolved
+    kept, _ = await sent_after_quiet_hours(other, Facts("s2"))
+    assert kept.status is Status.SENT
