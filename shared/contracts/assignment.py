@@ -6,7 +6,7 @@ taken against, and lets "why this person?" be answered from the events alone.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -159,11 +159,6 @@ class EnterpriseQueued(_Event):
     )
     case_ids: list[str] = Field(
         default_factory=list, description="Every open case of the enterprise, now without a concierge"
-    )
-    queued_at: datetime | None = Field(
-        default=None,
-        description="When the enterprise began to wait: the opening of the case that queued it, or the "
-        "withdrawal of its concierge (absent in events recorded before 2026-11-29: the event's occurred_at)",
     )
 
 

@@ -131,3 +131,21 @@ async def test_a_task_opened_before_a_crash_answers_its_retry_with_the_same_task
     [opened] = [e for e in await recorder.read_stream("a") if e.event_type == "CoordinationTaskOpened"]
     assert retry.json()["detail"]["task_id"] == opened.data["task_id"]
     assert retry.json()["detail"]["due_at"] == opened.data["due_at"]
+
+
+async def test_a_notice_published_before_a_crash_answers_its_retry_with_that_notice(
+    app, http, recorder
+) -> None:
+    staff = {"name": "王科长", "post": "section_chief", "section": "预算科"}
+    assert (await http.post("/api/v1/staff", json=staff, headers=auth("finance-admin"))).status_code == 201
+    app.state.idempotency = CrashingBeforeTheAnswer(times=1)
+
+    lost = await http.post("/api/v1/notices", json={}, headers=auth("finance-admin", "n1"))
+    retry = await http.post("/api/v1/notices", json={}, headers=auth("finance-admin", "n1"))
+
+    assert lost.status_code == 500 and retry.status_code == 201, retry.text
+    [published] = [
+        e for e in await recorder.read_stream("board-finance") if e.event_type == "NoticePublished"
+    ]
+    assert retry.json()["notice_id"] == published.data["notice_id"]
+    assert retry.json()["document_number"] == published.data["document_number"]

@@ -58,7 +58,7 @@ async def _publish(boards: Boards) -> Rendered:
 async def test_a_notice_downloads_byte_for_byte_from_its_own_event_after_the_board_moved_on() -> None:
     # Given a published notice and a board that moved on afterwards
     recorder = CountingRecorder()
-    boards = Boards(recorder)
+    boards = Boards(recorder, clock=lambda: NOW)  # the board's history happened in October
     await _board_with_one_assignment(boards)
     published = await _publish(boards)
     context = http_context("finance", "k1", "staff-2", None)
@@ -77,7 +77,7 @@ async def test_a_notice_downloads_byte_for_byte_from_its_own_event_after_the_boa
 
 async def test_an_unknown_or_other_bureaus_notice_is_not_found() -> None:
     recorder = CountingRecorder()
-    boards = Boards(recorder)
+    boards = Boards(recorder, clock=lambda: NOW)  # the board's history happened in October
     await _board_with_one_assignment(boards)
     published = await _publish(boards)
     assert await regenerate_notice("finance", "no-such-notice", boards=boards, recorder=recorder) is None
@@ -90,7 +90,7 @@ async def test_an_unknown_or_other_bureaus_notice_is_not_found() -> None:
 async def test_a_notice_published_before_the_table_was_recorded_still_regenerates_from_the_board() -> None:
     # Given a notice event without its rows (as recorded by earlier versions)
     recorder = CountingRecorder()
-    boards = Boards(recorder)
+    boards = Boards(recorder, clock=lambda: NOW)  # the board's history happened in October
     await _board_with_one_assignment(boards)
     published = await _publish(boards)
     board = await boards.current("finance")

@@ -32,6 +32,7 @@ from shared.eventstore.recorder import (
     NewEvent,
     Recording,
     envelopes_for,
+    to_millis,
 )
 
 BOARD_STREAM_TYPE = "board"
@@ -76,12 +77,13 @@ class Planned:
 Together = Callable[[list[EventEnvelope], AssignmentBoard], list[Planned]]
 
 
-def new_events(events: list[BaseModel]) -> list[NewEvent]:
-    """Wrap domain events for the recorder."""
+def new_events(events: list[BaseModel], occurred_at: datetime | None = None) -> list[NewEvent]:
+    """Wrap domain events for the recorder (occurring now, or at `occurred_at`)."""
     out = []
     for event in events:
         event_type, schema_version = event_type_of(event)
-        out.append(NewEvent(event_type, schema_version, event.model_dump(mode="json")))
+        data = event.model_dump(mode="json")
+        out.append(NewEvent(event_type, schema_version, data, occurred_at or datetime.now(UTC)))
     return out
 
 
@@ -102,8 +104,10 @@ class Boards:
         capacity: Callable[[str], int] = lambda _: 1,
         snapshots: BoardSnapshots | None = None,
         snapshot_every: int = SNAPSHOT_EVERY,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._recorder = recorder
+        self._clock = clock  # when decisions are recorded (tests replay a history of their own)
         self._capacity = capacity
         self._snapshots = snapshots
         self._snapshot_every = snapshot_every
@@ -178,14 +182,16 @@ class Boards:
                 version = board.version
                 try:
                     # The decision applies its events to the board as it goes: a board that is not
-                    # saved afterwards is dropped and read again.
+                    # saved afterwards is dropped and read again. They are applied and recorded at one time.
+                    board.stamp = to_millis(self._clock())
                     events = decision(board)
                     if not events:
                         if cached is not None:
                             continue  # nothing to do on the cached board: ask a caught-up one
                         return []
                     recording = _recording(context, board_stream(context.bureau), BOARD_STREAM_TYPE, version)
-                    result = await self._append(recording, new_events(events), board, together)
+                    stamped = new_events(events, occurred_at=board.stamp)
+                    result = await self._append(recording, stamped, board, together)
                 except ConcurrencyError:
                     self._cache.pop(context.bureau, None)
                     continue
@@ -197,6 +203,8 @@ class Boards:
                 except BaseException:
                     self._cache.pop(context.bureau, None)
                     raise
+                finally:
+                    board.stamp = None
                 if result.duplicate:
                     self._cache.pop(context.bureau, None)  # it recorded the first attempt's events, not ours
                 else:

@@ -95,11 +95,12 @@ async def publish_notice(
         return board.publish_notice(event, datetime.now(SHANGHAI))
 
     recorded = await boards.decide(context, decide)
-    if not rendered or not recorded:
+    if not recorded:
         raise RuntimeError("notice was not recorded")
     event = read_stored(NoticePublished, recorded[0].data)
-    if event != rendered[0].event:
-        # A concurrent retry of the same command recorded first: answer with its notice, not ours.
+    if not rendered or event != rendered[0].event:
+        # This command was recorded before (a retry after a lost answer: nothing rendered now), or a
+        # concurrent retry of it recorded first: answer with the notice recorded, not ours.
         regenerated = await regenerate_notice(
             context.bureau, event.notice_id, boards=boards, recorder=boards.recorder
         )

@@ -61,6 +61,7 @@ class AssignmentBoard(StaffingDecisions):
         self.notices: dict[str, NoticePublished] = {}
         self._case_file: dict[str, str] = {}  # open case -> credit code
         self._waiting: dict[str, None] = {}  # credit codes in queue order (insertion = oldest first)
+        self.stamp: datetime | None = None  # the time the events decided now will be recorded with
 
     # ---- reads -------------------------------------------------------------------------------
     def queue(self) -> list[EnterpriseFile]:
@@ -116,7 +117,6 @@ class AssignmentBoard(StaffingDecisions):
             reason=note + reason,
             withdrawn_staff_id=withdrawn,
             case_ids=[case_id] if withdrawn else [],
-            queued_at=now,
         )
         return self._emit([queued], now)
 
@@ -271,7 +271,6 @@ class AssignmentBoard(StaffingDecisions):
                 reason=f"{reason}; no eligible replacement",
                 withdrawn_staff_id=file.staff_id,
                 case_ids=list(file.open_cases),
-                queued_at=now,
             )
             return self._emit([queued], now)
         moved = ConciergeReassigned(
@@ -352,8 +351,10 @@ class AssignmentBoard(StaffingDecisions):
 
     def _emit(self, events: list[BaseModel], now: datetime) -> list[BaseModel]:
         """Apply events as they are decided and return them, for the caller to record."""
+        # Applied at the time they will be recorded with (`stamp`, set by whoever records them), so that a
+        # replay of the stream, which applies each event at its recorded time, gives this very board.
         for event in events:
-            self.apply(event, now)
+            self.apply(event, self.stamp or now)
         return events
 
     # ---- evolution ---------------------------------------------------------------------------

@@ -73,7 +73,6 @@ def _(e: EnterpriseQueued, board: AssignmentBoard, at: datetime) -> None:
     code = e.enterprise.credit_code
     file = board.files.get(code)
     board._case_file[e.case_id] = code
-    at = e.queued_at or at  # as decided (a replay reads the same time the deciding board had)
     if file is None:
         board.files[code] = EnterpriseFile(e.enterprise, e.category, [e.case_id], None, at)
         board._waiting[code] = None
