@@ -268,7 +268,14 @@ async def test_a_notice_prefix_is_held_by_the_first_bureau_that_claims_it(
 ) -> None:
     prefixes = MemoryNoticePrefixes() if kind == "memory" else MongoNoticePrefixes(mongo_db[NOTICE_PREFIXES])
     claims = await asyncio.gather(*(prefixes.claim("高新联合", b) for b in ("finance", "innovation") * 3))
-    assert len(set(claims)) == 1  # whichever came first, everyone is told the same holder
-    holder = claims[0]
-    assert await prefixes.claim("高新联合", "planning") == holder
-    assert await prefixes.claim("高新联合", holder) == holder  # the holder numbers under it again
+    assert (
+        len({holder for holder, _ in claims}) == 1
+    )  # whichever came first, everyone is told the same holder
+    assert [new for _, new in claims].count(True) == 1
+    holder = claims[0][0]
+    assert await prefixes.claim("高新联合", "planning") == (holder, False)
+    assert await prefixes.claim("高新联合", holder) == (holder, False)  # the holder numbers under it again
+    await prefixes.release("高新联合", "planning")  # not its claim: nothing changes
+    assert (await prefixes.claim("高新联合", "planning"))[0] == holder
+    await prefixes.release("高新联合", holder)
+    assert await prefixes.claim("高新联合", "planning") == ("planning", True)

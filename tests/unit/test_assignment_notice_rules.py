@@ -9,6 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from services.assignment.adapters.notice_prefixes import MemoryNoticePrefixes
 from services.assignment.application.boards import board_stream
 from services.assignment.application.policies import assign_concierge_when_case_opened
 from shared.auth.keys import Bureau
@@ -91,3 +92,33 @@ async def test_a_notice_is_not_dated_before_an_assignment_it_lists(app, http, re
     assert await notices(recorder, "finance") == []
     dated_today = await http.post("/api/v1/notices", json={"issued_on": today.isoformat()}, headers=FINANCE)
     assert dated_today.status_code == 201 and dated_today.json()["enterprises"] == 1
+
+
+async def test_a_refused_notice_leaves_its_prefix_unclaimed(app, http, recorder) -> None:
+    staff = {"name": "王科长", "post": "section_chief", "section": "预算科"}
+    assert (await http.post("/api/v1/staff", json=staff, headers=INNOVATION)).status_code == 201
+    opened = await open_case(recorder, "c1", "innovation", 1)
+    assert await assign_concierge_when_case_opened(opened, boards=app.state.boards, cases=app.state.cases)
+
+    backdated = await http.post(
+        "/api/v1/notices", json={"number_prefix": "高新联合", "issued_on": "2026-01-05"}, headers=INNOVATION
+    )
+
+    assert backdated.status_code == 409 and "成文日期" in backdated.text
+    finance = await http.post("/api/v1/notices", json={"number_prefix": "高新联合"}, headers=FINANCE)
+    assert finance.status_code == 201, finance.text  # the refused notice claimed nothing
+
+
+async def test_a_prefix_another_bureau_numbered_before_claims_were_kept_stays_its_own(
+    app, http, recorder
+) -> None:
+    # As an older version recorded it: finance's notice under 高新旧文, with no claim kept.
+    older = await http.post("/api/v1/notices", json={"number_prefix": "高新旧文"}, headers=FINANCE)
+    assert older.status_code == 201
+    app.state.notice_prefixes = MemoryNoticePrefixes()
+
+    taken = await http.post("/api/v1/notices", json={"number_prefix": "高新旧文"}, headers=INNOVATION)
+
+    assert taken.status_code == 409 and "财政金融局" in taken.json()["detail"]
+    again = await http.post("/api/v1/notices", json={"number_prefix": "高新旧文"}, headers=FINANCE)
+    assert again.status_code == 201 and again.json()["document_number"].endswith("2号")

@@ -13,8 +13,12 @@ NOTICE_PREFIXES = "assignment_notice_prefixes"
 class NoticePrefixes(Protocol):
     """Port: claim a prefix for a bureau; two bureaus never number documents under the same one."""
 
-    async def claim(self, prefix: str, bureau: str) -> str:
-        """Claim the prefix for the bureau unless another holds it; return the bureau that holds it."""
+    async def claim(self, prefix: str, bureau: str) -> tuple[str, bool]:
+        """Claim the prefix for the bureau unless another holds it; return the holder and whether it is new."""
+        ...
+
+    async def release(self, prefix: str, bureau: str) -> None:
+        """Give up the bureau's claim (a claim made for a notice that was then refused)."""
         ...
 
 
@@ -24,14 +28,20 @@ class MongoNoticePrefixes:
     def __init__(self, collection: AsyncCollection) -> None:
         self._collection = collection
 
-    async def claim(self, prefix: str, bureau: str) -> str:
+    async def claim(self, prefix: str, bureau: str) -> tuple[str, bool]:
         """Insert the claim; a duplicate key means someone holds it already, so read who."""
         try:
             await self._collection.insert_one({"_id": prefix, "bureau": bureau})
-            return bureau
+            return bureau, True
         except DuplicateKeyError:
             held = await self._collection.find_one({"_id": prefix})
-            return str(held["bureau"]) if held else bureau  # deleted meanwhile: nobody else holds it
+            if held is None:  # released meanwhile: claim it again
+                return await self.claim(prefix, bureau)
+            return str(held["bureau"]), False
+
+    async def release(self, prefix: str, bureau: str) -> None:
+        """Delete the claim if the bureau holds it."""
+        await self._collection.delete_one({"_id": prefix, "bureau": bureau})
 
 
 class MemoryNoticePrefixes:
@@ -40,6 +50,12 @@ class MemoryNoticePrefixes:
     def __init__(self) -> None:
         self._holders: dict[str, str] = {}
 
-    async def claim(self, prefix: str, bureau: str) -> str:
-        """Claim the prefix for the bureau unless another holds it; return the bureau that holds it."""
-        return self._holders.setdefault(prefix, bureau)
+    async def claim(self, prefix: str, bureau: str) -> tuple[str, bool]:
+        """Claim the prefix for the bureau unless another holds it; return the holder and whether it is new."""
+        new = prefix not in self._holders
+        return self._holders.setdefault(prefix, bureau), new
+
+    async def release(self, prefix: str, bureau: str) -> None:
+        """Delete the claim if the bureau holds it."""
+        if self._holders.get(prefix) == bureau:
+            del self._holders[prefix]

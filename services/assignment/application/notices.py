@@ -22,6 +22,7 @@ from services.assignment.notice.content import (
     default_number_prefix,
     next_document_number,
     notice_from_board,
+    parse_document_number,
 )
 from services.assignment.notice.render import CURRENT_LAYOUT, render
 from shared.contracts.assignment import NoticePublished, NoticeRow
@@ -45,18 +46,28 @@ def _digest(data: bytes) -> str:
 
 
 async def a_prefix_numbers_one_bureaus_documents(
-    prefixes: NoticePrefixes, bureaus: Any, bureau: str, issuer: str, prefix: str
-) -> None:
-    """Refuse (NumberingRefused) a 机关代字 another bureau holds: its own by default, or one it numbered first."""
+    prefixes: NoticePrefixes, bureaus: Any, boards: Boards, bureau: str, issuer: str, prefix: str
+) -> bool:
+    """Claim a 机关代字 for the bureau, refusing (NumberingRefused) one another bureau has; True: a new claim."""
     # Numbers run per prefix within a bureau: two bureaus under one prefix would issue the same 发文字号.
+    # Another bureau has a prefix when it is its default, when it claimed it first, or when it numbered
+    # notices under it before claims were kept (a prefix's first claim reads every bureau's notices).
+    others = [b for b in await bureaus.all() if b.id != bureau]
     if prefix != default_number_prefix(issuer):
-        for other in await bureaus.all():
-            if other.id != bureau and default_number_prefix(other.name_zh) == prefix:
+        for other in others:
+            if default_number_prefix(other.name_zh) == prefix:
                 raise NumberingRefused(_held(prefix, other.name_zh))
-    holder = await prefixes.claim(prefix, bureau)
+    holder, new = await prefixes.claim(prefix, bureau)
     if holder != bureau:
         known = await bureaus.get(holder)
         raise NumberingRefused(_held(prefix, known.name_zh if known else holder))
+    if new:
+        for other in others:
+            numbered = (await boards.current(other.id)).notices.values()
+            if any((parse_document_number(n.document_number) or ("",))[0] == prefix for n in numbered):
+                await prefixes.release(prefix, bureau)
+                raise NumberingRefused(_held(prefix, other.name_zh))
+    return new
 
 
 def _held(prefix: str, holder: str) -> str:

@@ -83,18 +83,24 @@ async def publish(
         bureau = await bureaus.get(caller.bureau)
         issuer = bureau.name_zh if bureau else caller.bureau
         prefix = body.number_prefix or default_number_prefix(issuer)
+        prefixes, boards = request.app.state.notice_prefixes, request.app.state.boards
         try:
-            await a_prefix_numbers_one_bureaus_documents(
-                request.app.state.notice_prefixes, bureaus, caller.bureau, issuer, prefix
+            claimed = await a_prefix_numbers_one_bureaus_documents(
+                prefixes, bureaus, boards, caller.bureau, issuer, prefix
             )
-            rendered = await publish_notice(
-                context,
-                boards=request.app.state.boards,
-                issuer=issuer,
-                prefix=prefix,
-                title=body.title,
-                issued_on=body.issued_on or datetime.now(SHANGHAI).date(),
-            )
+            try:
+                rendered = await publish_notice(
+                    context,
+                    boards=boards,
+                    issuer=issuer,
+                    prefix=prefix,
+                    title=body.title,
+                    issued_on=body.issued_on or datetime.now(SHANGHAI).date(),
+                )
+            except BaseException:
+                if claimed:  # a prefix is claimed by a notice published under it, not by a refused one
+                    await prefixes.release(prefix, caller.bureau)
+                raise
         except NumberingRefused as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
         except UnprintableText as exc:
