@@ -65,3 +65,18 @@ def test_rejects_naive_times_and_empty_deadlines(calendar: WorkdayCalendar) -> N
         calendar.add_workdays(datetime(2026, 10, 1), 1)
     with pytest.raises(ValueError, match="at least one"):
         calendar.add_workdays(datetime(2026, 10, 1, tzinfo=UTC), 0)
+
+
+def test_the_statute_a_published_year_must_hold_is_the_known_one() -> None:
+    from shared.workdays.calendar import statutory_weekdays_left_out
+
+    # Written out by hand (元旦, 除夕, 春节, 清明, 端午, 中秋, 国庆 on weekdays): a `holidays` release that read the
+    # statute otherwise would refuse the State Council's real schedule, so the suite says so first.
+    assert [str(d) for d, _ in statutory_weekdays_left_out(2027, [])] == [
+        "2027-01-01", "2027-02-05", "2027-02-08", "2027-04-05", "2027-06-09", "2027-09-15", "2027-10-01",
+    ]  # fmt: skip
+    assert [str(d) for d, _ in statutory_weekdays_left_out(2030, [])] == [
+        "2030-01-01", "2030-02-04", "2030-02-05", "2030-04-05", "2030-05-01", "2030-05-02", "2030-06-05",
+        "2030-09-12", "2030-10-01", "2030-10-02", "2030-10-03",
+    ]  # fmt: skip
+    assert statutory_weekdays_left_out(2100, []) == []  # beyond what the package computes reliably
