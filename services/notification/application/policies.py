@@ -39,6 +39,7 @@ class CaseFacts:
     concierge_name: str | None = None
     last_rating: int | None = None
     last_comment: str = ""
+    withdrawn_from: str | None = None  # the concierge last taken off the case, while it has none
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+from services.notification.application.policies import CaseFacts
 from services.notification.domain.deliveries import Delivery
 from services.notification.projections.knowledge import Knowledge
 
@@ -26,7 +27,7 @@ def an_assignment_held_back_is_sent_only_while_it_holds(knowledge: Knowledge) ->
             )
         kind, _, staff_id = delivery.recipient.split(":", 2)
         facts = await knowledge.case(delivery.case_id)
-        if kind != "staff" or facts is None or facts.concierge_id == staff_id:
+        if kind != "staff" or facts is None or not _taken_from(facts, staff_id):
             return None
         now = f"now {facts.concierge_name}" if facts.concierge_name else "it waits for a concierge"
         return (
@@ -35,3 +36,11 @@ def an_assignment_held_back_is_sent_only_while_it_holds(knowledge: Knowledge) ->
         )
 
     return check
+
+
+def _taken_from(facts: CaseFacts, staff_id: str) -> bool:
+    # Only what the case recorded since says so: someone else serves it, or this person was withdrawn. A case
+    # naming nobody yet (its own record of the assignment not folded here) is no reason to withhold a message.
+    if facts.concierge_id is not None:
+        return facts.concierge_id != staff_id
+    return facts.withdrawn_from == staff_id

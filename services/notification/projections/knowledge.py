@@ -113,15 +113,18 @@ class Knowledge:
             await self._guarded(self._cases, env.stream_id, env.version, facts)
             self._titles.remember(env.stream_id, payload.title)
         elif isinstance(payload, ConciergeAssignedToCase):
-            changes = {"concierge_id": payload.staff_id, "concierge_name": payload.staff_name}
+            changes = {
+                "concierge_id": payload.staff_id,
+                "concierge_name": payload.staff_name,
+                "withdrawn_from": None,
+            }
             await self._guarded(self._cases, env.stream_id, env.version, changes)
         elif isinstance(payload, RatingCollected):
             rated = {"last_rating": payload.rating, "last_comment": payload.comment}
             await self._guarded(self._cases, env.stream_id, env.version, rated)
         elif isinstance(payload, ConciergeWithdrawnFromCase):
-            await self._guarded(
-                self._cases, env.stream_id, env.version, {"concierge_id": None, "concierge_name": None}
-            )
+            withdrawn = {"concierge_id": None, "concierge_name": None, "withdrawn_from": payload.staff_id}
+            await self._guarded(self._cases, env.stream_id, env.version, withdrawn)
 
     async def case(self, case_id: str) -> CaseFacts | None:
         """Return a case's facts, or None before its CaseOpened was seen."""
@@ -138,6 +141,7 @@ class Knowledge:
             concierge_name=doc.get("concierge_name"),
             last_rating=doc.get("last_rating"),
             last_comment=doc.get("last_comment", ""),
+            withdrawn_from=doc.get("withdrawn_from"),
         )
 
     async def title(self, case_id: str) -> str:
