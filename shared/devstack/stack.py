@@ -62,6 +62,9 @@ class StackConfig:
     # Demo people (director, section chief, clerk per demo bureau) on the rosters, with accounts: `make run`
     # turns it on (SEED_PEOPLE=0 turns it off); test stacks that count roster members leave it off.
     seed_people: bool = False
+    # `make run` lets the operator's GATEWAY_*_URL and NOTIFICATION_PUBLIC_URL through; a test stack always uses
+    # its own ports, whatever the developer's shell exports.
+    operator_addresses: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StackConfig:
@@ -79,6 +82,7 @@ class StackConfig:
             log_level=env.get("LOG_LEVEL", "INFO"),
             mongo_cache_size=env.get("EMBEDDED_MONGODB_CACHE_SIZE") or None,
             seed_people=env.get("SEED_PEOPLE", "1") != "0",
+            operator_addresses=True,
         )
 
     @property
@@ -178,7 +182,7 @@ class Stack:
         # Where the gateway finds each service and the public URL in messages are the launcher's own unless
         # the operator chose them (several instances behind the gateway, the zone's public address).
         for name, value in self.default_addresses().items():
-            env.setdefault(name, value)
+            env[name] = env.get(name, value) if c.operator_addresses else value
         env.update(c.service_env_overrides)
         env[f"{spec.env_prefix}HOST"] = c.host
         env[f"{spec.env_prefix}PORT"] = str(c.ports[spec.name])

@@ -15,8 +15,9 @@ GATEWAY = next(s for s in SERVICES if s.name == "gateway")
 NOTIFICATION = next(s for s in SERVICES if s.name == "notification")
 
 
-def stack(tmp_path: Path) -> Stack:
-    return Stack(StackConfig(var_dir=tmp_path, ports={s.name: 20000 + i for i, s in enumerate(SERVICES)}))
+def stack(tmp_path: Path, operator_addresses: bool = True) -> Stack:
+    ports = {s.name: 20000 + i for i, s in enumerate(SERVICES)}
+    return Stack(StackConfig(var_dir=tmp_path, ports=ports, operator_addresses=operator_addresses))
 
 
 def test_an_operators_public_url_and_instance_list_reach_the_services(tmp_path, monkeypatch) -> None:
@@ -67,3 +68,11 @@ def test_an_embedded_server_that_died_is_restarted_and_said_so(tmp_path, capsys,
     assert "embedded Kafka (Tansu) exited; restarting it" in capsys.readouterr().err
     restarts: dict[str, list[float]] = {}
     assert [_restart_dead_servers(s, restarts) for _ in range(5)][-1] is True  # dying over and over stops all
+
+
+def test_a_test_stack_uses_its_own_ports_whatever_the_shell_exports(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("GATEWAY_CASEQUERY_URL", "http://127.0.0.1:9")
+    s = stack(tmp_path, operator_addresses=False)
+    assert s.service_env(GATEWAY)["GATEWAY_CASEQUERY_URL"] == s.config.url("casequery")
+    monkeypatch.setenv("GATEWAY_CASEQUERY_URL", "http://127.0.0.1:9")
+    assert StackConfig.from_env().operator_addresses  # `make run`
