@@ -127,6 +127,13 @@ def problems_of_published_year(year: int, holidays: list[date], makeup_workdays:
         problems.append(
             f"法定节假日须列为节假日：{missing} / statutory holidays on weekdays must be holidays: {missing}"
         )
+    worked = ", ".join(
+        f"{d} {name}" for d, name in sorted(statutory_days(year).items()) if d in makeup_workdays
+    )
+    if worked:
+        problems.append(
+            f"法定节假日不能调为工作日：{worked} / a statutory holiday cannot be a make-up working day: {worked}"
+        )
     # 调休 moves work onto a weekend day; a make-up "working day" on a weekday changes nothing.
     weekdays = ", ".join(map(str, sorted(d for d in makeup_workdays if d.weekday() < 5)))
     if weekdays:
@@ -139,19 +146,20 @@ def problems_of_published_year(year: int, holidays: list[date], makeup_workdays:
 STATUTE_KNOWN_UNTIL = 2099  # the `holidays` package computes 清明 reliably up to this year
 
 
-def statutory_weekdays_left_out(year: int, holidays: list[date]) -> list[tuple[date, str]]:
-    """Return the statutory holidays (全国年节及纪念日放假办法) on weekdays that a published year leaves out."""
-    # The State Council's notice arranges 调休 around these days but never makes one a working day: a year
-    # without them (a typo, a file of another year) would count them as working days in every due date.
+def statutory_days(year: int) -> dict[date, str]:
+    """Return the statutory holidays (全国年节及纪念日放假办法) of a year, weekends included ({} beyond 2099)."""
     import holidays as statutory
 
     if year > STATUTE_KNOWN_UNTIL:
-        return []
+        return {}
     days = statutory.China(years=year, language="zh_CN", observed=False)
+    # A 调休 day off the package knows for a past year is an arrangement, not the statute.
+    return {day: name for day, name in days.items() if "调休" not in name}
+
+
+def statutory_weekdays_left_out(year: int, holidays: list[date]) -> list[tuple[date, str]]:
+    """Return the statutory holidays on weekdays that a published year leaves out."""
+    # The State Council's notice arranges 调休 around these days but never makes one a working day: a year
+    # without them (a typo, a file of another year) would count them as working days in every due date.
     given = set(holidays)
-    return sorted(
-        (day, name)
-        for day, name in days.items()
-        # A 调休 day off the package knows for a past year is an arrangement, not the statute.
-        if "调休" not in name and day.weekday() < 5 and day not in given
-    )
+    return sorted((d, name) for d, name in statutory_days(year).items() if d.weekday() < 5 and d not in given)

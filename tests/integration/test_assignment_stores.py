@@ -273,6 +273,7 @@ async def test_a_notice_prefix_is_held_by_the_first_bureau_that_claims_it(
     )  # whichever came first, everyone is told the same holder
     assert [new for _, new in claims].count(True) == 1
     holder = claims[0][0]
+    assert await prefixes.holder("高新联合") == holder and await prefixes.holder("高新无人") is None
     assert await prefixes.claim("高新联合", "planning") == (holder, False)
     assert await prefixes.claim("高新联合", holder) == (holder, False)  # the holder numbers under it again
     await prefixes.release("高新联合", "planning")  # not its claim: nothing changes

@@ -188,6 +188,8 @@ async def test_a_published_year_records_the_operator_who_published_it(http: http
             {"holidays": [d for d in STATUTORY_2027 if d != "2027-10-01"]},
             "must be holidays: 2027-10-01 国庆节",
         ),
+        # 劳动节 2027-05-01 is a Saturday: the statute gives it off, so no 调休 may make it a working day.
+        ({"holidays": STATUTORY_2027, "makeup_workdays": ["2027-05-01"]}, "2027-05-01 劳动节"),
     ],
 )
 async def test_an_unsound_year_is_refused_before_anything_is_recorded(

@@ -122,3 +122,18 @@ async def test_a_prefix_another_bureau_numbered_before_claims_were_kept_stays_it
     assert taken.status_code == 409 and "财政金融局" in taken.json()["detail"]
     again = await http.post("/api/v1/notices", json={"number_prefix": "高新旧文"}, headers=FINANCE)
     assert again.status_code == 201 and again.json()["document_number"].endswith("2号")
+
+
+async def test_a_prefix_a_bureau_holds_stays_its_own_when_a_new_bureau_has_it_as_default(
+    http, monkeypatch
+) -> None:
+    held = await http.post("/api/v1/notices", json={"number_prefix": "高新规建"}, headers=FINANCE)
+    assert held.status_code == 201
+    planning = Bureau(id="planning", name_zh="规划建设局", name_en="Planning Bureau")  # onboarded later
+    monkeypatch.setitem(BUREAUS, "planning", planning)
+
+    own_default = await http.post("/api/v1/notices", json={}, headers=auth("planning-admin"))
+    again = await http.post("/api/v1/notices", json={"number_prefix": "高新规建"}, headers=FINANCE)
+
+    assert own_default.status_code == 409 and "财政金融局" in own_default.json()["detail"]  # it picks its own
+    assert again.status_code == 201 and again.json()["document_number"].endswith("2号")  # not locked out

@@ -24,6 +24,7 @@ KEYS = {
     "finance-admin": ("finance", Role.ADMIN),
     "finance-staff": ("finance", Role.STAFF),
     "innovation-admin": ("innovation", Role.ADMIN),
+    "planning-admin": ("planning", Role.ADMIN),
     "zone-operator": (ZONE, Role.OPERATOR),
 }
 

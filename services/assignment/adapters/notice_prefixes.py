@@ -21,6 +21,10 @@ class NoticePrefixes(Protocol):
         """Give up the bureau's claim (a claim made for a notice that was then refused)."""
         ...
 
+    async def holder(self, prefix: str) -> str | None:
+        """Return the bureau holding the prefix, if any."""
+        ...
+
 
 class MongoNoticePrefixes:
     """Claims in a collection owned by the assignment service (`_id` = the prefix: a claim is race-free)."""
@@ -43,6 +47,11 @@ class MongoNoticePrefixes:
         """Delete the claim if the bureau holds it."""
         await self._collection.delete_one({"_id": prefix, "bureau": bureau})
 
+    async def holder(self, prefix: str) -> str | None:
+        """Return the bureau holding the prefix, if any."""
+        held = await self._collection.find_one({"_id": prefix})
+        return str(held["bureau"]) if held else None
+
 
 class MemoryNoticePrefixes:
     """The same claims in a dict, for unit tests."""
@@ -59,3 +68,7 @@ class MemoryNoticePrefixes:
         """Delete the claim if the bureau holds it."""
         if self._holders.get(prefix) == bureau:
             del self._holders[prefix]
+
+    async def holder(self, prefix: str) -> str | None:
+        """Return the bureau holding the prefix, if any."""
+        return self._holders.get(prefix)

@@ -50,24 +50,31 @@ async def a_prefix_numbers_one_bureaus_documents(
 ) -> bool:
     """Claim a 机关代字 for the bureau, refusing (NumberingRefused) one another bureau has; True: a new claim."""
     # Numbers run per prefix within a bureau: two bureaus under one prefix would issue the same 发文字号.
-    # Another bureau has a prefix when it is its default, when it claimed it first, or when it numbered
-    # notices under it before claims were kept (a prefix's first claim reads every bureau's notices).
+    # A prefix the bureau holds stays its own. One nobody holds yet is another bureau's when it is that
+    # bureau's default (never claimed for someone else, even for a moment) or when that bureau numbered
+    # notices under it before claims were kept.
     others = [b for b in await bureaus.all() if b.id != bureau]
     if prefix != default_number_prefix(issuer):
-        for other in others:
-            if default_number_prefix(other.name_zh) == prefix:
-                raise NumberingRefused(_held(prefix, other.name_zh))
+        if owner := next((o for o in others if default_number_prefix(o.name_zh) == prefix), None):
+            if await prefixes.holder(prefix) != bureau:
+                raise NumberingRefused(_held(prefix, owner.name_zh))
+            return False
     holder, new = await prefixes.claim(prefix, bureau)
     if holder != bureau:
         known = await bureaus.get(holder)
         raise NumberingRefused(_held(prefix, known.name_zh if known else holder))
-    if new:
-        for other in others:
-            numbered = (await boards.current(other.id)).notices.values()
-            if any((parse_document_number(n.document_number) or ("",))[0] == prefix for n in numbered):
-                await prefixes.release(prefix, bureau)
-                raise NumberingRefused(_held(prefix, other.name_zh))
+    if new and (other := await _numbered_by_another(prefix, boards, others)):
+        await prefixes.release(prefix, bureau)
+        raise NumberingRefused(_held(prefix, other))
     return new
+
+
+async def _numbered_by_another(prefix: str, boards: Boards, others: list[Any]) -> str | None:
+    for other in others:
+        numbered = (await boards.current(other.id)).notices.values()
+        if any((parse_document_number(n.document_number) or ("",))[0] == prefix for n in numbered):
+            return str(other.name_zh)
+    return None
 
 
 def _held(prefix: str, holder: str) -> str:
