@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC
+from datetime import UTC, timedelta
 from typing import Any
 
 import httpx
@@ -280,3 +280,19 @@ async def test_a_notice_prefix_is_held_by_the_first_bureau_that_claims_it(
     assert (await prefixes.claim("高新联合", "planning"))[0] == holder
     await prefixes.release("高新联合", holder)
     assert await prefixes.claim("高新联合", "planning") == ("planning", True)
+
+
+async def test_a_notice_prefix_claim_passes_on_only_from_its_holder_and_only_when_old(
+    kind: str, mongo_db: AsyncDatabase
+) -> None:
+    prefixes = MemoryNoticePrefixes() if kind == "memory" else MongoNoticePrefixes(mongo_db[NOTICE_PREFIXES])
+    await prefixes.claim("高新遗留", "innovation")
+    assert not await prefixes.take_over(
+        "高新遗留", "innovation", "finance", timedelta(minutes=2)
+    )  # too fresh
+    assert not await prefixes.take_over("高新遗留", "planning", "finance", timedelta(0))  # not the holder
+    moves = await asyncio.gather(
+        *(prefixes.take_over("高新遗留", "innovation", b, timedelta(0)) for b in ("finance", "planning"))
+    )
+    assert moves.count(True) == 1  # compare-and-set: one taker
+    assert await prefixes.holder("高新遗留") == ("finance", "planning")[moves.index(True)]

@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from services.assignment.adapters.notice_prefixes import MemoryNoticePrefixes
+from services.assignment.application import notices as notice_use_cases
 from services.assignment.application.boards import board_stream
 from services.assignment.application.policies import assign_concierge_when_case_opened
 from shared.auth.keys import Bureau
@@ -137,3 +138,19 @@ async def test_a_prefix_a_bureau_holds_stays_its_own_when_a_new_bureau_has_it_as
 
     assert own_default.status_code == 409 and "财政金融局" in own_default.json()["detail"]  # it picks its own
     assert again.status_code == 201 and again.json()["document_number"].endswith("2号")  # not locked out
+
+
+async def test_a_claim_left_by_a_publish_cut_off_passes_on_once_it_is_old(app, http, monkeypatch) -> None:
+    # As a crash between the claim and the notice leaves it: innovation holds 高新遗留 with nothing under it.
+    await app.state.notice_prefixes.claim("高新遗留", "innovation")
+    fresh = await http.post("/api/v1/notices", json={"number_prefix": "高新遗留"}, headers=FINANCE)
+    assert fresh.status_code == 409  # a publish of innovation's may still be under way
+
+    monkeypatch.setattr(notice_use_cases, "ORPHANED_AFTER", timedelta(0))  # long enough ago
+    taken = await http.post("/api/v1/notices", json={"number_prefix": "高新遗留"}, headers=FINANCE)
+
+    assert taken.status_code == 201, taken.text
+    refused = await http.post("/api/v1/notices", json={"number_prefix": "高新遗留"}, headers=INNOVATION)
+    assert (
+        refused.status_code == 409 and "财政金融局" in refused.json()["detail"]
+    )  # finance numbers under it now

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -45,6 +45,11 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+ORPHANED_AFTER = timedelta(
+    minutes=2
+)  # longer than any publish takes: a claim this old with no notice is left over
+
+
 async def a_prefix_numbers_one_bureaus_documents(
     prefixes: NoticePrefixes, bureaus: Any, boards: Boards, bureau: str, issuer: str, prefix: str
 ) -> bool:
@@ -61,8 +66,13 @@ async def a_prefix_numbers_one_bureaus_documents(
             return False
     holder, new = await prefixes.claim(prefix, bureau)
     if holder != bureau:
-        known = await bureaus.get(holder)
-        raise NumberingRefused(_held(prefix, known.name_zh if known else holder))
+        # A claim with no notice of its holder behind it, made long ago, was left by a publish that was
+        # refused or cut off (a crash between the claim and the notice): it holds nothing, so it passes on.
+        numbered = await _numbered_by(prefix, boards, holder)
+        if numbered or not await prefixes.take_over(prefix, holder, bureau, ORPHANED_AFTER):
+            known = await bureaus.get(holder)
+            raise NumberingRefused(_held(prefix, known.name_zh if known else holder))
+        new = True
     if new and (other := await _numbered_by_another(prefix, boards, others)):
         await prefixes.release(prefix, bureau)
         raise NumberingRefused(_held(prefix, other))
@@ -71,10 +81,14 @@ async def a_prefix_numbers_one_bureaus_documents(
 
 async def _numbered_by_another(prefix: str, boards: Boards, others: list[Any]) -> str | None:
     for other in others:
-        numbered = (await boards.current(other.id)).notices.values()
-        if any((parse_document_number(n.document_number) or ("",))[0] == prefix for n in numbered):
+        if await _numbered_by(prefix, boards, other.id):
             return str(other.name_zh)
     return None
+
+
+async def _numbered_by(prefix: str, boards: Boards, bureau: str) -> bool:
+    numbered = (await boards.current(bureau)).notices.values()
+    return any((parse_document_number(n.document_number) or ("",))[0] == prefix for n in numbered)
 
 
 def _held(prefix: str, holder: str) -> str:
