@@ -113,6 +113,18 @@ PROBLEM = {
     },
     "required": ["detail"],
 }
+HEALTH = {
+    "title": "Health",
+    "description": "The gateway's health: each service behind it (`ok`, `ok: 1 of 2 instances answer; …`, "
+    "`down: <reason>` or `degraded: <what>`)",
+    "type": "object",
+    "properties": {
+        "service": {"type": "string"},
+        "status": {"type": "string", "enum": ["ok", "degraded"]},
+        "checks": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+    "required": ["service", "status", "checks"],
+}
 # Answers any operation may give, beside its own (README "Errors"); the gateway and every service give them.
 EVERY_OPERATION = {
     "400": "The path holds a control character",
@@ -163,7 +175,20 @@ def _document_common_answers(document: dict[str, Any]) -> None:
                 # A refusal's body is a Problem: a sentence or per-field entries (FastAPI names the latter).
                 if status.startswith("4") or status.startswith("5"):
                     answer["content"] = problem
+            if path == "/healthz":
+                _health_answers(document, answers)
             operation["responses"] = dict(sorted(answers.items()))
+
+
+def _health_answers(document: dict[str, Any], answers: dict[str, Any]) -> None:
+    # /healthz answers the gateway's health both when all is well (200) and when a service is down (503).
+    document["components"]["schemas"]["Health"] = HEALTH
+    health = {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}
+    answers["200"] = {"description": "Every service behind the gateway answers", "content": health}
+    answers["503"] = {
+        "description": "A service behind the gateway is down (status degraded, the failing checks named)",
+        "content": health,
+    }
 
 
 # A path segment with a control character is a 400 at the door (README "Errors"): the schema says so.
