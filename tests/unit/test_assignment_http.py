@@ -198,3 +198,16 @@ async def test_an_unsound_year_is_refused_before_anything_is_recorded(
     answer = await http.put("/api/v1/calendar/2027", json=body, headers=auth("zone-operator"))
     assert answer.status_code == 422 and reason in answer.text
     assert await types_of(recorder, CALENDAR_STREAM) == []
+
+
+async def test_putting_the_year_in_force_again_records_no_new_version(
+    http: httpx.AsyncClient, recorder: InMemoryRecorder
+) -> None:
+    # The gateway may send a PUT twice (a read error after sending): the same year must stay one version.
+    first = await http.put("/api/v1/calendar/2027", json=SPRING_2027, headers=auth("zone-operator"))
+    again = await http.put("/api/v1/calendar/2027", json=SPRING_2027, headers=auth("zone-operator"))
+    assert first.status_code == again.status_code == 201 and again.json() == first.json()
+    corrected = {**SPRING_2027, "holidays": [*SPRING_2027["holidays"], "2027-02-10"]}
+    changed = await http.put("/api/v1/calendar/2027", json=corrected, headers=auth("zone-operator"))
+    assert changed.json()["version"] == first.json()["version"] + 1
+    assert await types_of(recorder, CALENDAR_STREAM) == ["WorkdayCalendarPublished"] * 2

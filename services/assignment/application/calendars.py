@@ -18,12 +18,14 @@ class Calendars:
         self._recorder = recorder
         self._calendar = default_calendar()
         self._version = 0
+        self._published: dict[int, WorkdayCalendarPublished] = {}  # the event in force, by year
 
     async def current(self) -> WorkdayCalendar:
         """Return the calendar with every published year applied."""
         for envelope in await self._recorder.read_stream(CALENDAR_STREAM, from_version=self._version + 1):
             event = read_stored(WorkdayCalendarPublished, envelope.data)
             self._calendar.publish(calendar_year(event, envelope.occurred_at))
+            self._published[event.year] = event
             self._version = envelope.version
         return self._calendar
 
@@ -33,6 +35,8 @@ class Calendars:
             calendar = await self.current()
             year = calendar.year(event_without_version["year"])
             event = WorkdayCalendarPublished(**event_without_version, version=year.version + 1)
+            if (in_force := self._published.get(event.year)) and _same_days(in_force, event):
+                return in_force  # a PUT of the year in force changes nothing: a repeated PUT is one version
             recording = Recording(
                 stream_id=CALENDAR_STREAM,
                 stream_type="calendar",
@@ -48,3 +52,11 @@ class Calendars:
                 continue
             return read_stored(WorkdayCalendarPublished, result.events[0].data)
         raise ConcurrencyError(CALENDAR_STREAM, self._version)
+
+
+def _same_days(a: WorkdayCalendarPublished, b: WorkdayCalendarPublished) -> bool:
+    return (set(a.holidays), set(a.makeup_workdays), a.source) == (
+        set(b.holidays),
+        set(b.makeup_workdays),
+        b.source,
+    )
