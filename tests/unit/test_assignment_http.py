@@ -211,3 +211,11 @@ async def test_putting_the_year_in_force_again_records_no_new_version(
     changed = await http.put("/api/v1/calendar/2027", json=corrected, headers=auth("zone-operator"))
     assert changed.json()["version"] == first.json()["version"] + 1
     assert await types_of(recorder, CALENDAR_STREAM) == ["WorkdayCalendarPublished"] * 2
+
+
+@pytest.mark.parametrize("year", ["%2B2027", "02027", "2027.0", "%202027", "2_027"])
+async def test_a_year_in_the_path_is_four_plain_digits(http: httpx.AsyncClient, year: str) -> None:
+    answer = await http.get(f"/api/v1/calendar/{year}", headers=auth("finance-staff"))
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"][0]["loc"] == ["path", "year"]
+    assert (await http.get("/api/v1/calendar/2027", headers=auth("finance-staff"))).status_code == 200

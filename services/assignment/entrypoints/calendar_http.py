@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
+from annotated_types import Ge, Le
 from fastapi import APIRouter, HTTPException, Path, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from services.assignment.application.boards import Context
 from services.assignment.entrypoints.http_models import Day
@@ -15,12 +16,26 @@ from shared.auth.rights import CalendarPublisher, Reader
 from shared.contracts.answers import Time
 from shared.contracts.calendar import WorkdayCalendarPublished
 from shared.contracts.text import OptionalText500
+from shared.http_numbers import plain_digits
 from shared.idempotency import IdempotencyKey
 from shared.workdays.calendar import problems_of_published_year
 
 router = APIRouter(prefix="/api/v1/calendar", tags=["calendar"])
+
+
 # Years the system plans in: the seeded calendar starts in 2004; dates elsewhere stop at 2100.
-Year = Annotated[int, Path(ge=2004, le=2100, description="A calendar year, 2004-2100")]
+def four_digits(value: Any) -> Any:
+    """Let a year through only as four plain digits ("+2028", "02028", "2028.0" refused)."""
+    value = plain_digits(value)
+    if isinstance(value, str) and len(value) != 4:
+        raise ValueError("年份须为四位数字，如 2027 / a year is four digits, e.g. 2027")
+    return value
+
+
+# The bounds on the type publish as JSON Schema's minimum and maximum (on Path they would not, beside a validator).
+Year = Annotated[
+    int, Ge(2004), Le(2100), BeforeValidator(four_digits), Path(description="A calendar year, 2004-2100")
+]
 
 
 class CalendarYearView(BaseModel):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from typing import Annotated, Any
 
@@ -14,23 +13,11 @@ from pydantic import BeforeValidator
 from services.casequery.entrypoints.answers import envelope_in_shanghai
 from services.casequery.entrypoints.feed_seats import RETRY_AFTER_S, FeedSeats
 from shared.auth.http import Caller
+from shared.http_numbers import plain_digits
 from shared.http_query import KNOWN_QUERY_ONLY
 
 router = APIRouter(prefix="/api/v1", tags=["feed"])
 POLL_SECONDS = 0.25
-_DIGITS = re.compile(r"[0-9]+")  # [0-9], not \d: no other script's digits
-
-
-def plain_digits(value: Any) -> Any:
-    """Let only plain decimal digits through from the query string ("1_000", "+1", " 1", "1.0" refused)."""
-    # Why: int("1_000"), int(" +1") and pydantic's "1.0" all read as whole numbers, so a cursor the reader
-    # mangled (or typed) was silently taken as another one. Non-strings (the default) pass unchanged.
-    if isinstance(value, str) and not _DIGITS.fullmatch(value):
-        raise ValueError(
-            "须为十进制数字（0-9），不带符号、空格、小数点或下划线 / must be plain decimal digits (0-9), "
-            "without a sign, spaces, a decimal point or underscores"
-        )
-    return value
 
 
 # An integer in the query string: digits only; still "type": "integer" in the published OpenAPI. The bounds
