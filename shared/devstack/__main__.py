@@ -66,8 +66,8 @@ SERVER_LOST = {
 
 def _restart_dead_servers(stack: Stack, restarts: dict[str, list[float]]) -> bool:
     """Restart an embedded server that died (services answer 503 meanwhile); True when one keeps dying."""
-    dead = {name: child for name, child in (("kafka", stack.kafka), ("mongodb", stack.mongo)) if child}
-    dead = {name: child for name, child in dead.items() if not child.alive}
+    servers = (("kafka", stack.kafka), ("mongodb", stack.mongo))
+    dead = {name: child for name, child in servers if child is not None and not child.alive}
     for name, child in dead.items():
         if _crashing_again(child, restarts, name):
             return True

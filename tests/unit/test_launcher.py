@@ -74,5 +74,4 @@ def test_a_test_stack_uses_its_own_ports_whatever_the_shell_exports(tmp_path, mo
     monkeypatch.setenv("GATEWAY_CASEQUERY_URL", "http://127.0.0.1:9")
     s = stack(tmp_path, operator_addresses=False)
     assert s.service_env(GATEWAY)["GATEWAY_CASEQUERY_URL"] == s.config.url("casequery")
-    monkeypatch.setenv("GATEWAY_CASEQUERY_URL", "http://127.0.0.1:9")
     assert StackConfig.from_env().operator_addresses  # `make run`

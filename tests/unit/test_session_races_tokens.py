@@ -191,9 +191,7 @@ async def test_http_a_departure_during_an_enable_leaves_the_person_disabled(
 
     assert departed.status_code == 201, departed.text
     assert enabled.status_code == 409 and "read it again" in enabled.text, enabled.text
-    [card] = (await w.http.get("/api/v1/accounts", headers=admin)).json()
-    assert card["disabled"] is True
-    assert (await w.sign_in("zhao")).status_code == 401
+    await the_account_ended_disabled(w, admin)
 
 
 async def test_http_a_departure_during_an_account_creation_answers_409_and_leaves_it_disabled(
@@ -215,6 +213,11 @@ async def test_http_a_departure_during_an_account_creation_answers_409_and_leave
 
     assert departed.status_code == 201, departed.text
     assert created.status_code == 409 and "has left the bureau" in created.text, created.text
+    await the_account_ended_disabled(w, admin)
+
+
+async def the_account_ended_disabled(w: World, admin: dict[str, str]) -> None:
+    """The bureau's one account is disabled and its password opens nothing."""
     [card] = (await w.http.get("/api/v1/accounts", headers=admin)).json()
     assert card["disabled"] is True
     assert (await w.sign_in("zhao")).status_code == 401

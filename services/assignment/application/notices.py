@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -45,9 +47,8 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-ORPHANED_AFTER = timedelta(
-    minutes=2
-)  # longer than any publish takes: a claim this old with no notice is left over
+# Longer than any publish takes: a claim this old with no notice behind it was left over.
+ORPHANED_AFTER = timedelta(minutes=2)
 
 
 async def a_prefix_numbers_one_bureaus_documents(
@@ -77,6 +78,20 @@ async def a_prefix_numbers_one_bureaus_documents(
         await prefixes.release(prefix, bureau)
         raise NumberingRefused(_held(prefix, other))
     return new
+
+
+@asynccontextmanager
+async def prefix_claimed(
+    prefixes: NoticePrefixes, bureaus: Any, boards: Boards, bureau: str, issuer: str, prefix: str
+) -> AsyncIterator[None]:
+    """Hold the bureau's claim on a 机关代字 while a notice is published under it; a refused one claims nothing."""
+    new = await a_prefix_numbers_one_bureaus_documents(prefixes, bureaus, boards, bureau, issuer, prefix)
+    try:
+        yield
+    except BaseException:
+        if new:  # a prefix is claimed by a notice published under it, not by a refused one
+            await prefixes.release(prefix, bureau)
+        raise
 
 
 async def _numbered_by_another(prefix: str, boards: Boards, others: list[Any]) -> str | None:

@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from services.assignment.application.boards import Context
 from services.assignment.application.notices import (
-    a_prefix_numbers_one_bureaus_documents,
     matches_record,
+    prefix_claimed,
     publish_notice,
     regenerate_notice,
 )
@@ -85,10 +85,7 @@ async def publish(
         prefix = body.number_prefix or default_number_prefix(issuer)
         prefixes, boards = request.app.state.notice_prefixes, request.app.state.boards
         try:
-            claimed = await a_prefix_numbers_one_bureaus_documents(
-                prefixes, bureaus, boards, caller.bureau, issuer, prefix
-            )
-            try:
+            async with prefix_claimed(prefixes, bureaus, boards, caller.bureau, issuer, prefix):
                 rendered = await publish_notice(
                     context,
                     boards=boards,
@@ -97,10 +94,6 @@ async def publish(
                     title=body.title,
                     issued_on=body.issued_on or datetime.now(SHANGHAI).date(),
                 )
-            except BaseException:
-                if claimed:  # a prefix is claimed by a notice published under it, not by a refused one
-                    await prefixes.release(prefix, caller.bureau)
-                raise
         except NumberingRefused as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
         except UnprintableText as exc:
