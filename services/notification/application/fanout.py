@@ -72,6 +72,7 @@ def deliveries_of(
             not_before=when,
             created_at=now,
             escalation=intent.escalation,
+            concierge_id=intent.concierge_id,
         )
         for channel in channels_for(intent.recipient, audience.preferences, enabled)
         if audience.reaches(channel, as_of)

@@ -39,3 +39,4 @@ class Intent:
     template: str
     variables: dict[str, Any] = field(default_factory=dict)
     escalation: bool = False  # ignores quiet hours
+    concierge_id: str | None = None  # whose assignment it announces (checked again if held back)

@@ -78,9 +78,17 @@ def _intent(
     variables: dict[str, Any],
     escalation: bool = False,
     cause_suffix: str = "",
+    concierge_id: str | None = None,
 ) -> Intent:
     return Intent(
-        f"{env.event_id}{cause_suffix}", env.bureau, case_id, recipient, template, variables, escalation
+        f"{env.event_id}{cause_suffix}",
+        env.bureau,
+        case_id,
+        recipient,
+        template,
+        variables,
+        escalation,
+        concierge_id,
     )
 
 
@@ -108,6 +116,7 @@ def tell_the_concierge_and_the_enterprise_when_assigned(
             "concierge_assigned",
             # The decision's reason explains the rule to an auditor (in English), never the problem.
             {**common, "concierge_name": e.staff_name, "problem": k.case_title, "handover_reason": ""},
+            concierge_id=e.staff_id,
         ),
         _intent(
             env,
@@ -115,6 +124,7 @@ def tell_the_concierge_and_the_enterprise_when_assigned(
             enterprise_subject(env.bureau, e.enterprise.credit_code),
             "concierge_introduced",
             introduce,
+            concierge_id=e.staff_id,
         ),
     ]
 
@@ -147,6 +157,7 @@ def tell_the_new_concierge_when_reassigned(
                 "problem": k.case_title,
                 "handover_reason": _handover_reason(e),
             },
+            concierge_id=e.to_staff_id,
         ),
     ]
     if e.notify_enterprise:
@@ -163,6 +174,7 @@ def tell_the_new_concierge_when_reassigned(
                 enterprise_subject(env.bureau, e.enterprise.credit_code),
                 "concierge_introduced",
                 introduce,
+                concierge_id=e.to_staff_id,
             )
         )
     return intents

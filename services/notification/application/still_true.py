@@ -1,4 +1,7 @@
-"""A concierge's assignment message held back (quiet hours) is not sent once the assignment no longer holds."""
+"""An assignment message held back (quiet hours) is not sent once the assignment no longer holds.
+
+The concierge's "you serve this enterprise" and the enterprise's "this is your concierge" alike.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from services.notification.domain.deliveries import Delivery
 from services.notification.projections.knowledge import Knowledge
 
 HELD = timedelta(minutes=1)  # held this long, the case's own record of its concierge is surely folded here
-ASSIGNMENT_TEMPLATES = frozenset({"concierge_assigned"})
+ASSIGNMENT_TEMPLATES = frozenset({"concierge_assigned", "concierge_introduced"})
 
 StillTrue = Callable[[Delivery], Awaitable[str | None]]
 
@@ -25,9 +28,11 @@ def an_assignment_held_back_is_sent_only_while_it_holds(knowledge: Knowledge) ->
             return (
                 None  # sent at once: the case may not have recorded its concierge here yet, nothing to doubt
             )
-        kind, _, staff_id = delivery.recipient.split(":", 2)
+        staff_id = _announced(delivery)
+        if staff_id is None:
+            return None
         facts = await knowledge.case(delivery.case_id)
-        if kind != "staff" or facts is None or not _taken_from(facts, staff_id):
+        if facts is None or not _taken_from(facts, staff_id):
             return None
         now = f"now {facts.concierge_name}" if facts.concierge_name else "it waits for a concierge"
         return (
@@ -36,6 +41,15 @@ def an_assignment_held_back_is_sent_only_while_it_holds(knowledge: Knowledge) ->
         )
 
     return check
+
+
+def _announced(delivery: Delivery) -> str | None:
+    # Whose assignment the message announces: recorded with it (a message held from before it was, to a
+    # concierge, names them as its recipient; to an enterprise, it cannot be told and is sent).
+    if delivery.concierge_id is not None:
+        return delivery.concierge_id
+    kind, _, staff_id = delivery.recipient.split(":", 2)
+    return staff_id if kind == "staff" else None
 
 
 def _taken_from(facts: CaseFacts, staff_id: str) -> bool:

@@ -56,6 +56,7 @@ class Delivery:
     address_masked: str | None = None
     history: tuple[str, ...] = field(default_factory=tuple)
     withdrawn_reason: str | None = None  # why a withdrawn delivery was never sent (the event that ended it)
+    concierge_id: str | None = None  # an assignment message: whose assignment it announces
 
 
 @dataclass(frozen=True)
