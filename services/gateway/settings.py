@@ -1,6 +1,6 @@
 """Gateway settings (env prefix GATEWAY_): where it listens, where each service answers, and its limits."""
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.gateway.upstreams import parse_urls
@@ -48,7 +48,8 @@ class GatewaySettings(BaseSettings):
         "",
         description="proxies (comma-separated addresses) whose X-Forwarded-For names the client; none: the peer",
     )
-    log_level: str = "INFO"
+    # The shared LOG_LEVEL every service reads sets the gateway's too; GATEWAY_LOG_LEVEL only the gateway's.
+    log_level: str = Field("INFO", validation_alias=AliasChoices("GATEWAY_LOG_LEVEL", "LOG_LEVEL"))
 
     @field_validator(
         "intake_url", "casequery_url", "assignment_url", "disbursement_url", "notification_url", "relay_url"
