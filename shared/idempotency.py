@@ -51,7 +51,7 @@ def key_text(value: str, name: str = HEADER) -> str:
         # Zero-width characters and bidi overrides make two keys look alike, or one read reversed in a log.
         if category == "Cf":
             _refuse(
-                f"请求头含不可见的格式字符 {code}（零宽字符或双向控制符）/ the header holds the invisible "
+                f"请求头含不可见的格式字符 {code}（零宽字符或双向控制符） / the header holds the invisible "
                 f"format character {code} (zero-width or bidirectional control)",
                 name,
             )

@@ -87,7 +87,7 @@ class Accounts:
 
         `roster` reads the person from the roster again; given, it runs after the insert (see `_recheck`)."""
         if person.departed:
-            raise AccountRefused(409, f"{person.name} 已离开本局 (has left the bureau)")
+            raise AccountRefused(409, f"{person.name} 已离开本局 / has left the bureau")
         if role not in ACCOUNT_ROLES:
             raise AccountRefused(
                 422,
@@ -132,7 +132,7 @@ class Accounts:
             await self._accounts.insert_one(doc)
         except DuplicateKeyError as exc:
             raise AccountRefused(
-                409, "该人员已有账号或用户名已被使用 (the person has an account, or the username is taken)"
+                409, "该人员已有账号或用户名已被使用 / the person has an account, or the username is taken"
             ) from exc
         if roster is not None:
             return await self._recheck(doc, await roster(), generated)
@@ -151,7 +151,7 @@ class Accounts:
         if await self.follow_roster(now):
             doc = await self.get(now.bureau, now.staff_id) or doc
         if now.departed:
-            raise AccountRefused(409, f"{now.name} 已离开本局 (has left the bureau)")
+            raise AccountRefused(409, f"{now.name} 已离开本局 / has left the bureau")
         secret = doc.get("totp_secret")
         if secret is None and needs_second_factor(now.post):  # promoted meanwhile: enrolled, as in order
             return replace(await self.enrol_totp(now.bureau, now.staff_id), password=generated)
@@ -203,7 +203,7 @@ class Accounts:
         stamp before this write (refused) or reads the enabled account after it and disables it again."""
         account = account or await self._require(bureau, staff_id)
         if person.departed:
-            raise AccountRefused(409, f"{person.name} 已离开本局 (has left the bureau)")
+            raise AccountRefused(409, f"{person.name} 已离开本局 / has left the bureau")
         changes = {"disabled": False, "disabled_reason": None, "failed_attempts": 0, "locked_until": None}
         if not await self._set(account, changes, unmoved=True):
             raise AccountRefused(

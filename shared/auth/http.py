@@ -30,7 +30,7 @@ async def current_principal(
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "未知、已撤销或已过期的凭据 (unknown, revoked or expired API key or token)",
+            "未知、已撤销或已过期的凭据 / unknown, revoked or expired API key or token",
             # RFC 6750's mark of a refused bearer token: the gateway counts only these 401s against an
             # address (a 401 for a password or refresh token in a body says nothing about the bearer).
             {"WWW-Authenticate": 'Bearer error="invalid_token"'},

@@ -58,14 +58,14 @@ def check_policy(password: str) -> None:
     """Refuse a password that is too short, too long, or one repeated character."""
     if len(password) < MIN_LENGTH:
         raise PasswordRefused(
-            f"密码至少 {MIN_LENGTH} 个字符 (a password needs at least {MIN_LENGTH} characters)"
+            f"密码至少 {MIN_LENGTH} 个字符 / a password needs at least {MIN_LENGTH} characters"
         )
     if len(password) > MAX_LENGTH:
         raise PasswordRefused(
-            f"密码最多 {MAX_LENGTH} 个字符 (a password has at most {MAX_LENGTH} characters)"
+            f"密码最多 {MAX_LENGTH} 个字符 / a password has at most {MAX_LENGTH} characters"
         )
     if len(set(password)) < 4:
-        raise PasswordRefused("密码过于简单 (a password needs at least 4 different characters)")
+        raise PasswordRefused("密码过于简单 / a password needs at least 4 different characters")
 
 
 def generate_password() -> str:

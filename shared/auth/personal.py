@@ -17,7 +17,7 @@ from shared.auth.tokens import Issued, Kind, TokenStore, needs_second_factor
 
 PERSONAL_CAP = 20  # live personal tokens per person: enough for a person's scripts, bounded for the list
 RETRY_PAUSE_S = (0.01, 0.05)  # before the one retry of a creation that met another at the cap
-SESSION_ENDED = "会话已结束，请重新登录 (the session ended: sign in again)"
+SESSION_ENDED = "会话已结束，请重新登录 / the session ended: sign in again"
 
 
 class TokenRefused(Exception):
@@ -43,17 +43,17 @@ async def create_personal(
 ) -> Issued:
     """Issue a personal token for the person of a live session access token (`bearer`)."""
     if not bearer.startswith(Kind.ACCESS.value):
-        raise TokenRefused(403, "请先登录再创建个人令牌 (create personal tokens from a signed-in session)")
+        raise TokenRefused(403, "请先登录再创建个人令牌 / create personal tokens from a signed-in session")
     session = await tokens.find(bearer)
     if session is None or session["kind"] != "access":
         raise TokenRefused(401, SESSION_ENDED)
     account = await accounts.get(session["bureau"], session["staff_id"])
     if account is None or account.get("disabled"):
-        raise TokenRefused(401, "账号已停用 (account disabled)")
+        raise TokenRefused(401, "账号已停用 / account disabled")
     second_factor = bool(session.get("second_factor"))
     if needs_second_factor(account["post"]) and not second_factor:
         raise TokenRefused(
-            401, "领导岗位须使用动态码重新登录 (leadership posts sign in with a TOTP code: sign in again)"
+            401, "领导岗位须使用动态码重新登录 / leadership posts sign in with a TOTP code: sign in again"
         )
     for attempt in range(2):
         if await tokens.live_personal(account["_id"]) >= PERSONAL_CAP:
@@ -81,7 +81,7 @@ async def _fences(
         await tokens.revoke_issued(issued)
         raise TokenRefused(
             401,
-            "账号刚被停用或变更，请重新登录 (the account was disabled or changed meanwhile: sign in again)",
+            "账号刚被停用或变更，请重新登录 / the account was disabled or changed meanwhile: sign in again",
         )
     # A sign-out that landed since the session was read wins: no token is made from an ended session.
     if not await tokens.session_live(session.get("session_id")):

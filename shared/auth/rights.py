@@ -126,7 +126,7 @@ def refusal(principal: Principal, right: Right) -> str | None:
     if right in rights:
         return None
     reader = "; it may only read" if rights == {Right.READ} else ""
-    return f"无此权限 ({who(principal)} may not {right.value}: only {HOLDERS[right]}{reader})"
+    return f"无此权限 / {who(principal)} may not {right.value}: only {HOLDERS[right]}{reader}"
 
 
 def may_serve_case(principal: Principal, concierge: str | None, on_leave: bool) -> str | None:
@@ -134,9 +134,9 @@ def may_serve_case(principal: Principal, concierge: str | None, on_leave: bool) 
     if principal.staff_id is None:
         return refusal(principal, Right.TAKE_CASE_STEPS)
     if principal.staff_id != concierge:
-        return f"只有本案专责店小二可以办理 ({who(principal)} may not take the steps of this case: only the case's concierge)"
+        return f"只有本案专责店小二可以办理 / {who(principal)} may not take the steps of this case: only the case's concierge"
     if on_leave:
-        return "休假期间不能办理案件 (on leave: the concierge's rights return when the leave ends)"
+        return "休假期间不能办理案件 / on leave: the concierge's rights return when the leave ends"
     return refusal(principal, Right.TAKE_CASE_STEPS)
 
 
@@ -149,8 +149,8 @@ def may_work_task(principal: Principal, section: str, concierge: str | None, on_
     if principal.staff_id == concierge:
         return may_serve_case(principal, concierge, on_leave)
     return (
-        f"只有本案专责店小二或{section}科室长可以办理 ({who(principal)} may not work this task: only the "
-        "case's concierge or the chief of the task's section)"
+        f"只有本案专责店小二或{section}科室长可以办理 / {who(principal)} may not work this task: only the "
+        "case's concierge or the chief of the task's section"
     )
 
 

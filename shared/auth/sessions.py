@@ -24,10 +24,10 @@ REFRESH_LIFETIME = timedelta(hours=12)
 # or not: an answer that differed would tell a guesser the password before the second factor.
 WRONG = (
     "用户名、密码或动态码错误（领导岗位须同时填写动态码） "
-    "(wrong username, password or code; leadership posts also send their TOTP code)"
+    "/ wrong username, password or code; leadership posts also send their TOTP code"
 )
-NEEDS_CODE = "领导岗位须使用动态码重新登录 (leadership posts sign in with a TOTP code: sign in again)"
-CHANGED = "账号刚被停用或变更，请重新登录 (the account was disabled or changed meanwhile: sign in again)"
+NEEDS_CODE = "领导岗位须使用动态码重新登录 / leadership posts sign in with a TOTP code: sign in again"
+CHANGED = "账号刚被停用或变更，请重新登录 / the account was disabled or changed meanwhile: sign in again"
 
 
 class SignInRefused(Exception):
@@ -98,7 +98,7 @@ class Sessions:
         except AttemptsLocked as locked:
             wait = locked.wait_s
             raise SignInRefused(
-                429, f"失败次数过多，暂时锁定 (too many failed sign-ins: locked for {wait} s)", wait
+                429, f"失败次数过多，暂时锁定 / too many failed sign-ins: locked for {wait} s", wait
             ) from None
         # Always checked, so an unknown username or a missing code costs as long as a wrong password.
         right = await self._passwords.verify_off_loop(account["password_hash"] if account else None, password)
@@ -118,8 +118,8 @@ class Sessions:
             if needs_second_factor(account["post"]) and not enrolling:
                 raise SignInRefused(
                     401,
-                    "领导岗位须使用动态码，请管理员为您开通 (leadership posts sign in with a TOTP code: "
-                    "ask the bureau admin to enrol you)",
+                    "领导岗位须使用动态码，请管理员为您开通 / leadership posts sign in with a TOTP code: "
+                    "ask the bureau admin to enrol you",
                 )
             return None
         step = totp.accepted_step(secret, code, now, account.get("totp_step"))
@@ -132,23 +132,23 @@ class Sessions:
         """Exchange a refresh token (once) for a new pair; a reused one ends its whole session."""
         doc = await self._tokens.find_any(refresh_token)
         if doc is None or doc["kind"] != "refresh":
-            raise SignInRefused(401, "未知的刷新令牌 (unknown refresh token)")
+            raise SignInRefused(401, "未知的刷新令牌 / unknown refresh token")
         if doc.get("revoked"):
             # Used before (or signed out): someone holds a copy. End the session for both holders.
             await self._tokens.revoke_session(doc["session_id"])
-            raise SignInRefused(401, "刷新令牌已使用或已撤销 (refresh token already used or revoked)")
+            raise SignInRefused(401, "刷新令牌已使用或已撤销 / refresh token already used or revoked")
         if (aware(doc.get("expires_at")) or self._clock()) <= self._clock():
-            raise SignInRefused(401, "刷新令牌已过期，请重新登录 (refresh token expired: sign in again)")
+            raise SignInRefused(401, "刷新令牌已过期，请重新登录 / refresh token expired: sign in again")
         account = await self._accounts.get(doc["bureau"], doc["staff_id"])
         if account is None or account.get("disabled"):
-            raise SignInRefused(401, "账号已停用 (account disabled)")
+            raise SignInRefused(401, "账号已停用 / account disabled")
         if needs_second_factor(account["post"]) and not doc.get("second_factor"):
             # Promoted to leadership since this session opened without a code: it may not go on.
             await self._tokens.revoke_session(doc["session_id"])
             raise SignInRefused(401, NEEDS_CODE)
         if not await self._tokens.revoke_one(doc["_id"]):  # two refreshes raced: one wins
             await self._tokens.revoke_session(doc["session_id"])
-            raise SignInRefused(401, "刷新令牌已使用或已撤销 (refresh token already used or revoked)")
+            raise SignInRefused(401, "刷新令牌已使用或已撤销 / refresh token already used or revoked")
         return await self._open(account, doc["session_id"], second_factor=bool(doc.get("second_factor")))
 
     async def sign_out(self, access_token: str) -> bool:
@@ -184,5 +184,5 @@ class Sessions:
             raise SignInRefused(401, CHANGED)
         if not await self._tokens.keep_session(session_id, refresh.expires_at):
             await self._tokens.revoke_issued(access, refresh)
-            raise SignInRefused(401, "会话已结束，请重新登录 (the session ended: sign in again)")
+            raise SignInRefused(401, "会话已结束，请重新登录 / the session ended: sign in again")
         return SessionTokens(access, refresh, session_id, account, self._access_lifetime)

@@ -34,7 +34,7 @@ def parse_amount(value: Any) -> Decimal:
     if value.startswith("-"):
         raise ValueError("金额须大于零 / an amount must be positive, not negative")
     if "." in value and len(value.split(".", 1)[1]) > 2:
-        raise ValueError("金额最多两位小数（分）/ an amount has at most two decimal places (fen)")
+        raise ValueError("金额最多两位小数（分） / an amount has at most two decimal places (fen)")
     if not _AMOUNT.fullmatch(value):  # fullmatch: re's "$" would also match before a final line break
         raise ValueError(
             '金额格式不正确 / an amount is up to 12 digits of yuan and up to 2 decimals, e.g. "70000000.00"'

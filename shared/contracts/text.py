@@ -112,7 +112,7 @@ def shows_nothing(value: str) -> bool:
 def _not_blank(value: str) -> str:
     if not value.strip() or (shows_nothing(value) and not _READING_STORED.get()):
         raise ValueError(
-            "不能为空（也不能只有不可见字符）/ must not be blank (nor only invisible characters)"
+            "不能为空（也不能只有不可见字符） / must not be blank (nor only invisible characters)"
         )
     return value
 

@@ -305,4 +305,4 @@ async def test_a_leadership_account_answers_its_totp_secret_once_and_the_list_sh
 
     assert created["totp_uri"].startswith("otpauth://totp/") and created["account"]["second_factor"] is True
     assert listed == [created["account"]] and created["totp_secret"] not in str(listed)
-    assert (await w.sign_in("zhou")).json()["detail"].endswith("also send their TOTP code)")
+    assert (await w.sign_in("zhou")).json()["detail"].endswith("also send their TOTP code")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CHINESE = re.compile(r"[\u3400-\u9fff]")
-# Where the English part starts: "中文 / English" or "中文 (English)".
-ENGLISH_PART = re.compile(r" / | \(")
+# Where the English part starts: after " / " only ("中文 (English)" gives a client nothing to match).
+ENGLISH_PART = " / "
 # Texts allowed to stay English, each with why. Keep it short: a new entry needs a reason a user accepts.
 ENGLISH_ALLOWED: dict[str, str] = {}
 
@@ -69,11 +69,13 @@ def _validator_refusals(tree: ast.AST) -> Iterator[ast.expr]:
 
 
 def _chinese_first(text: str) -> bool:
-    """Whether Chinese comes before the English part (a Chinese word only inside the English is not it)."""
+    """Whether the text reads "中文 / English": Chinese before the first " / ", the English after it (a Chinese
+    word only inside the English is not it; neither is English without " / " to match it by)."""
     if not any(c.isalpha() for c in text):
         # An f-string of computed parts only (f"{reason} [{rule}]"): its texts are checked where they are made.
         return True
-    return bool(CHINESE.search(ENGLISH_PART.split(text, maxsplit=1)[0]))
+    chinese, slash, _ = text.partition(ENGLISH_PART)
+    return bool(slash) and bool(CHINESE.search(chinese))
 
 
 def english_only_details() -> list[str]:
@@ -106,15 +108,27 @@ def test_the_scan_sees_positional_keyword_fstring_and_problem_details() -> None:
         "HTTPException(409, str(exc))\n"
         "HTTPException(422, 'name the leader (局长)')\n"
         "HTTPException(409, 'from 晚于 to (from is after to)')\n"
+        "HTTPException(401, '账号已停用 (account disabled)')\n"
+        "HTTPException(422, f'公钥无效 (invalid public key): {exc}')\n"
+        "HTTPException(409, '金额最多两位小数（分）/ at most two decimal places')\n"
+        "HTTPException(422, '须为有效的 UUID')\n"
+        "HTTPException(409, '请先删除不用的令牌 / delete one first (DELETE /api/v1/tokens/{id})')\n"
+        "HTTPException(422, '名称 / name the leader (局长)')\n"
         "HTTPException(403, f'{reason} [{rule}]')\n"
     )
     texts = [_text(n) for d in _details(ast.parse(source)) for n in _texts_in_detail(d)]
+    # "中文 (English)", "中文（…）/ English" and Chinese alone give a client no " / " to match the English by.
     assert [t for t in texts if t is not None and not _chinese_first(t)] == [
         "case not found",
         "case  not found",
         "give a name",
         "no API at ",
         "name the leader (局长)",
+        "from 晚于 to (from is after to)",
+        "账号已停用 (account disabled)",
+        "公钥无效 (invalid public key): ",
+        "金额最多两位小数（分）/ at most two decimal places",
+        "须为有效的 UUID",
     ]
 
 
@@ -197,15 +211,19 @@ def test_the_exception_scan_sees_raises_and_problem_msgs() -> None:
         "raise AccountRefused(404, 'account not found')\n"
         "raise Refused(rules.X, f'on hold since {t}')\n"
         "raise InvalidCreditCode(f'校验码为 {a} / check character is {a}')\n"
+        "raise PeriodRefused('to 早于 from (to is before from)')\n"
         "raise _out_of_order('a', t, 'before', 'b', u)\n"
         "problems = [{'loc': ['query', n], 'msg': f'unknown filter {n!r}', 'type': 'extra_forbidden'}]\n"
+        "problems = [{'loc': ['body', 'to'], 'msg': f'{n} 早于 from (before from)', 'type': 'value_error'}]\n"
     )
     texts = [_text(n) for _, n in _exception_texts(ast.parse(source))]
     assert [t for t in texts if t is not None and not _chinese_first(t)] == [
         "the case is resolved",
         "account not found",
         "on hold since ",
+        "to 早于 from (to is before from)",
         "unknown filter ",
+        " 早于 from (before from)",
     ]
 
 

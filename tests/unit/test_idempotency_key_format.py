@@ -28,7 +28,7 @@ INVISIBLE = "不能只有不可见字符 / must not be made only of invisible ch
 
 def format_character(code: str) -> str:
     return (
-        f"请求头含不可见的格式字符 {code}（零宽字符或双向控制符）/ the header holds the invisible format "
+        f"请求头含不可见的格式字符 {code}（零宽字符或双向控制符） / the header holds the invisible format "
         f"character {code} (zero-width or bidirectional control)"
     )
 

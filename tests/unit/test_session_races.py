@@ -141,7 +141,7 @@ async def test_a_departure_during_the_creates_password_hash_leaves_no_enabled_ac
 
     error = task.exception()
     assert isinstance(error, AccountRefused) and error.status == 409, task
-    assert "已离开本局 (has left the bureau)" in str(error)
+    assert "已离开本局 / has left the bureau" in str(error)
     account = await people.accounts.get("finance", "s-cashier") or {}
     assert (account["disabled"], account["disabled_reason"]) == (True, "离开本局 (left the bureau)")
     with pytest.raises(SignInRefused):

@@ -130,7 +130,7 @@ async def test_only_an_admin_manages_keys(client: httpx.AsyncClient, caller: str
 
     assert [a.status_code for a in answers] == [403, 403, 403]
     detail = answers[0].json()["detail"]
-    assert detail == f"无此权限 ({named} may not manage integration signing keys: only the bureau admin)"
+    assert detail == f"无此权限 / {named} may not manage integration signing keys: only the bureau admin"
 
 
 async def test_without_a_key_the_answer_is_401(client: httpx.AsyncClient) -> None:

@@ -58,15 +58,15 @@ class Period:
     def of(cls, first_day: date | None, last_day: date | None) -> Period:
         """Return the period, or raise PeriodRefused (only one end given, ends reversed, over 5 years)."""
         if (first_day is None) != (last_day is None):
-            raise PeriodRefused("请同时给出 from 和 to (give both from and to, or neither)")
+            raise PeriodRefused("请同时给出 from 和 to / give both from and to, or neither")
         if first_day is None or last_day is None:
             return cls()
         if not (EARLIEST <= first_day <= LATEST and EARLIEST <= last_day <= LATEST):
-            raise PeriodRefused(f"日期须在 {EARLIEST} 至 {LATEST} 之间 (dates from {EARLIEST} to {LATEST})")
+            raise PeriodRefused(f"日期须在 {EARLIEST} 至 {LATEST} 之间 / dates from {EARLIEST} to {LATEST}")
         if last_day < first_day:
-            raise PeriodRefused("to 早于 from (to is before from)")
+            raise PeriodRefused("to 早于 from / to is before from")
         if last_day >= _years_after(first_day, MAX_PERIOD_YEARS):
-            raise PeriodRefused(f"统计区间不得超过 {MAX_PERIOD_YEARS} 年 (a period is at most 5 years)")
+            raise PeriodRefused(f"统计区间不得超过 {MAX_PERIOD_YEARS} 年 / a period is at most 5 years")
         return cls(first_day, last_day)
 
     @property

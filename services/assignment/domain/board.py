@@ -346,7 +346,7 @@ class AssignmentBoard(StaffingDecisions):
             return self.staff[staff_id]
         except KeyError:
             raise UnknownOnTheBoard(
-                f"本局名册中没有 {staff_id} (no staff member {staff_id} in bureau {self.bureau})", staff_id
+                f"本局名册中没有 {staff_id} / no staff member {staff_id} in bureau {self.bureau}", staff_id
             ) from None
 
     def _emit(self, events: list[BaseModel], now: datetime) -> list[BaseModel]:

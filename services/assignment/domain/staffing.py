@@ -40,11 +40,11 @@ LEAVE_HORIZON = timedelta(days=366)
 def leave_dates_are_bounded(first_day: date, last_day: date, today: date) -> str | None:
     """A leave ends after it starts, starts within a year of today (either way) and lasts a year at most."""
     if last_day < first_day:
-        return "假期结束日早于开始日 (leave ends before it starts)"
+        return "假期结束日早于开始日 / leave ends before it starts"
     if not today - LEAVE_HORIZON <= first_day <= today + LEAVE_HORIZON:
-        return f"假期开始日须在今天前后一年内 (a leave starts between {today - LEAVE_HORIZON} and {today + LEAVE_HORIZON})"
+        return f"假期开始日须在今天前后一年内 / a leave starts between {today - LEAVE_HORIZON} and {today + LEAVE_HORIZON}"
     if last_day - first_day >= LEAVE_HORIZON:
-        return "假期不得超过一年 (a leave lasts a year at most)"
+        return "假期不得超过一年 / a leave lasts a year at most"
     return None
 
 
@@ -54,7 +54,7 @@ def leaves_of_one_person_never_overlap(person: Staff, first_day: date, last_day:
         if leave.overlaps(first_day, last_day):
             return (
                 f"与已登记的假期 {leave.leave_id} ({leave.first_day}–{leave.last_day}) 重叠 "
-                f"(overlaps leave {leave.leave_id}; cancel it first to change the dates)"
+                f"/ overlaps leave {leave.leave_id}; cancel it first to change the dates"
             )
     return None
 
@@ -65,21 +65,21 @@ def a_deputy_can_take_over(
     """A deputy is another present management-post person, not away then, free enough if the hand-over is now."""
     # A leave starting later is checked again on its first day: a deputy busy then gives way to the rules.
     if deputy_id == person.staff_id:
-        return "代理人不能是休假者本人 (the deputy cannot be the person on leave)"
+        return "代理人不能是休假者本人 / the deputy cannot be the person on leave"
     deputy = board.staff.get(deputy_id)
     if deputy is None:
-        return f"代理人 {deputy_id} 不在本局名册 (deputy {deputy_id} is not on the roster)"
+        return f"代理人 {deputy_id} 不在本局名册 / deputy {deputy_id} is not on the roster"
     if deputy.departed:
-        return f"代理人 {deputy.name} 已离职 (deputy {deputy_id} left the bureau)"
+        return f"代理人 {deputy.name} 已离职 / deputy {deputy_id} left the bureau"
     if deputy.post not in MANAGEMENT_POSTS:
-        return f"代理人 {deputy.name} 不是管理岗位 (deputy {deputy_id} is not on a management post)"
+        return f"代理人 {deputy.name} 不是管理岗位 / deputy {deputy_id} is not on a management post"
     if any(leave.overlaps(first_day, last_day) for leave in deputy.leaves.values()):
-        return f"代理人 {deputy.name} 在此期间也休假 (deputy {deputy_id} is on leave then too)"
+        return f"代理人 {deputy.name} 在此期间也休假 / deputy {deputy_id} is on leave then too"
     starts_now = first_day <= now.astimezone(SHANGHAI).date() <= last_day
     if starts_now and len(deputy.serving) + len(person.serving) > board.capacity:
         return (
             f"代理人 {deputy.name} 已服务 {len(deputy.serving)} 家企业, 上限 {board.capacity} "
-            f"(deputy {deputy_id} cannot take {len(person.serving)} more enterprise(s))"
+            f"/ deputy {deputy_id} cannot take {len(person.serving)} more enterprise(s)"
         )
     return None
 
@@ -120,7 +120,7 @@ class StaffingDecisions:
         """Change post and/or section; a concierge whose new post may not serve hands over by the rules."""
         person = self._present(staff_id)
         if post is None and section is None:
-            raise AssignmentRefused("请给出新的职务或科室 (give a new post or section)")
+            raise AssignmentRefused("请给出新的职务或科室 / give a new post or section")
         old_post, new_post, new_section = person.post, post or person.post, section or person.section
         if (new_post, new_section) == (person.post, person.section):
             return []
@@ -137,7 +137,7 @@ class StaffingDecisions:
         """A person leaves the bureau: their enterprises go to the next eligible person, or wait."""
         person = self._present(staff_id)
         if not reason.strip():
-            raise AssignmentRefused("离职需要说明原因 (a departure needs a reason)")
+            raise AssignmentRefused("离职需要说明原因 / a departure needs a reason")
         events = self._emit([StaffDeparted(staff_id=staff_id, reason=reason)], now)
         for code in sorted(person.serving):
             events += self._reassign_away(code, None, f"{person.name} left the bureau: {reason}", now)
@@ -179,11 +179,11 @@ class StaffingDecisions:
         person = self._present(staff_id)
         leave = person.leaves.get(leave_id)
         if leave is None:
-            why = f"{person.name} 没有假期 {leave_id} (no leave {leave_id})"
+            why = f"{person.name} 没有假期 {leave_id} / no leave {leave_id}"
             raise UnknownOnTheBoard(why, leave_id)
         if leave.cancelled or leave.ended:
             raise AssignmentRefused(
-                f"假期 {leave_id} 已{'取消' if leave.cancelled else '结束'} (leave is {leave.state})"
+                f"假期 {leave_id} 已{'取消' if leave.cancelled else '结束'} / leave is {leave.state}"
             )
         cancelled = StaffLeaveCancelled(staff_id=staff_id, leave_id=leave_id, reason=reason)
         return [*self._emit([cancelled], now), *self.serve_queue(now)]
@@ -221,7 +221,7 @@ class StaffingDecisions:
     def _present(self, staff_id: str) -> Staff:
         person = self._person(staff_id)
         if person.departed:
-            raise AssignmentRefused(f"{person.name} 已离职 (staff {staff_id} left the bureau)")
+            raise AssignmentRefused(f"{person.name} 已离职 / staff {staff_id} left the bureau")
         return person
 
 

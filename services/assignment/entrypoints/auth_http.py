@@ -107,7 +107,7 @@ async def sign_out(request: Request, credentials: Bearer) -> Response:
         )
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "不是有效的会话令牌 (not a live session access token)",
+            "不是有效的会话令牌 / not a live session access token",
             {
                 "WWW-Authenticate": "Bearer"
                 if working or credentials is None
@@ -137,7 +137,7 @@ def _person(caller: Caller) -> str:
     """The caller's account id; a bureau key has no personal tokens (403)."""
     if caller.staff_id is None:
         raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "只有登录的人员有个人令牌 (personal tokens belong to people)"
+            status.HTTP_403_FORBIDDEN, "只有登录的人员有个人令牌 / personal tokens belong to people"
         )
     return account_id(caller.bureau, caller.staff_id)
 
@@ -212,12 +212,12 @@ async def enrol_totp(
     if credentials is None or not credentials.credentials.startswith(Kind.ACCESS.value):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
-            "请先登录再开通动态码 (enrol in TOTP from a signed-in session, not with a personal token)",
+            "请先登录再开通动态码 / enrol in TOTP from a signed-in session, not with a personal token",
         )
     accounts: Accounts = request.app.state.accounts
     account = await accounts.get(caller.bureau, caller.staff_id or "")
     if account is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "账号不存在 (no such account)")
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "账号不存在 / no such account")
     try:
         await _sessions(request).confirm(account, body.password, body.totp, client_address(request))
     except SignInRefused as exc:

@@ -42,8 +42,8 @@ def approver(caller: Principal, named: str | None) -> str:
                     {
                         "loc": ["body", "approved_by"],
                         "type": "value_error",
-                        "msg": "审批人为登录的领导本人，请勿填写他人 (the approver is the signed-in leader: "
-                        "leave approved_by out)",
+                        "msg": "审批人为登录的领导本人，请勿填写他人 / the approver is the signed-in leader: "
+                        "leave approved_by out",
                     }
                 ],
             )

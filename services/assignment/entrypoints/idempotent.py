@@ -18,8 +18,8 @@ from shared.idempotency import IdempotencyStore, RecordedAnswer, fingerprint_of,
 
 T = TypeVar("T", bound=BaseModel)
 KEY_REUSED = (
-    "该 Idempotency-Key 已用于另一个请求 (this Idempotency-Key was already used with a different request "
-    "body; use a new key for a new request)"
+    "该 Idempotency-Key 已用于另一个请求 / this Idempotency-Key was already used with a different request "
+    "body; use a new key for a new request"
 )
 
 

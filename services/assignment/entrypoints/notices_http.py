@@ -56,7 +56,7 @@ class PublishNotice(BaseModel):
     def _title_is_printable(cls, title: str | None) -> str | None:
         """Refuse a title the notice font cannot draw (it would print as empty boxes)."""
         if title is not None and (missing := uncovered(title)):
-            raise ValueError(f"标题含公文字库没有的字符 (characters outside the notice font): {missing}")
+            raise ValueError(f"标题含公文字库没有的字符 / characters outside the notice font: {missing}")
         return title
 
     @field_validator("issued_on")
@@ -65,7 +65,7 @@ class PublishNotice(BaseModel):
         """Refuse a notice dated after today (Asia/Shanghai): it would take numbers of a year to come."""
         today = datetime.now(SHANGHAI).date()
         if issued_on is not None and issued_on > today:
-            raise ValueError(f"发文日期不能晚于今天 {today} (issued_on cannot be after today, Asia/Shanghai)")
+            raise ValueError(f"发文日期不能晚于今天 {today} / issued_on cannot be after today, Asia/Shanghai")
         return issued_on
 
 

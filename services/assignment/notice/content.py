@@ -150,7 +150,7 @@ def parse_document_number(number: str) -> tuple[str, int, int] | None:
 def next_document_number(published: Iterable[Numbered], prefix: str, issued_on: date) -> str:
     """The next number of `prefix` in the year of `issued_on`; refuse a date before the last one of that year."""
     if not re.match(PREFIX_PATTERN, prefix):
-        raise NumberingRefused(f"机关代字只能由汉字组成 (the prefix must be hanzi only): {prefix!r}")
+        raise NumberingRefused(f"机关代字只能由汉字组成 / the prefix must be hanzi only: {prefix!r}")
     year = issued_on.year
     last_sequence, last = 0, None
     for notice in published:
@@ -162,8 +162,8 @@ def next_document_number(published: Iterable[Numbered], prefix: str, issued_on: 
     if last is not None and issued_on < last.issued_on:
         raise NumberingRefused(
             f"{last.document_number} 的成文日期为 {format_date(last.issued_on)}，"
-            f"{format_date(issued_on)} 的公文不能排在其后 (a notice dated {issued_on.isoformat()} "
-            f"would be numbered after one dated {last.issued_on.isoformat()})"
+            f"{format_date(issued_on)} 的公文不能排在其后 / a notice dated {issued_on.isoformat()} "
+            f"would be numbered after one dated {last.issued_on.isoformat()}"
         )
     return format_document_number(prefix, year, last_sequence + 1)
 

@@ -34,7 +34,7 @@ class UnprintableText(ValueError):
     def __init__(self, missing: Mapping[str, str]) -> None:
         self.missing = dict(missing)
         listed = "；".join(f"{field}: {chars}" for field, chars in self.missing.items())
-        super().__init__(f"公文字库不含以下字符，无法印制 (characters outside the notice font): {listed}")
+        super().__init__(f"公文字库不含以下字符，无法印制 / characters outside the notice font: {listed}")
 
 
 @cache

@@ -252,7 +252,7 @@ class Disbursement:
         if self.cancelled:
             raise Refused(
                 rules.NO_CHANGE_AFTER_CANCELLATION,
-                "拨付已撤销（终态）/ the disbursement was cancelled; it is final",
+                "拨付已撤销（终态） / the disbursement was cancelled; it is final",
             )
 
     def _refuse_by_state(self, report: StageReport) -> None:
@@ -299,7 +299,7 @@ class Disbursement:
             en = f"none was re-issued after the return at {last}" if last else "none was reported"
             raise Refused(
                 rules.RETURN_ONLY_AN_INSTRUCTED_PAYMENT,
-                f"没有待到账的支付指令（{zh}）/ no payment instruction is outstanding ({en}), so none can be"
+                f"没有待到账的支付指令（{zh}） / no payment instruction is outstanding ({en}), so none can be"
                 " returned",
             )
 

@@ -17,8 +17,8 @@ from shared.auth.keys import Principal
 from shared.idempotency import IdempotencyStore, RecordedAnswer, fingerprint_of, scope_of
 
 KEY_REUSED = (
-    "该 Idempotency-Key 已用于另一个请求 (this Idempotency-Key was already used with a different request "
-    "body; use a new key for a new request)"
+    "该 Idempotency-Key 已用于另一个请求 / this Idempotency-Key was already used with a different request "
+    "body; use a new key for a new request"
 )
 
 

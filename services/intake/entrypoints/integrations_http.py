@@ -95,11 +95,11 @@ async def register_key(body: RegisterKey, principal: Admin, request: Request) ->
         )
     except InvalidPublicKey as exc:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, f"公钥无效 (invalid public key): {exc}"
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"公钥无效 / invalid public key: {exc}"
         ) from None
     except KeyAlreadyRegistered:
         raise HTTPException(
-            status.HTTP_409_CONFLICT, "该公钥已登记 (this public key is registered already)"
+            status.HTTP_409_CONFLICT, "该公钥已登记 / this public key is registered already"
         ) from None
     return IntegrationKeyView.of(key)
 
@@ -125,5 +125,5 @@ async def revoke_key(
     """Revoke a key of the caller's bureau; revoking it again changes nothing."""
     key = await _directory(request).revoke(principal.bureau, key_id, revoked_by=actor_of(principal).id)
     if key is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"本局没有集成密钥 {key_id} (no such integration key)")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"本局没有集成密钥 {key_id} / no such integration key")
     return IntegrationKeyView.of(key)

@@ -140,10 +140,10 @@ async def _refuse_unknown_recipient(n: Notifying, subject: str) -> None:
         try:
             code = validate_credit_code(rest)
         except InvalidCreditCode as exc:
-            reason = f"统一社会信用代码无效 (not a valid unified social credit code): {exc}"
+            reason = f"统一社会信用代码无效 / not a valid unified social credit code: {exc}"
             raise _invalid_subject(reason) from None
         if code != rest:
-            raise _invalid_subject(f"统一社会信用代码须写作 {code} (write the credit code as {code})")
+            raise _invalid_subject(f"统一社会信用代码须写作 {code} / write the credit code as {code}")
     elif kind == STAFF:
         person = await n.knowledge.person(bureau, rest)
         if person is None or person.get("departed"):
@@ -181,7 +181,7 @@ async def put_contact(
         raise HTTPException(
             status.HTTP_409_CONFLICT,
             "该联系人的个人信息已被擦除，其密钥已销毁，现在无法为其加密保存 "
-            "(this subject's personal data was erased: its key is gone, nothing can be sealed for it now)",
+            "/ this subject's personal data was erased: its key is gone, nothing can be sealed for it now",
         ) from None
 
 
