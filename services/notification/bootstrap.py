@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.notification.adapters.bureau_names import BureauNames
+from services.notification.adapters.channel_ledger import ChannelLedger
 from services.notification.adapters.channels.base import Channel
 from services.notification.adapters.channels.email import EmailChannel, SmtpSettings
 from services.notification.adapters.channels.webhooks import DingTalkChannel, SmsChannel, WeComChannel
@@ -104,6 +105,7 @@ def notifying_of(
     enabled: set[str],
     tokens: FeedbackTokens,
     clock: Callable[[], datetime] = _now,
+    channels_on_since: dict[str, datetime] | None = None,
 ) -> Notifying:
     """Return the use cases' ports over one database."""
     return Notifying(
@@ -121,6 +123,7 @@ def notifying_of(
         bureau_name=BureauNames(BureauDirectory(db), settings.bureau_name_keep_seconds),
         disbursements=Disbursements(db),
         clock=clock,
+        channels_on_since=channels_on_since or {},
     )
 
 
@@ -147,7 +150,8 @@ def build_app(settings: NotificationSettings) -> FastAPI:
             await feedback_secret(mongo.db, settings.feedback_secret),
             timedelta(days=settings.feedback_link_days),
         )
-        n = notifying_of(mongo.db, recorder, settings, set(channels), tokens)
+        on_since = await ChannelLedger(mongo.db).opened(set(channels), _now())
+        n = notifying_of(mongo.db, recorder, settings, set(channels), tokens, channels_on_since=on_since)
         for store in (n.knowledge, n.deadlines, n.deliveries, inbox):
             await store.ensure_indexes()
         await mend_stuck_clocks(n)  # stuck ladders planned before own times were kept count from them

@@ -1,5 +1,6 @@
-"""Replays after the contact book moved on (real SecantusDB): a broker that lost its topics and republishes,
-or a new consumer group reading from the start, tells nobody of old events on a channel added since."""
+"""Replays after the contact book or the deployment moved on (real SecantusDB): a broker that lost its topics and
+republishes, or a new consumer group reading from the start, tells nobody of old events on a channel added since,
+to the contact or to the deployment."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from services.notification.adapters.channel_ledger import ChannelLedger
 from services.notification.adapters.deliveries import DELIVERIES
 from services.notification.application.react import react
+from services.notification.bootstrap import notifying_of
+from services.notification.settings import NotificationSettings
 from shared.contracts.envelope import Actor
 from shared.eventstore.recorder import NewEvent, Recording
 from shared.workdays.calendar import SHANGHAI
@@ -51,6 +55,36 @@ async def test_a_replayed_assignment_tells_nobody_on_a_channel_added_since_but_a
     later = assigned(4, "case-1", "s1", "李副局长", clock()).model_copy(update={"event_id": uuid.uuid4()})
     assert await react(n, later) == 3  # an event after the addresses were given: told on them
     assert await _told(mongo_db) == {(STAFF, "inbox"), (STAFF, "email"), (ENTERPRISE, "email")}
+
+
+async def test_a_replay_after_the_sms_gateway_was_configured_tells_nobody_of_old_events_by_text(mongo_db):
+    clock = Clock(START)
+    ledger = ChannelLedger(mongo_db)
+    first = notifying(mongo_db, clock, {"inbox", "email"})  # no SMS gateway at first
+    first.channels_on_since = await ledger.opened({"inbox", "email"}, clock())
+    await prepare(first)
+    await first.contacts.put(STAFF, "finance", {"mobile": "13800000001"}, {"channels": ["sms"]}, at=clock())
+    await _roster_and_case(first, clock)
+    decision = assigned(4, "case-1", "s1", "李副局长", clock())
+    assert await react(first, decision) == 1  # the inbox: SMS is not configured
+    clock.advance(days=2)
+    # A restart with NOTIFICATION_SMS_GATEWAY_URL set, and the broker replays every event (embedded Tansu).
+    on_since = await ledger.opened({"inbox", "email", "sms"}, clock())
+    restarted = notifying_of(
+        mongo_db,
+        first.recorder,
+        NotificationSettings(),
+        {"inbox", "email", "sms"},
+        first.tokens,
+        clock,
+        on_since,
+    )
+    assert await react(restarted, decision) == 0
+    assert await _told(mongo_db) == {(STAFF, "inbox")}
+    clock.advance(minutes=1)
+    later = assigned(4, "case-1", "s1", "李副局长", clock()).model_copy(update={"event_id": uuid.uuid4()})
+    assert await react(restarted, later) == 2  # a new event: the inbox and the text
+    assert (STAFF, "sms") in await _told(mongo_db)
 
 
 async def test_a_changed_address_keeps_its_channel_and_a_channel_taken_again_counts_from_then(mongo_db):

@@ -9,7 +9,7 @@ from datetime import datetime
 from services.notification.adapters.contacts import ContactBook
 from services.notification.adapters.deadlines import Deadlines
 from services.notification.adapters.deliveries import MongoDeliveryStore
-from services.notification.application.fanout import record_intents
+from services.notification.application.fanout import Audience, record_intents
 from services.notification.application.intents import Intent
 from services.notification.application.money import Disbursements
 from services.notification.application.rules import EscalationRuleBook
@@ -38,6 +38,9 @@ class Notifying:
     bureau_name: Callable[[str], Awaitable[str]]
     disbursements: Disbursements
     clock: Callable[[], datetime] = field(default=lambda: datetime.now().astimezone())
+    # Since when the deployment has had each outward channel (adapters/channel_ledger.py): an event from
+    # before is not told on it, however late it is handled.
+    channels_on_since: dict[str, datetime] = field(default_factory=dict)
 
     def for_one_batch(self) -> Notifying:
         """Return the same ports, remembering what a batch of events reads again and again (the leadership)."""
@@ -47,12 +50,16 @@ class Notifying:
         """Return the same ports, reading each contact the event's notices need once."""
         return replace(self, contacts=self.contacts.for_one_event())
 
+    async def _audiences(self, recipients: list[str]) -> dict[str, Audience]:
+        found = await self.contacts.audiences(recipients)
+        return {r: audience.counting_from(self.channels_on_since) for r, audience in found.items()}
+
     async def tell(self, intents: list[Intent], as_of: datetime | None = None) -> int:
         """Record the deliveries the intents call for, on the channels that reached each recipient at `as_of`
         (the moment of the event that caused them; None: now); return how many were new."""
         return await record_intents(
             intents,
-            self.contacts.audiences,
+            self._audiences,
             self.deliveries.record_all,
             self.templates,
             self.enabled_channels,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from services.notification.application.intents import ENTERPRISE, SECTION, Intent, kind_of
@@ -25,6 +25,15 @@ class Audience:
     # Since when each channel reaches the recipient (a channel missing here: always). An older event is not
     # told on a channel added after it, however late it is handled: a replay tells nobody of the past anew.
     reachable_since: dict[str, datetime] = field(default_factory=dict)
+
+    def counting_from(self, turned_on: dict[str, datetime]) -> Audience:
+        """Return the audience as reached on channels the deployment turned on at the given moments."""
+        if not turned_on:
+            return self
+        since = dict(self.reachable_since)
+        for channel, at in turned_on.items():
+            since[channel] = max(since.get(channel, at), at)
+        return replace(self, reachable_since=since)
 
     def reaches(self, channel: str, as_of: datetime | None) -> bool:
         """Tell whether the channel reached the recipient at the moment of the cause (None: now)."""
