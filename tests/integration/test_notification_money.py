@@ -282,6 +282,30 @@ async def test_a_ladder_planned_before_own_times_were_kept_reads_them_from_the_s
     await counted_from_the_own_times()
 
 
+async def test_a_stage_date_corrected_to_an_earlier_day_counts_the_stall_from_the_dates_in_force(mongo_db):
+    clock = Clock(START)
+    n = await _world(mongo_db, clock)
+    mistyped = _stage(3, "documents_complete", _local(11, 27, 10)).data  # a day in the future: a typo
+    corrected = {**mistyped, "at": _local(11, 24, 10).isoformat(), "supersedes_at": mistyped["at"]}
+    events = [
+        NewEvent("DisbursementOpened", 1, _opened(START).data, START),
+        NewEvent(
+            "DisbursementStageReported", 1, _stage(2, "allocation_received", _local(11, 24, 10)).data, START
+        ),
+        NewEvent("DisbursementStageReported", 1, mistyped, START),
+        NewEvent("DisbursementStageReported", 1, corrected, START),
+    ]
+    recording = Recording(
+        "disbursement-d-1", "disbursement", 0, "finance", Actor(kind="service", id="t"), "d-1", uuid.uuid4()
+    )
+    for event in (await n.recorder.append(recording, events)).events:
+        await react(n, event)
+    doc = await n.deadlines.get("disbursement|d-1")
+    # Stuck since Tue 24 Nov as the dashboard counts it (Wed 25, Thu 26, Fri 27): not from the mistyped 27th.
+    assert doc is not None and doc["last_change_at"].astimezone(SHANGHAI) == _local(11, 24, 10)
+    assert doc["next_at"].astimezone(SHANGHAI) == _local(11, 27, 9)
+
+
 async def test_the_enterprise_is_told_which_disbursement_and_payment_reached_its_account(mongo_db):
     clock = Clock(START)
     n = notifying_on(mongo_db, clock, {"inbox", "email"})

@@ -79,7 +79,15 @@ async def plan_money_deadlines(n: Notifying, payload: BaseModel, env: EventEnvel
         await _plan_stuck(n, env, deadline_id(DISBURSEMENT, payload.disbursement_id), fields)
     elif isinstance(payload, DisbursementStageReported):
         status = payload.status.value if payload.status else None
-        await _moved(n, env, payload.disbursement_id, payload.at, status or payload.stage.value, status)
+        await _moved(
+            n,
+            env,
+            payload.disbursement_id,
+            payload.at,
+            status or payload.stage.value,
+            status,
+            payload.supersedes_at,
+        )
     elif isinstance(payload, DisbursementPaymentCredited):
         status = "credited" if payload.fully_credited else "partially_credited"
         await _moved(n, env, payload.disbursement_id, payload.credited_at, status, status)
@@ -111,7 +119,13 @@ async def _plan_stuck(
 
 
 async def _moved(
-    n: Notifying, env: EventEnvelope, disbursement_id: str, at: datetime, status: str, said: str | None
+    n: Notifying,
+    env: EventEnvelope,
+    disbursement_id: str,
+    at: datetime,
+    status: str,
+    said: str | None,
+    corrects: datetime | None = None,
 ) -> None:
     # A new stage or a payment restarts the count from its own time; the credit or a cancellation ends it.
     doc_id = deadline_id(DISBURSEMENT, disbursement_id)
@@ -126,15 +140,17 @@ async def _moved(
         return
     if doc.get("v", 0) >= env.version:
         return  # redelivered or replayed: the ladder already counts this event (and maybe newer ones)
-    if "opened_at" in doc:
+    if "opened_at" in doc and corrects is None:
         opened_at, own_at = _aware(doc["opened_at"]), doc.get("own_at")
-    else:  # planned before the opening and the own times were kept apart: read them from its stream
-        opened, own_at = await _clock_in_stream(n, env.stream_id, env.version - 1)
+        # The latest own time in force, not the latest to arrive: a late report of an earlier stage moves nothing.
+        own_at = max(_aware(own_at), at) if own_at is not None else at
+    else:
+        # A correction may take back the latest own time (a stage's date mistyped): the times in force are read
+        # from the stream, this event included; so is a ladder planned before the own times were kept.
+        opened, own_at = await _clock_in_stream(n, env.stream_id, env.version)
         # Its stream not in this event store: keep the count it had (the later of the opening and reports).
-        opened_at = opened or _aware(doc["last_change_at"])
-        own_at = own_at if opened else opened_at
-    # The latest own time seen, not the latest to arrive: a late report of an earlier stage moves nothing.
-    own_at = max(_aware(own_at), at) if own_at is not None else at
+        opened_at = opened or _aware(doc.get("opened_at") or doc["last_change_at"])
+        own_at = own_at if opened else max(_aware(doc.get("own_at") or opened_at), at)
     kept = ("kind", "bureau", "case_id", "disbursement_id", "enterprise_name", "fund_type", "allocated")
     # A ladder planned before the credit code was kept has none: its case is then checked by bureau alone.
     facts = {k: doc[k] for k in kept} | {"credit_code": doc.get("credit_code")}
@@ -145,9 +161,10 @@ async def _moved(
 async def _clock_in_stream(
     n: Notifying, stream_id: str, upto_version: int
 ) -> tuple[datetime | None, datetime | None]:
-    """Return the opening's recording time and the latest own time of a disbursement's events up to a version
-    (None for what they do not tell)."""
-    opened_at, own_times = None, []
+    """Return the opening's recording time and the latest own time in force of a disbursement's events up to a
+    version (None for what they do not tell): a corrected stage time no longer counts."""
+    opened_at: datetime | None = None
+    own_times: list[tuple[str, datetime]] = []
     for event in await n.recorder.read_stream(stream_id):
         known = (event.event_type, event.schema_version) in DISBURSEMENT_EVENT_MODELS
         if event.version > upto_version or not known:
@@ -156,10 +173,27 @@ async def _clock_in_stream(
         if isinstance(payload, DisbursementOpened):
             opened_at = event.occurred_at
         elif isinstance(payload, DisbursementStageReported):
-            own_times.append(payload.at)
+            if payload.supersedes_at is not None:
+                own_times = _without_one(own_times, (_reported(payload), payload.supersedes_at))
+            own_times.append((_reported(payload), payload.at))
         elif isinstance(payload, DisbursementPaymentCredited):
-            own_times.append(payload.credited_at)
-    return opened_at, max(own_times, default=None)
+            own_times.append(("payment", payload.credited_at))
+    return opened_at, max((at for _, at in own_times), default=None)
+
+
+def _reported(e: DisbursementStageReported) -> str:
+    # What a correction names, as the disbursement service reads it: approvals are one stage per approver.
+    return f"{e.stage.value}|{e.approver or ''}" if e.stage.value == "approved" else e.stage.value
+
+
+def _without_one(
+    times: list[tuple[str, datetime]], corrected: tuple[str, datetime]
+) -> list[tuple[str, datetime]]:
+    """Return the times with one report of the corrected stage at the corrected time left out."""
+    for i, time in enumerate(times):
+        if time == corrected:
+            return times[:i] + times[i + 1 :]
+    return times
 
 
 async def mend_stuck_clocks(n: Notifying) -> int:
