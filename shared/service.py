@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from shared.config import ConnectionSettings, configure_logging
 from shared.contracts.topics import ALL_TOPICS
 from shared.eventstore.recorder import ConcurrencyError, EventTooLarge
+from shared.http_body import RefuseDuplicateJsonKeys
 from shared.http_query import RefuseUnknownQuery, caller_refused
 from shared.messaging.kafka import ensure_topics
 from shared.metrics import HttpMetrics, MongoCommandMetrics, metrics_router
@@ -363,13 +364,18 @@ class RefuseControlCharactersInPath:
         await self.app(scope, receive, send)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Map hostile or unstorable input to 4xx, a database outage to 503 + Retry-After; every service calls it."""
+def install_error_handlers(app: FastAPI, *, check_json_bodies: bool = True) -> None:
+    """Map hostile or unstorable input to 4xx, a database outage to 503 + Retry-After; every service calls it
+    (the gateway without reading JSON bodies: the service behind it checks them)."""
     # No 307 from /x/ to /x: its Location names the address the service was reached at, an internal port
     # behind the gateway. A trailing slash is just an unknown path (404), as the README's routes have none.
     app.router.redirect_slashes = False
     # Every route's query string is checked (README: an unknown name is a 422, never ignored), inside the
     # path check below, so a path holding a control character is refused first.
+    if check_json_bodies:
+        app.add_middleware(
+            RefuseDuplicateJsonKeys
+        )  # innermost: a body is read only for a request passed so far
     app.add_middleware(RefuseUnknownQuery)
     app.add_middleware(RefuseControlCharactersInPath)
     app.add_exception_handler(RequestValidationError, _invalid_request)

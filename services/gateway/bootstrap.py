@@ -89,7 +89,7 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
     app = FastAPI(
         title="专责店小二 API gateway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
-    install_error_handlers(app)
+    install_error_handlers(app, check_json_bodies=False)
     instrument(app)  # before the catch-all below, so that /metrics is the gateway's own
 
     async def probe_every_instance() -> dict[str, str]:
