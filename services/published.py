@@ -280,7 +280,7 @@ def asyncapi() -> dict[str, Any]:
             "with dlq-publish-error.",
         )
     app = FastStream(broker, specification=AsyncAPI(title=API_TITLE + " — Kafka", version=VERSION))
-    return _records_not_batches(dict(app.schema.to_specification().to_jsonable()))
+    return _for_other_bureaus(_records_not_batches(dict(app.schema.to_specification().to_jsonable())))
 
 
 def _records_not_batches(document: dict[str, Any]) -> dict[str, Any]:
@@ -292,6 +292,58 @@ def _records_not_batches(document: dict[str, Any]) -> dict[str, Any]:
         if schema.get("type") == "array" and "$ref" in schema.get("items", {}):
             message["payload"] = {"$ref": schema["items"]["$ref"]}
             del schemas[name]
+    return document
+
+
+SIGNED_TOPICS = (INTAKE_REQUESTS, DISBURSEMENT_REQUESTS)
+SIGNATURE_HEADERS = {
+    "type": "object",
+    "properties": {
+        "x-signature-key-id": {"type": "string", "description": "the integration key id (ASCII)"},
+        "x-signature-ed25519": {
+            "type": "string",
+            "contentEncoding": "base64",
+            "description": "standard base64 of the 64-byte Ed25519 signature over exactly the value bytes",
+        },
+    },
+    "required": ["x-signature-key-id", "x-signature-ed25519"],
+}
+
+
+def _for_other_bureaus(document: dict[str, Any]) -> dict[str, Any]:
+    """Say what another bureau's system needs: the listener it reaches and how it signs in, the signature headers
+    of the request topics, and no correlation header there (the case's correlation id derives from request_id)."""
+    document["servers"] = {
+        "development": {
+            **document["servers"]["development"],
+            "description": "the compose network's internal listener: the services only",
+        },
+        "external": {
+            "host": "{KAFKA_EXTERNAL_HOST}:{KAFKA_EXTERNAL_PORT}",
+            "protocol": "kafka",
+            "description": "the listener other bureaus reach (compose): SASL/SCRAM-SHA-512 as bureau-<id>, "
+            "ACLs allow reading bureau.<id>.events.v1 (groups <id>-…) and writing the request topics",
+            "variables": {
+                "KAFKA_EXTERNAL_HOST": {"default": "localhost"},
+                "KAFKA_EXTERNAL_PORT": {"default": "9094"},
+            },
+            "security": [{"$ref": "#/components/securitySchemes/bureauUser"}],
+        },
+    }
+    document["components"]["securitySchemes"] = {
+        "bureauUser": {
+            "type": "scramSha512",
+            "description": "the Kafka user bureau-<id> and the password make add-bureau printed once",
+        }
+    }
+    for name, message in document["components"]["messages"].items():
+        if name.split(":", 1)[0] in SIGNED_TOPICS:
+            message.pop("correlationId", None)
+            message["headers"] = SIGNATURE_HEADERS
+    for name, channel in document["channels"].items():
+        topic = channel.get("address", name)
+        if topic in SIGNED_TOPICS or (topic.startswith("bureau.") and topic.endswith(".events.v1")):
+            channel["servers"] = [*channel.get("servers", []), {"$ref": "#/servers/external"}]
     return document
 
 

@@ -123,8 +123,27 @@ def _bureau(args: argparse.Namespace) -> Bureau:
     return bureau
 
 
+# The services' own consumer groups are named from these (`case-view`, `notification-board`, `assignment-cases`):
+# a bureau whose group prefix (`<id>-`) covered them could join them and starve a service of its partitions.
+SERVICE_GROUP_ROOTS = (
+    "intake",
+    "case",
+    "casequery",
+    "assignment",
+    "disbursement",
+    "notification",
+    "relay",
+    "gateway",
+)
+
+
 def id_conflict(new_id: str, registered: Iterable[str]) -> str | None:
-    """Return why a new bureau id clashes with the registered ones (bilingual), or None."""
+    """Return why a new bureau id clashes with the registered ones or the services' groups (bilingual), or None."""
+    if reserved := _service_root(new_id):
+        return (
+            f"局代码 {new_id} 与服务 {reserved} 的消费组重叠，未作任何更改 / the id {new_id} would name the consumer "
+            f"groups of the {reserved} service; nothing was changed: choose another id"
+        )
     registered = list(registered)
     if new_id in registered:
         return (
@@ -146,6 +165,11 @@ def id_conflict(new_id: str, registered: Iterable[str]) -> str | None:
                 f"{new_id} overlaps that of the existing bureau {other}; nothing was changed"
             )
     return None
+
+
+def _service_root(new_id: str) -> str | None:
+    lowered = new_id.lower()
+    return next((r for r in SERVICE_GROUP_ROOTS if lowered == r or lowered.startswith(f"{r}-")), None)
 
 
 async def register_new(

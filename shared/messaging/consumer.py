@@ -25,7 +25,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 
 from shared.eventstore.recorder import ConcurrencyError
-from shared.messaging.dead_letters import dead_letter
+from shared.messaging.dead_letters import dead_letter, problems_of
 from shared.messaging.kafka import UnreadableHeaders
 from shared.messaging.pacing import FetchPacer, FetchWait
 from shared.messaging.unreadable_records import UnreadableRecords
@@ -237,7 +237,7 @@ class ReliableSubscriber(SubscriberHealth, Generic[M]):
         try:
             return self._model.model_validate_json(message.body).model_dump(mode="json")
         except Exception as exc:
-            await self._dead_letter(message, f"invalid {self._model.__name__}: {exc}")
+            await self._dead_letter(message, f"invalid {self._model.__name__}: {problems_of(exc)}")
             raise AckMessage() from exc
 
     async def _handle_with_retries(self, item: M, message: KafkaMessage) -> None:

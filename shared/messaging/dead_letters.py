@@ -24,6 +24,7 @@ from aiokafka.errors import (
     RecordTooLargeError,
 )
 from faststream.kafka import KafkaBroker
+from pydantic import ValidationError
 
 from shared.contracts.topics import dlq
 from shared.metrics import metrics
@@ -36,6 +37,9 @@ VALUE_PREFIX = 64 * 1024  # kept of a value that does not fit: enough to recogni
 KEY_PREFIX = 1024
 HEADERS_KEPT = 64 * 1024  # bytes of original headers kept when they do not fit, in order
 STUB_PREFIX = 1024  # the value prefix of the last-resort record the broker refused the fitted one for
+REASON_LIMIT = (
+    4000  # characters of a reason kept, in the header and in the log: a crafted message cannot fill a disk
+)
 # The broker or the client refuses this record for what it is: another try cannot succeed, a smaller one can.
 REFUSED = (
     MessageSizeTooLargeError,
@@ -125,7 +129,7 @@ def letter_for(record: Any, reason: str, group: str) -> Letter:
     notes: dict[str, str]
     originals, binary = original_headers(record.headers)
     ours = {
-        "dlq-reason": _text(reason[:4000]),
+        "dlq-reason": _text(cut(reason)),
         "dlq-source-topic": record.topic,
         "dlq-source-partition": str(record.partition),
         "dlq-source-offset": str(record.offset),
@@ -152,6 +156,22 @@ def _stub(letter: Letter, record: Any, error: BaseException) -> Letter:
     return Letter(value[:STUB_PREFIX] if value is not None else None, None, {**ours, **notes})
 
 
+def problems_of(exc: Exception, shown: int = 10) -> str:
+    """Return why a value did not validate: pydantic's first `shown` problems and how many there are in all (a
+    value of 120,000 bad keys is one short reason, not 120,000 lines)."""
+    if not isinstance(exc, ValidationError) or exc.error_count() <= shown:
+        return str(exc)
+    first = ValidationError.from_exception_data(exc.title, exc.errors()[:shown])  # type: ignore[arg-type]
+    return f"{exc.error_count()} problems, the first {shown}: {first}"
+
+
+def cut(reason: str) -> str:
+    """Return a reason as kept: at most REASON_LIMIT characters, saying how many more there were."""
+    if len(reason) <= REASON_LIMIT:
+        return reason
+    return f"{reason[:REASON_LIMIT]}… ({len(reason) - REASON_LIMIT} more characters)"
+
+
 async def dead_letter(broker: KafkaBroker, record: Any, reason: str, group: str) -> None:
     """Publish a record, its value, key and headers as received, to its topic's DLQ with the reason.
 
@@ -159,7 +179,7 @@ async def dead_letter(broker: KafkaBroker, record: Any, reason: str, group: str)
     raises, so the record is not committed and comes again.
     """
     log.error(
-        "%s: dead-lettering %s[%s]@%s: %s", group, record.topic, record.partition, record.offset, reason
+        "%s: dead-lettering %s[%s]@%s: %s", group, record.topic, record.partition, record.offset, cut(reason)
     )
     letter = letter_for(record, reason, group)
     topic = dlq(record.topic)

@@ -124,6 +124,14 @@ async def test_an_id_whose_consumer_group_prefix_overlaps_another_is_refused(exi
     assert f"existing bureau {existing}" in message and "overlaps" in message
 
 
+@pytest.mark.parametrize("new", ["case", "notification", "assignment", "disbursement", "intake", "case-x"])
+async def test_an_id_whose_group_prefix_would_cover_a_services_own_groups_is_refused(new: str) -> None:
+    # `case-` covers case-view, case-story and case-money: a bureau's systems could join the case query's groups.
+    message = await refused(registered(), new)
+
+    assert f"the id {new} would name the consumer groups" in message and "nothing was changed" in message
+
+
 async def test_a_new_bureau_is_registered_with_its_keys_after_its_topic_exists() -> None:
     db = registered("finance", "fin_audit")
     topics = Topics(db)

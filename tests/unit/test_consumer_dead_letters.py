@@ -6,21 +6,25 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 from typing import Any
 
 import pytest
 from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.structs import ConsumerRecord
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from shared.messaging.dead_letters import (
     HEADERS_KEPT,
     KEY_PREFIX,
+    REASON_LIMIT,
     STUB_PREFIX,
     VALUE_PREFIX,
     Letter,
     dead_letter,
     letter_for,
+    problems_of,
 )
 
 AIOKAFKA_MAX_REQUEST = 1_048_576
@@ -132,3 +136,26 @@ async def test_a_broker_outage_is_raised_so_the_record_comes_again_rather_than_b
     with pytest.raises(KafkaConnectionError):
         await dead_letter(broker, record(b"{}"), "invalid Item", "g")  # type: ignore[arg-type]
     assert broker.published == []
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = ""
+
+
+async def test_a_value_of_a_hundred_thousand_bad_keys_is_one_short_reason_in_the_letter_and_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    value = json.dumps({str(i): 0 for i in range(100_000)}).encode()
+    with pytest.raises(ValidationError) as refused:
+        Strict.model_validate_json(value)
+    reason = f"invalid Strict: {problems_of(refused.value)}"
+    assert reason.startswith("invalid Strict: 100000 problems, the first 10:") and len(reason) < 3_000
+    broker = Broker()
+    with caplog.at_level(logging.ERROR):
+        await dead_letter(broker, record(value), reason + "x" * 50_000, "g")  # type: ignore[arg-type]
+    [(_, _, headers)] = broker.published
+    assert len(headers["dlq-reason"]) < REASON_LIMIT + 100 and headers["dlq-reason"].endswith(
+        "more characters)"
+    )
+    assert max(len(r.getMessage()) for r in caplog.records) < REASON_LIMIT + 200
