@@ -109,6 +109,23 @@ async def test_a_disbursement_left_in_a_stage_past_its_limit_reminds_its_concier
     assert await _told(mongo_db, template="disbursement_stuck_escalated") == []
 
 
+async def test_a_setting_changed_back_and_forth_tells_nobody_twice_of_one_stall(mongo_db):
+    clock = Clock(START)
+    n = await _world(mongo_db, clock)
+    for event in (_opened(START), _stage(2, "allocation_received", START), _stuck_after(1, 1, START)):
+        await react(n, event)
+    clock.now = _local(11, 27, 9, 1)
+    assert await fire_due_steps(n) == 1  # stuck after one working day: told on Friday
+    await react(n, _stuck_after(2, 3, _local(11, 27, 10)))  # back to three working days
+    clock.now = _local(12, 1, 9, 1)
+    assert await fire_due_steps(n) == 0  # the third working day: this stall was told already
+    assert len(await _told(mongo_db, template="disbursement_stuck")) == 1
+    clock.now = _local(12, 3, 9, 1)
+    assert await fire_due_steps(n) == 1  # the escalation, three plus two working days on, is still due
+    escalations = await _told(mongo_db, template="disbursement_stuck_escalated")
+    assert {told["cause"] for told in escalations} == {"timer:disbursement|d-1:stuck_escalated:2026-12-03"}
+
+
 async def test_a_disbursement_still_stuck_is_escalated_to_leadership(mongo_db):
     clock = Clock(START)
     n = await _world(mongo_db, clock)

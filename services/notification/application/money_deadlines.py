@@ -110,7 +110,11 @@ async def _plan_stuck(
     calendar = await n.calendar.current()
     rules = await n.rules.current(env.bureau)
     stuck_after = await n.disbursements.stuck_after(env.bureau, DEFAULT_STUCK_AFTER_WORKDAYS)
-    fields = {**fields, "stuck_after": stuck_after}
+    # When this stall began to be counted: steps fired since are this stall's, and a changed setting does not
+    # plan them again (a report that moves nothing keeps the stall as it was).
+    same_stall = moved_from is not None and moved_from.get("last_change_at") == fields["last_change_at"]
+    counted_from = moved_from.get("counted_from") if same_stall and moved_from else None
+    fields = {**fields, "stuck_after": stuck_after, "counted_from": counted_from or n.clock()}
     timers = stuck_ladder(calendar, fields["last_change_at"], stuck_after, rules)
     # Before the new plan, so a crash in between withdraws again on redelivery: a held "stuck in stage X
     # since day D" is not true once the count restarts (unless the new count reminds on the same day).
@@ -229,10 +233,18 @@ async def replan_money(n: Notifying, bureau: str, stuck_after: int) -> int:
     moved = 0
     for doc in await n.deadlines.open_money(DISBURSEMENT, bureau):
         doc = {**doc, "stuck_after": stuck_after}
-        timers = money_timers(doc, calendar, rules)
-        await n.deadlines.replan(doc, timers, {"stuck_after": stuck_after, "due_at": timers[0].fire_at})
+        ladder = money_timers(doc, calendar, rules)
+        told = _told_this_stall(doc)  # a changed setting tells nobody again of this stall
+        timers = [t for t in ladder if t.step.value not in told]
+        await n.deadlines.replan(doc, timers, {"stuck_after": stuck_after, "due_at": ladder[0].fire_at})
         moved += 1
     return moved
+
+
+def _told_this_stall(doc: dict[str, Any]) -> set[str]:
+    """Return the steps that fired since the disbursement's current stall began to be counted."""
+    since = _aware(doc.get("counted_from") or doc["last_change_at"])
+    return {s["step"] for s in doc.get("steps", []) if s.get("fired_at") and _aware(s["fired_at"]) >= since}
 
 
 async def _plan_arrears(n: Notifying, env: EventEnvelope, e: ArrearsRecorded) -> None:
