@@ -10,6 +10,12 @@ from typing import Any
 from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.disbursement.adapters.bank_references import (
+    BANK_REFERENCES,
+    BankReferences,
+    MemoryBankReferences,
+    MongoBankReferences,
+)
 from services.disbursement.entrypoints import arrears_http, dashboard_http, http
 from services.disbursement.entrypoints.kafka import subscribe_read_models, subscribe_reports
 from services.disbursement.entrypoints.state import Bureaus, Services
@@ -48,6 +54,7 @@ class Overrides:
     db: AsyncDatabase
     bureaus: Bureaus
     idempotency: IdempotencyStore = field(default_factory=InMemoryIdempotencyStore)
+    bank_references: BankReferences = field(default_factory=MemoryBankReferences)
 
 
 def mount(app: FastAPI, services: Services, api_keys: Authenticator, idempotency: IdempotencyStore) -> None:
@@ -69,6 +76,7 @@ def build_app(settings: DisbursementSettings, overrides: Overrides | None = None
             bureaus=overrides.bureaus,
             default_stuck_after_workdays=settings.stuck_after_workdays,
             report_max_rows=settings.report_max_rows,
+            bank_references=overrides.bank_references,
         )
         mount(app, services, overrides.api_keys, overrides.idempotency)
         return app
@@ -80,6 +88,7 @@ def build_app(settings: DisbursementSettings, overrides: Overrides | None = None
     bureaus = BureauDirectory(mongo.db)
     keys = IntegrationKeyDirectory(mongo.db, cache_seconds=settings.signing_key_cache_seconds)
     generations = Generations(mongo.db, POINTERS)
+    references = MongoBankReferences(mongo.db[BANK_REFERENCES])
     names = in_use(generations)
     subscribers: list[ReliableSubscriber[Any]] = [
         subscribe_reports(
@@ -90,6 +99,7 @@ def build_app(settings: DisbursementSettings, overrides: Overrides | None = None
             fetch_wait=settings.kafka_fetch_wait,
             keys=keys,
             require_signed=settings.require_signed_messages,
+            references=references,
         ),
         subscribe_read_models(
             broker,
@@ -127,6 +137,7 @@ def build_app(settings: DisbursementSettings, overrides: Overrides | None = None
         default_stuck_after_workdays=settings.stuck_after_workdays,
         report_max_rows=settings.report_max_rows,
         names=names,
+        bank_references=references,
     )
     mount(app, services, ApiKeyStore(mongo.db), MongoIdempotencyStore(mongo.db[IDEMPOTENCY]))
     app.include_router(

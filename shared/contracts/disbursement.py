@@ -6,6 +6,7 @@ Money is exact: amounts are `Decimal` with exactly two places, carried in JSON a
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -14,6 +15,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     model_validator,
@@ -22,7 +24,16 @@ from pydantic import (
 from shared.contracts.amounts import Amount, Money
 from shared.contracts.answers import YEARS_2000_TO_2100, CalendarDate, IsoMoment, WholeNumber
 from shared.contracts.cases import Enterprise
-from shared.contracts.text import Identifier, Line100, Line200, Line500, OptionalText500, Text500, read_stored
+from shared.contracts.text import (
+    Identifier,
+    Line100,
+    Line200,
+    Line500,
+    OptionalText500,
+    Text500,
+    is_reading_stored,
+    read_stored,
+)
 
 # A disbursement with no stage change for this many working days is stuck, until its bureau sets its own
 # number: the disbursement service's dashboard and the notification service's reminders count from the same one.
@@ -48,9 +59,27 @@ def _plausible_day(day: date) -> date:
     return day
 
 
+_NUMBER = re.compile(r"\s*[+-]?[0-9]+(\.[0-9]*)?\s*")
+_CALENDAR_DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
+
+
+def _date_time_text(value: Any) -> Any:
+    # IsoMoment (shared) answers every refused text "not a number": a week date (2026-W48-4T…) or a word is
+    # text that is not a calendar date-time, and the reason should say that. Numbers keep IsoMoment's reason.
+    if is_reading_stored() or not isinstance(value, str):
+        return value
+    if _NUMBER.fullmatch(value) or _CALENDAR_DATE_TIME.match(value):
+        return value
+    raise ValueError(
+        "须为带时区的 ISO 8601 日期时间 YYYY-MM-DDThh:mm:ss+08:00，不接受单独的日期、周日期等写法 / must be an"
+        " ISO 8601 date-time YYYY-MM-DDThh:mm:ss with its offset, e.g. 2026-11-28T10:00:00+08:00 (a date"
+        " alone, a week date or other text is not a date-time)"
+    )
+
+
 _IN_RANGE = Field(json_schema_extra={"pattern": YEARS_2000_TO_2100})  # FIRST_YEAR to LAST_YEAR, published
 Moment = Annotated[
-    IsoMoment, AfterValidator(_plausible_time), _IN_RANGE
+    IsoMoment, BeforeValidator(_date_time_text), AfterValidator(_plausible_time), _IN_RANGE
 ]  # ISO 8601 with offset, not a number
 Day = Annotated[CalendarDate, AfterValidator(_plausible_day), _IN_RANGE]  # "YYYY-MM-DD" only, never a time
 

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from services.disbursement.adapters.bank_references import MemoryBankReferences
 from services.disbursement.application.commands import Context, open_disbursement
 from services.disbursement.entrypoints.kafka import subscribe_reports
 from shared.auth.integration_keys import InMemoryIntegrationKeyDirectory, IntegrationKey
@@ -76,6 +77,7 @@ async def reports_consumer() -> Reports:
         group="d",
         fetch_wait=FetchWait(10),
         keys=keys,
+        references=MemoryBankReferences(),
     )
     private = Ed25519PrivateKey.generate()
     reports = Reports(

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from services.disbursement.adapters.bank_references import MemoryBankReferences
 from services.disbursement.application import commands
 from services.disbursement.application.commands import Context
 from services.disbursement.domain import rules
@@ -152,7 +153,9 @@ async def test_views_dashboard_and_a_replay_agree_on_each_status_of_a_returned_r
     previous = None
     for n, (report, status) in enumerate(steps, start=1):
         if isinstance(report, PaymentReport):
-            await commands.record_payment(disbursement_id, report, context(n), recorder=recorder)
+            await commands.record_payment(
+                disbursement_id, report, context(n), recorder=recorder, references=MemoryBankReferences()
+            )
         else:
             await commands.report_stage(disbursement_id, report, context(n), recorder=recorder)
         stream = await recorder.read_stream(disbursement_stream(disbursement_id))

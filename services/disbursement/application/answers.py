@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from shared.contracts.amounts import Money
 from shared.contracts.answers import Time
 from shared.contracts.cases import Enterprise
+from shared.contracts.envelope import Actor
 
 
 class DisbursementRecorded(BaseModel):
@@ -22,6 +24,18 @@ class DisbursementRecorded(BaseModel):
         default=None,
         description="A payment's id (POST …/payments), as the timeline and the enterprise's mail name it",
     )
+
+
+Via = Literal["http", "kafka", "kafka_unsigned"]
+VIA = (
+    "How it came: http (a signed-in person or a bureau key), kafka (a finance system's report, signed by an"
+    " integration key), kafka_unsigned (a report believed unsigned while signatures were not required)"
+)
+ACTOR = (
+    "Who caused it (the event's actor): a person (kind person: staff_id, name, post), a bureau key, or the"
+    " integration key that signed a Kafka report (kind integration: key_id, name); reported_by and approver"
+    " are what the report says"
+)
 
 
 class TimelineEntry(BaseModel):
@@ -47,6 +61,8 @@ class TimelineEntry(BaseModel):
     )
     superseded: bool = Field(description="A later report of the same stage corrected its time")
     supersedes_at: Time | None = None
+    via: Via | None = Field(default=None, description=VIA)
+    actor: Actor | None = Field(default=None, description=ACTOR)
 
 
 class StageSpan(BaseModel):
@@ -60,6 +76,8 @@ class StageSpan(BaseModel):
     workdays: int = Field(
         description="Working days after the day it was entered, up to the day it was left (or today)"
     )
+    via: Via | None = Field(default=None, description=f"The report (or payment) that entered it: {VIA}")
+    actor: Actor | None = Field(default=None, description=f"The report (or payment) that entered it: {ACTOR}")
 
 
 class TimeToAccountAnswer(BaseModel):

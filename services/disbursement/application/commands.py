@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import TypeVar
@@ -17,6 +18,8 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from services.disbursement.adapters.bank_references import BankReferences
+from services.disbursement.application.bank_references import bank_reference_claimed
 from services.disbursement.application.case_links import refuse_a_link_to_another_case
 from services.disbursement.domain.arrears import Arrears, record_arrears
 from services.disbursement.domain.disbursement import Disbursement
@@ -163,32 +166,40 @@ async def _decide(
     recorder: EventRecorder,
     fold: Callable[[list[EventEnvelope]], S | None],
     decide: Callable[[S], list[BaseModel]],
+    claim: Callable[[], AbstractAsyncContextManager[None]] | None = None,
 ) -> Outcome:
     aggregate_id = stream_id.split("-", 1)[1]
-    for _ in range(MAX_ATTEMPTS):
-        stream = await recorder.read_stream(stream_id)
-        state = fold(stream)
-        if state is None or stream[0].bureau != context.bureau:
-            raise NotFound(stream_id)
-        if done := _already(stream, context):
-            return Outcome(aggregate_id, state.version, [e.event_type for e in done], replayed=True)
-        events = decide(state)
-        if not events:
-            return Outcome(aggregate_id, state.version, [])
-        try:
-            result = await recorder.append(
-                _recording(context, stream_id, stream_type, state.version), _wrap(events, context)
+    async with AsyncExitStack() as held:  # a claim taken before the append is released if it fails
+        for _ in range(MAX_ATTEMPTS):
+            stream = await recorder.read_stream(stream_id)
+            state = fold(stream)
+            if state is None or stream[0].bureau != context.bureau:
+                raise NotFound(stream_id)
+            if done := _already(stream, context):
+                return Outcome(aggregate_id, state.version, [e.event_type for e in done], replayed=True)
+            events = decide(state)
+            if not events:
+                return Outcome(aggregate_id, state.version, [])
+            if claim is not None:
+                await held.enter_async_context(claim())
+                claim = None  # once: a retry after a concurrent append keeps it
+            try:
+                result = await recorder.append(
+                    _recording(context, stream_id, stream_type, state.version), _wrap(events, context)
+                )
+            except ConcurrencyError:
+                continue  # another report got there first: decide again on the new state
+            if result.duplicate and result.events[0].stream_id != stream_id:
+                raise RequestReused(
+                    f"{context.request_ref or context.command_id} was already used for another stream"
+                )
+            return Outcome(
+                aggregate_id,
+                result.events[-1].version,
+                [e.event_type for e in result.events],
+                result.duplicate,
             )
-        except ConcurrencyError:
-            continue  # another report got there first: decide again on the new state
-        if result.duplicate and result.events[0].stream_id != stream_id:
-            raise RequestReused(
-                f"{context.request_ref or context.command_id} was already used for another stream"
-            )
-        return Outcome(
-            aggregate_id, result.events[-1].version, [e.event_type for e in result.events], result.duplicate
-        )
-    raise ConcurrencyError(stream_id, -1)
+        raise ConcurrencyError(stream_id, -1)  # inside: a claim for an append that never came is released
 
 
 async def report_stage(
@@ -211,9 +222,14 @@ async def report_stage(
 
 
 async def record_payment(
-    disbursement_id: str, payment: PaymentReport, context: Context, *, recorder: EventRecorder
+    disbursement_id: str,
+    payment: PaymentReport,
+    context: Context,
+    *,
+    recorder: EventRecorder,
+    references: BankReferences,
 ) -> Outcome:
-    """Record money credited to the enterprise's account."""
+    """Record money credited to the enterprise's account (its bank reference: one disbursement's per bureau)."""
     payment_id = new_id(context.command_id, "payment")
     outcome = await _decide(
         disbursement_stream(disbursement_id),
@@ -223,6 +239,14 @@ async def record_payment(
         fold_disbursement,
         lambda d: d.record_payment(
             payment, payment_id=payment_id, reported_by=context.reported_by, now=context.now
+        ),
+        claim=lambda: bank_reference_claimed(
+            references,
+            recorder,
+            bureau=context.bureau,
+            reference=payment.bank_reference,
+            disbursement_id=disbursement_id,
+            command_id=context.command_id,
         ),
     )
     return replace(outcome, payment_id=payment_id)

@@ -19,6 +19,7 @@ from services.disbursement.application.answers import (
     TimeToAccountAnswer,
 )
 from services.disbursement.application.commands import NotFound
+from services.disbursement.application.provenance import entered_by, how_it_came
 from services.disbursement.domain.disbursement import Disbursement
 from services.disbursement.domain.streams import (
     arrears_stream,
@@ -59,6 +60,7 @@ def timeline(d: Disbursement) -> list[TimelineEntry]:
             late=r.event.late,
             superseded=r.superseded,
             supersedes_at=r.event.supersedes_at,
+            **how_it_came(r),
         )
         for r in d.reports
     ] + [
@@ -75,6 +77,7 @@ def timeline(d: Disbursement) -> list[TimelineEntry]:
             payment_id=p.event.payment_id,
             late=p.event.before_instruction or _credited_before(instructed, p.event.credited_at),
             superseded=False,
+            **how_it_came(p),
         )
         for p in d.payments
     ]
@@ -115,6 +118,7 @@ async def disbursement_detail(
                 left_at=s.left_at,
                 hours=s.hours,
                 workdays=s.workdays,
+                **how_it_came(entered_by(d, s.stage, s.entered_at)),
             )
             for s in spans(d, calendar, now)
         ],

@@ -100,6 +100,7 @@ class Arrears:
                 f"还款日期早于交付日期 / repaid_on {repayment.repaid_on} is before the delivery on"
                 f" {self.recorded.delivered_on}",
             )
+        self._refuse_a_reference_already_repaid(repayment.reference)
         if repayment.amount > self.outstanding:
             raise Refused(
                 rules.NO_REPAYMENT_BEYOND_OUTSTANDING,
@@ -116,6 +117,20 @@ class Arrears:
                 days_late=max(0, (repayment.repaid_on - self.recorded.due_on).days),
             )
         ]
+
+    def _refuse_a_reference_already_repaid(self, reference: str | None) -> None:
+        # As a bank reference is credited once per disbursement: the same transfer recorded twice (a resend
+        # without an Idempotency-Key) must not count twice. Without a reference two repayments of the same
+        # amount on the same day may both be real, so nothing tells them apart.
+        if reference is None:
+            return
+        for earlier in self.repayments:
+            if earlier.reference == reference:
+                raise Refused(
+                    rules.ONE_REPAYMENT_PER_REFERENCE,
+                    f"该还款凭证号已登记 / reference {reference} was already recorded as a repayment of"
+                    f" {earlier.amount:.2f} on {earlier.repaid_on} of these arrears",
+                )
 
     def apply(self, event: BaseModel, version: int) -> None:
         """Apply a recorded event."""

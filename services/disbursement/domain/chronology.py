@@ -46,24 +46,37 @@ def _first_credit(d: Disbursement) -> datetime | None:
     return min((p.event.credited_at for p in d.payments), default=None)
 
 
-def refuse_stage_out_of_order(d: Disbursement, stage: Stage, at: datetime) -> None:
+def refuse_stage_out_of_order(
+    d: Disbursement, stage: Stage, at: datetime, approver: str | None = None
+) -> None:
     """Refuse a stage dated before a stage it follows, or after a stage (or payment) that follows it."""
     if stage in PROGRESSION:
-        _refuse_progress_out_of_order(d, stage, at)
+        _refuse_progress_out_of_order(d, stage, at, _entered_after(d, stage, at, approver))
     elif stage is Stage.RETURNED_BY_BANK:
         _refuse_return_before_its_instruction(d, at)
     elif stage is Stage.CANCELLED:
         _refuse_cancellation_before_what_happened(d, at)
 
 
-def _refuse_progress_out_of_order(d: Disbursement, stage: Stage, at: datetime) -> None:
+def _entered_after(d: Disbursement, stage: Stage, at: datetime, approver: str | None) -> datetime:
+    """When the stage would be entered once this report is in force (approval: at its first approver)."""
+    if stage is not Stage.APPROVED:
+        return at
+    # Approvals are one stage per approver: this approver's own earlier approval is the one it corrects, so
+    # only the others' approvals keep the stage entered before `at`. A further approver may then sign after
+    # the stages that follow the approval; the same approver re-dating the only (or first) approval may not.
+    others = [
+        r.event.at for r in d.in_force() if r.event.stage is Stage.APPROVED and r.event.approver != approver
+    ]
+    return min([at, *others])
+
+
+def _refuse_progress_out_of_order(d: Disbursement, stage: Stage, at: datetime, entered: datetime) -> None:
     index = PROGRESSION.index(stage)
-    # A further approver may sign after the stages that follow the approval (which began at the first one).
-    further_approver = stage is Stage.APPROVED and d.stage_time(Stage.APPROVED) is not None
     for other, other_at in _progress(d):
         if PROGRESSION.index(other) < index and at < other_at:
             raise _out_of_order(stage.value, at, "before", other.value, other_at)
-        if PROGRESSION.index(other) > index and at > other_at and not further_approver:
+        if PROGRESSION.index(other) > index and entered > other_at:
             raise _out_of_order(stage.value, at, "after", other.value, other_at)
     first = _first_credit(d)
     if stage is Stage.ALLOCATION_RECEIVED and first is not None and at > first:
@@ -80,8 +93,9 @@ def _refuse_return_before_its_instruction(d: Disbursement, at: datetime) -> None
 
 
 def _refuse_cancellation_before_what_happened(d: Disbursement, at: datetime) -> None:
-    # Cancelled is final: stages or money dated after it would contradict it.
-    known = [(s.value, t) for s, t in _progress(d)]
+    # Cancelled is final: any report in force (a hold, a resumption, a return, a further approver: not only
+    # the progression's entries) or money dated after it would contradict it.
+    known = [(r.event.stage.value, r.event.at) for r in d.in_force()]
     known += [(CREDITED, p.event.credited_at) for p in d.payments]
     if known:
         last, last_at = max(known, key=lambda k: k[1])

@@ -42,6 +42,7 @@ from shared.contracts.disbursement import (
     StageReport,
     Status,
 )
+from shared.contracts.envelope import Actor
 
 ZERO = Decimal("0.00")
 E = TypeVar("E", DisbursementStageReported, DisbursementPaymentCredited)
@@ -54,6 +55,7 @@ class Report:
     event: DisbursementStageReported
     recorded_at: datetime | None = None
     superseded: bool = False
+    actor: Actor | None = None  # who caused it (the envelope's actor): a person, a bureau key, a signing key
 
     @property
     def key(self) -> tuple[Stage, str | None]:
@@ -67,6 +69,7 @@ class Payment:
 
     event: DisbursementPaymentCredited
     recorded_at: datetime | None = None
+    actor: Actor | None = None
 
 
 @dataclass
@@ -158,8 +161,9 @@ class Disbursement:
         return bool(instructed) and (not returned or instructed[-1].event.at > returned[-1].event.at)
 
     def last_change_at(self) -> datetime:
-        """The latest own time of any report or payment; the opening when there is none."""
-        times = [r.event.at for r in self.reports] + [p.event.credited_at for p in self.payments]
+        """The latest own time of any report in force or payment; the opening when there is none."""
+        # A corrected time no longer happened: counting it would keep stuck money off "stuck" and reminders.
+        times = [r.event.at for r in self.in_force()] + [p.event.credited_at for p in self.payments]
         return max(times, default=self.opened_at)
 
     # -- decisions: return the events to record, or raise Refused --
@@ -175,7 +179,7 @@ class Disbursement:
         self._refuse_after_cancellation()
         rules.refuse_time_in_the_future(report.at, now, "stage")
         self._refuse_by_state(report)
-        chronology.refuse_stage_out_of_order(self, report.stage, report.at)
+        chronology.refuse_stage_out_of_order(self, report.stage, report.at, approver)
         supersedes = self._corrected_time(report, earlier)
         return [
             self._with_progress(
@@ -331,10 +335,12 @@ class Disbursement:
 
     # -- evolution --
 
-    def apply(self, event: BaseModel, version: int, recorded_at: datetime | None = None) -> None:
-        """Apply a recorded event."""
+    def apply(
+        self, event: BaseModel, version: int, recorded_at: datetime | None = None, actor: Actor | None = None
+    ) -> None:
+        """Apply a recorded event (with when it was recorded and by whom, when folded from its envelope)."""
         if isinstance(event, DisbursementStageReported):
-            report = Report(event, recorded_at)
+            report = Report(event, recorded_at, actor=actor)
             if event.supersedes_at is not None:
                 # Only the report it names: earlier instruction cycles (re-issued after a return) stay in force.
                 for r in self.reports:
@@ -342,5 +348,5 @@ class Disbursement:
                         r.superseded = True
             self.reports.append(report)
         elif isinstance(event, DisbursementPaymentCredited):
-            self.payments.append(Payment(event, recorded_at))
+            self.payments.append(Payment(event, recorded_at, actor))
         self.version = version

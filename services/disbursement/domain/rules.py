@@ -6,6 +6,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from shared.workdays.calendar import SHANGHAI
+
 
 class Refused(Exception):
     """A rule refuses the command now; nothing is recorded."""
@@ -31,6 +33,7 @@ RETURN_ONLY_AN_INSTRUCTED_PAYMENT = "ReturnOnlyAnInstructedPayment"
 ONLY_LEADERSHIP_APPROVES = "OnlyLeadershipApproves"
 NO_TIME_IN_THE_FUTURE = "NoStageTimeInTheFuture"
 NO_REPAYMENT_BEYOND_OUTSTANDING = "RepaidNeverExceedsOwed"
+ONE_REPAYMENT_PER_REFERENCE = "OneRepaymentPerReference"
 STAGES_FOLLOW_THEIR_ORDER = "StagesFollowTheirOrderInTime"
 NO_REPAYMENT_BEFORE_DELIVERY = "NoRepaymentBeforeDelivery"
 NO_DAY_IN_THE_FUTURE = "NoDayInTheFuture"
@@ -46,7 +49,8 @@ def refuse_time_in_the_future(at: datetime, now: datetime, what: str) -> None:
     if at > now + CLOCK_TOLERANCE:
         raise Refused(
             NO_TIME_IN_THE_FUTURE,
-            f"报告的时间晚于当前时间 / the {what} time {at.isoformat()} is in the future",
+            f"报告的时间晚于当前时间 / the {what} time {at.astimezone(SHANGHAI).isoformat()} is in the future"
+            f" (now {now.astimezone(SHANGHAI).isoformat(timespec='seconds')})",
         )
 
 

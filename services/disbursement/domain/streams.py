@@ -37,7 +37,7 @@ def fold_disbursement(envelopes: Iterable[EventEnvelope]) -> Disbursement | None
         if isinstance(event, DisbursementOpened):
             state = Disbursement.open(event, e.occurred_at)
         elif state is not None:
-            state.apply(event, e.version, e.recorded_at)
+            state.apply(event, e.version, e.recorded_at, e.actor)
     return state
 
 

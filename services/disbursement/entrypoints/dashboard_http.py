@@ -17,22 +17,22 @@ from services.disbursement.projections.dashboard import dashboard
 from services.disbursement.projections.store import ReadModels
 from shared.auth.http import Caller
 from shared.auth.rights import SettingsChanger
-from shared.contracts.answers import CalendarDate
-from shared.contracts.disbursement import DisbursementSettingsRequest
+from shared.contracts.disbursement import Day, DisbursementSettingsRequest
 from shared.http_query import KNOWN_QUERY_ONLY
 
 router = APIRouter(prefix="/api/v1/disbursements", tags=["disbursement"])
 MAX_PERIOD_DAYS = 5 * 366
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Day: "YYYY-MM-DD" in 2000-2100, as every date in a body (the working-day calendar counts no other years).
 PeriodFrom = Annotated[
-    CalendarDate | None,
+    Day | None,
     Query(
         alias="from",
         description="First Asia/Shanghai day (YYYY-MM-DD), not after `to`, at most 5 years before it",
     ),
 ]
 PeriodTo = Annotated[
-    CalendarDate | None, Query(alias="to", description="Last Asia/Shanghai day (YYYY-MM-DD), included")
+    Day | None, Query(alias="to", description="Last Asia/Shanghai day (YYYY-MM-DD), included")
 ]
 
 

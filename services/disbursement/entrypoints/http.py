@@ -130,7 +130,13 @@ async def record_payment(
 
     async def run(context: Context) -> DisbursementRecorded:
         return await run_command(
-            lambda: commands.record_payment(disbursement_id, body, context, recorder=services.recorder),
+            lambda: commands.record_payment(
+                disbursement_id,
+                body,
+                context,
+                recorder=services.recorder,
+                references=services.bank_references,
+            ),
             NOT_FOUND,
         )
 

@@ -10,6 +10,7 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from services.disbursement.adapters.bank_references import BankReferences
 from services.disbursement.application import commands
 from services.disbursement.application.commands import Context, NotFound, RequestReused
 from services.disbursement.domain.rules import Refused
@@ -67,6 +68,7 @@ def subscribe_reports(
     fetch_wait: FetchWait,
     keys: IntegrationKeys | None = None,
     require_signed: bool = True,
+    references: BankReferences | None = None,
 ) -> ReliableSubscriber[DisbursementReportV1]:
     """Apply each authenticated report once: the same events as the HTTP routes record."""
 
@@ -105,8 +107,10 @@ def subscribe_reports(
                     report.disbursement_id, inner, context, recorder=recorder, approver=approver
                 )
             else:
+                if references is None:
+                    raise RuntimeError("disbursement subscriber built without bank reference claims")
                 outcome = await commands.record_payment(
-                    report.disbursement_id, inner, context, recorder=recorder
+                    report.disbursement_id, inner, context, recorder=recorder, references=references
                 )
         except Refused as exc:
             raise PoisonMessage(f"refused: {exc}") from exc

@@ -9,6 +9,7 @@ from typing import Protocol
 from fastapi import Request
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.disbursement.adapters.bank_references import BankReferences, MemoryBankReferences
 from services.disbursement.application.commands import stuck_after_workdays
 from services.disbursement.projections.dashboard import stuck_cutoff
 from services.disbursement.projections.store import LIVE, NamesNow, pinned
@@ -45,6 +46,7 @@ class Services:
     default_stuck_after_workdays: int
     report_max_rows: int
     names: NamesNow = field(default_factory=lambda: pinned(LIVE))  # the generation in use, resolved per use
+    bank_references: BankReferences = field(default_factory=MemoryBankReferences)  # bootstrap: Mongo's
 
     @classmethod
     def of(cls, request: Request) -> Services:

@@ -1,0 +1,81 @@
+"""A bank transfer's reference (银行流水号) credits one disbursement of a bureau, claimed before the append.
+
+Why a claim and not a look at the other disbursements: the aggregate sees only its own stream, and two payments
+with one reference to two disbursements can be decided at the same moment. The claim (a document keyed by
+bureau and reference, adapters/bank_references.py) is inserted first, so one of them wins; the claim of a payment
+that is then refused is released. A claim left by a crash between the claim and the append names a
+disbursement that holds no such payment: after ORPHANED_AFTER it passes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from services.disbursement.adapters.bank_references import BankReferences
+from services.disbursement.domain import rules
+from services.disbursement.domain.rules import Refused
+from services.disbursement.domain.streams import disbursement_stream, fold_disbursement
+from shared.eventstore.recorder import EventRecorder
+
+# Longer than any payment takes to be decided and appended: a claim this old with no payment behind it was left.
+ORPHANED_AFTER = timedelta(minutes=2)
+
+
+async def _credited_by(recorder: EventRecorder, disbursement_id: str, reference: str) -> bool:
+    d = fold_disbursement(await recorder.read_stream(disbursement_stream(disbursement_id)))
+    return d is not None and any(p.event.bank_reference == reference for p in d.payments)
+
+
+async def a_bank_reference_credits_one_disbursement_of_a_bureau(
+    references: BankReferences,
+    recorder: EventRecorder,
+    *,
+    bureau: str,
+    reference: str,
+    disbursement_id: str,
+    command_id: str,
+) -> bool:
+    """Claim the reference for the disbursement, refusing one another disbursement holds; True: a new claim."""
+    holder, new = await references.claim(bureau, reference, disbursement_id)
+    if holder == disbursement_id:
+        return new
+    if await recorder.command_events(command_id):
+        return False  # recorded before: the stream answers its replay (or a request id reused), not the claim
+    if await _credited_by(recorder, holder, reference) or not await references.take_over(
+        bureau, reference, holder, disbursement_id, ORPHANED_AFTER
+    ):
+        raise Refused(
+            rules.ONE_CREDIT_PER_BANK_REFERENCE,
+            f"该银行流水号已登记于另一笔拨付 {holder} / bank reference {reference} is already credited to"
+            f" disbursement {holder}",
+        )
+    return True
+
+
+@asynccontextmanager
+async def bank_reference_claimed(
+    references: BankReferences,
+    recorder: EventRecorder,
+    *,
+    bureau: str,
+    reference: str,
+    disbursement_id: str,
+    command_id: str,
+) -> AsyncIterator[None]:
+    """Hold the claim while the payment is decided; a refused payment (or one that fails) claims nothing."""
+    new = await a_bank_reference_credits_one_disbursement_of_a_bureau(
+        references,
+        recorder,
+        bureau=bureau,
+        reference=reference,
+        disbursement_id=disbursement_id,
+        command_id=command_id,
+    )
+    try:
+        yield
+    except BaseException:
+        if new:
+            await references.release(bureau, reference, disbursement_id)
+        raise

@@ -1,0 +1,59 @@
+"""The bank reference claims port: the in-memory fake and the MongoDB adapter behave alike."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.disbursement.adapters.bank_references import (
+    BANK_REFERENCES,
+    BankReferences,
+    MemoryBankReferences,
+    MongoBankReferences,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["memory", "mongo"])
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def claims_of(kind: str, db: AsyncDatabase) -> BankReferences:
+    return MemoryBankReferences() if kind == "memory" else MongoBankReferences(db[BANK_REFERENCES])
+
+
+async def test_a_reference_is_held_by_the_first_disbursement_of_its_bureau_that_claims_it(
+    kind: str, mongo_db: AsyncDatabase
+) -> None:
+    claims = claims_of(kind, mongo_db)
+    results = await asyncio.gather(*(claims.claim("finance", "ICBC-1", d) for d in ("d1", "d2") * 3))
+    assert len({holder for holder, _ in results}) == 1 and [new for _, new in results].count(True) == 1
+    holder = results[0][0]
+    assert await claims.claim("finance", "ICBC-1", holder) == (holder, False)
+    assert await claims.claim("innovation", "ICBC-1", "d9") == ("d9", True)  # per bureau
+    await claims.release("finance", "ICBC-1", "d3")  # not its claim: nothing changes
+    assert (await claims.claim("finance", "ICBC-1", "d3"))[0] == holder
+    await claims.release("finance", "ICBC-1", holder)
+    assert await claims.claim("finance", "ICBC-1", "d3") == ("d3", True)
+
+
+async def test_a_claim_passes_on_only_from_its_holder_and_only_when_old(
+    kind: str, mongo_db: AsyncDatabase
+) -> None:
+    claims = claims_of(kind, mongo_db)
+    await claims.claim("finance", "ICBC-2", "d1")
+    assert not await claims.take_over("finance", "ICBC-2", "d1", "d2", timedelta(minutes=2))  # too fresh
+    assert not await claims.take_over(
+        "finance", "ICBC-2", "d7", "d2", timedelta(seconds=-1)
+    )  # not the holder
+    moves = await asyncio.gather(
+        *(claims.take_over("finance", "ICBC-2", "d1", d, timedelta(seconds=-1)) for d in ("d2", "d3"))
+    )
+    assert moves.count(True) == 1  # compare-and-set: one taker
+    winner = ("d2", "d3")[moves.index(True)]
+    assert await claims.claim("finance", "ICBC-2", "d4") == (winner, False)

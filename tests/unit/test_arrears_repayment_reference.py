@@ -1,0 +1,78 @@
+"""A repayment's reference is recorded once per arrears: a resend without an Idempotency-Key never counts twice."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+
+from services.disbursement.bootstrap import Overrides, build_app
+from services.disbursement.domain import rules
+from services.disbursement.domain.rules import Refused
+from services.disbursement.settings import DisbursementSettings
+from shared.auth.keys import Role
+from shared.contracts.disbursement import RepaymentReport
+from shared.eventstore.memory import InMemoryRecorder
+from tests.fakes import FakeApiKeys
+from tests.unit.test_arrears_domain import TODAY, arrears
+from tests.unit.test_disbursement_http import Bureaus, arrears_body
+
+ADMIN = {"Authorization": "Bearer admin"}
+REPAYMENT = {"amount": "300.00", "repaid_on": "2026-11-20", "reference": "ICBC-REPAY-1"}
+
+
+def repaid(reference: str | None, amount: str = "300.00", on: date = date(2026, 11, 20)) -> RepaymentReport:
+    return RepaymentReport(amount=amount, repaid_on=on, reference=reference)
+
+
+def test_the_same_reference_again_is_refused_naming_it_and_the_first_repayment() -> None:
+    a = arrears(owed="1000.00")
+    for event in a.repay(repaid("ICBC-REPAY-1"), today=TODAY):
+        a.apply(event, a.version + 1)
+    for again in (repaid("ICBC-REPAY-1"), repaid("ICBC-REPAY-1", "50.00", date(2026, 11, 21))):
+        with pytest.raises(Refused) as caught:
+            a.repay(again, today=TODAY)
+        assert caught.value.rule == rules.ONE_REPAYMENT_PER_REFERENCE
+        assert "ICBC-REPAY-1" in caught.value.reason and "300.00 on 2026-11-20" in caught.value.reason
+    assert a.repaid == 300
+
+
+def test_repayments_without_a_reference_or_with_another_one_are_each_recorded() -> None:
+    a = arrears(owed="1000.00")
+    for report in (repaid(None), repaid(None), repaid("ICBC-REPAY-2")):
+        for event in a.repay(report, today=TODAY):
+            a.apply(event, a.version + 1)
+    assert a.repaid == 900
+
+
+@pytest.fixture
+def recorder() -> InMemoryRecorder:
+    return InMemoryRecorder()
+
+
+@pytest.fixture
+async def client(recorder: InMemoryRecorder) -> AsyncIterator[httpx.AsyncClient]:
+    db: Any = None  # the routes under test read the event store only
+    keys = FakeApiKeys({"admin": ("finance", Role.ADMIN)})
+    app = build_app(
+        DisbursementSettings(), Overrides(recorder=recorder, api_keys=keys, db=db, bureaus=Bureaus())
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        yield http
+
+
+async def test_a_repayment_posted_twice_without_an_idempotency_key_is_409_the_second_time(
+    client: httpx.AsyncClient, recorder: InMemoryRecorder
+) -> None:
+    created = await client.post("/api/v1/arrears", json=arrears_body(amount_owed="1000.00"), headers=ADMIN)
+    url = f"/api/v1/arrears/{created.json()['id']}/repayments"
+    first = await client.post(url, json=REPAYMENT, headers=ADMIN)
+    second = await client.post(url, json=REPAYMENT, headers=ADMIN)
+    assert first.status_code == 201, first.text
+    assert second.status_code == 409 and "OneRepaymentPerReference" in second.text
+    assert "该还款凭证号已登记 / reference ICBC-REPAY-1" in second.text
+    view = (await client.get(f"/api/v1/arrears/{created.json()['id']}", headers=ADMIN)).json()
+    assert view["repaid"] == "300.00" and len(await recorder.read_all()) == 2
