@@ -70,9 +70,10 @@ def iso_moment(value: Any) -> Any:
         return value
     if isinstance(value, str) and _ISO_MOMENT.match(value):
         return value
+    numeric = isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit())
     raise ValueError(
         "须为带时区的 ISO 8601 时间，如 2026-11-28T10:00:00+08:00 / must be an ISO 8601 time with its offset, "
-        "e.g. 2026-11-28T10:00:00+08:00, not a number"
+        f"e.g. 2026-11-28T10:00:00+08:00, {'not a number' if numeric else 'not a date-time in another form'}"
     )
 
 
