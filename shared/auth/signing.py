@@ -74,18 +74,16 @@ def sign_message(private_key: Ed25519PrivateKey, key_id: str, body: bytes) -> li
 
 
 def _header(headers: Headers, name: str) -> str | None:
-    """Return the last value of a header (case-insensitive name) as text, or None."""
+    """Return the value of a header (case-insensitive name) as text, or None; refuse one given twice."""
     items = headers.items() if isinstance(headers, Mapping) else headers
-    found: str | None = None
-    for key, value in items:
-        if key.lower() == name:
-            if value is None:
-                found = None  # a Kafka header may have a null value: that is no value at all
-            elif isinstance(value, bytes):
-                found = value.decode("ascii", "replace")
-            else:
-                found = str(value)
-    return found
+    values = [value for key, value in items if key.lower() == name]
+    if len(values) > 1:
+        # Which copy counts would be a parser's choice: a bogus and a valid signature must not depend on order.
+        raise SignatureRejected(f"ambiguous signature: the header {name} is given {len(values)} times")
+    if not values or values[0] is None:
+        return None  # a Kafka header may have a null value: that is no value at all
+    value = values[0]
+    return value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
 
 
 async def verify_message(

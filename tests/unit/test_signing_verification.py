@@ -166,3 +166,17 @@ async def test_a_weak_key_stored_before_weak_keys_were_refused_never_verifies(ke
     keys._keys[key.key_id] = weak  # as an older version stored it, without the check
     forged = {KEY_ID_HEADER: key.key_id, SIGNATURE_HEADER: base64.b64encode(bytes(64)).decode()}
     assert "not a valid Ed25519 key" in await rejection(keys, BODY, forged, "finance")
+
+
+@pytest.mark.parametrize("bogus_first", [True, False], ids=["bogus-then-valid", "valid-then-bogus"])
+async def test_a_signature_header_given_twice_is_rejected_whichever_copy_is_valid(
+    keys, bogus_first: bool
+) -> None:
+    private, key = await registered(keys)
+    valid = sign_message(private, key.key_id, BODY)
+    bogus = ("x-signature-ed25519", base64.b64encode(b"\0" * 64))
+    headers = [bogus, *valid] if bogus_first else [*valid, bogus]
+
+    reason = await rejection(keys, BODY, headers, "finance")
+
+    assert "x-signature-ed25519 is given 2 times" in reason
