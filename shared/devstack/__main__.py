@@ -44,7 +44,7 @@ def run() -> int:
                 except (RuntimeError, TimeoutError) as exc:
                     # A restart that fails (its port taken a moment) or never answers (killed here) counts
                     # as one more crash at the next tick: the others keep running; the limit stops a loop.
-                    print(f"{name} did not restart: {exc}", file=sys.stderr, flush=True)
+                    print(f"{name} did not restart ({exc}): trying again", file=sys.stderr, flush=True)
                     stack.services[name].kill()
     except _Stop:
         return 0
