@@ -1,12 +1,13 @@
-"""README's money routes through the gateway, as a user sees them: arrears and their repayments, the list of
-disbursements with its filters and pages, the workbook of a period, and where a new disbursement lives."""
+"""README's money routes through the gateway, as a user sees them: arrears, their repayments and their list,
+the list of disbursements with its filters and pages, the workbook of a period, and where a new disbursement
+lives."""
 
 from __future__ import annotations
 
 import io
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -14,9 +15,11 @@ import pytest
 from openpyxl import load_workbook
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.disbursement.domain.arrears import due_on
 from shared.auth.keys import ApiKeyStore, Bureau, BureauDirectory, Role
 from shared.devstack.stack import Stack
 from shared.workdays.calendar import SHANGHAI
+from shared.workdays.seed import default_calendar
 from tests.api import Api
 from tests.support import credit_code, eventually
 
@@ -56,11 +59,12 @@ async def record_arrears(client: httpx.AsyncClient, delivered_on: str, owed: str
 async def test_arrears_a_partial_repayment_leaves_them_overdue_and_the_last_one_settles_them_late(
     admin: httpx.AsyncClient, api: Api
 ) -> None:
-    arrears_id = await record_arrears(admin, "2026-09-01")  # due 2026-10-01, calendar days
+    # 30 calendar days end on 2026-10-01 (国庆, off until 10-07): due on the first working day after it.
+    arrears_id = await record_arrears(admin, "2026-09-01")
     url = f"/api/v1/arrears/{arrears_id}"
     fresh = (await admin.get(url)).json()
-    assert (fresh["due_on"], fresh["outstanding"], fresh["repaid"]) == ("2026-10-01", "1200000.00", "0.00")
-    assert fresh["overdue"] and fresh["overdue_days"] == (today() - datetime(2026, 10, 1).date()).days
+    assert (fresh["due_on"], fresh["outstanding"], fresh["repaid"]) == ("2026-10-08", "1200000.00", "0.00")
+    assert fresh["overdue"] and fresh["overdue_days"] == (today() - datetime(2026, 10, 8).date()).days
 
     part = await admin.post(
         f"{url}/repayments", json={"amount": "200000", "repaid_on": "2026-10-11", "reference": "R-1"}
@@ -86,8 +90,8 @@ async def test_arrears_a_partial_repayment_leaves_them_overdue_and_the_last_one_
     assert rest.status_code == 201, rest.text
     settled = (await admin.get(url)).json()
     assert (settled["outstanding"], settled["overdue"], settled["overdue_days"]) == ("0.00", False, 0)
-    assert (settled["settled_on"], settled["days_late"]) == ("2026-10-21", 20)
-    assert [r["days_late"] for r in settled["repayments"]] == [10, 20]
+    assert (settled["settled_on"], settled["days_late"]) == ("2026-10-21", 13)
+    assert [r["days_late"] for r in settled["repayments"]] == [3, 13]
     assert (await api.innovation.get(url)).status_code == 404
     assert (
         await api.innovation.post(f"{url}/repayments", json={"amount": "1", "repaid_on": "2026-10-21"})
@@ -107,7 +111,42 @@ async def test_arrears_repayment_dates_are_plain_days_and_amounts_decimal_string
         assert (await admin.post(url, json=wrong)).status_code == 422, wrong
     view = (await admin.get(f"/api/v1/arrears/{arrears_id}")).json()
     assert (view["repaid"], view["repayments"], view["overdue"]) == ("0.00", [], False)
-    assert view["due_on"] == (today() + timedelta(days=30)).isoformat()
+    assert view["due_on"] == due_on(today(), 30, default_calendar()).isoformat()
+
+
+async def test_arrears_the_list_shows_the_bureaus_own_overdue_first_and_filters_them(
+    admin: httpx.AsyncClient, api: Api
+) -> None:
+    settled = await record_arrears(admin, "2026-11-02", owed="300.00")
+    repaid = await admin.post(
+        f"/api/v1/arrears/{settled}/repayments", json={"amount": "300.00", "repaid_on": "2026-11-02"}
+    )
+    assert repaid.status_code == 201, repaid.text
+    not_yet_due = await record_arrears(admin, today().isoformat(), owed="200.00")
+    overdue = await record_arrears(admin, "2026-09-01", owed="100.00")  # due 2026-10-08
+
+    async def listed() -> Any:
+        page = (await admin.get("/api/v1/arrears")).json()
+        return page if page["total"] == 3 and not any(i["open"] for i in page["items"][2:]) else None
+
+    everything = await eventually(listed, 60, "three arrears in the list, the settled one settled")
+    assert [i["arrears_id"] for i in everything["items"]] == [overdue, not_yet_due, settled]
+    first = everything["items"][0]
+    assert (first["due_on"], first["overdue"], first["outstanding"]) == ("2026-10-08", True, "100.00")
+    assert first["overdue_days"] == (today() - datetime(2026, 10, 8).date()).days
+    for params, expected in (
+        ({"overdue": "true"}, [overdue]),
+        ({"overdue": "false"}, [not_yet_due, settled]),
+        ({"open": "false"}, [settled]),
+        ({"enterprise": GREE["credit_code"], "limit": 1, "offset": 1}, [not_yet_due]),
+    ):
+        page = (await admin.get("/api/v1/arrears", params=params)).json()
+        assert [i["arrears_id"] for i in page["items"]] == expected, params
+    others = (await api.innovation.get("/api/v1/arrears", params={"limit": 200})).json()
+    assert not {i["arrears_id"] for i in others["items"]} & {overdue, not_yet_due, settled}
+    for wrong in ({"overdue": "yes"}, {"open": "no"}, {"enterprise": "91410100"}, {"limit": 201}):
+        refused = await admin.get("/api/v1/arrears", params=wrong)
+        assert refused.status_code == 422 and next(iter(wrong)) in refused.text, (wrong, refused.text)
 
 
 async def open_disbursement(client: httpx.AsyncClient, n: int, **extra: Any) -> httpx.Response:

@@ -1,4 +1,8 @@
-"""Arrears under the SME payment regulation: due in 30 calendar days by default, at most 60 agreed."""
+"""Arrears under the SME payment regulation: due in 30 calendar days by default, at most 60 agreed.
+
+Delivered on a Monday whose 30- and 60-day terms end on working days: no day off moves them here
+(tests/unit/test_arrears_due_dates.py moves them).
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,10 @@ from services.disbursement.domain.arrears import Arrears, record_arrears
 from services.disbursement.domain.rules import Invalid, Refused
 from shared.contracts.cases import Enterprise
 from shared.contracts.disbursement import OpenArrearsRequest, RepaymentReport
+from shared.workdays.seed import default_calendar
 from tests.support import credit_code
 
-DELIVERED = date(2026, 9, 1)
+DELIVERED = date(2026, 8, 31)  # + 30: Wednesday 2026-09-30; + 60: Friday 2026-10-30
 TODAY = date(2026, 12, 31)
 
 
@@ -33,7 +38,7 @@ def request(term: int | None = None, owed: str = "31800000.00") -> OpenArrearsRe
 
 
 def arrears(term: int | None = None, owed: str = "31800000.00") -> Arrears:
-    return Arrears(record_arrears("a1", request(term, owed), today=TODAY))
+    return Arrears(record_arrears("a1", request(term, owed), today=TODAY, calendar=default_calendar()))
 
 
 def repay(a: Arrears, amount: str, on: date) -> None:
@@ -94,6 +99,7 @@ def test_a_repayment_before_the_delivery_or_after_today_is_invalid() -> None:
 
 def test_a_delivery_after_today_is_invalid() -> None:
     with pytest.raises(Invalid) as caught:
-        record_arrears("a1", request(), today=DELIVERED - timedelta(days=1))
+        record_arrears("a1", request(), today=DELIVERED - timedelta(days=1), calendar=default_calendar())
     assert caught.value.rule == rules.NO_DAY_IN_THE_FUTURE
-    assert record_arrears("a1", request(), today=DELIVERED).delivered_on == DELIVERED
+    recorded = record_arrears("a1", request(), today=DELIVERED, calendar=default_calendar())
+    assert recorded.delivered_on == DELIVERED

@@ -233,7 +233,7 @@ async def test_arrears_are_due_after_their_term_and_a_repayment_above_the_debt_i
     )
     assert repaid.status_code == 409 and "RepaidNeverExceedsOwed" in repaid.text
     view = (await client.get(f"/api/v1/arrears/{arrears_id}", headers=STAFF)).json()
-    assert view["due_on"] == "2026-10-31" and view["outstanding"] == "31800000.00"
+    assert view["due_on"] == "2026-11-02" and view["outstanding"] == "31800000.00"
     assert (await client.get(f"/api/v1/arrears/{arrears_id}", headers=OTHER)).status_code == 404
 
 

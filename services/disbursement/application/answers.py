@@ -149,6 +149,12 @@ class RepaymentEntry(BaseModel):
     recorded_at: Time
 
 
+DUE_ON = (
+    "Delivery plus the term in calendar days; a last day that is not a working day moves to the next working"
+    " day (民法典第二百零三条)"
+)
+
+
 class ArrearsDetail(BaseModel):
     """Arrears owed to a private enterprise, with the regulation's overdue flag."""
 
@@ -162,13 +168,43 @@ class ArrearsDetail(BaseModel):
     outstanding: Money
     delivered_on: date
     agreed_term_days: int
-    due_on: date
+    due_on: date = Field(description=DUE_ON)
     overdue: bool
     overdue_days: int = Field(description="Calendar days past the due date with money still owed")
     settled_on: date | None
     days_late: int = Field(description="For settled arrears: calendar days after the due date")
     repayments: list[RepaymentEntry]
     version: int
+
+
+class ArrearsSummary(BaseModel):
+    """A list item: arrears as the read model holds them, overdue as of today (Asia/Shanghai)."""
+
+    arrears_id: str
+    enterprise: Enterprise
+    case_id: str | None
+    debtor: str
+    purpose: str
+    amount_owed: Money
+    repaid: Money
+    outstanding: Money
+    delivered_on: date
+    agreed_term_days: int
+    due_on: date = Field(description=DUE_ON)
+    open: bool = Field(description="Money is still owed")
+    overdue: bool = Field(description="Money still owed after the due date, as of today (Asia/Shanghai)")
+    overdue_days: int = Field(description="Calendar days past the due date with money still owed")
+    settled_on: date | None
+    days_late: int = Field(description="For settled arrears: calendar days after the due date")
+
+
+class ArrearsPage(BaseModel):
+    """A page of the bureau's arrears: overdue first, then the others still owed, then settled ones."""
+
+    items: list[ArrearsSummary]
+    total: int
+    limit: int
+    offset: int
 
 
 TIMESTAMPS = (

@@ -45,7 +45,7 @@ from shared.contracts.disbursement import (
 )
 from shared.contracts.envelope import Actor, EventEnvelope
 from shared.eventstore.recorder import ConcurrencyError, EventRecorder, NewEvent, Recording, event_id_for
-from shared.workdays.calendar import SHANGHAI
+from shared.workdays.calendar import SHANGHAI, WorkdayCalendar
 
 MAX_ATTEMPTS = 10
 S = TypeVar("S", Disbursement, Arrears)
@@ -252,11 +252,14 @@ async def record_payment(
     return replace(outcome, payment_id=payment_id)
 
 
-async def open_arrears(request: OpenArrearsRequest, context: Context, *, recorder: EventRecorder) -> Outcome:
-    """Record arrears with the due date of their term."""
+async def open_arrears(
+    request: OpenArrearsRequest, context: Context, *, recorder: EventRecorder, calendar: WorkdayCalendar
+) -> Outcome:
+    """Record arrears with the due date of their term (moved off a day off on the calendar in force)."""
     await _refuse_a_link_to_another_case(request, context, recorder)
     arrears_id = new_id(context.command_id, "arrears")
-    event = record_arrears(arrears_id, request, today=context.now.astimezone(SHANGHAI).date())
+    today = context.now.astimezone(SHANGHAI).date()
+    event = record_arrears(arrears_id, request, today=today, calendar=calendar)
     stream = arrears_stream(arrears_id)
     result = await recorder.append(_recording(context, stream, ARREARS, 0), _wrap([event], context))
     return Outcome(

@@ -10,6 +10,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.disbursement.application.answers import (
     ArrearsDetail,
+    ArrearsPage,
+    ArrearsSummary,
     DisbursementDetail,
     DisbursementPage,
     DisbursementSummary,
@@ -20,6 +22,7 @@ from services.disbursement.application.answers import (
 )
 from services.disbursement.application.commands import NotFound
 from services.disbursement.application.provenance import entered_by, how_it_came
+from services.disbursement.domain.arrears import days_overdue
 from services.disbursement.domain.disbursement import Disbursement
 from services.disbursement.domain.streams import (
     arrears_stream,
@@ -279,3 +282,80 @@ async def list_disbursements(
         docs = (await newest(db, names, bureau, offset + limit, now, keep if filtered else None))[offset:]
     items = [summary(doc, stuck_before) for doc in docs]
     return DisbursementPage(items=items, total=total, limit=limit, offset=offset)
+
+
+def arrears_query(
+    bureau: str, *, enterprise: str | None, open_: bool | None, overdue: bool | None, today: date
+) -> dict[str, Any] | None:
+    """Return the read-model query of a filter on the bureau's arrears (None: no arrears can match).
+
+    Overdue is decided as of today, as `GET /api/v1/arrears/{id}` decides it: still owed (`open`) and due
+    before today; the view stores the due day, never an overdue flag that would age.
+    """
+    query: dict[str, Any] = {"bureau": bureau}
+    if enterprise:
+        query["enterprise.credit_code"] = enterprise
+    if open_ is not None:
+        query["open"] = open_
+    day = today.isoformat()  # views keep YYYY-MM-DD: text order is date order
+    if overdue is True:
+        if open_ is False:
+            return None  # settled arrears are never overdue
+        query.update(open=True, due_on={"$lt": day})
+    elif overdue is False:
+        if open_ is True:
+            query["due_on"] = {"$gte": day}
+        elif open_ is None:
+            query["$or"] = [{"open": False}, {"due_on": {"$gte": day}}]
+    return query
+
+
+def arrears_summary(doc: dict[str, Any], today: date) -> ArrearsSummary:
+    """Return a list item from an arrears view, overdue as of today."""
+    due = date.fromisoformat(doc["due_on"])
+    late = days_overdue(due, still_owed=bool(doc["open"]), today=today)
+    return ArrearsSummary(
+        arrears_id=doc["_id"],
+        enterprise=doc["enterprise"],
+        case_id=doc.get("case_id"),
+        debtor=doc["debtor"],
+        purpose=doc["purpose"],
+        amount_owed=from_fen(doc["owed_fen"]),
+        repaid=from_fen(doc["repaid_fen"]),
+        outstanding=from_fen(doc["outstanding_fen"]),
+        delivered_on=date.fromisoformat(doc["delivered_on"]),
+        agreed_term_days=doc["agreed_term_days"],
+        due_on=due,
+        open=bool(doc["open"]),
+        overdue=late > 0,
+        overdue_days=late,
+        settled_on=date.fromisoformat(doc["settled_on"]) if doc.get("settled_on") else None,
+        days_late=doc["days_late"],
+    )
+
+
+# Still owed first (so the overdue, due earliest, lead), each by due day; then settled arrears by due day.
+ARREARS_ORDER = [("open", -1), ("due_on", 1), ("_id", 1)]
+
+
+async def list_arrears(
+    db: AsyncDatabase,
+    names: ReadModels,
+    bureau: str,
+    *,
+    enterprise: str | None,
+    open_: bool | None,
+    overdue: bool | None,
+    today: date,
+    limit: int,
+    offset: int,
+) -> ArrearsPage:
+    """Return a page of the bureau's arrears from the read model: overdue first, by due date."""
+    query = arrears_query(bureau, enterprise=enterprise, open_=open_, overdue=overdue, today=today)
+    if query is None:
+        return ArrearsPage(items=[], total=0, limit=limit, offset=offset)
+    views = db[names.arrears]
+    total = await views.count_documents(query)
+    docs = await views.find(query).sort(ARREARS_ORDER).skip(offset).limit(limit).to_list()
+    items = [arrears_summary(doc, today) for doc in docs]
+    return ArrearsPage(items=items, total=total, limit=limit, offset=offset)

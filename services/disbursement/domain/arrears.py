@@ -2,7 +2,10 @@
 
 保障中小企业款项支付条例 (in force 2020-09-01): government bodies pay within 30 days of delivery or
 acceptance; a contract may agree a longer term, at most 60 days. The term runs in calendar days, as the
-regulation counts them: delivered on day D with a 30-day term, payment is due on D+30 and overdue from D+31.
+regulation counts them: delivered on day D with a 30-day term, the term ends on D+30. Its last day follows
+民法典第二百零三条 ("期间的最后一日是法定休假日的，以法定休假日结束的次日为期间的最后一日"): a last day that is
+not a working day (a weekend not worked, a statutory holiday, a 调休 rest day) moves to the next working day of
+the calendar in force. Payment is due on that day and overdue from the day after it.
 """
 
 from __future__ import annotations
@@ -16,15 +19,35 @@ from pydantic import BaseModel
 from services.disbursement.domain import rules
 from services.disbursement.domain.rules import Invalid, Refused
 from shared.contracts.disbursement import ArrearsRecorded, ArrearsRepaid, OpenArrearsRequest, RepaymentReport
+from shared.workdays.calendar import WorkdayCalendar
 
 ZERO = Decimal("0.00")
 DEFAULT_TERM_DAYS = 30
 MAX_TERM_DAYS = 60
 
 
-def due_on(delivered_on: date, term_days: int) -> date:
-    """Return the last day payment is on time."""
+def term_ends_on(delivered_on: date, term_days: int) -> date:
+    """Return the last calendar day of the term, before any move for a day off."""
     return delivered_on + timedelta(days=term_days)
+
+
+def a_last_day_off_moves_to_the_next_working_day(last_day: date, calendar: WorkdayCalendar) -> date:
+    """民法典第二百零三条: a period ending on a day off ends on the working day after the days off."""
+    while not calendar.is_workday(last_day):
+        last_day += timedelta(days=1)
+    return last_day
+
+
+def due_on(delivered_on: date, term_days: int, calendar: WorkdayCalendar) -> date:
+    """Return the last day payment is on time: the term's end, moved off a day off."""
+    return a_last_day_off_moves_to_the_next_working_day(term_ends_on(delivered_on, term_days), calendar)
+
+
+def days_overdue(due: date, *, still_owed: bool, today: date) -> int:
+    """Calendar days past the due date while money is still owed, as of today (0 when not overdue)."""
+    # One rule for the arrears folded from their stream and for the list read from the read model: the list
+    # computes it as of today, never as it stood when the view was written.
+    return max(0, (today - due).days) if still_owed else 0
 
 
 def refuse_day_in_the_future(day: date, today: date, *, zh: str, field: str) -> None:
@@ -36,8 +59,14 @@ def refuse_day_in_the_future(day: date, today: date, *, zh: str, field: str) -> 
         )
 
 
-def record_arrears(arrears_id: str, request: OpenArrearsRequest, *, today: date) -> ArrearsRecorded:
-    """Return the event that records arrears with the due date of their term (delivered by today)."""
+def record_arrears(
+    arrears_id: str, request: OpenArrearsRequest, *, today: date, calendar: WorkdayCalendar
+) -> ArrearsRecorded:
+    """Return the event that records arrears with the due date of their term (delivered by today).
+
+    The due date is decided once, on the calendar in force now, and kept in the event: a calendar corrected
+    later does not move the due date of arrears already recorded (nor their replays, views and counters).
+    """
     refuse_day_in_the_future(request.delivered_on, today, zh="交付", field="delivered_on")
     return ArrearsRecorded(
         arrears_id=arrears_id,
@@ -47,7 +76,7 @@ def record_arrears(arrears_id: str, request: OpenArrearsRequest, *, today: date)
         amount_owed=request.amount_owed,
         delivered_on=request.delivered_on,
         agreed_term_days=request.agreed_term_days,
-        due_on=due_on(request.delivered_on, request.agreed_term_days),
+        due_on=due_on(request.delivered_on, request.agreed_term_days, calendar),
         contract_reference=request.contract_reference,
         case_id=request.case_id,
     )
@@ -78,9 +107,7 @@ class Arrears:
 
     def overdue_days(self, today: date) -> int:
         """Calendar days past the due date with money still owed (0 when not overdue)."""
-        if self.outstanding == 0:
-            return 0
-        return max(0, (today - self.recorded.due_on).days)
+        return days_overdue(self.recorded.due_on, still_owed=self.outstanding > 0, today=today)
 
     def is_overdue(self, today: date) -> bool:
         """Whether money is still owed after the due date."""

@@ -36,6 +36,11 @@ REFUSED: dict[int | str, dict[str, Any]] = {
     422: {"description": "Invalid, e.g. dated before a stage it follows (the reason says which)"},
 }
 NOT_FOUND = "没有这笔拨付 / no such disbursement in your bureau"
+EnterpriseFilter = Annotated[
+    str | None,
+    Query(description="Unified social credit code", json_schema_extra={"pattern": CREDIT_CODE_PATTERN}),
+    AfterValidator(validate_credit_code),  # a mistyped code is a 422, never an empty list read as "none"
+]
 
 
 async def run_command(command: Callable[[], Awaitable[Outcome]], not_found: str) -> DisbursementRecorded:
@@ -147,11 +152,7 @@ async def record_payment(
 async def list_disbursements(
     caller: Caller,
     request: Request,
-    enterprise: Annotated[
-        str | None,
-        Query(description="Unified social credit code", json_schema_extra={"pattern": CREDIT_CODE_PATTERN}),
-        AfterValidator(validate_credit_code),  # a mistyped code is a 422, never an empty list read as "none"
-    ] = None,
+    enterprise: EnterpriseFilter = None,
     stage: Annotated[Status | None, Query(description="Where it stands now")] = None,
     overdue: Annotated[
         TrueFalse | None,

@@ -67,7 +67,8 @@ def arrears_ladder(
     replanned) late must not be announced as "due soon".
     """
     # A due date on a weekend or holiday is reminded on the working day before it: nobody reads it that day,
-    # and the money must leave before the date passes.
+    # and the money must leave before the date passes. Arrears recorded since 民法典第二百零三条 moves a last
+    # day off are due on a working day (this applies to older events, or to a day a calendar correction took off).
     reminder_day = last_workday_on_or_before(calendar, due_on)
     timers = []
     soon_is_gone = today is not None and today >= reminder_day  # the due day's own reminder says it now
