@@ -6,7 +6,6 @@ Money is exact: amounts are `Decimal` with exactly two places, carried in JSON a
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -15,7 +14,6 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     model_validator,
@@ -31,7 +29,6 @@ from shared.contracts.text import (
     Line500,
     OptionalText500,
     Text500,
-    is_reading_stored,
     read_stored,
 )
 
@@ -59,27 +56,9 @@ def _plausible_day(day: date) -> date:
     return day
 
 
-_NUMBER = re.compile(r"\s*[+-]?[0-9]+(\.[0-9]*)?\s*")
-_CALENDAR_DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
-
-
-def _date_time_text(value: Any) -> Any:
-    # IsoMoment (shared) answers every refused text "not a number": a week date (2026-W48-4T…) or a word is
-    # text that is not a calendar date-time, and the reason should say that. Numbers keep IsoMoment's reason.
-    if is_reading_stored() or not isinstance(value, str):
-        return value
-    if _NUMBER.fullmatch(value) or _CALENDAR_DATE_TIME.match(value):
-        return value
-    raise ValueError(
-        "须为带时区的 ISO 8601 日期时间 YYYY-MM-DDThh:mm:ss+08:00，不接受单独的日期、周日期等写法 / must be an"
-        " ISO 8601 date-time YYYY-MM-DDThh:mm:ss with its offset, e.g. 2026-11-28T10:00:00+08:00 (a date"
-        " alone, a week date or other text is not a date-time)"
-    )
-
-
 _IN_RANGE = Field(json_schema_extra={"pattern": YEARS_2000_TO_2100})  # FIRST_YEAR to LAST_YEAR, published
 Moment = Annotated[
-    IsoMoment, BeforeValidator(_date_time_text), AfterValidator(_plausible_time), _IN_RANGE
+    IsoMoment, AfterValidator(_plausible_time), _IN_RANGE
 ]  # ISO 8601 with offset, not a number
 Day = Annotated[CalendarDate, AfterValidator(_plausible_day), _IN_RANGE]  # "YYYY-MM-DD" only, never a time
 
