@@ -259,6 +259,34 @@ async def test_the_rating_link_needs_no_account_works_once_and_refuses_forgeries
     assert expired.status_code == 410 and "expired" in expired.text
 
 
+@pytest.mark.parametrize(
+    ("event_type", "data"),
+    [
+        ("RatingCollected", {"rating": 5, "comment": "满意"}),  # the concierge recorded the enterprise's rating
+        ("CaseReopened", {"reason": "企业补充了新情况", "flagged_for_leadership": False}),
+    ],
+    ids=["rated-by-the-concierge", "reopened"],
+)
+async def test_a_link_whose_resolution_was_rated_or_reopened_since_says_so_and_records_nothing(
+    api, event_type, data
+):
+    client, n, clock = api
+    await react(n, case_opened("case-1", clock()))
+    await react(
+        n, on_case("case-1", 2, "CaseResolved", {"summary": "已到账", "settlement_intent": True}, clock())
+    )
+    token, _ = n.tokens.issue("finance", "case-1", clock())
+    assert (await client.get(f"/api/v1/feedback/{token}")).json()["rateable"] is True
+    await react(n, on_case("case-1", 3, event_type, data, clock()))
+
+    page = await client.get(f"/api/v1/feedback/{token}")
+    refused = await client.post(f"/api/v1/feedback/{token}", json={"rating": 1, "comment": "很差"})
+
+    assert page.status_code == 200 and page.json()["rateable"] is False and page.json()["used"] is False
+    assert refused.status_code == 409 and "rates nothing now" in refused.text
+    assert await n.recorder.read_stream(f"feedback-{n.tokens.check(token, clock()).token_id}") == []
+
+
 RULES = {
     "expected_version": 1,
     "remind_workdays_before": 2,

@@ -22,6 +22,11 @@ class CaseUnknown(Exception):
     """The link names a case this service does not know (never opened, or not yet seen)."""
 
 
+class NotAwaitingARating(Exception):
+    """The case's resolution was rated already (its concierge recorded the enterprise's rating), or it was
+    reopened: the link would rate nothing, and must not say it did."""
+
+
 def feedback_stream(token_id: str) -> str:
     """Return the stream of one rating link: its first event uses it up."""
     return f"feedback-{token_id}"
@@ -37,6 +42,7 @@ class RatingPage:
     case_title: str
     expires_at: datetime  # answered in Asia/Shanghai (+08:00) by the entry point, as every time
     used: bool
+    rateable: bool  # unused, and the case's resolution still awaits its rating
 
 
 async def show(n: Notifying, claims: FeedbackClaims) -> RatingPage:
@@ -52,6 +58,7 @@ async def show(n: Notifying, claims: FeedbackClaims) -> RatingPage:
         facts.title,
         claims.expires_at,
         used,
+        not used and facts.awaits_rating is not False,
     )
 
 
@@ -60,6 +67,8 @@ async def rate(n: Notifying, claims: FeedbackClaims, rating: int, comment: str) 
     facts = await n.knowledge.case(claims.case_id)
     if facts is None or facts.bureau != claims.bureau:
         raise CaseUnknown(claims.case_id)
+    if facts.awaits_rating is False and not await n.recorder.read_stream(feedback_stream(claims.token_id)):
+        raise NotAwaitingARating(claims.case_id)
     event = EnterpriseRatedService(
         case_id=claims.case_id, token_id=claims.token_id, rating=rating, comment=comment
     )

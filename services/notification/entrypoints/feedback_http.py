@@ -47,7 +47,12 @@ async def show(request: Request, token: Token) -> dict[str, Any]:
     "/{token}",
     status_code=201,
     summary="Rate the service once (1–5); 1 and 2 reopen the case",
-    responses={**LINK_ANSWERS, 409: {"description": "The link was used already"}},
+    responses={
+        **LINK_ANSWERS,
+        409: {
+            "description": "The link was used already, or the case's resolution was rated or reopened since"
+        },
+    },
 )
 async def rate(request: Request, token: Token, body: RatingBody) -> dict[str, Any]:
     """Record the rating; a used link is a 409."""
@@ -57,6 +62,12 @@ async def rate(request: Request, token: Token, body: RatingBody) -> dict[str, An
         )
     except feedback.CaseUnknown:
         raise HTTPException(status.HTTP_404_NOT_FOUND, CASE_UNKNOWN) from None
+    except feedback.NotAwaitingARating:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            "此次办结已有评价或案件已重新办理，本链接不再计分 / this resolution was rated already (recorded by the "
+            "concierge) or the case was reopened: the link rates nothing now",
+        ) from None
     except feedback.LinkAlreadyUsed:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
