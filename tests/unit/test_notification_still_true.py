@@ -152,3 +152,17 @@ async def test_an_introduction_held_before_it_named_its_concierge_is_sent() -> N
     older = dataclasses.replace(introduction(ASSIGNED, timedelta(hours=8)), concierge_id=None)
     kept, inbox = await sent_after_quiet_hours(older, Facts("s2", "王科长"))
     assert kept.status is Status.SENT and len(inbox.sent) == 1
+
+
+def reminder(template: str, held: timedelta) -> Delivery:
+    """A task's due-date reminder to concierge s1 on case-1 (scheduled.REMINDERS), held back for `held`."""
+    return dataclasses.replace(_delivery("inbox"), template=template, not_before=NOW + held)
+
+
+@pytest.mark.parametrize("template", ["task_due_soon", "task_due_today"])
+async def test_a_held_reminder_is_not_sent_to_a_concierge_reassigned_overnight(template: str) -> None:
+    moved, inbox = await sent_after_quiet_hours(reminder(template, timedelta(hours=8)), Facts("s2", "周建国"))
+    assert moved.status is Status.WITHDRAWN and inbox.sent == []
+    assert moved.withdrawn_reason and "now 周建国" in moved.withdrawn_reason
+    kept, inbox = await sent_after_quiet_hours(reminder(template, timedelta(hours=8)), Facts("s1", "李国库"))
+    assert kept.status is Status.SENT and len(inbox.sent) == 1

@@ -1,6 +1,8 @@
-"""An assignment message held back (quiet hours) is not sent once the assignment no longer holds.
+"""A message meant for a case's concierge, held back (quiet hours), is not sent once that assignment ended.
 
-The concierge's "you serve this enterprise" and the enterprise's "this is your concierge" alike.
+The concierge's "you serve this enterprise", the enterprise's "this is your concierge", and the reminders of a
+task's due date, which go to the concierge alone: held overnight and reassigned meanwhile, the former concierge
+is not reminded of a case that is no longer theirs.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from services.notification.projections.knowledge import Knowledge
 
 HELD = timedelta(minutes=1)  # held this long, the case's own record of its concierge is surely folded here
 ASSIGNMENT_TEMPLATES = frozenset({"concierge_assigned", "concierge_introduced"})
+CONCIERGE_REMINDERS = frozenset({"task_due_soon", "task_due_today"})  # scheduled.REMINDERS: to the concierge only
+CHECKED = ASSIGNMENT_TEMPLATES | CONCIERGE_REMINDERS
 
 StillTrue = Callable[[Delivery], Awaitable[str | None]]
 
@@ -22,7 +26,7 @@ def an_assignment_held_back_is_sent_only_while_it_holds(knowledge: Knowledge) ->
     """Return the check the sender runs first: the reason to withdraw a delivery, or None to send it."""
 
     async def check(delivery: Delivery) -> str | None:
-        if delivery.template not in ASSIGNMENT_TEMPLATES or delivery.case_id is None:
+        if delivery.template not in CHECKED or delivery.case_id is None:
             return None
         if delivery.not_before - delivery.created_at < HELD:
             return (
