@@ -48,6 +48,8 @@ from services.gateway.settings import GatewaySettings
 from services.gateway.upstreams import SharedProbe, watch_instances
 from shared.service import install_error_handlers, instrument
 
+MAX_TARGET_BYTES = 32 * 1024  # a path and query beyond this are refused (414): no route needs more
+
 
 def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     """Build the gateway app; `transport` replaces the network in tests (a stub upstream)."""
@@ -124,6 +126,8 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
 
     @app.api_route("/{path:path}", methods=sorted(HTTP_METHODS), include_in_schema=False)
     async def proxy(path: str, request: Request) -> Response:
+        if (too_long := _target_too_long(request)) is not None:
+            return too_long
         authorization, address = _authorization(request), request.client.host if request.client else None
         raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
         documented = documented_path(paths, raw_path)
@@ -194,6 +198,18 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
         return answer
 
     return app
+
+
+def _target_too_long(request: Request) -> JSONResponse | None:
+    """Answer 414 for a path and query longer than any route of the API needs (and than the upstream client
+    takes: httpx refuses a URL component over 64 KiB); None: it may go."""
+    size = len(request.scope.get("raw_path", b"")) + len(request.scope.get("query_string", b""))
+    if size <= MAX_TARGET_BYTES:
+        return None
+    return JSONResponse(
+        {"detail": f"请求地址过长 / the path and query are {size} bytes; at most {MAX_TARGET_BYTES}"},
+        status_code=414,
+    )
 
 
 def _long_polls_held_back(long_polls: LongPolls, key: str, settings: GatewaySettings) -> JSONResponse | None:
