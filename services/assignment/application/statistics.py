@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from pydantic import BaseModel
@@ -174,9 +175,18 @@ async def bureau_statistics(
         resolutions_with_settlement_intent=resolutions_settling,
         reopenings=reopenings,
         ratings=len(ratings),
-        average_rating=round(sum(ratings) / len(ratings), 2) if ratings else None,
+        average_rating=mean_to_two_places(ratings),
     )
 
 
 def _status_order(status: str) -> int:
     return STATUSES.index(status) if status in STATUSES else len(STATUSES)
+
+
+def mean_to_two_places(ratings: list[int]) -> float | None:
+    """Return the mean rounded half up to two decimals, as a leader's spreadsheet does (3.125 is 3.13), or None."""
+    if not ratings:
+        return None
+    # Decimal: a binary float mean (2.675) and round()'s half-to-even would both give one hundredth less.
+    mean = (Decimal(sum(ratings)) / len(ratings)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return float(mean)
