@@ -182,7 +182,9 @@ async def _rows_at(bureau: str, event: NoticePublished, recorder: EventRecorder)
             envelope.occurred_at,
         )
         board.version = envelope.version
-    return notice_from_board(board, event.issuer, event.document_number, event.title, event.issued_on).rows
+    return notice_from_board(
+        board, event.issuer, event.document_number, event.title, event.issued_on, numbers_by_value=False
+    ).rows
 
 
 def matches_record(rendered: Rendered) -> bool:

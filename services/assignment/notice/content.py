@@ -26,6 +26,7 @@ POST_ZH = {
     Post.SERVICE_MODEL: "服务模范",
     Post.CLERK: "经办人员",
 }
+_DIGIT_RUNS = re.compile(r"([0-9]+)")
 DEFAULT_TITLE = "关于公布“专责店小二”企业服务安排的通知"
 DEFAULT_ADDRESSEE = "各科室、各有关企业"
 TABLE_HEADER = ("序号", "企业名称", "统一社会信用代码", "专责店小二", "职务")
@@ -66,6 +67,8 @@ class NoticeContent:
     @property
     def body(self) -> str:
         """The body paragraph."""
+        # Its words are part of every published notice's bytes (downloads regenerate them): a change needs a
+        # new layout (render.py). The table's 职务 column says who serves under a fallback approval.
         return (
             "根据“专责店小二”制度，针对存在遗留问题或提出问题的企业，我局安排管理岗人员作为“专责店小二”，"
             f"提供全程服务，协调各个环节，直至问题解决。经局党支部研究，现将{len(self.rows)}家企业的服务安排公布如下。"
@@ -90,17 +93,33 @@ class NoticeContent:
 
 
 def notice_from_board(
-    board: AssignmentBoard, issuer: str, number: str, title: str, issued_on: date
+    board: AssignmentBoard,
+    issuer: str,
+    number: str,
+    title: str,
+    issued_on: date,
+    numbers_by_value: bool = True,
 ) -> NoticeContent:
-    """List every enterprise served now, with its concierge, ordered by enterprise name."""
+    """List every enterprise served now, with its concierge, ordered by enterprise name (2号 before 10号; a
+    notice published before its rows were recorded keeps the plain text order it was published with)."""
     rows = []
     for file in board.files.values():
         if file.staff_id is None:
             continue
         person = board.staff[file.staff_id]
         rows.append(Row(file.enterprise.name, file.enterprise.credit_code, person.name, POST_ZH[person.post]))
-    rows.sort(key=lambda r: (r.enterprise, r.credit_code))
+    if numbers_by_value:
+        rows.sort(key=lambda r: (_numbers_as_numbers(r.enterprise), r.credit_code))
+    else:
+        rows.sort(key=lambda r: (r.enterprise, r.credit_code))
     return NoticeContent(issuer, number, title, issued_on, tuple(rows))
+
+
+def _numbers_as_numbers(name: str) -> tuple[tuple[int, str, int], ...]:
+    # 测试企业2号 before 测试企业10号, as a reader counts: runs of digits compare by their value.
+    return tuple(
+        (0, part, 0) if not part.isdigit() else (1, "", int(part)) for part in _DIGIT_RUNS.split(name) if part
+    )
 
 
 def a_notice_is_not_dated_before_an_assignment_it_lists(board: AssignmentBoard, issued_on: date) -> None:
