@@ -262,7 +262,10 @@ async def test_the_rating_link_needs_no_account_works_once_and_refuses_forgeries
 @pytest.mark.parametrize(
     ("event_type", "data"),
     [
-        ("RatingCollected", {"rating": 5, "comment": "满意"}),  # the concierge recorded the enterprise's rating
+        (
+            "RatingCollected",
+            {"rating": 5, "comment": "满意"},
+        ),  # the concierge recorded the enterprise's rating
         ("CaseReopened", {"reason": "企业补充了新情况", "flagged_for_leadership": False}),
     ],
     ids=["rated-by-the-concierge", "reopened"],

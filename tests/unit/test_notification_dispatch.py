@@ -69,8 +69,16 @@ class FakeChannel:
 
 
 class Addresses:
+    def __init__(self, erased: frozenset[str] = frozenset()) -> None:
+        self.erased_subjects = erased
+
     async def address(self, recipient: str, channel: str) -> str | None:
+        if recipient in self.erased_subjects and channel != "inbox":
+            return None
         return {"inbox": recipient, "email": "zs@gaoxin.gov.cn", "sms": "13812341234"}.get(channel)
+
+    async def erased(self, recipient: str) -> bool:
+        return recipient in self.erased_subjects
 
 
 def _delivery(channel: str, cause: str = "e1") -> Delivery:
@@ -90,11 +98,13 @@ def _delivery(channel: str, cause: str = "e1") -> Delivery:
     )
 
 
-def _dispatcher(store: FakeStore, *channels: FakeChannel, now: list[datetime]) -> Dispatcher:
+def _dispatcher(
+    store: FakeStore, *channels: FakeChannel, now: list[datetime], book: Addresses | None = None
+) -> Dispatcher:
     return Dispatcher(
         store,
         {c.name: c for c in channels},
-        Addresses(),
+        book or Addresses(),
         RetryPolicy(3, timedelta(seconds=5)),
         lambda: now[0],
         quick_attempts=1,
@@ -164,6 +174,35 @@ async def test_no_address_on_a_channel_fails_that_delivery_with_the_reason():
     await store.record(delivery)
     await _dispatcher(store, FakeChannel("wecom"), now=now).run_once()
     assert "no address" in (store.items["w1"].last_error or "")
+    assert store.items["w1"].status is Status.FAILED
+
+
+async def test_a_held_delivery_to_an_erased_contact_is_withdrawn_not_failed():
+    store, email, now = FakeStore(), FakeChannel("email"), [NOW]
+    held = dataclasses.replace(_delivery("email"), address_masked="z***@gaoxin.gov.cn")  # tried once before
+    await store.record(held)
+    dispatcher = _dispatcher(store, email, now=now, book=Addresses(frozenset({held.recipient})))
+    await dispatcher.run_once()
+    done = store.items[held.id]
+    assert (
+        done.status is Status.WITHDRAWN and done.withdrawn_reason == "联系人已擦除 / the contact was erased"
+    )
+    assert done.address_masked is None and done.last_error is None and not email.sent
+    assert dispatcher.stats.failed == 0 and dispatcher.stats.retried == 0
+
+
+async def test_a_retry_and_a_failure_keep_the_masked_address_they_were_meant_for():
+    store, sms, now = FakeStore(), FakeChannel("sms", failures=10), [NOW]
+    await store.record(_delivery("sms"))
+    dispatcher = _dispatcher(store, sms, now=now)
+    await dispatcher.run_once()
+    retry = next(iter(store.items.values()))
+    assert retry.status is Status.PENDING and retry.address_masked == "138****1234"
+    store.items[retry.id] = dataclasses.replace(retry, attempts=3)  # the last attempt next
+    now[0] = retry.not_before
+    await dispatcher.run_once()
+    failed = next(iter(store.items.values()))
+    assert failed.status is Status.FAILED and failed.address_masked == "138****1234"
 
 
 def test_enterprises_are_told_only_where_they_gave_an_address_and_staff_always_in_the_inbox():

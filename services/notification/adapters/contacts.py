@@ -19,7 +19,7 @@ from services.notification.application.fanout import Audience
 from services.notification.application.intents import ENTERPRISE, kind_of
 from services.notification.domain.quiet_hours import Preferences
 from shared.crypto.masking import mask_address
-from shared.crypto.vault import Vault
+from shared.crypto.vault import SUBJECT_KEYS, Vault
 
 CONTACTS = "notification_contacts"
 # What sending needs: addresses sealed, as stored, and since when each channel reaches the recipient.
@@ -40,6 +40,7 @@ class ContactBook:
 
     def __init__(self, db: AsyncDatabase, vault: Vault) -> None:
         self._c, self._vault = db[CONTACTS], vault
+        self._keys = db[SUBJECT_KEYS]
         # For one event only (for_one_event): the contacts it read, so that its notices read each once.
         self._held: dict[str, dict[str, Any]] | None = None
 
@@ -152,6 +153,20 @@ class ContactBook:
         details = await self._vault.open(doc["sealed"]) if doc.get("sealed") else None
         found = (details.get(ADDRESS_FIELDS.get(channel, "")) for channel in channels) if details else ()
         return next((address for address in found if address), None)
+
+    async def erased(self, subject: str) -> bool:
+        """Tell whether the subject was erased (its key destroyed, and no contact given again since)."""
+        # The vault's port answers "no key" alike for erased and never given; an erasure leaves its tombstone
+        # (key None) in the key store's collection, and a contact given again replaces it with a new key.
+        return await self._keys.find_one({"_id": subject, "key": None}, {"_id": 1}) is not None
+
+    async def masked_addresses(self, subjects: Iterable[str]) -> dict[str, dict[str, str]]:
+        """Return the masked addresses of these subjects by channel, read in one query (none: left out)."""
+        wanted = list(dict.fromkeys(subjects))
+        if not wanted:
+            return {}
+        found = self._c.find({"_id": {"$in": wanted}}, {"masked": 1})
+        return {d["_id"]: d["masked"] async for d in found if d.get("masked")}
 
     async def audiences(self, recipients: Iterable[str]) -> dict[str, Audience]:
         """Return each recipient's preferences, read in one query whatever their number."""

@@ -185,6 +185,14 @@ class MongoDeliveryStore:
         )
         return [from_doc(d) async for d in cursor]
 
+    async def forget_addresses(self, bureau: str, recipient: str) -> int:
+        """Blank the masked address on every delivery to an erased recipient (one write); return how many."""
+        result = await self._c.update_many(
+            {"bureau": bureau, "recipient": recipient, "address_masked": {"$ne": None}},
+            {"$set": {"address_masked": None}},
+        )
+        return result.modified_count
+
     async def count_failed(self) -> int:
         """Return how many deliveries gave up (surfaced on /healthz)."""
         return await self._c.count_documents({"status": Status.FAILED.value})

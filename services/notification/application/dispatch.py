@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
@@ -20,6 +21,16 @@ from services.notification.domain.deliveries import Delivery, RetryPolicy, Statu
 from shared.crypto.masking import mask_address
 
 log = logging.getLogger(__name__)
+# Not a failure: nobody is left to tell, and /healthz counts failures for operators to look into.
+ERASED_REASON = "联系人已擦除 / the contact was erased"
+
+
+class Recipients(AddressBook, Protocol):
+    """The address book as the sender reads it: an address, and whether a recipient without one was erased."""
+
+    async def erased(self, recipient: str) -> bool:
+        """Tell whether the recipient's personal data was erased (crypto-shredding)."""
+        ...
 
 
 @dataclass
@@ -56,9 +67,10 @@ class RoundAddresses:
     An erasure during the round reaches the next one, as it would a send already under way.
     """
 
-    def __init__(self, book: AddressBook) -> None:
+    def __init__(self, book: Recipients) -> None:
         self._book = book
         self._opened: dict[tuple[str, str], asyncio.Future[str | None]] = {}
+        self._erased: dict[str, asyncio.Future[bool]] = {}
 
     async def address(self, recipient: str, channel: str) -> str | None:
         """Return the recipient's address on a channel, opening it at most once this round."""
@@ -67,6 +79,12 @@ class RoundAddresses:
             self._opened[key] = asyncio.ensure_future(self._book.address(recipient, channel))
         return await self._opened[key]
 
+    async def erased(self, recipient: str) -> bool:
+        """Tell whether the recipient was erased, asking at most once this round."""
+        if recipient not in self._erased:
+            self._erased[recipient] = asyncio.ensure_future(self._book.erased(recipient))
+        return await self._erased[recipient]
+
 
 @dataclass
 class Dispatcher:
@@ -74,7 +92,7 @@ class Dispatcher:
 
     store: DeliveryStore
     channels: Mapping[str, Channel]
-    addresses: AddressBook
+    addresses: Recipients
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now().astimezone())
     lease: timedelta = timedelta(minutes=2)
@@ -90,7 +108,7 @@ class Dispatcher:
         await asyncio.gather(*(self._deliver(d, book) for d in claimed))
         return len(claimed)
 
-    async def _deliver(self, delivery: Delivery, book: AddressBook) -> None:
+    async def _deliver(self, delivery: Delivery, book: Recipients) -> None:
         untrue = await self.still_true(delivery) if self.still_true else None
         if untrue is not None:
             await self.store.save_outcome(replace(delivery, status=Status.WITHDRAWN, withdrawn_reason=untrue))
@@ -99,6 +117,8 @@ class Dispatcher:
         await self.store.save_outcome(outcome)
         if outcome.status is Status.SENT:
             self.stats.sent += 1
+        elif outcome.status is Status.WITHDRAWN:
+            return  # its recipient was erased: neither sent nor a failure
         elif outcome.status is Status.FAILED:
             self.stats.note_failure(outcome)
             log.warning(
@@ -107,7 +127,7 @@ class Dispatcher:
         else:
             self.stats.retried += 1
 
-    async def _attempt(self, delivery: Delivery, book: AddressBook) -> Delivery:
+    async def _attempt(self, delivery: Delivery, book: Recipients) -> Delivery:
         now = self.clock()
         channel = self.channels.get(delivery.channel)
         if channel is None:
@@ -116,9 +136,13 @@ class Dispatcher:
             )
         address = await book.address(delivery.recipient, delivery.channel)
         if address is None:
-            return after_failure(
-                delivery, "no address on this channel (none given, or erased)", now, self.policy, False
-            )
+            if await book.erased(delivery.recipient):
+                return replace(
+                    delivery, status=Status.WITHDRAWN, withdrawn_reason=ERASED_REASON, address_masked=None
+                )
+            return after_failure(delivery, "no address on this channel (none given)", now, self.policy, False)
+        # Kept whatever the outcome: the log shows where a retry or a failure was meant to go (masked).
+        delivery = replace(delivery, address_masked=mask_address(delivery.channel, address))
         message = Message(
             delivery.id, address, delivery.subject, delivery.body, delivery.language, delivery.escalation
         )

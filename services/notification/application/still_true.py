@@ -16,7 +16,9 @@ from services.notification.projections.knowledge import Knowledge
 
 HELD = timedelta(minutes=1)  # held this long, the case's own record of its concierge is surely folded here
 ASSIGNMENT_TEMPLATES = frozenset({"concierge_assigned", "concierge_introduced"})
-CONCIERGE_REMINDERS = frozenset({"task_due_soon", "task_due_today"})  # scheduled.REMINDERS: to the concierge only
+CONCIERGE_REMINDERS = frozenset(
+    {"task_due_soon", "task_due_today"}
+)  # scheduled.REMINDERS: to the concierge only
 CHECKED = ASSIGNMENT_TEMPLATES | CONCIERGE_REMINDERS
 
 StillTrue = Callable[[Delivery], Awaitable[str | None]]

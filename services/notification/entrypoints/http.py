@@ -106,15 +106,26 @@ async def delivery_log(
 ) -> dict[str, Any]:
     """List deliveries of the caller's bureau, newest first."""
     filters = {k: v for k, v in {"case_id": case_id, "recipient": recipient, "status": status_}.items() if v}
-    found = await _n(request).deliveries.find(caller.bureau, filters, limit, offset)
+    n = _n(request)
+    found = await n.deliveries.find(caller.bureau, filters, limit, offset)
+    # Not tried yet, a delivery holds no address: it goes where the contact book says when it is sent, so
+    # the book's masked copy is what it shows (an erased contact has none).
+    untried = [d.recipient for d in found if d.address_masked is None and d.status == "pending"]
+    masked = await n.contacts.masked_addresses(untried)
     items = [
         DeliveryView(
             **{f: getattr(d, f) for f in DeliveryView.model_fields if f != "address"},
-            address=d.address_masked,
+            address=d.address_masked or _masked_now(d.recipient, d.channel, d.status, masked),
         )
         for d in found
     ]
     return {"items": [i.model_dump(mode="json") for i in items], "limit": limit, "offset": offset}
+
+
+def _masked_now(recipient: str, channel: str, status_: str, masked: dict[str, dict[str, str]]) -> str | None:
+    if status_ != "pending":
+        return None
+    return recipient if channel == "inbox" else masked.get(recipient, {}).get(channel)
 
 
 def _own_subject(caller: Principal, subject: str, write: bool) -> None:
@@ -206,7 +217,11 @@ async def erase_contact(request: Request, caller: Caller, subject: Subject) -> R
             status.HTTP_403_FORBIDDEN,
             "只有局管理员可以擦除个人信息 / only a bureau admin may erase personal data",
         )
-    if not await _n(request).contacts.erase(subject):
+    n = _n(request)
+    erased = await n.contacts.erase(subject)
+    # The delivery log's masked copies go too (harmless when there was nothing to erase).
+    await n.deliveries.forget_addresses(caller.bureau, subject)
+    if not erased:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NO_CONTACT)
     return Response(status_code=204)
 

@@ -5,13 +5,49 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, field_serializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Strict,
+    Tag,
+    field_serializer,
+)
 
 from shared.contracts.answers import WholeNumber, in_shanghai, whole_number
 from shared.contracts.text import Email, Line50, Line100, Mobile, OptionalText500
 
 ChannelName = Literal["inbox", "email", "wecom", "dingtalk", "sms"]
 HourMinute = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, Asia/Shanghai")]
+
+
+def _not_a_mention(user_id: str) -> str:
+    # The robots read a leading @ as a mention of its own: "@all" would tell the whole group every message.
+    if user_id.startswith("@"):
+        raise ValueError(
+            "用户 ID 不能以 @ 开头（@all 会提醒全群） / a user id must not start with @ (@all mentions the "
+            "whole group)"
+        )
+    return user_id
+
+
+# A person's user id in WeCom or DingTalk: one person, never a mention of many.
+UserId = Annotated[Line50, AfterValidator(_not_a_mention)]
+
+
+def _leadership_or_section(value: object) -> str:
+    return "leadership" if value == "" else "section_name"
+
+
+# The money section: a section's name as staff type it (no control, bidi or invisible-only text), or "" for
+# leadership. Tagged, so a refused name is one problem with its reason, not one per branch of the union.
+MoneySection = Annotated[
+    Annotated[Literal[""], Tag("leadership")] | Annotated[Line100, Tag("section_name")],
+    Discriminator(_leadership_or_section),
+]
 
 
 def shanghai(at: datetime | None) -> str | None:
@@ -28,8 +64,8 @@ class ContactDetails(BaseModel):
     name: Line100 | None = None
     email: Email | None = None
     mobile: Mobile | None = None
-    wecom_user_id: Line50 | None = None
-    dingtalk_user_id: Line50 | None = None
+    wecom_user_id: UserId | None = None
+    dingtalk_user_id: UserId | None = None
     channels: list[ChannelName] | None = Field(
         default=None, max_length=5, description="Channels taken (staff)"
     )
@@ -75,11 +111,8 @@ class RulesBody(BaseModel):
     arrears_escalate_after_overdue_workdays: Workdays1To30 | None = Field(
         default=None, description="Working days overdue before leadership hears of arrears"
     )
-    money_section: str | None = Field(
-        default=None,
-        max_length=100,
-        pattern=r"^[^\x00-\x1f]*$",
-        description="Section whose chiefs answer for money with no concierge; empty: leadership",
+    money_section: MoneySection | None = Field(
+        default=None, description="Section whose chiefs answer for money with no concierge; empty: leadership"
     )
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
 
 import aiosmtplib
 
 from services.notification.adapters.channels.base import ChannelError, Message
+from shared.contracts.text import is_one_email_address
+from shared.crypto.masking import mask_email
 
 
 @dataclass(frozen=True)
@@ -34,10 +37,13 @@ class EmailChannel:
         self._s = settings
 
     def build(self, message: Message) -> EmailMessage:
-        """Return the mail for a message (also used by tests to check headers)."""
+        """Return the mail for a message (also used by tests to check headers); ChannelError for an address
+        that is not exactly one (it can never be sent)."""
         mail = EmailMessage()
         mail["From"] = self._s.sender
-        mail["To"] = message.address
+        # One structured address (never a header string parsed again): formataddr would refuse the Unicode
+        # local parts contacts may give (sent with SMTPUTF8).
+        mail["To"] = _one_address(message.address)
         mail["Subject"] = message.subject
         mail["Date"] = formatdate(localtime=False)
         mail["Message-ID"] = f"<{message.idempotency_key}@concierge.notification>"
@@ -50,8 +56,12 @@ class EmailChannel:
         """Send one mail; connection problems and 4xx replies are transient, 5xx replies permanent."""
         mail = self.build(message)
         try:
+            # The envelope names the one recipient itself: never read from headers, where a stored address
+            # like "a>,<victim@x.cn" would become two.
             await aiosmtplib.send(
                 mail,
+                sender=self._s.sender,
+                recipients=[message.address],
                 hostname=self._s.host,
                 port=self._s.port,
                 username=self._s.username,
@@ -60,8 +70,32 @@ class EmailChannel:
                 tls_context=ssl.create_default_context() if self._s.starttls else None,
                 timeout=self._s.timeout,
             )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            # The one recipient refused at RCPT TO: a reply like any other (5xx: for good), not an outage.
+            refusal = exc.recipients[0]
+            raise _refused(refusal.code, refusal.message, message.address) from None
         except aiosmtplib.SMTPResponseException as exc:
-            raise ChannelError(f"SMTP {exc.code}: {exc.message}", transient=exc.code < 500) from None
+            raise _refused(exc.code, exc.message, message.address) from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise ChannelError(f"SMTP unavailable: {exc}") from None
         return str(mail["Message-ID"])
+
+
+def _one_address(address: str) -> Address:
+    # Stored before the contact rules took exactly one address (or written around them): refused for good,
+    # with the masked address, never sent to whatever else it names.
+    if not is_one_email_address(address):
+        masked = mask_email(address)
+        raise ChannelError(
+            f"电子邮箱地址 {masked} 不是单个有效地址，未发送 / the email address {masked} is not exactly one "
+            "valid address: not sent",
+            transient=False,
+        )
+    local, _, domain = address.rpartition("@")
+    return Address(username=local, domain=domain)
+
+
+def _refused(code: int, said: str, address: str) -> ChannelError:
+    # A refusal often quotes the recipient ("550 <wang@gree.cn>: unknown"): the log keeps it masked.
+    masked = said.replace(address, mask_email(address))
+    return ChannelError(f"SMTP {code}: {masked}", transient=code < 500)

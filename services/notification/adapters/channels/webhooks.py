@@ -51,6 +51,17 @@ def _robot_result(response: httpx.Response, app: str) -> str:
     return str(answer.get("msgid") or answer.get("errmsg") or "ok")
 
 
+def _one_person(user_id: str) -> str:
+    # "@all" mentions the whole group: a user id stored before contacts refused it is never sent.
+    if user_id.startswith("@"):
+        raise ChannelError(
+            "用户 ID 以 @ 开头（如 @all 会提醒全群），未发送 / a user id starting with @ (such as @all, which "
+            "mentions the whole group): not sent",
+            transient=False,
+        )
+    return user_id
+
+
 class WeComChannel:
     """WeCom group robot: `{"msgtype": "text", "text": {"content", "mentioned_list"}}`."""
 
@@ -61,7 +72,8 @@ class WeComChannel:
 
     def payload(self, message: Message) -> dict[str, Any]:
         """Return the robot message for a notification."""
-        return {"msgtype": "text", "text": {"content": _text(message), "mentioned_list": [message.address]}}
+        mention = _one_person(message.address)
+        return {"msgtype": "text", "text": {"content": _text(message), "mentioned_list": [mention]}}
 
     async def send(self, message: Message) -> str:
         """Post one robot message."""
@@ -94,7 +106,7 @@ class DingTalkChannel:
         return {
             "msgtype": "text",
             "text": {"content": _text(message)},
-            "at": {"atUserIds": [message.address]},
+            "at": {"atUserIds": [_one_person(message.address)]},
         }
 
     async def send(self, message: Message) -> str:
