@@ -197,7 +197,7 @@ async def test_steps_that_came_while_the_service_was_down_fire_once_each_on_star
 
 
 async def test_a_corrected_calendar_moves_pending_reminders(mongo_db):
-    clock = Clock(START)
+    clock = Clock(START - timedelta(days=1))  # opened Wednesday: the reminder moved to Thursday is after it
     n = notifying(mongo_db, clock, {"inbox"})
     await prepare(n)
     await _roster_and_case(n, clock)

@@ -109,3 +109,12 @@ def test_no_quiet_hours_means_now():
     prefs = Preferences(quiet_start=None, quiet_end=None)
     at = _local(2026, 11, 27, 3, 0)
     assert deliver_at(prefs, at) == at
+
+
+def test_an_early_reminder_not_after_the_opening_is_left_out_and_the_due_day_and_escalations_stay(calendar):
+    # A one-working-day task opened on Sunday 29 Nov, due Monday: "due soon" would be Friday 27, before it.
+    due, opened = _local(2026, 11, 30, 23, 59, 59), _local(2026, 11, 29, 10, 0)
+    steps = _steps(ladder(calendar, due, EscalationRules(), opened))
+    assert list(steps) == [Step.DUE_TODAY, Step.OVERDUE, Step.SUPERVISION]
+    # Opened on Thursday 26 at 08:00: Friday's reminder is after the opening and stays.
+    assert Step.DUE_SOON in _steps(ladder(calendar, due, EscalationRules(), _local(2026, 11, 26, 8, 0)))

@@ -32,14 +32,40 @@ def _as_utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)  # a client without tz_aware reads naive UTC
 
 
-def _merge(old_steps: list[dict[str, Any]], timers: list[Timer]) -> list[dict[str, Any]]:
-    # Steps that fired stay as history; a step due on a day it already fired for is not planned again.
+def _moment(value: datetime) -> datetime:
+    # As MongoDB keeps it (milliseconds, UTC), so a stored stamp equals the moment it was taken from.
+    at = _as_utc(value).astimezone(UTC)
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
+
+
+def _fired_for(step: dict[str, Any]) -> set[tuple[str, Any]]:
+    """Return what a step stands for once fired: its day (every step) and the due moment it was planned for
+    (steps stamped with it; those stored before the stamp have only their day)."""
+    keys: set[tuple[str, Any]] = {(step["step"], _as_utc(step["fire_at"]).date())}
+    if step.get("due") is not None:
+        keys.add((step["step"], _moment(step["due"])))
+    return keys
+
+
+def _merge(
+    old_steps: list[dict[str, Any]], timers: list[Timer], due: datetime | None
+) -> list[dict[str, Any]]:
+    # Steps that fired stay as history. A step that fired for this due moment is not planned again, whatever
+    # day a replan (a calendar, a rules change) would put it on: it told it once. A moved due date plans its
+    # steps anew, except on a day one already fired (same cause, so nothing would be recorded anyway).
     fired = [s for s in old_steps if s.get("fired_at") is not None]
-    done = {(s["step"], _as_utc(s["fire_at"]).date()) for s in fired}
+    done = set().union(*(_fired_for(s) for s in fired))
+    stamp = _moment(due) if due is not None else None
     fresh = [
-        {"step": t.step.value, "fire_at": t.fire_at, "fired_at": None, "provisional": t.provisional}
+        {
+            "step": t.step.value,
+            "fire_at": t.fire_at,
+            "fired_at": None,
+            "provisional": t.provisional,
+            "due": stamp,
+        }
         for t in timers
-        if (t.step.value, t.fire_at.astimezone(UTC).date()) not in done
+        if (t.step.value, t.fire_at.astimezone(UTC).date()) not in done and (t.step.value, stamp) not in done
     ]
     return fired + fresh
 
@@ -58,7 +84,7 @@ class Deadlines:
         await self._c.create_index([("claim", 1)], sparse=True)
 
     async def plan(self, key: dict[str, Any], due_at: datetime, version: int, timers: list[Timer]) -> None:
-        """Set a task's due date and the ladder for it; steps already fired stay (with their day)."""
+        """Set a task's due date and the ladder for it; steps already fired for that due date stay, once."""
         await self.plan_for(f"{key['case_id']}|{key['task_id']}", {**key, "due_at": due_at}, version, timers)
 
     async def plan_for(self, doc_id: str, fields: dict[str, Any], version: int, timers: list[Timer]) -> None:
@@ -66,7 +92,7 @@ class Deadlines:
         current = await self._c.find_one({"_id": doc_id})
         if current is not None and current.get("v", 0) >= version:
             return  # a replayed older event
-        steps = _merge(current.get("steps", []) if current else [], timers)
+        steps = _merge(current.get("steps", []) if current else [], timers, fields.get("due_at"))
         changes = {
             **fields,
             "v": version,
@@ -88,7 +114,8 @@ class Deadlines:
         self, doc: dict[str, Any], timers: list[Timer], changes: dict[str, Any] | None = None
     ) -> None:
         """Move a deadline's pending steps (the calendar or a setting changed); unchanged when it moved meanwhile."""
-        steps = _merge(doc.get("steps", []), timers)
+        due = (changes or {}).get("due_at", doc.get("due_at"))
+        steps = _merge(doc.get("steps", []), timers, due)
         await self._c.update_one(
             {"_id": doc["_id"], "v": doc["v"], "open": True},
             {
@@ -167,11 +194,9 @@ class Deadlines:
         told_steps = [s for s in steps if s["step"] in fired and s["fired_at"] == now]
         if current is None:
             return told_steps
-        told = {(s["step"], _as_utc(s["fire_at"]).date()) for s in told_steps}
+        told = set().union(*(_fired_for(s) for s in told_steps))
         merged = [
-            {**s, "fired_at": now}
-            if s.get("fired_at") is None and (s["step"], _as_utc(s["fire_at"]).date()) in told
-            else s
+            {**s, "fired_at": now} if s.get("fired_at") is None and _fired_for(s) & told else s
             for s in current.get("steps", [])
         ]
         await self._c.update_one(
@@ -180,12 +205,16 @@ class Deadlines:
         )
         if not current["open"]:
             return told_steps  # ended while they fired: nothing they told is true any more
-        planned = {(s["step"], _as_utc(s["fire_at"]).date()) for s in current.get("steps", [])}
-        return [s for s in told_steps if (s["step"], _as_utc(s["fire_at"]).date()) not in planned]
+        planned = set().union(*(_fired_for(s) for s in current.get("steps", [])))
+        return [s for s in told_steps if not _fired_for(s) & planned]
 
     async def open_deadlines(self) -> list[dict[str, Any]]:
         """Return every open deadline (a calendar correction re-plans them)."""
         return [d async for d in self._c.find({"open": True})]
+
+    async def open_in_bureau(self, bureau: str) -> list[dict[str, Any]]:
+        """Return a bureau's open deadlines of every kind (its rules changed: they re-plan them; rare)."""
+        return [d async for d in self._c.find({"open": True, "bureau": bureau})]
 
     async def open_money(self, kind: str, bureau: str) -> list[dict[str, Any]]:
         """Return a bureau's open deadlines of one kind (a changed setting re-plans them; rare)."""

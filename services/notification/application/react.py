@@ -27,7 +27,7 @@ from services.notification.application.policies import (
 )
 from services.notification.application.supervision import settle_supervision
 from services.notification.application.withdrawal import end_ladder, withdraw_moved_away
-from services.notification.domain.deadlines import ladder
+from services.notification.domain.deadlines import EscalationRules, ladder
 from shared.contracts.calendar import WorkdayCalendarPublished
 from shared.contracts.casework import (
     CoordinationTaskCancelled,
@@ -43,8 +43,9 @@ from shared.contracts.disbursement import (
 )
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.events import CaseOpened, is_known_event, parse_event_data
+from shared.contracts.notification import EscalationRulesSet
 from shared.messaging.consumer import PoisonMessage
-from shared.workdays.calendar import SHANGHAI
+from shared.workdays.calendar import SHANGHAI, WorkdayCalendar
 
 log = logging.getLogger(__name__)
 MONEY_STREAM_TYPES = frozenset({"disbursement", "arrears", "disbursement_settings"})
@@ -153,10 +154,10 @@ def _rating_link(n: Notifying, envelope: EventEnvelope) -> tuple[str, str]:
 
 
 async def plan_deadlines(n: Notifying, payload: Any, envelope: EventEnvelope) -> None:
-    """Keep each open task's ladder in step with its due date, its closing, and the calendar."""
+    """Keep each open task's ladder in step with its due date, its closing, the calendar and the rules."""
     if isinstance(payload, CoordinationTaskOpened | CoordinationTaskDueRecomputed):
-        section = payload.section if isinstance(payload, CoordinationTaskOpened) else None
-        await _plan(n, envelope, payload.task_id, payload.due_at, section)
+        opened = payload if isinstance(payload, CoordinationTaskOpened) else None
+        await _plan(n, envelope, payload.task_id, payload.due_at, opened)
     elif isinstance(payload, CoordinationTaskClosed | CoordinationTaskCancelled):
         outcome = "closed" if isinstance(payload, CoordinationTaskClosed) else "cancelled"
         task_deadline = f"{envelope.stream_id}|{payload.task_id}"
@@ -165,37 +166,60 @@ async def plan_deadlines(n: Notifying, payload: Any, envelope: EventEnvelope) ->
             await settle_supervision(n, before, outcome, envelope)
     elif isinstance(payload, WorkdayCalendarPublished):
         await replan_all(n)
+    elif isinstance(payload, EscalationRulesSet):
+        await replan_when_rules_change(n, envelope.bureau, payload.version)
 
 
 async def _plan(
-    n: Notifying, envelope: EventEnvelope, task_id: str, due_at: Any, section: str | None
+    n: Notifying,
+    envelope: EventEnvelope,
+    task_id: str,
+    due_at: Any,
+    opened: CoordinationTaskOpened | None,
 ) -> None:
     calendar = await n.calendar.current()
     rules = await n.rules.current(envelope.bureau)
-    timers = ladder(calendar, due_at, rules)
-    if section is None:
-        known = await n.deadlines.task(envelope.stream_id, task_id)
-        section = known["section"] if known else ""
-        if known is not None and known.get("v", 0) < envelope.version:
-            # A held "due on day D" is not true once the due date moved (unless the new ladder says it then).
-            await withdraw_moved_away(n, known, timers, envelope, "due date moved")
+    known = None if opened else await n.deadlines.task(envelope.stream_id, task_id)
+    opened_at = opened.opened_at if opened else (known or {}).get("task_opened_at")
+    timers = ladder(calendar, due_at, rules, opened_at)
+    section = opened.section if opened else (known["section"] if known else "")
+    if known is not None and known.get("v", 0) < envelope.version:
+        # A held "due on day D" is not true once the due date moved (unless the new ladder says it then).
+        await withdraw_moved_away(n, known, timers, envelope, "due date moved")
     key = {"bureau": envelope.bureau, "case_id": envelope.stream_id, "task_id": task_id, "section": section}
+    if opened_at is not None:
+        key["task_opened_at"] = opened_at  # an early reminder before it is left out, on every replan too
     await n.deadlines.plan(key, due_at, envelope.version, timers)
 
 
 async def replan_all(n: Notifying) -> int:
     """Move every pending step after a calendar year was published or corrected; return how many tasks."""
     calendar = await n.calendar.current()
-    moved = 0
-    for doc in await n.deadlines.open_deadlines():
-        rules = await n.rules.current(doc["bureau"])
-        if doc.get("kind") is None:
-            await n.deadlines.replan(doc, ladder(calendar, doc["due_at"], rules))
-        else:
-            today = n.clock().astimezone(SHANGHAI).date()
-            await n.deadlines.replan(doc, money_timers(doc, calendar, rules, today))
-        moved += 1
-    return moved
+    for doc in (docs := await n.deadlines.open_deadlines()):
+        await _replan(n, doc, calendar, await n.rules.current(doc["bureau"]))
+    return len(docs)
+
+
+async def replan_when_rules_change(n: Notifying, bureau: str, version: int) -> int:
+    """Move a bureau's pending steps to the rules in force after it changed them; return how many ladders."""
+    rules = await n.rules.current(bureau)
+    if version < rules.version:
+        return 0  # a redelivered or replayed older change: the newer one's event replans (or did)
+    calendar = await n.calendar.current()
+    for doc in (docs := await n.deadlines.open_in_bureau(bureau)):
+        await _replan(n, doc, calendar, rules)
+    return len(docs)
+
+
+async def _replan(
+    n: Notifying, doc: dict[str, Any], calendar: WorkdayCalendar, rules: EscalationRules
+) -> None:
+    # Steps that fired for the same due moment are kept, not planned again (adapters/deadlines.py _merge).
+    if doc.get("kind") is None:
+        await n.deadlines.replan(doc, ladder(calendar, doc["due_at"], rules, doc.get("task_opened_at")))
+    else:
+        today = n.clock().astimezone(SHANGHAI).date()
+        await n.deadlines.replan(doc, money_timers(doc, calendar, rules, today))
 
 
 async def react_to_money(n: Notifying, envelope: EventEnvelope) -> int:

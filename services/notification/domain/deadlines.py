@@ -97,13 +97,18 @@ def next_workday(calendar: WorkdayCalendar, day: date) -> date:
     return day
 
 
-def ladder(calendar: WorkdayCalendar, due_at: datetime, rules: EscalationRules) -> list[Timer]:
-    """Return the timers of a task due at due_at, in the order they fire."""
+def ladder(
+    calendar: WorkdayCalendar, due_at: datetime, rules: EscalationRules, opened_at: datetime | None = None
+) -> list[Timer]:
+    """Return the timers of a task due at due_at (opened at opened_at, when known), in the order they fire."""
     due_day = due_at.astimezone(SHANGHAI).date()
     timers = []
     if rules.remind_workdays_before:
-        day = previous_workday(calendar, due_day, rules.remind_workdays_before)
-        timers.append(Timer(Step.DUE_SOON, workday_morning(calendar, day)))
+        soon = workday_morning(calendar, previous_workday(calendar, due_day, rules.remind_workdays_before))
+        # An early reminder not after the opening would fire at once, beside the task_opened message that
+        # already says the due date: it is left out. The due day, overdue and 督办 steps always stay.
+        if opened_at is None or soon > opened_at:
+            timers.append(Timer(Step.DUE_SOON, soon))
     if rules.remind_on_due_day:
         timers.append(Timer(Step.DUE_TODAY, workday_morning(calendar, due_day)))
     # Overdue is told at the start of the next working day: at midnight nobody reads it, and an

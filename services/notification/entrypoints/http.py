@@ -237,7 +237,7 @@ async def get_rules(request: Request, caller: Caller) -> dict[str, Any]:
 
 
 @router.put(
-    "/notifications/rules", summary="Change the ladder (a new version; pending deadlines keep theirs)"
+    "/notifications/rules", summary="Change the ladder (a new version; the bureau's open ladders move to it)"
 )
 async def put_rules(request: Request, caller: SettingsChanger, body: RulesBody) -> dict[str, Any]:
     """Record new rules (the bureau's settings: leadership, as the rights table says); stale version: 409."""

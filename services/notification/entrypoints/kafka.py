@@ -1,4 +1,4 @@
-"""Kafka entry points: the notification policies react to case, board, calendar and money events.
+"""Kafka entry points: the notification policies react to case, board, calendar, money and rules events.
 
 Each topic is consumed in batches: the events of a poll are handled in order, one after the other, and the
 offsets committed once for the batch. Every reaction is idempotent (folds are guarded by the stream version,
@@ -15,18 +15,25 @@ from faststream.kafka import KafkaBroker
 from services.notification.application.context import Notifying
 from services.notification.application.react import react
 from shared.contracts.envelope import EventEnvelope
-from shared.contracts.topics import ASSIGNMENT_EVENTS, CALENDAR_EVENTS, CASE_EVENTS, DISBURSEMENT_EVENTS
+from shared.contracts.topics import (
+    ASSIGNMENT_EVENTS,
+    CALENDAR_EVENTS,
+    CASE_EVENTS,
+    DISBURSEMENT_EVENTS,
+    NOTIFICATION_EVENTS,
+)
 from shared.messaging.batches import BatchSubscriber
 from shared.messaging.pacing import FetchWait
 
 # One consumer group per topic (`<group>` for case events, `<group>-<suffix>` for the others). Members of one
 # group that subscribe to different topics get their partitions from whichever member leads the group, and
-# each of the four joining makes the other three rejoin.
+# each joining makes the others rejoin.
 GROUP_SUFFIXES = {
     CASE_EVENTS: "",
     ASSIGNMENT_EVENTS: "-board",
     CALENDAR_EVENTS: "-calendar",
     DISBURSEMENT_EVENTS: "-money",
+    NOTIFICATION_EVENTS: "-rules",
 }
 
 TOPICS = {
@@ -35,6 +42,8 @@ TOPICS = {
     CALENDAR_EVENTS: "Working-day calendar: a published or corrected year moves pending reminders.",
     DISBURSEMENT_EVENTS: "Disbursements and arrears: a payment credited tells the enterprise (资金到账); a "
     "disbursement stuck in a stage and arrears near or past their due date are chased (deadline ladders).",
+    NOTIFICATION_EVENTS: "Escalation rules: a bureau's changed ladder moves its open deadlines (with the rules in "
+    "force; supervision orders and ratings on this topic are not acted on here).",
 }
 
 
