@@ -42,9 +42,22 @@ def repeated_key(body: bytes) -> str | None:
         json.loads(body, object_pairs_hook=_unique_keys)
     except DuplicateKey as exc:
         return exc.key
-    except ValueError:  # not JSON (or not UTF-8): the route's own parsing answers it
+    except (
+        ValueError,
+        RecursionError,
+    ):  # not JSON, not UTF-8, or nested past the parser: the route answers it
         return None
     return None
+
+
+def shown(key: str) -> str:
+    """Return a key as an answer can carry it: at most 100 characters, unprintable ones (a lone surrogate, a
+    control character) as \\uXXXX escapes."""
+    cut = key[:100]
+    text = "".join(
+        ch if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF else f"\\u{ord(ch):04x}" for ch in cut
+    )
+    return text + ("…" if len(key) > 100 else "")
 
 
 def _is_json(scope: Scope) -> bool:
@@ -67,8 +80,9 @@ class RefuseDuplicateJsonKeys:
             await self.app(scope, receive, send)
             return
         messages, body, whole = await _read_body(receive)
-        key = repeated_key(body) if whole else None
-        if key is not None:
+        found = repeated_key(body) if whole else None
+        if found is not None:
+            key = shown(found)
             msg = f"请求体中的键 {key!r} 出现了不止一次 / the key {key!r} appears more than once in the body"
             answer = JSONResponse(
                 {"detail": [{"loc": ["body", key], "msg": msg, "type": "value_error"}]}, 422

@@ -150,6 +150,31 @@ async def test_a_claim_is_released_when_every_attempt_to_append_lost_the_race() 
     assert await claims.claim("finance", "ICBC-0001", "another") == ("another", True)
 
 
+class RepeatLandsFirst(InMemoryRecorder):
+    """A store where another report of the same transfer to the same disbursement appends just before ours."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.repeat: Any = None  # the other report, run once inside our first payment append
+
+    async def append(self, recording: Recording, events: Sequence[NewEvent]) -> AppendResult:
+        if self.repeat is not None and recording.expected_version > 0:
+            repeat, self.repeat = self.repeat, None
+            await repeat()
+        return await super().append(recording, events)
+
+
+async def test_a_claim_stays_when_a_repeat_of_the_same_transfer_was_credited_first() -> None:
+    recorder, claims = RepeatLandsFirst(), MemoryBankReferences()
+    first, other = await open_one(recorder, 1), await open_one(recorder, 2)
+    recorder.repeat = lambda: pay(recorder, claims, first, payment())
+    with pytest.raises(Refused):  # ours is then refused as the repeat it is
+        await pay(recorder, claims, first, payment())
+    with pytest.raises(Refused) as caught:  # and the reference still belongs to the first disbursement
+        await pay(recorder, claims, other, payment())
+    assert first in caught.value.reason
+
+
 ADMIN = {"Authorization": "Bearer admin"}
 
 

@@ -73,3 +73,17 @@ async def test_a_body_past_the_checked_size_streams_on_unchecked() -> None:
 
     answer = await post(chunks())
     assert answer.status_code == 200 and answer.json() == {"note": "again"}
+
+
+async def test_nesting_past_the_parser_is_left_to_the_route_never_a_500() -> None:
+    for body in (b'{"a":' * 5_000 + b"1" + b"}" * 5_000, b"[" * 200_000):
+        answer = await post(body)
+        assert answer.status_code in (400, 422), answer.text
+
+
+async def test_a_repeated_key_that_cannot_be_printed_or_is_huge_is_named_escaped_and_cut() -> None:
+    surrogate = await post(b'{"\\ud800": 1, "\\ud800": 2}')
+    assert surrogate.status_code == 422 and surrogate.json()["detail"][0]["loc"] == ["body", "\\ud800"]
+    long_key = "k" * 500_000
+    huge = await post(f'{{"{long_key}": 1, "{long_key}": 2}}'.encode())
+    assert huge.status_code == 422 and len(huge.content) < 2_000

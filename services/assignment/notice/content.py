@@ -117,9 +117,8 @@ def notice_from_board(
 
 def _numbers_as_numbers(name: str) -> tuple[tuple[int, str, int], ...]:
     # 测试企业2号 before 测试企业10号, as a reader counts: runs of digits compare by their value.
-    return tuple(
-        (0, part, 0) if not part.isdigit() else (1, "", int(part)) for part in _DIGIT_RUNS.split(name) if part
-    )
+    parts = _DIGIT_RUNS.split(name)  # odd places hold the ASCII digit runs (① or ² stay text)
+    return tuple((1, "", int(part)) if i % 2 else (0, part, 0) for i, part in enumerate(parts) if part)
 
 
 def a_notice_is_not_dated_before_an_assignment_it_lists(board: AssignmentBoard, issued_on: date) -> None:

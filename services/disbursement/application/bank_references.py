@@ -76,6 +76,8 @@ async def bank_reference_claimed(
     try:
         yield
     except BaseException:
-        if new:
+        # Not if the disbursement holds such a payment by now: a concurrent report of the same transfer to it
+        # was appended first (this one then refused as its repeat), and the claim is that payment's.
+        if new and not await _credited_by(recorder, disbursement_id, reference):
             await references.release(bureau, reference, disbursement_id)
         raise

@@ -5,7 +5,9 @@ it, however late it is handled (a broker that lost its topics and was replayed, 
 that restarts with an SMS gateway newly set). The inbox is always on and not kept here.
 
 One document per channel in `notification_channels`: `on_since` is when the current unbroken time with the channel
-configured began, or null while a start found it not configured. Instances of one deployment share one
+configured began, or null while a start found it not configured. A channel configured at the first start that
+keeps this record counts as on for ever before it (ALWAYS): a deployment upgraded with email or SMS long set, or
+events that waited while the service restarted, are told on it as before. Instances of one deployment share one
 configuration; an instance started without a channel ends that time for all.
 """
 
@@ -18,6 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 CHANNELS = "notification_channels"
+ALWAYS = datetime(2000, 1, 1, tzinfo=UTC)  # on before the ledger was kept: counts for every event
 OUTWARD = ("email", "sms", "wecom", "dingtalk")
 
 
@@ -37,7 +40,7 @@ class ChannelLedger:
                 )
                 with contextlib.suppress(DuplicateKeyError):  # another instance inserted it at this moment
                     await self._c.update_one(
-                        {"_id": channel}, {"$setOnInsert": {"on_since": now}}, upsert=True
+                        {"_id": channel}, {"$setOnInsert": {"on_since": ALWAYS}}, upsert=True
                     )
             else:
                 await self._c.update_one({"_id": channel}, {"$set": {"on_since": None}}, upsert=True)
