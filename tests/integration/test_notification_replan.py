@@ -4,6 +4,7 @@ open ladders with the rules in force; an early reminder that would fall before t
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import date, datetime
 
@@ -13,7 +14,7 @@ from services.notification.adapters.deliveries import DELIVERIES
 from services.notification.application.react import react
 from services.notification.application.rules import rules_stream
 from services.notification.application.scheduled import LEASE, fire_due_steps
-from services.notification.domain.deadlines import EscalationRules
+from services.notification.domain.deadlines import EscalationRules, ladder
 from shared.contracts.calendar import CALENDAR_STREAM
 from shared.contracts.envelope import Actor, EventEnvelope
 from shared.eventstore.recorder import NewEvent, Recording
@@ -197,3 +198,18 @@ async def test_a_rules_change_replans_the_bureau_s_arrears_ladders_too(mongo_db)
     doc = await n.deadlines.get("arrears|a-1")
     soon = [s["fire_at"] for s in doc["steps"] if s["step"] == "arrears_due_soon"]
     assert soon == [datetime(2026, 11, 26, 9, 0, tzinfo=SHANGHAI)]
+
+
+async def test_a_replan_that_read_the_ladder_before_a_step_fired_keeps_it_told(mongo_db):
+    n, clock = await _a_task_told_in_the_inbox(mongo_db)
+    read_before = await n.deadlines.task("case-1", "t1")  # a rules consumer reads the bureau's ladders …
+    clock.now = datetime(2026, 11, 27, 9, 1, tzinfo=SHANGHAI)
+    assert await fire_due_steps(n) == 1  # … the scheduler tells the due-soon step meanwhile …
+    rules = dataclasses.replace(await n.rules.current("finance"), remind_workdays_before=2)
+    calendar = await n.calendar.current()
+    timers = ladder(calendar, read_before["due_at"], rules, read_before.get("task_opened_at"))
+    await n.deadlines.replan(read_before, timers)  # … then moves it to Thursday from what it read
+
+    assert await _pending(n, "due_soon") == []
+    assert await fire_due_steps(n) == 0
+    assert len(await _told(mongo_db, "task_due_soon")) == 1

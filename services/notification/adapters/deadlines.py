@@ -70,6 +70,9 @@ def _merge(
     return fired + fresh
 
 
+REPLAN_ATTEMPTS = 5  # a replan that met a firing round reads the ladder again; more would mean a hot loop
+
+
 class Deadlines:
     """Task deadlines in MongoDB."""
 
@@ -113,20 +116,26 @@ class Deadlines:
     async def replan(
         self, doc: dict[str, Any], timers: list[Timer], changes: dict[str, Any] | None = None
     ) -> None:
-        """Move a deadline's pending steps (the calendar or a setting changed); unchanged when it moved meanwhile."""
+        """Move a deadline's pending steps (the calendar or a setting changed); unchanged when an event moved it
+        meanwhile. A step marked fired meanwhile (the scheduler runs alongside) is read again, never lost."""
         due = (changes or {}).get("due_at", doc.get("due_at"))
-        steps = _merge(doc.get("steps", []), timers, due)
-        await self._c.update_one(
-            {"_id": doc["_id"], "v": doc["v"], "open": True},
-            {
-                "$set": {
-                    **(changes or {}),
-                    "steps": steps,
-                    "next_at": _next_at(steps),
-                    "rev": uuid.uuid4().hex,
-                }
-            },
-        )
+        for _ in range(REPLAN_ATTEMPTS):
+            steps = _merge(doc.get("steps", []), timers, due)
+            result = await self._c.update_one(
+                {"_id": doc["_id"], "v": doc["v"], "open": True, "rev": doc.get("rev")},
+                {
+                    "$set": {
+                        **(changes or {}),
+                        "steps": steps,
+                        "next_at": _next_at(steps),
+                        "rev": uuid.uuid4().hex,
+                    }
+                },
+            )
+            fresh = None if result.matched_count else await self._c.find_one({"_id": doc["_id"]})
+            if fresh is None or fresh.get("v") != doc["v"] or not fresh.get("open"):
+                return  # written, or moved on by an event (its own planning holds), or closed
+            doc = fresh
 
     async def get(self, doc_id: str) -> dict[str, Any] | None:
         """Return a deadline by its id."""
@@ -184,7 +193,8 @@ class Deadlines:
         release = {"claim": None, "claimed_until": UNCLAIMED}
         result = await self._c.update_one(
             {"_id": doc["_id"], "claim": doc.get("claim"), "rev": doc.get("rev")},
-            {"$set": {"steps": steps, "next_at": _next_at(steps), **release}},
+            # A new rev: a replan that read the ladder before these steps fired writes again from this one.
+            {"$set": {"steps": steps, "next_at": _next_at(steps), "rev": uuid.uuid4().hex, **release}},
         )
         if result.matched_count:
             return []
