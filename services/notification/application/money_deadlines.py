@@ -234,15 +234,17 @@ async def replan_money(n: Notifying, bureau: str, stuck_after: int) -> int:
     for doc in await n.deadlines.open_money(DISBURSEMENT, bureau):
         doc = {**doc, "stuck_after": stuck_after}
         ladder = money_timers(doc, calendar, rules)
-        told = _told_this_stall(doc)  # a changed setting tells nobody again of this stall
+        told = told_this_stall(doc)  # a changed setting tells nobody again of this stall
         timers = [t for t in ladder if t.step.value not in told]
         await n.deadlines.replan(doc, timers, {"stuck_after": stuck_after, "due_at": ladder[0].fire_at})
         moved += 1
     return moved
 
 
-def _told_this_stall(doc: dict[str, Any]) -> set[str]:
-    """Return the steps that fired since the disbursement's current stall began to be counted."""
+def told_this_stall(doc: dict[str, Any]) -> set[str]:
+    """Return the steps that fired since the disbursement's current stall began to be counted (none for arrears)."""
+    if doc.get("kind") != DISBURSEMENT:
+        return set()
     since = _aware(doc.get("counted_from") or doc["last_change_at"])
     return {s["step"] for s in doc.get("steps", []) if s.get("fired_at") and _aware(s["fired_at"]) >= since}
 

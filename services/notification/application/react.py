@@ -10,7 +10,11 @@ from pydantic import BaseModel, ValidationError
 from services.notification.application.context import Notifying
 from services.notification.application.intents import enterprise_subject, staff_subject
 from services.notification.application.money import tell_the_enterprise_when_money_is_credited
-from services.notification.application.money_deadlines import money_timers, plan_money_deadlines
+from services.notification.application.money_deadlines import (
+    money_timers,
+    plan_money_deadlines,
+    told_this_stall,
+)
 from services.notification.application.policies import (
     BUREAU_NAME,
     CASE_TITLE,
@@ -219,7 +223,9 @@ async def _replan(
         await n.deadlines.replan(doc, ladder(calendar, doc["due_at"], rules, doc.get("task_opened_at")))
     else:
         today = n.clock().astimezone(SHANGHAI).date()
-        await n.deadlines.replan(doc, money_timers(doc, calendar, rules, today))
+        told = told_this_stall(doc)  # steps told before they carried their due stamp are not told again
+        timers = [t for t in money_timers(doc, calendar, rules, today) if t.step.value not in told]
+        await n.deadlines.replan(doc, timers)
 
 
 async def react_to_money(n: Notifying, envelope: EventEnvelope) -> int:
