@@ -102,7 +102,7 @@ class Sink:
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
     ) -> str:
         if address in self.refused:
-            return f"550 5.1.1 <{address}>: Recipient address rejected"
+            return f"550 5.1.1 <{address.lower()}>: Recipient address rejected"  # as many servers quote it
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -143,10 +143,10 @@ async def test_the_envelope_names_exactly_the_one_address_unicode_included(sink)
 
 async def test_a_refusal_quoting_the_address_is_kept_with_the_address_masked(sink):
     handler, port = sink
-    handler.refused.add("zs@gaoxin.gov.cn")
+    handler.refused.add("ZS@gaoxin.gov.cn")  # quoted back in lower case
     with pytest.raises(ChannelError) as refused:
-        await EmailChannel(SmtpSettings("127.0.0.1", port)).send(_mail("zs@gaoxin.gov.cn"))
-    assert "zs@gaoxin.gov.cn" not in refused.value.reason and "z***@gaoxin.gov.cn" in refused.value.reason
+        await EmailChannel(SmtpSettings("127.0.0.1", port)).send(_mail("ZS@gaoxin.gov.cn"))
+    assert "zs@gaoxin.gov.cn" not in refused.value.reason.lower() and "Z***@gaoxin.gov.cn" in refused.value.reason
 
 
 @pytest.mark.parametrize("user_id", ["@all", "@zhangsan"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import ssl
 from dataclasses import dataclass
 from email.headerregistry import Address
@@ -97,5 +98,7 @@ def _one_address(address: str) -> Address:
 
 def _refused(code: int, said: str, address: str) -> ChannelError:
     # A refusal often quotes the recipient ("550 <wang@gree.cn>: unknown"): the log keeps it masked.
-    masked = said.replace(address, mask_email(address))
+    masked = re.sub(
+        re.escape(address), mask_email(address), said, flags=re.IGNORECASE
+    )  # servers lower-case it
     return ChannelError(f"SMTP {code}: {masked}", transient=code < 500)
