@@ -220,7 +220,9 @@ _EMAIL_LOCAL_CHAR = (
     r'[^\s\x00-\x1f\x7f-\x9f<>()\[\]\\,;:"@.'
     r"\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069\ufeff\ufffe\uffff]"
 )
-EMAIL_PATTERN = rf"^{_EMAIL_LOCAL_CHAR}+(?:\.{_EMAIL_LOCAL_CHAR}+)*@[A-Za-z0-9.-]{{1,185}}\.[A-Za-z]{{2,}}$"
+# The domain: labels of letters, digits and inner hyphens (punycode xn-- for a Chinese domain), a letter TLD.
+_EMAIL_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EMAIL_PATTERN = rf"^{_EMAIL_LOCAL_CHAR}+(?:\.{_EMAIL_LOCAL_CHAR}+)*@(?:{_EMAIL_LABEL}\.)+[A-Za-z]{{2,63}}$"
 EMAIL_LOCAL_MAX = 64  # RFC 5321 4.5.3.1.1
 _ONE_EMAIL = re.compile(EMAIL_PATTERN)
 

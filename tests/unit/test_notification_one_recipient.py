@@ -33,8 +33,19 @@ NOT_ONE_ADDRESS = [
     "a..b@x.cn",
     ".a@x.cn",
     "a\u202e@x.cn",
+    "a@..cn",
+    "a@-x.cn",
+    "a@x-.cn",
+    "a@x..cn",
 ]
-ONE_ADDRESS = ["zhang.san+case@gaoxin.gov.cn", "o'brien@x.cn", "王经理@ent.test", "g@gree.cn"]
+ONE_ADDRESS = [
+    "zhang.san+case@gaoxin.gov.cn",
+    "o'brien@x.cn",
+    "王经理@ent.test",
+    "g@gree.cn",
+    "li@xn--fiqs8s.cn",
+    "li@mail.gaoxin-zone.gov.cn",
+]
 RULES = {
     "expected_version": 1,
     "remind_workdays_before": 1,
