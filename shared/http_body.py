@@ -7,57 +7,15 @@ repeated key, so it is refused with the key named.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.json_keys import repeated_key, shown
 
 WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 # Bodies up to this size are checked (the gateway refuses larger ones with 413 before they reach a service); a
 # larger one is passed on unchecked as it streams, never held whole here.
 CHECKED_BYTES = 2 * 1024 * 1024
-
-
-class DuplicateKey(ValueError):
-    """A JSON object names a key twice."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise DuplicateKey(key)
-        seen[key] = value
-    return seen
-
-
-def repeated_key(body: bytes) -> str | None:
-    """Return a key some object of a JSON body names twice, or None (also for a body that is no JSON)."""
-    try:
-        json.loads(body, object_pairs_hook=_unique_keys)
-    except DuplicateKey as exc:
-        return exc.key
-    except (
-        ValueError,
-        RecursionError,
-    ):  # not JSON, not UTF-8, or nested past the parser: the route answers it
-        return None
-    return None
-
-
-def shown(key: str) -> str:
-    """Return a key as an answer can carry it: at most 100 characters, unprintable ones (a lone surrogate, a
-    control character) as \\uXXXX escapes."""
-    cut = key[:100]
-    text = "".join(
-        ch if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF else f"\\u{ord(ch):04x}" for ch in cut
-    )
-    return text + ("…" if len(key) > 100 else "")
 
 
 def _is_json(scope: Scope) -> bool:

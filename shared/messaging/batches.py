@@ -23,6 +23,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel
 
+from shared.json_keys import parse_unique
 from shared.messaging.consumer import (
     ConsumerStats,
     PoisonMessage,
@@ -30,7 +31,7 @@ from shared.messaging.consumer import (
     SubscriberHealth,
     is_transient,
 )
-from shared.messaging.dead_letters import dead_letter
+from shared.messaging.dead_letters import dead_letter, problems_of
 from shared.messaging.kafka import UnreadableHeaders
 from shared.messaging.pacing import FetchPacer, FetchWait
 from shared.messaging.unreadable_records import UnreadableRecords, positions
@@ -128,9 +129,9 @@ class BatchSubscriber(SubscriberHealth, Generic[M]):
                 await self._dead_letter(record, problem)
                 continue
             try:
-                valid.append((record, self._model.model_validate_json(record.value or b"")))
+                valid.append((record, parse_unique(self._model, record.value or b"")))
             except Exception as exc:
-                await self._dead_letter(record, f"invalid {self._model.__name__}: {exc}")
+                await self._dead_letter(record, f"invalid {self._model.__name__}: {problems_of(exc)}")
         self._valid[id(message.raw_message)] = valid
         return [item.model_dump(mode="json") for _, item in valid]
 

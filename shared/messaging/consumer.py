@@ -25,6 +25,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 
 from shared.eventstore.recorder import ConcurrencyError
+from shared.json_keys import parse_unique
 from shared.messaging.dead_letters import dead_letter, problems_of
 from shared.messaging.kafka import UnreadableHeaders
 from shared.messaging.pacing import FetchPacer, FetchWait
@@ -235,7 +236,7 @@ class ReliableSubscriber(SubscriberHealth, Generic[M]):
             raise AckMessage()
         # Validate here, before faststream does: an invalid message must reach the DLQ, not loop.
         try:
-            return self._model.model_validate_json(message.body).model_dump(mode="json")
+            return parse_unique(self._model, message.body).model_dump(mode="json")
         except Exception as exc:
             await self._dead_letter(message, f"invalid {self._model.__name__}: {problems_of(exc)}")
             raise AckMessage() from exc

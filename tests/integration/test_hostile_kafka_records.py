@@ -189,3 +189,17 @@ async def test_a_record_too_large_to_dead_letter_goes_there_cut_with_its_size_an
     assert headers["dlq-original-sha256"] == hashlib.sha256(HUGE).hexdigest()
     assert letter.value() == HUGE[:VALUE_PREFIX] and letter.key() == b"big"
     assert headers["adv-probe"] == "oversize"
+
+
+async def test_a_record_naming_a_key_twice_is_dead_lettered_naming_it_and_the_rest_apply(
+    infra: Servers, topic: str, start: Start
+) -> None:
+    # Parsers differ on which copy they keep: a sender's tool may have meant the first, Python keeps the last.
+    consuming = await start(topic)
+    hostile = Rec(b'{"n": 1, "n": 999}', partition=2, key=b"twice")
+
+    letter = await _hostile_among_good_ones(infra, topic, consuming, hostile)
+
+    reason = dict(letter.headers())["dlq-reason"].decode()
+    assert reason.startswith("invalid Item") and "the key 'n' appears more than once" in reason
+    assert 999 not in consuming.applied
