@@ -163,12 +163,12 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
             return JSONResponse(
                 {
                     "detail": f"此地址不支持 {request.method} 方法 / "
-                    f"{request.method} is not allowed on /{path}"
+                    f"{request.method} is not allowed on /{_short(path)}"
                 },
                 status_code=405,
             )
         if not isinstance(route, Route):
-            return JSONResponse({"detail": f"此地址没有接口 / no API at /{path}"}, status_code=404)
+            return JSONResponse({"detail": f"此地址没有接口 / no API at /{_short(path)}"}, status_code=404)
         # Label the request metrics with the route table's entry, not the catch-all (bounded cardinality).
         request.scope["metrics_route"] = route.prefix if route.exact else f"{route.prefix}/…"
         try:
@@ -200,10 +200,16 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
     return app
 
 
+def _short(path: str) -> str:
+    """Return a path as an answer names it: at most 200 characters (a refusal never echoes a huge one)."""
+    return path if len(path) <= 200 else f"{path[:200]}…"
+
+
 def _target_too_long(request: Request) -> JSONResponse | None:
     """Answer 414 for a path and query longer than any route of the API needs (and than the upstream client
     takes: httpx refuses a URL component over 64 KiB); None: it may go."""
-    size = len(request.scope.get("raw_path", b"")) + len(request.scope.get("query_string", b""))
+    query = request.scope.get("query_string", b"")
+    size = len(request.scope.get("raw_path", b"")) + (len(query) + 1 if query else 0)  # the "?" counts too
     if size <= MAX_TARGET_BYTES:
         return None
     return JSONResponse(
@@ -258,14 +264,16 @@ def _undocumented(documented: DocumentedPath | None, raw_path: str, request: Req
     if allowed is None:
         if not raw_path.startswith("/api/"):
             return None  # not the API's (the gateway's own pages come before): answered as before
-        return JSONResponse({"detail": f"此地址没有接口 / no API at {request.url.path}"}, status_code=404)
+        return JSONResponse(
+            {"detail": f"此地址没有接口 / no API at {_short(request.url.path)}"}, status_code=404
+        )
     if request.method in allowed:
         return None
     allow = ", ".join(sorted(allowed))
     return JSONResponse(
         {
             "detail": f"此地址不支持 {request.method} 方法，可用：{allow} / "
-            f"{request.method} is not allowed on {request.url.path}; allowed: {allow}"
+            f"{request.method} is not allowed on {_short(request.url.path)}; allowed: {allow}"
         },
         status_code=405,
         headers={"Allow": allow},

@@ -35,3 +35,12 @@ async def test_a_long_target_within_the_limit_reaches_the_service() -> None:
             "/api/v1/cases?status=" + "x" * 20_000, headers={"Authorization": "Bearer k"}
         )
     assert answer.status_code == 422 and answer.json()["detail"] == "the service saw it"
+
+
+async def test_the_limit_counts_the_question_mark_and_a_refusal_never_echoes_a_long_path() -> None:
+    query = "x" * (MAX_TARGET_BYTES - len("/api/v1/cases?status="))
+    async with gateway(answered_upstream) as client:
+        over = await client.get("/api/v1/cases?status=" + query + "y", headers={"Authorization": "Bearer k"})
+        unknown = await client.get("/api/v1/nothing/" + '"' * 10_000)
+    assert over.status_code == 414 and f"are {MAX_TARGET_BYTES + 1} bytes" in over.json()["detail"]
+    assert unknown.status_code == 404 and len(unknown.content) < 1_000
