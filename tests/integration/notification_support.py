@@ -16,6 +16,7 @@ from services.notification.domain.feedback_tokens import FeedbackTokens
 from services.notification.settings import NotificationSettings
 from shared.contracts.envelope import Actor, EventEnvelope
 from shared.eventstore.mongo import MongoRecorder
+from shared.eventstore.recorder import NewEvent, Recording
 from shared.workdays.calendar import SHANGHAI
 
 CREDIT = "91440400MA4UJ1XQ18"
@@ -104,6 +105,30 @@ def assigned(version: int, case_id: str, staff_id: str, name: str, at: datetime)
 def on_case(case_id: str, version: int, event_type: str, data: dict[str, Any], at: datetime) -> EventEnvelope:
     """Any event on the case's stream."""
     return envelope(case_id, "case", version, event_type, data, at)
+
+
+async def stored_and_told(n: Notifying, *events: EventEnvelope) -> list[EventEnvelope]:
+    """Record each event in the store as its service would (in order on its stream), let the service react to it
+    as delivered, and return them as stored (the rating link reads the case's own stream)."""
+    kept = []
+    for e in events:
+        recording = Recording(
+            e.stream_id,
+            e.stream_type,
+            e.version - 1,
+            e.bureau,
+            Actor(kind="service", id="t"),
+            f"c-{e.event_id}",
+            uuid.uuid4(),
+        )
+        [stored] = (
+            await n.recorder.append(
+                recording, [NewEvent(e.event_type, e.schema_version, e.data, e.occurred_at)]
+            )
+        ).events
+        await react(n, stored)
+        kept.append(stored)
+    return kept
 
 
 def notifying(db: AsyncDatabase, clock: Clock, channels: set[str], **settings: Any) -> Notifying:

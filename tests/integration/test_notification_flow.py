@@ -39,6 +39,7 @@ from tests.integration.notification_support import (
     on_case,
     prepare,
     staff,
+    stored_and_told,
 )
 
 pytestmark = pytest.mark.asyncio
@@ -64,7 +65,8 @@ def smtp() -> Iterator[tuple[Mails, int]]:
     controller.stop()
 
 
-async def _roster_and_case(n, clock: Clock, case_id: str = "case-1") -> None:
+async def _roster_and_case(n, clock: Clock, case_id: str = "case-1", stored: bool = False) -> None:
+    """The roster, and a case opened and given its concierge (also recorded in the store when `stored`)."""
     for version, (sid, name, post, section) in enumerate(
         [
             ("s1", "李副局长", "deputy_director", "局领导"),
@@ -74,9 +76,13 @@ async def _roster_and_case(n, clock: Clock, case_id: str = "case-1") -> None:
         start=1,
     ):
         await react(n, staff(version, sid, name, post, section, clock()))
-    await react(n, case_opened(case_id, clock()))
     data = {"staff_id": "s1", "staff_name": "李副局长", "board_event_id": "b", "board_version": 4}
-    await react(n, on_case(case_id, 2, "ConciergeAssignedToCase", data, clock()))
+    case = [case_opened(case_id, clock()), on_case(case_id, 2, "ConciergeAssignedToCase", data, clock())]
+    if stored:
+        await stored_and_told(n, *case)
+    else:
+        for event in case:
+            await react(n, event)
 
 
 def _task_opened(case_id: str, at: datetime, due: datetime = DUE):
@@ -255,10 +261,9 @@ async def test_the_rating_link_works_once(mongo_db):
     n = notifying(mongo_db, clock, {"inbox", "email"}, public_url="https://gx.example.cn")
     await prepare(n)
     await n.contacts.put(f"enterprise:finance:{CREDIT}", "finance", {"email": "gm@gree.cn"}, {})
-    await _roster_and_case(n, clock)
-    await react(
-        n, on_case("case-1", 3, "CaseResolved", {"summary": "已到账", "settlement_intent": True}, clock())
-    )
+    await _roster_and_case(n, clock, stored=True)
+    resolved = on_case("case-1", 3, "CaseResolved", {"summary": "已到账", "settlement_intent": True}, clock())
+    await stored_and_told(n, resolved)
     invitation = (await _deliveries(mongo_db, template="rating_invitation"))[0]
     token = re.search(r"https://gx\.example\.cn/api/v1/feedback/(\S+)", invitation["body"]).group(1)
     claims = n.tokens.check(token, clock())

@@ -33,6 +33,7 @@ from tests.integration.notification_support import (
     on_case,
     prepare,
     staff,
+    stored_and_told,
 )
 
 pytestmark = pytest.mark.asyncio
@@ -235,10 +236,8 @@ async def test_the_money_ladders_have_defaults_and_a_change_leaving_them_out_kee
 async def test_the_rating_link_needs_no_account_works_once_and_refuses_forgeries(api):
     client, n, clock = api
     await n.contacts.put(f"enterprise:finance:{CREDIT}", "finance", {"email": "gm@gree.cn"}, {})
-    await react(n, case_opened("case-1", clock()))
-    await react(
-        n, on_case("case-1", 2, "CaseResolved", {"summary": "已到账", "settlement_intent": True}, clock())
-    )
+    resolved = on_case("case-1", 2, "CaseResolved", {"summary": "已到账", "settlement_intent": True}, clock())
+    await stored_and_told(n, case_opened("case-1", clock()), resolved)
     body = (await n.deliveries.find("finance", {"template": "rating_invitation"}, 1, 0))[0].body
     link = re.search(r"http://gw/api/v1/feedback/(\S+)", body)
     assert link is not None
@@ -274,20 +273,33 @@ async def test_a_link_whose_resolution_was_rated_or_reopened_since_says_so_and_r
     api, event_type, data
 ):
     client, n, clock = api
-    await react(n, case_opened("case-1", clock()))
-    await react(
-        n, on_case("case-1", 2, "CaseResolved", {"summary": "已到账", "settlement_intent": True}, clock())
-    )
-    token, _ = n.tokens.issue("finance", "case-1", clock())
+    resolved = on_case("case-1", 2, "CaseResolved", {"summary": "已到账", "settlement_intent": True}, clock())
+    [_, resolution] = await stored_and_told(n, case_opened("case-1", clock()), resolved)
+    token, _ = n.tokens.issue("finance", "case-1", clock(), token_id=resolution.event_id.hex)  # as its mail's
     assert (await client.get(f"/api/v1/feedback/{token}")).json()["rateable"] is True
-    await react(n, on_case("case-1", 3, event_type, data, clock()))
+    await stored_and_told(n, on_case("case-1", 3, event_type, data, clock()))
 
     page = await client.get(f"/api/v1/feedback/{token}")
     refused = await client.post(f"/api/v1/feedback/{token}", json={"rating": 1, "comment": "很差"})
 
     assert page.status_code == 200 and page.json()["rateable"] is False and page.json()["used"] is False
     assert refused.status_code == 409 and "rates nothing now" in refused.text
-    assert await n.recorder.read_stream(f"feedback-{n.tokens.check(token, clock()).token_id}") == []
+    assert await n.recorder.read_stream(f"feedback-{resolution.event_id.hex}") == []
+
+
+async def test_a_link_of_an_earlier_resolution_rates_nothing_once_the_case_was_resolved_again(api):
+    client, n, clock = api
+    first = on_case("case-1", 2, "CaseResolved", {"summary": "已到账", "settlement_intent": True}, clock())
+    reopened = on_case(
+        "case-1", 3, "CaseReopened", {"reason": "评价低", "flagged_for_leadership": True}, clock()
+    )
+    again = on_case("case-1", 4, "CaseResolved", {"summary": "补齐", "settlement_intent": True}, clock())
+    [_, resolution, _, _] = await stored_and_told(n, case_opened("case-1", clock()), first, reopened, again)
+    old, _ = n.tokens.issue("finance", "case-1", clock(), token_id=resolution.event_id.hex)
+
+    refused = await client.post(f"/api/v1/feedback/{old}", json={"rating": 5, "comment": ""})
+
+    assert refused.status_code == 409 and "rates nothing now" in refused.text
 
 
 RULES = {

@@ -23,8 +23,19 @@ class CaseUnknown(Exception):
 
 
 class NotAwaitingARating(Exception):
-    """The case's resolution was rated already (its concierge recorded the enterprise's rating), or it was
-    reopened: the link would rate nothing, and must not say it did."""
+    """The link's resolution was rated already (its concierge recorded the enterprise's rating), or the case was
+    reopened (and maybe resolved again, with a link of its own): the link would rate nothing, and must not say
+    it did."""
+
+
+RATING_STEPS = frozenset({"CaseResolved", "RatingCollected", "CaseReopened"})
+
+
+async def awaits_this_links_rating(n: Notifying, case_id: str, token_id: str) -> bool:
+    """Whether the case's latest resolution is the link's (its token id is that CaseResolved's event id) and is
+    not rated yet, as the case's own stream in the event store says: never a projection that may lag."""
+    steps = [e for e in await n.recorder.read_stream(case_id) if e.event_type in RATING_STEPS]
+    return bool(steps) and steps[-1].event_type == "CaseResolved" and steps[-1].event_id.hex == token_id
 
 
 def feedback_stream(token_id: str) -> str:
@@ -51,6 +62,7 @@ async def show(n: Notifying, claims: FeedbackClaims) -> RatingPage:
     if facts is None or facts.bureau != claims.bureau:
         raise CaseUnknown(claims.case_id)
     used = bool(await n.recorder.read_stream(feedback_stream(claims.token_id)))
+    rateable = not used and await awaits_this_links_rating(n, claims.case_id, claims.token_id)
     return RatingPage(
         facts.case_id,
         facts.enterprise_name,
@@ -58,7 +70,7 @@ async def show(n: Notifying, claims: FeedbackClaims) -> RatingPage:
         facts.title,
         claims.expires_at,
         used,
-        not used and facts.awaits_rating is not False,
+        rateable,
     )
 
 
@@ -67,7 +79,9 @@ async def rate(n: Notifying, claims: FeedbackClaims, rating: int, comment: str) 
     facts = await n.knowledge.case(claims.case_id)
     if facts is None or facts.bureau != claims.bureau:
         raise CaseUnknown(claims.case_id)
-    if facts.awaits_rating is False and not await n.recorder.read_stream(feedback_stream(claims.token_id)):
+    if await n.recorder.read_stream(feedback_stream(claims.token_id)):
+        raise LinkAlreadyUsed(claims.token_id)
+    if not await awaits_this_links_rating(n, claims.case_id, claims.token_id):
         raise NotAwaitingARating(claims.case_id)
     event = EnterpriseRatedService(
         case_id=claims.case_id, token_id=claims.token_id, rating=rating, comment=comment

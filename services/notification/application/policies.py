@@ -40,9 +40,6 @@ class CaseFacts:
     last_rating: int | None = None
     last_comment: str = ""
     withdrawn_from: str | None = None  # the concierge last taken off the case, while it has none
-    awaits_rating: bool | None = (
-        None  # resolved and not yet rated (None: not known, folded before it was kept)
-    )
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from pydantic import (
     field_serializer,
 )
 
+from services.notification.adapters.channels.webhooks import why_not_one_robot_user_id
 from shared.contracts.answers import WholeNumber, in_shanghai, whole_number
 from shared.contracts.text import Email, Line50, Line100, Mobile, OptionalText500
 
@@ -24,18 +25,16 @@ ChannelName = Literal["inbox", "email", "wecom", "dingtalk", "sms"]
 HourMinute = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, Asia/Shanghai")]
 
 
-def _not_a_mention(user_id: str) -> str:
-    # The robots read a leading @ as a mention of its own: "@all" would tell the whole group every message.
-    if user_id.startswith("@"):
-        raise ValueError(
-            "用户 ID 不能以 @ 开头（@all 会提醒全群） / a user id must not start with @ (@all mentions the "
-            "whole group)"
-        )
+def _one_person(user_id: str) -> str:
+    # The same rule the robot channels apply at send, to ids stored before it (why_not_one_robot_user_id).
+    reason = why_not_one_robot_user_id(user_id)
+    if reason is not None:
+        raise ValueError(f"{reason[0]} / {reason[1]}")
     return user_id
 
 
 # A person's user id in WeCom or DingTalk: one person, never a mention of many.
-UserId = Annotated[Line50, AfterValidator(_not_a_mention)]
+UserId = Annotated[Line50, AfterValidator(_one_person)]
 
 
 def _leadership_or_section(value: object) -> str:

@@ -21,13 +21,7 @@ from shared.contracts.assignment import (
     StaffMemberAdded,
     StaffMemberChanged,
 )
-from shared.contracts.casework import (
-    CaseReopened,
-    CaseResolved,
-    ConciergeAssignedToCase,
-    ConciergeWithdrawnFromCase,
-    RatingCollected,
-)
+from shared.contracts.casework import ConciergeAssignedToCase, ConciergeWithdrawnFromCase, RatingCollected
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.events import CaseOpened
 
@@ -126,12 +120,8 @@ class Knowledge:
             }
             await self._guarded(self._cases, env.stream_id, env.version, changes)
         elif isinstance(payload, RatingCollected):
-            rated = {"last_rating": payload.rating, "last_comment": payload.comment, "awaits_rating": False}
+            rated = {"last_rating": payload.rating, "last_comment": payload.comment}
             await self._guarded(self._cases, env.stream_id, env.version, rated)
-        elif isinstance(payload, CaseResolved | CaseReopened):
-            # A resolution awaits its one rating (the concierge's record of it, or the enterprise's link).
-            awaits = {"awaits_rating": isinstance(payload, CaseResolved)}
-            await self._guarded(self._cases, env.stream_id, env.version, awaits)
         elif isinstance(payload, ConciergeWithdrawnFromCase):
             withdrawn = {"concierge_id": None, "concierge_name": None, "withdrawn_from": payload.staff_id}
             await self._guarded(self._cases, env.stream_id, env.version, withdrawn)
@@ -152,7 +142,6 @@ class Knowledge:
             last_rating=doc.get("last_rating"),
             last_comment=doc.get("last_comment", ""),
             withdrawn_from=doc.get("withdrawn_from"),
-            awaits_rating=doc.get("awaits_rating"),
         )
 
     async def title(self, case_id: str) -> str:

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import time
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -51,14 +52,40 @@ def _robot_result(response: httpx.Response, app: str) -> str:
     return str(answer.get("msgid") or answer.get("errmsg") or "ok")
 
 
+# The robots read "@all" (or "@name") as a mention, and a list of ids as several people: a user id holding an
+# @ in any width (＠, ﹫), a comma, whitespace or an invisible format character (a zero-width space or BOM in
+# front of "@all") could tell the whole group, or others, what was meant for one person. User ids hold none.
+MENTION_SIGNS = frozenset("@\uff20\ufe6b")
+LIST_SEPARATORS = frozenset(",\uff0c\ufe50\u3001\ufe51\uff64")
+
+
+def why_not_one_robot_user_id(user_id: str) -> tuple[str, str] | None:
+    """Return why user_id may reach more than one person through a robot, in Chinese and English (or None)."""
+    for ch in user_id:
+        code = f"U+{ord(ch):04X}"
+        if ch in MENTION_SIGNS:
+            return (
+                f"用户 ID 不能含 {ch}（{code}，如 @all 会提醒全群）",
+                f"a user id must not hold {ch} ({code}; @all mentions the whole group)",
+            )
+        if ch in LIST_SEPARATORS:
+            return (
+                f"用户 ID 不能含逗号 {ch}（{code}，那是多人）",
+                f"a user id must not hold the comma {ch} ({code}; that is a list of people)",
+            )
+        if ch.isspace() or unicodedata.category(ch) == "Cf":
+            return (
+                f"用户 ID 不能含空白或不可见字符 {code}",
+                f"a user id must not hold whitespace or the invisible character {code}",
+            )
+    return None
+
+
 def _one_person(user_id: str) -> str:
-    # "@all" mentions the whole group: a user id stored before contacts refused it is never sent.
-    if user_id.startswith("@"):
-        raise ChannelError(
-            "用户 ID 以 @ 开头（如 @all 会提醒全群），未发送 / a user id starting with @ (such as @all, which "
-            "mentions the whole group): not sent",
-            transient=False,
-        )
+    # A user id stored before contacts refused such ids is never sent: a permanent failure, with the reason.
+    reason = why_not_one_robot_user_id(user_id)
+    if reason is not None:
+        raise ChannelError(f"{reason[0]}，未发送 / {reason[1]}: not sent", transient=False)
     return user_id
 
 
