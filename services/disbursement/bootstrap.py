@@ -120,6 +120,7 @@ def build_app(settings: DisbursementSettings, overrides: Overrides | None = None
         await ensure_read_model_indexes(mongo.db, await names())
         await keys.ensure_indexes()
         await mongo.db[IDEMPOTENCY].create_index("recorded_at", expireAfterSeconds=IDEMPOTENCY_TTL_S)
+        await references.key_claims_made_before_reference_keys()
 
     # A rebuild killed after its flip left recent events out of the read models: finish its catch-up here.
     interrupted = InterruptedRebuilds(

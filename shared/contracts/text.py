@@ -213,9 +213,12 @@ Mobile = Annotated[
     Field(description="A mainland mobile number"),
 ]
 # Exactly one address, or a mail meant for one person reaches others: "a>,<victim@x.cn" passed the old
-# pattern and went out as two recipients. The local part is a dot-atom of RFC 5322's atext (no spaces, no
-# <>()[]\,;:"@, no quoted strings) or, as before, non-ASCII letters (RFC 6531, sent with SMTPUTF8); the domain
-# keeps its ASCII rule. No control, bidi, line-separator or zero-width characters anywhere.
+# pattern and went out as two recipients. The local part is a dot-atom: RFC 5322's ASCII atext (letters,
+# digits and !#$%&'*+/=?^_`{|}~-; no spaces, no <>()[]\,;:"@, no quoted strings) or non-ASCII letters, marks
+# and digits (Unicode categories L, M, N: RFC 6531, sent with SMTPUTF8); the domain keeps its ASCII rule.
+# The pattern (published in the OpenAPI) says the shape; what a pattern cannot say portably ("a Unicode
+# letter") is checked by _why_not_a_local_part below: a list of forbidden characters let "a，b@x.cn" (a
+# full-width comma) and "a＜@x.cn" through.
 _EMAIL_LOCAL_CHAR = (
     r'[^\s\x00-\x1f\x7f-\x9f<>()\[\]\\,;:"@.'
     r"\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069\ufeff\ufffe\uffff]"
@@ -225,20 +228,57 @@ _EMAIL_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 EMAIL_PATTERN = rf"^{_EMAIL_LOCAL_CHAR}+(?:\.{_EMAIL_LOCAL_CHAR}+)*@(?:{_EMAIL_LABEL}\.)+[A-Za-z]{{2,63}}$"
 EMAIL_LOCAL_MAX = 64  # RFC 5321 4.5.3.1.1
 _ONE_EMAIL = re.compile(EMAIL_PATTERN)
+ATEXT = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/=?^_`{|}~-")
+LOCAL_PART_CATEGORIES = frozenset(
+    "LMN"
+)  # the first letter of a Unicode general category: letters, marks, digits
+
+
+def _why_not_a_local_part_character(ch: str) -> str | None:
+    if ch in ATEXT or ch == ".":  # where dots stand is the pattern's to say
+        return None
+    code = f"U+{ord(ch):04X}"
+    if ch.isascii() or unicodedata.category(ch)[0] not in LOCAL_PART_CATEGORIES:
+        return (
+            f"电子邮箱 @ 前不能含 {ch!r}（{code}） / an email address must not hold {ch!r} ({code}) before the @"
+            " (only ASCII letters, digits and !#$%&'*+/=?^_`{|}~-, dots between, and non-ASCII letters, digits)"
+        )
+    if unicodedata.normalize("NFKC", ch) != unicodedata.normalize("NFC", ch):
+        # A full-width "ａ" (from a Chinese input method) or a circled "①" is a letter, but another mailbox
+        # than "a" or "1" to a server that compares bytes: refused with the form meant, never silently changed.
+        meant = unicodedata.normalize("NFKC", ch)
+        return (
+            f"电子邮箱 @ 前的 {ch!r}（{code}）是全角或兼容字符，请写作 {meant!r} / {ch!r} ({code}) before the @"
+            f" is a full-width or compatibility form: write {meant!r}"
+        )
+    return None
+
+
+def _why_not_a_local_part(local: str) -> str | None:
+    return next(filter(None, map(_why_not_a_local_part_character, local)), None)
 
 
 def is_one_email_address(value: str) -> bool:
     """Tell whether value is exactly one address as contacts may give it (what the email channel sends to)."""
     local = value.rpartition("@")[0]
-    return len(value) <= 254 and len(local) <= EMAIL_LOCAL_MAX and _ONE_EMAIL.fullmatch(value) is not None
+    return (
+        len(value) <= 254
+        and len(local) <= EMAIL_LOCAL_MAX
+        and _ONE_EMAIL.fullmatch(value) is not None
+        and _why_not_a_local_part(local) is None
+    )
 
 
 def _one_email(value: str) -> str:
-    if len(value.rpartition("@")[0]) > EMAIL_LOCAL_MAX:
+    local = value.rpartition("@")[0]
+    if len(local) > EMAIL_LOCAL_MAX:
         raise ValueError(
             f"电子邮箱 @ 前最多 {EMAIL_LOCAL_MAX} 个字符 / an email address has at most {EMAIL_LOCAL_MAX} "
             "characters before the @"
         )
+    reason = _why_not_a_local_part(local)
+    if reason is not None:
+        raise ValueError(reason)
     return value
 
 

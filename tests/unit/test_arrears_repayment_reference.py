@@ -76,3 +76,45 @@ async def test_a_repayment_posted_twice_without_an_idempotency_key_is_409_the_se
     assert "该还款凭证号已登记 / reference ICBC-REPAY-1" in second.text
     view = (await client.get(f"/api/v1/arrears/{created.json()['id']}", headers=ADMIN)).json()
     assert view["repaid"] == "300.00" and len(await recorder.read_all()) == 2
+
+
+# What the outside trial recorded again after `ICBC-1`: case, a zero-width space inside, full width, a hyphen
+# (U+2010), an en dash; and kin (a minus sign, a full-width hyphen-minus, a BOM in front, a soft hyphen inside).
+ICBC_1_RESPELLED = [
+    "icbc-1",
+    "ICBC-1\u200b",
+    "IC\u200bBC-1",
+    "ＩＣＢＣ-1",
+    "ICBC\u20101",
+    "ICBC\u20131",
+    "ICBC\u22121",
+    "ICBC\uff0d1",
+    "\ufeffICBC-1",
+    "IC\u00adBC-1",
+]
+
+
+@pytest.mark.parametrize("respelled", ICBC_1_RESPELLED, ids=ascii)
+def test_the_same_reference_spelled_another_way_is_refused_naming_the_first_spelling(respelled: str) -> None:
+    a = arrears(owed="1000.00")
+    for event in a.repay(repaid("ICBC-1"), today=TODAY):
+        a.apply(event, a.version + 1)
+    with pytest.raises(Refused) as caught:
+        a.repay(repaid(respelled, "50.00"), today=TODAY)
+    assert caught.value.rule == rules.ONE_REPAYMENT_PER_REFERENCE
+    assert "(as ICBC-1)" in caught.value.reason and a.repaid == 300
+
+
+async def test_a_respelled_reference_over_http_is_409_and_the_first_keeps_its_spelling(
+    client: httpx.AsyncClient,
+) -> None:
+    created = await client.post("/api/v1/arrears", json=arrears_body(amount_owed="1000.00"), headers=ADMIN)
+    url = f"/api/v1/arrears/{created.json()['id']}/repayments"
+    first = await client.post(url, json={**REPAYMENT, "reference": "ＩＣＢＣ-REPAY-1"}, headers=ADMIN)
+    assert first.status_code == 201, first.text
+    for respelled in ("icbc-repay-1", "ICBC\u2013REPAY\u20101\u200b"):
+        again = await client.post(url, json={**REPAYMENT, "reference": respelled}, headers=ADMIN)
+        assert again.status_code == 409 and "OneRepaymentPerReference" in again.text, respelled
+    view = (await client.get(f"/api/v1/arrears/{created.json()['id']}", headers=ADMIN)).json()
+    assert view["repaid"] == "300.00"
+    assert [r["reference"] for r in view["repayments"]] == ["ＩＣＢＣ-REPAY-1"]  # as it was given

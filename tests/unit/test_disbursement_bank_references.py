@@ -206,3 +206,53 @@ async def test_over_http_the_second_disbursement_crediting_a_reference_is_409_na
 
 def enterprise(n: int) -> dict[str, str]:
     return {"name": f"企业{n}", "credit_code": credit_code(n)}
+
+
+# What the outside trial credited to a second disbursement after `BR-1` (case, a zero-width space, full width),
+# and kin: a hyphen (U+2010), an en dash, a minus sign, a full-width hyphen-minus, a word joiner inside.
+BR_1_RESPELLED = [
+    "br-1",
+    "BR-1\u200b",
+    "ＢＲ-1",
+    "BR\u20101",
+    "BR\u20131",
+    "BR\u22121",
+    "BR\uff0d1",
+    "B\u2060R-1",
+]
+
+
+@pytest.mark.parametrize("respelled", BR_1_RESPELLED, ids=ascii)
+async def test_a_reference_spelled_another_way_is_the_one_another_disbursement_holds(respelled: str) -> None:
+    recorder, claims = InMemoryRecorder(), MemoryBankReferences()
+    first, second = await open_one(recorder, 1), await open_one(recorder, 2)
+    await pay(recorder, claims, first, payment("BR-1"))
+    with pytest.raises(Refused) as caught:
+        await pay(recorder, claims, second, payment(respelled))
+    assert caught.value.rule == rules.ONE_CREDIT_PER_BANK_REFERENCE and first in caught.value.reason
+    assert len(await recorder.read_stream(f"disbursement-{second}")) == 1
+
+
+@pytest.mark.parametrize("respelled", BR_1_RESPELLED, ids=ascii)
+async def test_a_reference_spelled_another_way_is_not_credited_twice_to_one_disbursement(
+    respelled: str,
+) -> None:
+    recorder, claims = InMemoryRecorder(), MemoryBankReferences()
+    first = await open_one(recorder, 1)
+    await pay(recorder, claims, first, payment("BR-1"))
+    with pytest.raises(Refused) as caught:
+        await pay(recorder, claims, first, payment(respelled))
+    assert caught.value.rule == rules.ONE_CREDIT_PER_BANK_REFERENCE and "(as BR-1)" in caught.value.reason
+    stream = await recorder.read_stream(f"disbursement-{first}")
+    assert len(stream) == 2 and stream[1].data["bank_reference"] == "BR-1"  # kept as it was given
+
+
+async def test_an_old_claim_passes_on_only_when_its_holder_holds_no_payment_of_any_spelling(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recorder, claims = InMemoryRecorder(), MemoryBankReferences()
+    first, second = await open_one(recorder, 1), await open_one(recorder, 2)
+    await pay(recorder, claims, first, payment("BR-1"))
+    monkeypatch.setattr(bank_references, "ORPHANED_AFTER", timedelta(seconds=-1))  # every claim is "old"
+    with pytest.raises(Refused):  # the holder's payment is `BR-1`: the claim is no orphan for `br-1`
+        await pay(recorder, claims, second, payment("br-1"))

@@ -15,6 +15,7 @@ from services.notification.adapters.channels.email import EmailChannel, SmtpSett
 from services.notification.adapters.channels.webhooks import DingTalkChannel, WeComChannel
 from services.notification.entrypoints.models import ContactDetails, RulesBody
 from shared.contracts.cases import OpenCaseRequest
+from shared.contracts.text import is_one_email_address
 from shared.devstack.processes import free_port
 from tests.support import case_body
 
@@ -157,7 +158,10 @@ async def test_a_refusal_quoting_the_address_is_kept_with_the_address_masked(sin
     handler.refused.add("ZS@gaoxin.gov.cn")  # quoted back in lower case
     with pytest.raises(ChannelError) as refused:
         await EmailChannel(SmtpSettings("127.0.0.1", port)).send(_mail("ZS@gaoxin.gov.cn"))
-    assert "zs@gaoxin.gov.cn" not in refused.value.reason.lower() and "Z***@gaoxin.gov.cn" in refused.value.reason
+    assert (
+        "zs@gaoxin.gov.cn" not in refused.value.reason.lower()
+        and "Z***@gaoxin.gov.cn" in refused.value.reason
+    )
 
 
 @pytest.mark.parametrize("user_id", ["@all", "@zhangsan"])
@@ -167,3 +171,94 @@ def test_a_robot_never_mentions_a_stored_user_id_starting_with_at(user_id: str) 
         with pytest.raises(ChannelError) as refused:
             channel.payload(message)
         assert not refused.value.transient
+
+
+# What the outside trial stored as a user id after "@all" was refused: @ in other widths, invisible characters
+# in front of it, and lists; and kin (a no-break or ideographic space, a full-width comma, @ at the end).
+NOT_ONE_USER_ID = [
+    "＠all",
+    "﹫all",
+    "\u200b@all",
+    "\ufeff@all",
+    "\u2060@all",
+    "user1,@all",
+    "user1 @all",
+    "user1,user2",
+    "user1，user2",
+    "user1\u00a0user2",
+    "user1\u3000user2",
+    "zhang\u200dsan",
+    "zhangsan@",
+]
+
+
+@pytest.mark.parametrize("field", ["wecom_user_id", "dingtalk_user_id"])
+@pytest.mark.parametrize("user_id", NOT_ONE_USER_ID, ids=ascii)
+def test_a_user_id_that_could_reach_others_is_refused_naming_the_field_and_why(
+    field: str, user_id: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        ContactDetails.model_validate({field: user_id})
+    [problem] = refused.value.errors()
+    assert problem["loc"] == (field,) and " / a user id must not hold " in problem["msg"]
+
+
+@pytest.mark.parametrize("user_id", ["zhangsan", "ZhangSan01", "zhang.san_2-x", "张三"])
+def test_an_ordinary_user_id_is_taken(user_id: str) -> None:
+    assert ContactDetails.model_validate({"wecom_user_id": user_id}).wecom_user_id == user_id
+
+
+@pytest.mark.parametrize("user_id", NOT_ONE_USER_ID, ids=ascii)
+def test_a_robot_never_sends_to_a_stored_user_id_that_could_reach_others(user_id: str) -> None:
+    message = _mail(user_id)
+    for channel in (WeComChannel(None, "http://unused"), DingTalkChannel(None, "http://unused", None)):  # type: ignore[arg-type]
+        with pytest.raises(ChannelError) as refused:
+            channel.payload(message)
+        assert not refused.value.transient and "未发送 / a user id must not hold" in refused.value.reason
+
+
+# What the outside trial stored as an email: non-ASCII punctuation and symbols before the @ (a full-width <, a
+# full-width and a small comma), and a full-width letter; and kin (a circled digit, symbols, a middle dot).
+NOT_A_LOCAL_PART = [
+    "a＜@x.cn",
+    "a，b@x.cn",
+    "a﹐b@x.cn",
+    "ａ@x.cn",
+    "a①@x.cn",
+    "a€@x.cn",
+    "a·b@x.cn",
+    "a™@x.cn",
+]
+
+
+@pytest.mark.parametrize("address", NOT_A_LOCAL_PART, ids=ascii)
+def test_a_local_part_holding_other_than_atext_or_unicode_letters_is_refused_with_the_reason(
+    address: str,
+) -> None:
+    assert not is_one_email_address(address)
+    with pytest.raises(ValidationError) as refused:
+        ContactDetails(email=address)
+    [problem] = refused.value.errors()
+    assert problem["loc"] == ("email",) and "before the @" in problem["msg"]
+    with pytest.raises(ValidationError):
+        OpenCaseRequest.model_validate(case_body(contact={"name": "王经理", "email": address}))
+
+
+def test_a_full_width_letter_is_refused_naming_the_letter_meant() -> None:
+    with pytest.raises(ValidationError) as refused:
+        ContactDetails(email="ａ@x.cn")
+    assert "write 'a'" in refused.value.errors()[0]["msg"]
+
+
+@pytest.mark.parametrize(
+    "address", ["é@x.cn", "e\u0301@x.cn", "李٣@x.cn", "ключ@x.cn", "a!#$%&'*+/=?^_`{|}~-@x.cn"]
+)
+def test_unicode_letters_marks_and_digits_and_every_atext_character_are_taken(address: str) -> None:
+    assert is_one_email_address(address) and ContactDetails(email=address).email == address
+
+
+async def test_a_stored_address_with_a_full_width_comma_is_never_sent_and_fails_for_good(sink):
+    handler, port = sink
+    with pytest.raises(ChannelError) as refused:
+        await EmailChannel(SmtpSettings("127.0.0.1", port)).send(_mail("a，b@x.cn"))
+    assert not refused.value.transient and handler.envelopes == []

@@ -8,12 +8,16 @@ from typing import Protocol
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from services.disbursement.domain.references import reference_key
+
 BANK_REFERENCES = "disbursement_bank_references"
 
 
 def claim_id(bureau: str, reference: str) -> str:
-    """Return the claim's key: a reference is unique within a bureau, not across bureaus."""
-    return f"{bureau}\n{reference}"  # a line break is never part of a bureau id or a (one-line) reference
+    """Return the claim's key: a reference (by reference_key) is unique within a bureau, not across bureaus."""
+    # By the key, not as typed: `br-1` or `ＢＲ-1` claims what `BR-1` holds. A line break is never part of a
+    # bureau id or of a (one-line) reference's key.
+    return f"{bureau}\n{reference_key(reference)}"
 
 
 class BankReferences(Protocol):
@@ -70,6 +74,25 @@ class MongoBankReferences:
             {"$set": {"disbursement_id": disbursement_id, "at": now}},
         )
         return moved.modified_count == 1
+
+    async def key_claims_made_before_reference_keys(self) -> int:
+        """Re-key claims keyed by the reference as typed (before reference_key) by its key; return how many."""
+        # Claims of the first version with claims were keyed by the reference as typed: `BR-1` kept there would
+        # not be found by the key of `BR-1` (`br-1`), and a second disbursement could credit it. Run at start;
+        # claims keyed already are skipped, so it is cheap to repeat and harmless when instances race.
+        moved = 0
+        async for held in self._collection.find({}):
+            bureau, _, reference = str(held["_id"]).partition("\n")
+            key = claim_id(bureau, reference)
+            if key == held["_id"]:
+                continue
+            try:
+                await self._collection.insert_one({**held, "_id": key})
+            except DuplicateKeyError:
+                pass  # two spellings of one transfer were claimed before: the one keyed first keeps it
+            await self._collection.delete_one({"_id": held["_id"]})
+            moved += 1
+        return moved
 
 
 class MemoryBankReferences:

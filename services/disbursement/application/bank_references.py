@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from services.disbursement.adapters.bank_references import BankReferences
 from services.disbursement.domain import rules
+from services.disbursement.domain.references import same_reference
 from services.disbursement.domain.rules import Refused
 from services.disbursement.domain.streams import disbursement_stream, fold_disbursement
 from shared.eventstore.recorder import EventRecorder
@@ -25,7 +26,7 @@ ORPHANED_AFTER = timedelta(minutes=2)
 
 async def _credited_by(recorder: EventRecorder, disbursement_id: str, reference: str) -> bool:
     d = fold_disbursement(await recorder.read_stream(disbursement_stream(disbursement_id)))
-    return d is not None and any(p.event.bank_reference == reference for p in d.payments)
+    return d is not None and any(same_reference(p.event.bank_reference, reference) for p in d.payments)
 
 
 async def a_bank_reference_credits_one_disbursement_of_a_bureau(

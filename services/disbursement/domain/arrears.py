@@ -17,6 +17,7 @@ from decimal import Decimal
 from pydantic import BaseModel
 
 from services.disbursement.domain import rules
+from services.disbursement.domain.references import same_reference, spelled_as
 from services.disbursement.domain.rules import Invalid, Refused
 from shared.contracts.disbursement import ArrearsRecorded, ArrearsRepaid, OpenArrearsRequest, RepaymentReport
 from shared.workdays.calendar import WorkdayCalendar
@@ -148,15 +149,17 @@ class Arrears:
     def _refuse_a_reference_already_repaid(self, reference: str | None) -> None:
         # As a bank reference is credited once per disbursement: the same transfer recorded twice (a resend
         # without an Idempotency-Key) must not count twice. Without a reference two repayments of the same
-        # amount on the same day may both be real, so nothing tells them apart.
+        # amount on the same day may both be real, so nothing tells them apart. Compared by reference_key:
+        # `icbc-1` or a full-width `ＩＣＢＣ-1` is the transfer recorded as `ICBC-1`.
         if reference is None:
             return
         for earlier in self.repayments:
-            if earlier.reference == reference:
+            if same_reference(earlier.reference, reference):
                 raise Refused(
                     rules.ONE_REPAYMENT_PER_REFERENCE,
                     f"该还款凭证号已登记 / reference {reference} was already recorded as a repayment of"
-                    f" {earlier.amount:.2f} on {earlier.repaid_on} of these arrears",
+                    f" {earlier.amount:.2f} on {earlier.repaid_on} of these arrears"
+                    f"{spelled_as(earlier.reference, reference)}",
                 )
 
     def apply(self, event: BaseModel, version: int) -> None:

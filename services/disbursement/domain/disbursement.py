@@ -30,6 +30,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from services.disbursement.domain import chronology, rules
+from services.disbursement.domain.references import same_reference, spelled_as
 from services.disbursement.domain.rules import Refused
 from shared.contracts.disbursement import (
     PROGRESSION,
@@ -210,10 +211,20 @@ class Disbursement:
             )
         rules.refuse_time_in_the_future(payment.credited_at, now, "payment")
         chronology.refuse_payment_out_of_order(self, payment.credited_at)
-        if any(p.event.bank_reference == payment.bank_reference for p in self.payments):
+        # Compared by reference_key: `br-1` or a full-width `ＢＲ-1` is the transfer credited as `BR-1`.
+        earlier = next(
+            (
+                p.event
+                for p in self.payments
+                if same_reference(p.event.bank_reference, payment.bank_reference)
+            ),
+            None,
+        )
+        if earlier is not None:
             raise Refused(
                 rules.ONE_CREDIT_PER_BANK_REFERENCE,
-                f"该银行流水号已登记 / bank reference {payment.bank_reference} was already credited",
+                f"该银行流水号已登记 / bank reference {payment.bank_reference} was already credited"
+                f"{spelled_as(earlier.bank_reference, payment.bank_reference)}",
             )
         total = self.credited + payment.amount
         if total > self.allocated:
