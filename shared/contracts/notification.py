@@ -7,7 +7,13 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 SUPERVISION_STREAM_TYPE = "supervision"  # stream id: supervision-{case_id}-{task_id}
-FEEDBACK_STREAM_TYPE = "feedback"  # stream id: feedback-{case_id}
+FEEDBACK_STREAM_TYPE = "feedback"  # stream id: feedback_stream(token id)
+
+
+def feedback_stream(token_id: str) -> str:
+    """Return the stream of one rating link, whose token id is its resolution's CaseResolved event id (hex): its
+    first event uses it up."""
+    return f"feedback-{token_id}"
 
 
 class _Event(BaseModel):

@@ -15,13 +15,14 @@ from tests.unit.test_assignment_support import open_case, record
 ENTERPRISE_ACTOR = Actor(kind="enterprise", id="91440400MA4UJ1XQ18", bureau="finance", name="格力电器")
 
 
-def rated(case_id: str, rating: int) -> EventEnvelope:
+def rated(case_id: str, rating: int, token_id: str = "t1") -> EventEnvelope:
+    """The enterprise's rating through the link of the resolution whose CaseResolved event id is `token_id`."""
     now = datetime.now(UTC)
     return EventEnvelope(
         event_id=uuid.uuid4(),
         event_type="EnterpriseRatedService",
         schema_version=1,
-        stream_id="feedback-t1",
+        stream_id=f"feedback-{token_id}",
         stream_type="feedback",
         version=1,
         bureau="finance",
@@ -29,24 +30,26 @@ def rated(case_id: str, rating: int) -> EventEnvelope:
         recorded_at=now,
         actor=ENTERPRISE_ACTOR,
         correlation_id=uuid.uuid4(),
-        data={"case_id": case_id, "token_id": "t1", "rating": rating, "comment": "太慢"},
+        data={"case_id": case_id, "token_id": token_id, "rating": rating, "comment": "太慢"},
     )
 
 
-async def _resolved_case(recorder: InMemoryRecorder) -> str:
+async def _resolved_case(recorder: InMemoryRecorder) -> tuple[str, str]:
+    """A resolved case, and its rating link's token id (the CaseResolved event id, as the notification's)."""
     await open_case(recorder, "case-1", "finance", 1)
     steps = [
         ProblemClarified(summary="拨付进度", sections=["规划科"]),
         CaseResolved(summary="已到账", settlement_intent=True),
     ]
     await record(recorder, "case-1", "finance", steps)
-    return "case-1"
+    resolution = (await recorder.read_stream("case-1"))[-1]
+    return "case-1", resolution.event_id.hex
 
 
 async def test_a_low_rating_through_the_link_reopens_the_case_and_names_the_enterprise() -> None:
     recorder = InMemoryRecorder()
-    case_id = await _resolved_case(recorder)
-    event = rated(case_id, 1)
+    case_id, token_id = await _resolved_case(recorder)
+    event = rated(case_id, 1, token_id)
     assert await record_the_enterprises_rating_on_its_case(event, cases=Cases(recorder))
     events = await recorder.read_stream(case_id)
     assert [e.event_type for e in events[-2:]] == ["RatingCollected", "CaseReopened"]
@@ -63,3 +66,14 @@ async def test_a_rating_of_another_bureaus_case_or_of_an_unresolved_case_records
     await open_case(recorder, "case-3", "finance", 3)  # not resolved: no rating yet
     assert not await record_the_enterprises_rating_on_its_case(rated("case-3", 5), cases=Cases(recorder))
     assert len(await recorder.read_stream("case-2")) == len(await recorder.read_stream("case-3")) == 1
+
+
+async def test_a_rating_through_the_link_of_an_earlier_resolution_records_nothing() -> None:
+    # Resolved, rated low (reopened), resolved again: the first link's rating must not rate the second.
+    recorder = InMemoryRecorder()
+    case_id, first = await _resolved_case(recorder)
+    assert await record_the_enterprises_rating_on_its_case(rated(case_id, 1, first), cases=Cases(recorder))
+    await record(recorder, case_id, "finance", [CaseResolved(summary="补齐", settlement_intent=True)])
+    late = rated(case_id, 5, first)
+    assert not await record_the_enterprises_rating_on_its_case(late, cases=Cases(recorder))
+    assert (await recorder.read_stream(case_id))[-1].event_type == "CaseResolved"

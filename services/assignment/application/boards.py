@@ -354,6 +354,8 @@ def _folded(case: CaseFile, envelopes: list[EventEnvelope]) -> CaseFile:
     for envelope in envelopes:
         case.apply(parse_event_data(envelope.event_type, envelope.schema_version, envelope.data))
         case.version = envelope.version
+        if envelope.event_type == "CaseResolved":
+            case.resolution_id = envelope.event_id.hex  # the rating link's token id
     return case
 
 

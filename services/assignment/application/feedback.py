@@ -27,7 +27,9 @@ async def record_the_enterprises_rating_on_its_case(envelope: EventEnvelope, *, 
     )
     try:
         recorded = await cases.decide(
-            context, rated.case_id, lambda case: case.collect_rating(rated.rating, rated.comment)
+            context,
+            rated.case_id,
+            lambda case: case.collect_rating(rated.rating, rated.comment, for_resolution=rated.token_id),
         )
     except StepRefused as refused:
         # E.g. the resolution was rated in person meanwhile: the enterprise's rating stays on its feedback

@@ -62,6 +62,7 @@ class CaseFile:
     clarified: bool = False
     resolved: bool = False
     rated: bool = False
+    resolution_id: str | None = None  # the CaseResolved in force (event id, hex): a rating link names it
     tasks: dict[str, Task] = field(default_factory=dict)
 
     # ---- decisions ---------------------------------------------------------------------------
@@ -188,10 +189,15 @@ class CaseFile:
         self._require_clarified("recommend a policy", "宣讲政策")
         return [PolicyRecommended(policy=policy, note=note)]
 
-    def collect_rating(self, rating: int, comment: str) -> list[BaseModel]:
-        """Step 6: the enterprise's rating; 1 or 2 reopens the case for the same concierge."""
+    def collect_rating(self, rating: int, comment: str, for_resolution: str | None = None) -> list[BaseModel]:
+        """Step 6: the enterprise's rating (through its link: of the resolution it names); 1 or 2 reopens the case
+        for the same concierge."""
         if not self.resolved:
             raise StepRefused("案件办结后才能评价 / a rating comes after the case is resolved")
+        if for_resolution is not None and for_resolution != self.resolution_id:
+            raise StepRefused(
+                "评价链接所属的办结已不是本案当前的办结 / the link rates an earlier resolution of this case"
+            )
         if self.rated:
             raise StepRefused("本次办结已评价过 / this resolution was already rated")
         events: list[BaseModel] = [RatingCollected(rating=rating, comment=comment)]

@@ -16,6 +16,7 @@ from services.assignment.entrypoints.idempotent import idempotent, new_id
 from shared.auth.keys import Principal
 from shared.auth.rights import CaseWorker, TaskWorker, may_serve_case, may_work_task
 from shared.contracts.envelope import EventEnvelope
+from shared.contracts.notification import feedback_stream
 from shared.idempotency import IdempotencyKey
 from shared.workdays.calendar import SHANGHAI
 
@@ -81,6 +82,28 @@ async def _on_task(
         return may_work_task(caller, task.section, case.concierge, away)
 
     return _guarded(reason_of, decide)
+
+
+async def _refuse_a_resolution_rated_through_its_link(
+    request: Request, caller: Principal, case_id: str
+) -> None:
+    """409 when the enterprise has rated the case's resolution through its link (being applied): its own word
+    is the rating, not one the concierge records for it. Another bureau's case is left to the step (404)."""
+    case = await request.app.state.cases.load(case_id)
+    if (
+        case is None
+        or case.bureau != caller.bureau
+        or not case.resolved
+        or case.rated
+        or not case.resolution_id
+    ):
+        return
+    if await request.app.state.recorder.read_stream(feedback_stream(case.resolution_id)):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            "企业已通过评价链接评价本次办结，正在记入 / the enterprise rated this resolution through its link "
+            "(it is being recorded on the case): nothing was changed",
+        )
 
 
 async def _step(
@@ -262,6 +285,7 @@ async def rate(
     case_id: str, body: m.Rating, caller: CaseWorker, request: Request, idempotency_key: IdempotencyKey = None
 ) -> m.Recorded:
     """Record the enterprise's rating; 1 or 2 reopens the case for the same concierge."""
+    await _refuse_a_resolution_rated_through_its_link(request, caller, case_id)
     return await _step(
         request, caller, idempotency_key, body, case_id, lambda c: c.collect_rating(body.rating, body.comment)
     )

@@ -10,7 +10,7 @@ from typing import Any
 from services.notification.application.context import Notifying
 from services.notification.domain.feedback_tokens import FeedbackClaims
 from shared.contracts.envelope import Actor
-from shared.contracts.notification import FEEDBACK_STREAM_TYPE, EnterpriseRatedService
+from shared.contracts.notification import FEEDBACK_STREAM_TYPE, EnterpriseRatedService, feedback_stream
 from shared.eventstore.recorder import ConcurrencyError, NewEvent, Recording
 
 
@@ -36,11 +36,6 @@ async def awaits_this_links_rating(n: Notifying, case_id: str, token_id: str) ->
     not rated yet, as the case's own stream in the event store says: never a projection that may lag."""
     steps = [e for e in await n.recorder.read_stream(case_id) if e.event_type in RATING_STEPS]
     return bool(steps) and steps[-1].event_type == "CaseResolved" and steps[-1].event_id.hex == token_id
-
-
-def feedback_stream(token_id: str) -> str:
-    """Return the stream of one rating link: its first event uses it up."""
-    return f"feedback-{token_id}"
 
 
 @dataclass(frozen=True)
