@@ -91,6 +91,18 @@ ICBC_1_RESPELLED = [
     "ICBC\uff0d1",
     "\ufeffICBC-1",
     "IC\u00adBC-1",
+    # The second trial: variation selectors, the grapheme joiner, Hangul fillers, the braille blank, Mongolian
+    # and Khmer invisibles, dash look-alikes that are not Pd, a no-break space.
+    "ICBC-1\ufe0f",
+    "ICBC-1\U000e0100",
+    "IC\u034fBC-1",
+    "ICBC\u3164-1",
+    "ICBC-1\u2800",
+    "ICBC\u180b-1",
+    "ICBC\u02d71",
+    "ICBC\u20431",
+    "ICBC\u27961",
+    "ICBC\u00a0-1",
 ]
 
 

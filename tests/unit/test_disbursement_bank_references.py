@@ -219,6 +219,18 @@ BR_1_RESPELLED = [
     "BR\u22121",
     "BR\uff0d1",
     "B\u2060R-1",
+    # The second trial: variation selectors, the grapheme joiner, Hangul fillers, the braille blank, Mongolian
+    # and Khmer invisibles, dash look-alikes that are not Pd, a no-break space.
+    "BR-1\ufe0f",
+    "BR-1\U000e0100",
+    "B\u034fR-1",
+    "BR\u3164-1",
+    "BR-1\u2800",
+    "BR\u180b-1",
+    "BR\u02d71",
+    "BR\u20431",
+    "BR\u27961",
+    "BR\u00a0-1",
 ]
 
 

@@ -11,6 +11,9 @@ from pymongo.errors import DuplicateKeyError
 from services.disbursement.domain.references import reference_key
 
 BANK_REFERENCES = "disbursement_bank_references"
+# Claims are keyed by reference_key; a change of that function bumps KEY_VERSION so that the next start re-keys
+# the claims once (KEYED_MARK, never a claim id: those hold a line break).
+KEYED_MARK, KEY_VERSION = "claims-keyed", 2
 
 
 def claim_id(bureau: str, reference: str) -> str:
@@ -80,18 +83,23 @@ class MongoBankReferences:
         # Claims of the first version with claims were keyed by the reference as typed: `BR-1` kept there would
         # not be found by the key of `BR-1` (`br-1`), and a second disbursement could credit it. Run at start;
         # claims keyed already are skipped, so it is cheap to repeat and harmless when instances race.
+        if await self._collection.find_one({"_id": KEYED_MARK, "version": KEY_VERSION}):
+            return 0  # keyed by this version already: no scan of every claim at each start
         moved = 0
         async for held in self._collection.find({}):
-            bureau, _, reference = str(held["_id"]).partition("\n")
+            bureau, newline, reference = str(held["_id"]).partition("\n")
             key = claim_id(bureau, reference)
-            if key == held["_id"]:
-                continue
+            if not newline or key == held["_id"]:
+                continue  # the mark, or a claim keyed already
             try:
                 await self._collection.insert_one({**held, "_id": key})
             except DuplicateKeyError:
                 pass  # two spellings of one transfer were claimed before: the one keyed first keeps it
             await self._collection.delete_one({"_id": held["_id"]})
             moved += 1
+        await self._collection.update_one(
+            {"_id": KEYED_MARK}, {"$set": {"version": KEY_VERSION}}, upsert=True
+        )
         return moved
 
 

@@ -11,20 +11,29 @@ from __future__ import annotations
 
 import unicodedata
 
-MINUS_SIGN = "\u2212"  # a mathematical minus (Sm, not Pd), which a bank statement's font shows as a hyphen
+from shared.contracts.text import shows_nothing
+
+# Drawn as a hyphen but not dash punctuation (Pd): a mathematical minus, a modifier minus, a hyphen bullet, a
+# heavy minus sign.
+DASH_LIKE = frozenset("\u2212\u02d7\u2043\u2796")
 
 
 def _dash_or_kept(ch: str) -> str:
-    return "-" if ch == MINUS_SIGN or unicodedata.category(ch) == "Pd" else ch
+    return "-" if ch in DASH_LIKE or unicodedata.category(ch) == "Pd" else ch
+
+
+def _seen(text: str) -> str:
+    # What a reader sees: no whitespace, format characters, combining marks (variation selectors, the grapheme
+    # joiner) or blank-looking fillers (Hangul fillers, the braille blank), which a reference never holds.
+    return "".join(_dash_or_kept(ch) for ch in text if not shows_nothing(ch))
 
 
 def reference_key(reference: str) -> str:
-    """Return the reference's normal form: NFKC, every dash as '-', format characters dropped, case-folded."""
-    shown = "".join(ch for ch in reference if unicodedata.category(ch) != "Cf")
-    folded = "".join(_dash_or_kept(ch) for ch in unicodedata.normalize("NFKC", shown)).casefold()
-    # Case folding can leave text that is no longer NFKC (and NFKC can fold into a format character): repeat.
-    again = unicodedata.normalize("NFKC", folded)
-    return "".join(_dash_or_kept(ch) for ch in again if unicodedata.category(ch) != "Cf")
+    """Return the reference's normal form: NFKC, every dash as '-', invisible characters dropped, case-folded."""
+    # NFKC first: a letter and its accent typed apart compose into one (é), and only marks left over are dropped.
+    folded = _seen(unicodedata.normalize("NFKC", reference)).casefold()
+    # Case folding can leave text that is no longer NFKC (and NFKC can fold into an invisible character): repeat.
+    return _seen(unicodedata.normalize("NFKC", folded))
 
 
 def same_reference(one: str | None, other: str | None) -> bool:
