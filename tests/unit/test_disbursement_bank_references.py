@@ -242,6 +242,7 @@ async def test_a_reference_spelled_another_way_is_the_one_another_disbursement_h
     with pytest.raises(Refused) as caught:
         await pay(recorder, claims, second, payment(respelled))
     assert caught.value.rule == rules.ONE_CREDIT_PER_BANK_REFERENCE and first in caught.value.reason
+    assert "(as BR-1)" in caught.value.reason  # the spelling recorded first
     assert len(await recorder.read_stream(f"disbursement-{second}")) == 1
 
 

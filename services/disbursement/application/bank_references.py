@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from services.disbursement.adapters.bank_references import BankReferences
 from services.disbursement.domain import rules
-from services.disbursement.domain.references import same_reference
+from services.disbursement.domain.references import same_reference, spelled_as
 from services.disbursement.domain.rules import Refused
 from services.disbursement.domain.streams import disbursement_stream, fold_disbursement
 from shared.eventstore.recorder import EventRecorder
@@ -24,9 +24,17 @@ from shared.eventstore.recorder import EventRecorder
 ORPHANED_AFTER = timedelta(minutes=2)
 
 
-async def _credited_by(recorder: EventRecorder, disbursement_id: str, reference: str) -> bool:
+async def _spelling_credited_by(recorder: EventRecorder, disbursement_id: str, reference: str) -> str | None:
+    """Return the reference as the disbursement's payment spelled it, or None when it credited no such one."""
     d = fold_disbursement(await recorder.read_stream(disbursement_stream(disbursement_id)))
-    return d is not None and any(same_reference(p.event.bank_reference, reference) for p in d.payments)
+    payments = d.payments if d is not None else []
+    return next(
+        (p.event.bank_reference for p in payments if same_reference(p.event.bank_reference, reference)), None
+    )
+
+
+async def _credited_by(recorder: EventRecorder, disbursement_id: str, reference: str) -> bool:
+    return await _spelling_credited_by(recorder, disbursement_id, reference) is not None
 
 
 async def a_bank_reference_credits_one_disbursement_of_a_bureau(
@@ -44,13 +52,14 @@ async def a_bank_reference_credits_one_disbursement_of_a_bureau(
         return new
     if await recorder.command_events(command_id):
         return False  # recorded before: the stream answers its replay (or a request id reused), not the claim
-    if await _credited_by(recorder, holder, reference) or not await references.take_over(
+    spelled = await _spelling_credited_by(recorder, holder, reference)
+    if spelled is not None or not await references.take_over(
         bureau, reference, holder, disbursement_id, ORPHANED_AFTER
     ):
         raise Refused(
             rules.ONE_CREDIT_PER_BANK_REFERENCE,
-            f"该银行流水号已登记于另一笔拨付 {holder} / bank reference {reference} is already credited to"
-            f" disbursement {holder}",
+            f"该银行流水号已登记于另一笔拨付 {holder} / bank reference {reference}{spelled_as(spelled, reference)} is"
+            f" already credited to disbursement {holder}",
         )
     return True
 
