@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from shared.contracts.text import shown
+
 
 class DuplicateKey(ValueError):
     """A JSON object names a key twice."""
@@ -39,16 +41,6 @@ def repeated_key(body: bytes) -> str | None:
     except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the parser: its reader answers
         return None
     return None
-
-
-def shown(key: str) -> str:
-    """Return a key as an answer can carry it: at most 100 characters, unprintable ones (a lone surrogate, a
-    control character) as \\uXXXX escapes."""
-    cut = key[:100]
-    text = "".join(
-        ch if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF else f"\\u{ord(ch):04x}" for ch in cut
-    )
-    return text + ("…" if len(key) > 100 else "")
 
 
 def parse_unique(model: type[BaseModel], value: bytes) -> Any:

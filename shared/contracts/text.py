@@ -288,3 +288,13 @@ Email = Annotated[
     AfterValidator(_one_email),
     Field(description="One email address (no display name, no list, no quoted local part)"),
 ]
+
+
+def shown(value: str) -> str:
+    """Return text from a request as an answer can name it: at most 100 characters, unprintable ones (a lone
+    surrogate, a control character) as \\uXXXX escapes, so a refusal never echoes a huge or unencodable value."""
+    cut = value[:100]
+    text = "".join(
+        ch if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF else f"\\u{ord(ch):04x}" for ch in cut
+    )
+    return text + ("…" if len(value) > 100 else "")

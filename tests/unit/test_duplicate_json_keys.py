@@ -8,6 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from shared.contracts.text import shown
 from shared.http_body import CHECKED_BYTES, repeated_key
 from shared.service import install_error_handlers
 
@@ -87,3 +88,8 @@ async def test_a_repeated_key_that_cannot_be_printed_or_is_huge_is_named_escaped
     long_key = "k" * 500_000
     huge = await post(f'{{"{long_key}": 1, "{long_key}": 2}}'.encode())
     assert huge.status_code == 422 and len(huge.content) < 2_000
+
+
+def test_a_value_named_in_an_answer_is_cut_and_printable() -> None:
+    assert shown("a" * 500_000) == "a" * 100 + "…"
+    assert shown('"\ud800\x00') == '"\\ud800\\u0000'

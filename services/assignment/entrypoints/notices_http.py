@@ -23,7 +23,7 @@ from services.assignment.notice.content import PREFIX_PATTERN, NumberingRefused,
 from services.assignment.notice.typeface import UnprintableText, uncovered
 from shared.auth.rights import NoticePublisher, Reader
 from shared.contracts.assignment import NoticePublished
-from shared.contracts.text import Line20, Line100
+from shared.contracts.text import Line20, Line100, shown
 from shared.idempotency import IdempotencyKey
 from shared.workdays.calendar import SHANGHAI
 
@@ -133,7 +133,7 @@ async def download(
     )
     if rendered is None:
         raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"找不到通知 {notice_id} / notice {notice_id} not found"
+            status.HTTP_404_NOT_FOUND, f"找不到通知 {shown(notice_id)} / notice {shown(notice_id)} not found"
         )
     if not matches_record(rendered):
         # An integrity alarm, not the caller's fault: the record and the regenerated document disagree.

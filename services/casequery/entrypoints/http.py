@@ -39,7 +39,7 @@ from shared.contracts.answers import IsoMoment, TrueFalse
 from shared.contracts.cases import CaseStatus, Category, Channel
 from shared.contracts.credit_code import CREDIT_CODE_PATTERN, validate_credit_code
 from shared.contracts.envelope import EventEnvelope
-from shared.contracts.text import ID_PATTERN
+from shared.contracts.text import ID_PATTERN, shown
 from shared.http_query import KNOWN_QUERY_ONLY
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,8 @@ AsOf = Annotated[IsoMoment, AfterValidator(_in_utc)]
 
 
 def _not_found(case_id: str) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, f"找不到案件 {case_id} / case {case_id} not found")
+    named = shown(case_id)
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"找不到案件 {named} / case {named} not found")
 
 
 def _known_shape(case_id: str) -> None:
