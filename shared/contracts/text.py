@@ -234,11 +234,29 @@ LOCAL_PART_CATEGORIES = frozenset(
 )  # the first letter of a Unicode general category: letters, marks, digits
 
 
-def _why_not_a_local_part_character(ch: str) -> str | None:
+# Letters and marks that draw nothing or look like punctuation: modifier letters (ː, ˗), the blank-looking
+# fillers, variation selectors, the grapheme joiner, Mongolian and Khmer invisibles (default ignorable).
+_DRAWS_NOTHING_MARKS = re.compile(r"[\u034f\u17b4\u17b5\u180b-\u180f\ufe00-\ufe0f\U000e0100-\U000e01ef]")
+
+
+def _looks_like_something_else(ch: str) -> bool:
+    return (
+        unicodedata.category(ch) == "Lm" or ch in BLANK_LOOKING or _DRAWS_NOTHING_MARKS.match(ch) is not None
+    )
+
+
+def _why_not_a_local_part_character(ch: str, after_a_letter: bool = True) -> str | None:
     if ch in ATEXT or ch == ".":  # where dots stand is the pattern's to say
         return None
     code = f"U+{ord(ch):04X}"
-    if ch.isascii() or unicodedata.category(ch)[0] not in LOCAL_PART_CATEGORIES:
+    category = unicodedata.category(ch)
+    lone_mark = category[0] == "M" and not after_a_letter  # an accent needs a letter to sit on
+    if (
+        ch.isascii()
+        or category[0] not in LOCAL_PART_CATEGORIES
+        or lone_mark
+        or _looks_like_something_else(ch)
+    ):
         return (
             f"电子邮箱 @ 前不能含 {ch!r}（{code}） / an email address must not hold {ch!r} ({code}) before the @"
             " (only ASCII letters, digits and !#$%&'*+/=?^_`{|}~-, dots between, and non-ASCII letters, digits)"
@@ -255,7 +273,8 @@ def _why_not_a_local_part_character(ch: str) -> str | None:
 
 
 def _why_not_a_local_part(local: str) -> str | None:
-    return next(filter(None, map(_why_not_a_local_part_character, local)), None)
+    after = [False, *(unicodedata.category(ch)[0] in "LM" for ch in local[:-1])]
+    return next(filter(None, map(_why_not_a_local_part_character, local, after)), None)
 
 
 def is_one_email_address(value: str) -> bool:

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from services.notification.adapters.channels.base import ChannelError, Message
+from shared.contracts.text import BLANK_LOOKING
 
 RATE_LIMITED = {45009, 130101, 660026}  # WeCom and DingTalk "too many requests": worth retrying
 
@@ -73,12 +74,19 @@ def why_not_one_robot_user_id(user_id: str) -> tuple[str, str] | None:
                 f"用户 ID 不能含逗号 {ch}（{code}，那是多人）",
                 f"a user id must not hold the comma {ch} ({code}; that is a list of people)",
             )
-        if ch.isspace() or unicodedata.category(ch) == "Cf":
+        if not _a_user_id_character(ch):
             return (
-                f"用户 ID 不能含空白或不可见字符 {code}",
-                f"a user id must not hold whitespace or the invisible character {code}",
+                f"用户 ID 只能含字母、数字和 _-.，不能含 {ch!r}（{code}）",
+                f"a user id holds only letters, digits and _-. (not {ch!r}, {code})",
             )
     return None
+
+
+def _a_user_id_character(ch: str) -> bool:
+    # WeCom and DingTalk user ids are letters, digits and _-. (a name in Chinese too, for some corporations): no
+    # whitespace, invisible or blank-looking character, no other punctuation (a ︐ or ، is a comma as well).
+    category = unicodedata.category(ch)
+    return ch in "_-." or (category in ("Lu", "Ll", "Lt", "Lo", "Nd") and ch not in BLANK_LOOKING)
 
 
 def _one_person(user_id: str) -> str:
