@@ -160,7 +160,7 @@ def build_app(settings: AssignmentSettings) -> FastAPI:
         health_router(
             "assignment",
             {"mongodb": mongo.ping, "kafka": lambda: require_ping(broker)},
-            lambda: {"consumers": [s.health() for s in subscribers]},
+            lambda: {"subscribers": [s.health() for s in subscribers]},
         )
     )
     return app

@@ -145,7 +145,7 @@ def build_app(settings: DisbursementSettings, overrides: Overrides | None = None
         health_router(
             "disbursement",
             {"mongodb": mongo.ping, "kafka": lambda: require_ping(broker)},
-            lambda: {"consumers": [s.health() for s in subscribers], **interrupted.health()},
+            lambda: {"subscribers": [s.health() for s in subscribers], **interrupted.health()},
         )
     )
     return app

@@ -204,7 +204,7 @@ def build_app(settings: NotificationSettings) -> FastAPI:
                 "last_ok": health.last_ok.isoformat() if health.last_ok else None,
             },
             "deliveries": stats,
-            "consumers": [s.health() for s in subscribers],
+            "subscribers": [s.health() for s in subscribers],
         }
 
     async def round_clean() -> None:

@@ -168,7 +168,7 @@ async def test_a_redelivered_case_opened_event_does_not_assign_twice(
     async def duplicates_seen() -> int:
         async with httpx.AsyncClient() as http:
             health = (await http.get(f"{stack.config.url('assignment')}/healthz")).json()
-        [case_events] = [c for c in health["consumers"] if c["topic"] == CASE_EVENTS]
+        [case_events] = [c for c in health["subscribers"] if c["topic"] == CASE_EVENTS]
         return int(case_events["consumer"]["duplicates"])
 
     before = await duplicates_seen()

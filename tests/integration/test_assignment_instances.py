@@ -96,7 +96,7 @@ async def test_releases_handled_by_either_instance_serve_every_waiting_enterpris
         for url in (stack.config.url("assignment"), second_instance):
             async with httpx.AsyncClient(timeout=5) as http:
                 health = (await http.get(f"{url}/healthz")).json()
-            [case_events] = [c for c in health["consumers"] if c["topic"] == CASE_EVENTS]
+            [case_events] = [c for c in health["subscribers"] if c["topic"] == CASE_EVENTS]
             parts.append(set(case_events["assigned_partitions"]))
         return all(parts) and not parts[0] & parts[1]
 
