@@ -80,6 +80,12 @@ def follow(args: argparse.Namespace) -> int:
             if message.error():
                 if message.error().code() == KafkaError._PARTITION_EOF:
                     continue
+                if message.error().code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                    # No topic yet: the relay creates a bureau's topic with its first event (again after the
+                    # embedded broker restarted empty). Not an error: there is nothing to read yet.
+                    print("the bureau's topic does not exist yet: waiting", file=sys.stderr, flush=True)
+                    time.sleep(1)
+                    continue
                 raise RuntimeError(message.error())
             event = json.loads(message.value())
             check(event, envelope_schema, data_schemas, args.bureau)

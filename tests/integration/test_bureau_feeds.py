@@ -184,3 +184,8 @@ async def test_a_bureau_holds_at_most_its_long_polls_and_another_bureau_still_po
     assert (
         await api.finance.get("/api/v1/feed", params={**poll, "wait": 0.5})
     ).status_code == 200  # seats back
+
+
+def test_the_example_consumer_waits_for_a_bureau_topic_that_does_not_exist_yet(stack: Stack) -> None:
+    # A new bureau's topic appears with its first event (and again after the embedded broker restarted empty).
+    assert kafka_reader(stack, f"nobody{uuid.uuid4().hex[:6]}", f"nobody-{uuid.uuid4().hex[:6]}") == []
