@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.auth.keys import ApiKeyStore, Bureau, BureauDirectory, Role
 from shared.devstack import servers
 from shared.devstack.processes import Child, free_port
 from shared.devstack.stack import SERVICES, Stack, StackConfig
@@ -111,3 +113,16 @@ async def stack_db(stack: Stack) -> AsyncIterator[AsyncDatabase]:
     client = connect(stack.config.mongo_uri)
     yield client[stack.config.database]
     await client.close()
+
+
+@pytest.fixture
+async def admin(stack: Stack, stack_db: AsyncDatabase) -> AsyncIterator[httpx.AsyncClient]:
+    """A fresh bureau of its own (its board, queue, lists and workbook hold only this test's) and a client of the
+    gateway with its admin key; `client.bureau` is its id."""
+    bureau_id = f"g{uuid.uuid4().hex[:8]}"
+    await BureauDirectory(stack_db).register(Bureau(id=bureau_id, name_zh="测试局", name_en="Test bureau"))
+    key = await ApiKeyStore(stack_db).issue(bureau_id, Role.ADMIN, "a test's own bureau")
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=stack.config.url("gateway"), headers=headers, timeout=30) as client:
+        client.bureau = bureau_id  # type: ignore[attr-defined]
+        yield client

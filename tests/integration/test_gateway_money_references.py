@@ -9,10 +9,9 @@ import httpx
 import pytest
 
 from shared.workdays.calendar import SHANGHAI
-from tests.integration.test_gateway_routes_money import admin, open_disbursement, record_arrears
+from tests.integration.test_gateway_routes_money import open_disbursement, record_arrears
 
 pytestmark = pytest.mark.integration
-__all__ = ["admin"]  # the fixture, imported for the tests below
 
 
 def an_hour_ago() -> str:

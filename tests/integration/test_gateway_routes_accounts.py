@@ -3,40 +3,20 @@ enabling one, resetting its password and its second factor."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.auth import totp
-from shared.auth.keys import ApiKeyStore, Bureau, BureauDirectory, Role
-from shared.devstack.stack import Stack
 from tests.api import Api
+from tests.integration.test_gateway_routes_sessions import bearer
 from tests.integration.test_people_gateway import PASSWORD, TOTP_SECRETS, person
 
 pytestmark = pytest.mark.integration
 ACCOUNTS = "/api/v1/accounts"
 NEW_PASSWORD = "黄河-Yellow-River-2027"
-
-
-@pytest.fixture
-async def admin(stack: Stack, stack_db: AsyncDatabase) -> AsyncIterator[httpx.AsyncClient]:
-    """A fresh bureau of its own and a client with its admin key."""
-    bureau_id = f"g{uuid.uuid4().hex[:8]}"
-    await BureauDirectory(stack_db).register(Bureau(id=bureau_id, name_zh="测试局", name_en="Test bureau"))
-    key = await ApiKeyStore(stack_db).issue(bureau_id, Role.ADMIN, "gateway account routes test")
-    headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=stack.config.url("gateway"), headers=headers, timeout=30) as client:
-        client.bureau = bureau_id  # type: ignore[attr-defined]
-        yield client
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def sign_in(

@@ -4,8 +4,6 @@ event store's hash chain a page at a time."""
 from __future__ import annotations
 
 import base64
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -14,8 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.auth.keys import ApiKeyStore, Bureau, BureauDirectory, Role
-from shared.devstack.stack import Stack
+from shared.auth.keys import ApiKeyStore, Role
 from tests.api import Api
 from tests.integration.test_people_gateway import person, signed_in
 from tests.support import case_body, eventually
@@ -23,18 +20,6 @@ from tests.support import case_body, eventually
 pytestmark = pytest.mark.integration
 KEYS = "/api/v1/integrations/keys"
 VERIFY = "/api/v1/audit/verify"
-
-
-@pytest.fixture
-async def admin(stack: Stack, stack_db: AsyncDatabase) -> AsyncIterator[httpx.AsyncClient]:
-    """A fresh bureau of its own and a client with its admin key."""
-    bureau_id = f"g{uuid.uuid4().hex[:8]}"
-    await BureauDirectory(stack_db).register(Bureau(id=bureau_id, name_zh="测试局", name_en="Test bureau"))
-    key = await ApiKeyStore(stack_db).issue(bureau_id, Role.ADMIN, "gateway admin routes test")
-    headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=stack.config.url("gateway"), headers=headers, timeout=30) as client:
-        client.bureau = bureau_id  # type: ignore[attr-defined]
-        yield client
 
 
 def public_key() -> str:

@@ -3,34 +3,17 @@ and cancelling coordination tasks, and a page of the case list."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.auth.keys import ApiKeyStore, Bureau, BureauDirectory, Role
-from shared.devstack.stack import Stack
 from tests.integration.test_people_gateway import person, signed_in
 from tests.support import case_body, credit_code, eventually
 
 pytestmark = pytest.mark.integration
 APPROVALS = "/api/v1/assignments/approvals"
 CLARIFY = {"summary": "补贴未到账", "sections": ["国库科"]}
-
-
-@pytest.fixture
-async def admin(stack: Stack, stack_db: AsyncDatabase) -> AsyncIterator[httpx.AsyncClient]:
-    """A fresh bureau of its own (its own board and queue) and a client with its admin key."""
-    bureau_id = f"g{uuid.uuid4().hex[:8]}"
-    await BureauDirectory(stack_db).register(Bureau(id=bureau_id, name_zh="测试局", name_en="Test bureau"))
-    key = await ApiKeyStore(stack_db).issue(bureau_id, Role.ADMIN, "gateway routes test")
-    headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=stack.config.url("gateway"), headers=headers, timeout=30) as client:
-        client.bureau = bureau_id  # type: ignore[attr-defined]
-        yield client
 
 
 async def add_staff(client: httpx.AsyncClient, name: str, post: str, section: str = "预算科") -> str:

@@ -5,19 +5,14 @@ lives."""
 from __future__ import annotations
 
 import io
-import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 from openpyxl import load_workbook
-from pymongo.asynchronous.database import AsyncDatabase
 
 from services.disbursement.domain.arrears import due_on
-from shared.auth.keys import ApiKeyStore, Bureau, BureauDirectory, Role
-from shared.devstack.stack import Stack
 from shared.workdays.calendar import SHANGHAI
 from shared.workdays.seed import default_calendar
 from tests.api import Api
@@ -25,17 +20,6 @@ from tests.support import credit_code, eventually
 
 pytestmark = pytest.mark.integration
 GREE = {"name": "格力电器(郑州)有限公司", "credit_code": credit_code(6101)}
-
-
-@pytest.fixture
-async def admin(stack: Stack, stack_db: AsyncDatabase) -> AsyncIterator[httpx.AsyncClient]:
-    """A fresh bureau (its lists and workbook hold only this test's money) and its admin client."""
-    bureau_id = f"g{uuid.uuid4().hex[:8]}"
-    await BureauDirectory(stack_db).register(Bureau(id=bureau_id, name_zh="测试局", name_en="Test bureau"))
-    key = await ApiKeyStore(stack_db).issue(bureau_id, Role.ADMIN, "gateway money routes test")
-    headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=stack.config.url("gateway"), headers=headers, timeout=30) as client:
-        yield client
 
 
 def today() -> Any:

@@ -3,15 +3,13 @@ log and its filters, a contact's masked view, and the escalation rules with thei
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.auth.keys import ApiKeyStore, Bureau, BureauDirectory, Role
+from shared.auth.keys import ApiKeyStore, Role
 from shared.devstack.stack import Stack
 from tests.api import Api
 from tests.integration.test_people_gateway import person, signed_in
@@ -19,18 +17,6 @@ from tests.support import case_body, credit_code, eventually
 
 pytestmark = pytest.mark.integration
 NO_QUIET_HOURS = {"channels": ["inbox"], "quiet_start": "00:00", "quiet_end": "00:00"}
-
-
-@pytest.fixture
-async def admin(stack: Stack, stack_db: AsyncDatabase) -> AsyncIterator[httpx.AsyncClient]:
-    """A fresh bureau of its own and a client with its admin key."""
-    bureau_id = f"g{uuid.uuid4().hex[:8]}"
-    await BureauDirectory(stack_db).register(Bureau(id=bureau_id, name_zh="测试局", name_en="Test bureau"))
-    key = await ApiKeyStore(stack_db).issue(bureau_id, Role.ADMIN, "gateway notification routes test")
-    headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=stack.config.url("gateway"), headers=headers, timeout=30) as client:
-        client.bureau = bureau_id  # type: ignore[attr-defined]
-        yield client
 
 
 async def keep_contact(admin: httpx.AsyncClient, subject: str, contact: dict[str, Any]) -> dict[str, Any]:

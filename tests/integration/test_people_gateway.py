@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.auth import totp
-from shared.auth.keys import ApiKeyStore, Bureau, BureauDirectory, Role
-from shared.devstack.stack import Stack
 from tests.support import case_body, credit_code, eventually
 
 pytestmark = pytest.mark.integration
 PASSWORD = "长城-Great-Wall-2026"
 CLARIFY = {"summary": "补贴未到账", "sections": ["国库科"]}
 RESOLVE = {"summary": "已到账", "settlement_intent": True}
-
-
-@pytest.fixture
-async def admin(stack: Stack, stack_db: AsyncDatabase) -> AsyncIterator[httpx.AsyncClient]:
-    """A fresh bureau of its own and a client with its admin key."""
-    bureau_id = f"p{uuid.uuid4().hex[:8]}"
-    await BureauDirectory(stack_db).register(Bureau(id=bureau_id, name_zh="测试局", name_en="Test bureau"))
-    key = await ApiKeyStore(stack_db).issue(bureau_id, Role.ADMIN, "people test")
-    headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=stack.config.url("gateway"), headers=headers, timeout=30) as client:
-        client.bureau = bureau_id  # type: ignore[attr-defined]
-        yield client
 
 
 TOTP_SECRETS: dict[
