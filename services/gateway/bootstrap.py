@@ -46,6 +46,7 @@ from services.gateway.proxy import (
 from services.gateway.routes import Route, resolve, route_table, upstreams
 from services.gateway.settings import GatewaySettings
 from services.gateway.upstreams import SharedProbe, watch_instances
+from shared.contracts.text import shown
 from shared.service import install_error_handlers, instrument
 
 MAX_TARGET_BYTES = 32 * 1024  # a path and query beyond this are refused (414): no route needs more
@@ -163,12 +164,14 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
             return JSONResponse(
                 {
                     "detail": f"此地址不支持 {request.method} 方法 / "
-                    f"{request.method} is not allowed on /{_short(path)}"
+                    f"{request.method} is not allowed on /{shown(path, 200)}"
                 },
                 status_code=405,
             )
         if not isinstance(route, Route):
-            return JSONResponse({"detail": f"此地址没有接口 / no API at /{_short(path)}"}, status_code=404)
+            return JSONResponse(
+                {"detail": f"此地址没有接口 / no API at /{shown(path, 200)}"}, status_code=404
+            )
         # Label the request metrics with the route table's entry, not the catch-all (bounded cardinality).
         request.scope["metrics_route"] = route.prefix if route.exact else f"{route.prefix}/…"
         try:
@@ -198,11 +201,6 @@ def build_app(settings: GatewaySettings, transport: httpx.AsyncBaseTransport | N
         return answer
 
     return app
-
-
-def _short(path: str) -> str:
-    """Return a path as an answer names it: at most 200 characters (a refusal never echoes a huge one)."""
-    return path if len(path) <= 200 else f"{path[:200]}…"
 
 
 def _target_too_long(request: Request) -> JSONResponse | None:
@@ -265,7 +263,7 @@ def _undocumented(documented: DocumentedPath | None, raw_path: str, request: Req
         if not raw_path.startswith("/api/"):
             return None  # not the API's (the gateway's own pages come before): answered as before
         return JSONResponse(
-            {"detail": f"此地址没有接口 / no API at {_short(request.url.path)}"}, status_code=404
+            {"detail": f"此地址没有接口 / no API at {shown(request.url.path, 200)}"}, status_code=404
         )
     if request.method in allowed:
         return None
@@ -273,7 +271,7 @@ def _undocumented(documented: DocumentedPath | None, raw_path: str, request: Req
     return JSONResponse(
         {
             "detail": f"此地址不支持 {request.method} 方法，可用：{allow} / "
-            f"{request.method} is not allowed on {_short(request.url.path)}; allowed: {allow}"
+            f"{request.method} is not allowed on {shown(request.url.path, 200)}; allowed: {allow}"
         },
         status_code=405,
         headers={"Allow": allow},

@@ -309,11 +309,11 @@ Email = Annotated[
 ]
 
 
-def shown(value: str) -> str:
-    """Return text from a request as an answer can name it: at most 100 characters, unprintable ones (a lone
+def shown(value: str, limit: int = 100) -> str:
+    """Return text from a request as an answer can name it: at most `limit` characters, unprintable ones (a lone
     surrogate, a control character) as \\uXXXX escapes, so a refusal never echoes a huge or unencodable value."""
-    cut = value[:100]
+    cut = value[:limit]
     text = "".join(
         ch if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF else f"\\u{ord(ch):04x}" for ch in cut
     )
-    return text + ("…" if len(value) > 100 else "")
+    return text + ("…" if len(value) > limit else "")

@@ -155,8 +155,8 @@ DUE_ON = (
 )
 
 
-class ArrearsDetail(BaseModel):
-    """Arrears owed to a private enterprise, with the regulation's overdue flag."""
+class ArrearsFacts(BaseModel):
+    """Arrears owed to a private enterprise, with the regulation's overdue figures as of today (Asia/Shanghai)."""
 
     arrears_id: str
     enterprise: Enterprise
@@ -169,33 +169,23 @@ class ArrearsDetail(BaseModel):
     delivered_on: date
     agreed_term_days: int
     due_on: date = Field(description=DUE_ON)
-    overdue: bool
-    overdue_days: int = Field(description="Calendar days past the due date with money still owed")
-    settled_on: date | None
-    days_late: int = Field(description="For settled arrears: calendar days after the due date")
-    repayments: list[RepaymentEntry]
-    version: int
-
-
-class ArrearsSummary(BaseModel):
-    """A list item: arrears as the read model holds them, overdue as of today (Asia/Shanghai)."""
-
-    arrears_id: str
-    enterprise: Enterprise
-    case_id: str | None
-    debtor: str
-    purpose: str
-    amount_owed: Money
-    repaid: Money
-    outstanding: Money
-    delivered_on: date
-    agreed_term_days: int
-    due_on: date = Field(description=DUE_ON)
-    open: bool = Field(description="Money is still owed")
     overdue: bool = Field(description="Money still owed after the due date, as of today (Asia/Shanghai)")
     overdue_days: int = Field(description="Calendar days past the due date with money still owed")
     settled_on: date | None
     days_late: int = Field(description="For settled arrears: calendar days after the due date")
+
+
+class ArrearsDetail(ArrearsFacts):
+    """Arrears folded from their stream, with every repayment."""
+
+    repayments: list[RepaymentEntry]
+    version: int
+
+
+class ArrearsSummary(ArrearsFacts):
+    """A list item: arrears as the read model holds them."""
+
+    open: bool = Field(description="Money is still owed")
 
 
 class ArrearsPage(BaseModel):
